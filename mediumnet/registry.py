@@ -1,0 +1,115 @@
+"""Registered model names, aliases and lineage tags: the only place that knows them.
+
+Every model mediumnet keeps is registered under one of :data:`MODEL_NAMES`; a version's tags
+say which data, code and settings produced it, and, for the ensemble, which branch versions it
+was built from. The alias :data:`CHAMPION` marks the version to serve.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from mediumnet.errors import MediumnetError
+
+if TYPE_CHECKING:
+    from mlflow.entities.model_registry import ModelVersion
+
+MODEL_NAMES: dict[str, str] = {
+    "composition": "mediumnet-composition",
+    "texture": "mediumnet-texture",
+    "effnet": "mediumnet-effnet",
+    "ensemble": "mediumnet-ensemble",
+}
+"""Model kind → registered model name."""
+
+CHAMPION = "champion"
+"""The alias of the version to serve."""
+
+
+def model_name(kind: str) -> str:
+    """Return the registered name of a model kind (``composition``, ``texture``, …).
+
+    Raises
+    ------
+    MediumnetError
+        If ``kind`` is unknown.
+    """
+    try:
+        return MODEL_NAMES[kind]
+    except KeyError:
+        raise MediumnetError(
+            f"unknown model kind {kind!r}: choose one of {', '.join(MODEL_NAMES)}"
+        ) from None
+
+
+def model_uri(kind: str, alias: str | None = CHAMPION, version: int | None = None) -> str:
+    """Return the ``models:/`` URI of a model kind, by alias or version.
+
+    Examples
+    --------
+    >>> model_uri("ensemble")
+    'models:/mediumnet-ensemble@champion'
+    >>> model_uri("texture", version=3)
+    'models:/mediumnet-texture/3'
+    """
+    name = model_name(kind)
+    if version is not None:
+        return f"models:/{name}/{version}"
+    return f"models:/{name}@{alias}"
+
+
+def register(source_uri: str, kind: str, *, tags: Mapping[str, str] | None = None,
+             alias: str | None = None) -> ModelVersion:
+    """Register a logged model as a new version of ``kind``, with lineage tags.
+
+    Parameters
+    ----------
+    source_uri : str
+        The logged model (``runs:/<run_id>/<path>`` or ``models:/m-…``).
+    kind : str
+        One of :data:`MODEL_NAMES`.
+    tags : mapping, optional
+        Lineage tags set on the version (dataset digest, git commit, config, branch versions).
+    alias : str, optional
+        Point this alias (e.g. :data:`CHAMPION`) at the new version.
+
+    Returns
+    -------
+    mlflow.entities.model_registry.ModelVersion
+    """
+    import mlflow
+    from mlflow import MlflowClient
+
+    name = model_name(kind)
+    version = mlflow.register_model(source_uri, name, tags=dict(tags or {}))
+    if alias:
+        MlflowClient().set_registered_model_alias(name, alias, version.version)
+    return version
+
+
+def set_alias(kind: str, alias: str, version: int | str) -> None:
+    """Point ``alias`` of model ``kind`` at ``version``."""
+    from mlflow import MlflowClient
+
+    MlflowClient().set_registered_model_alias(model_name(kind), alias, str(version))
+
+
+def version_by_alias(kind: str, alias: str = CHAMPION) -> ModelVersion:
+    """Return the version that ``alias`` of model ``kind`` points at.
+
+    Raises
+    ------
+    MediumnetError
+        If the model or the alias does not exist.
+    """
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    name = model_name(kind)
+    try:
+        return MlflowClient().get_model_version_by_alias(name, alias)
+    except MlflowException:
+        raise MediumnetError(
+            f"no version of {name} has the alias {alias!r}: train and register one first"
+        ) from None
