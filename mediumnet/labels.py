@@ -141,6 +141,13 @@ TEXT_RULES: dict[str, tuple[str, ...]] = {
         r"heliogravure",
         r"chine colle",
         r"burin",
+        r"collotype",
+        r"pochoir",
+        r"stencil",
+        r"photolithograph\w*",
+        r"relief print\w*",
+        r"blind embossing",
+        r"embossing",
     ),
     "gouache_watercolor": (
         r"watercolou?rs?",
@@ -156,7 +163,7 @@ TEXT_RULES: dict[str, tuple[str, ...]] = {
         r"oils",
         r"oil paint",
         r"oil on \w+",
-        r"acrylics?",
+        r"acrylics?(?! glass| sheet| varnish| box)",
         r"tempera",
         r"egg tempera",
         r"encaustic",
@@ -371,7 +378,11 @@ def _normalise(text: str | None) -> str:
 
 
 def _compile(words: tuple[str, ...]) -> re.Pattern[str]:
-    return re.compile(r"(?<![\w-])(?:" + "|".join(words) + r")(?![\w-])")
+    """Match any of ``words`` as a whole word, plural allowed ("etchings", "washes").
+
+    A hyphen counts as a word boundary, so "line-engraving" and "photo-etching" match too.
+    """
+    return re.compile(r"(?<![a-z0-9])(?:" + "|".join(words) + r")(?:e?s)?(?![a-z0-9])")
 
 
 _FAMILY_PATTERNS: dict[str, re.Pattern[str]] = {m: _compile(w) for m, w in TEXT_RULES.items()}

@@ -1,0 +1,1 @@
+"""Data: the manifest contract, the image store, splits, views and the synthetic set."""

@@ -1,0 +1,233 @@
+"""The manifest: one row per kept work, the contract every source writes and every step reads.
+
+Columns and their meaning are fixed by DESIGN.md ("Contracts"). The manifest lives at
+``DATASET_DIR/manifest.parquet`` and is always replaced atomically (write to a temporary file,
+then rename), so that a step that fails half-way never leaves a truncated manifest behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mediumnet.errors import DatasetError
+from mediumnet.labels import MEDIUMS
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+MANIFEST_NAME = "manifest.parquet"
+
+MANIFEST_COLUMNS: dict[str, str] = {
+    "id": "string",
+    "source": "string",
+    "label": "string",
+    "label_reason": "string",
+    "title": "string",
+    "artist": "string",
+    "date": "string",
+    "category": "string",
+    "medium_text": "string",
+    "image_path": "string",
+    "image_url": "string",
+    "sha256": "string",
+    "width": "int64",
+    "height": "int64",
+    "bytes": "int64",
+    "phash": "string",
+    "rights": "string",
+    "split": "string",
+}
+"""Column → pandas dtype, in the order they are written."""
+
+SPLITS: tuple[str, ...] = ("train", "val", "test")
+
+
+def ensure_dataset_dir(dataset_dir: str | os.PathLike[str]) -> Path:
+    """Create ``dataset_dir`` if needed and check that files can be written in it.
+
+    Returns
+    -------
+    pathlib.Path
+        The folder, resolved.
+
+    Raises
+    ------
+    DatasetError
+        If the folder cannot be created or written to.
+    """
+    path = Path(dataset_dir).expanduser()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-check-"):
+            pass
+    except FileExistsError:
+        raise DatasetError(
+            f"dataset folder {path} is a file, not a folder: choose another path"
+        ) from None
+    except OSError as exc:
+        reason = exc.strerror or exc.__class__.__name__
+        raise DatasetError(
+            f"cannot write to dataset folder {path} ({reason.lower()}): "
+            "choose a folder you can write to"
+        ) from None
+    return path.resolve()
+
+
+def empty_manifest() -> pd.DataFrame:
+    """Return a manifest with the right columns and dtypes and no rows."""
+    import pandas as pd
+
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in MANIFEST_COLUMNS.items()})
+
+
+def manifest_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Build a manifest from row dicts; missing text columns become empty strings.
+
+    Raises
+    ------
+    DatasetError
+        If a row lacks an integer column or the result is not a valid manifest.
+    """
+    import pandas as pd
+
+    frame = pd.DataFrame(list(rows))
+    if frame.empty:
+        return empty_manifest()
+    for column, dtype in MANIFEST_COLUMNS.items():
+        if column not in frame:
+            if dtype != "string":
+                raise DatasetError(f"manifest rows lack the integer column {column!r}")
+            frame[column] = ""
+    frame = frame[list(MANIFEST_COLUMNS)].astype(MANIFEST_COLUMNS)
+    for column, dtype in MANIFEST_COLUMNS.items():
+        if dtype == "string":
+            frame[column] = frame[column].fillna("")
+    return validate_manifest(frame)
+
+
+def validate_manifest(frame: pd.DataFrame) -> pd.DataFrame:
+    """Check columns, labels, splits and id uniqueness; return ``frame``.
+
+    Raises
+    ------
+    DatasetError
+        Naming the first problem found.
+    """
+    missing = [c for c in MANIFEST_COLUMNS if c not in frame.columns]
+    if missing:
+        raise DatasetError(f"manifest lacks columns {missing}: rebuild it with mediumnet "
+                           "synth or mediumnet harvest")
+    bad_labels = sorted(set(frame["label"]) - set(MEDIUMS))
+    if bad_labels:
+        raise DatasetError(f"manifest has unknown labels {bad_labels}: labels must be one of "
+                           f"{', '.join(MEDIUMS)}")
+    bad_splits = sorted(set(frame["split"]) - {*SPLITS, ""})
+    if bad_splits:
+        raise DatasetError(f"manifest has unknown splits {bad_splits}: use train, val or test")
+    duplicated = frame["id"][frame["id"].duplicated()]
+    if len(duplicated):
+        raise DatasetError(f"manifest has duplicate ids, e.g. {duplicated.iloc[0]!r}")
+    return frame
+
+
+def manifest_path(dataset_dir: str | os.PathLike[str]) -> Path:
+    """Return the path of the manifest of ``dataset_dir``."""
+    return Path(dataset_dir) / MANIFEST_NAME
+
+
+def read_manifest(dataset_dir: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read and validate the manifest of ``dataset_dir``.
+
+    Raises
+    ------
+    DatasetError
+        If there is no manifest or it cannot be read.
+    """
+    import pandas as pd
+
+    path = manifest_path(dataset_dir)
+    if not path.is_file():
+        raise DatasetError(
+            f"no manifest at {path}: build the data set first with mediumnet synth or "
+            "mediumnet harvest"
+        )
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises many types for a damaged file
+        raise DatasetError(f"cannot read manifest {path} ({exc.__class__.__name__}): "
+                           "rebuild it with mediumnet synth or mediumnet harvest") from None
+    return validate_manifest(frame.astype(
+        {c: t for c, t in MANIFEST_COLUMNS.items() if c in frame.columns}))
+
+
+def write_manifest(dataset_dir: str | os.PathLike[str], frame: pd.DataFrame) -> Path:
+    """Validate ``frame`` and replace the manifest of ``dataset_dir`` with it atomically.
+
+    Returns
+    -------
+    pathlib.Path
+        The manifest's path.
+    """
+    validate_manifest(frame)
+    path = manifest_path(dataset_dir)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".manifest-", suffix=".parquet")
+    os.close(fd)
+    try:
+        frame[list(MANIFEST_COLUMNS)].reset_index(drop=True).to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def upsert_manifest(dataset_dir: str | os.PathLike[str], rows: pd.DataFrame) -> pd.DataFrame:
+    """Merge ``rows`` into the manifest of ``dataset_dir`` by ``id`` and write it.
+
+    A row whose id is already present replaces the old row (keeping the old ``split`` when
+    the new row has none), so a re-run never duplicates a work.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The merged manifest, as written.
+    """
+    import pandas as pd
+
+    validate_manifest(rows)
+    if manifest_path(dataset_dir).is_file():
+        old = read_manifest(dataset_dir)
+        old_split = old.set_index("id")["split"]
+        rows = rows.copy()
+        inherited = rows["id"].map(old_split).fillna("")
+        rows["split"] = rows["split"].where(rows["split"] != "", inherited)
+        merged = pd.concat([old[~old["id"].isin(rows["id"])], rows], ignore_index=True)
+    else:
+        merged = rows.reset_index(drop=True)
+    merged = merged.sort_values("id", kind="stable").reset_index(drop=True)
+    write_manifest(dataset_dir, merged)
+    return merged
+
+
+def manifest_digest(frame: pd.DataFrame,
+                    columns: tuple[str, ...] = ("id", "label", "sha256", "split")) -> str:
+    """Return a short, order-independent digest of the manifest's content.
+
+    Two manifests with the same works, labels, image bytes and splits have the same digest:
+    it tags every MLflow run and keys the on-disk cache of preprocessed views.
+
+    Returns
+    -------
+    str
+        16 hexadecimal characters.
+    """
+    h = hashlib.sha256()
+    for row in sorted(frame[list(columns)].astype(str).itertuples(index=False, name=None)):
+        h.update("\x1f".join(row).encode())
+        h.update(b"\x1e")
+    return h.hexdigest()[:16]
