@@ -1,0 +1,46 @@
+"""The MLproject runs as a user runs it: `mlflow run <repo> -e synth --env-manager local`."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+import yaml
+
+from tests.conftest import REPO
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def test_every_entry_point_has_its_thin_script():
+    project = yaml.safe_load((REPO / "MLproject").read_text())
+    assert project["conda_env"] == "conda.yaml"
+    for name, entry in project["entry_points"].items():
+        script = entry["command"].split()[1]
+        assert script == f"mlproject/{name}.py"
+        assert (REPO / script).is_file()
+
+
+def test_mlflow_run_synth_entry_point(workdir):
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    out = subprocess.run(
+        [sys.executable, "-m", "mlflow", "run", str(REPO), "-e", "synth", "--env-manager",
+         "local", "--experiment-name", "mediumnet", "-P", f"dataset_dir={workdir / 'ds'}",
+         "-P", "per_class=2", "-P", "size=320x240", "-P", "preset=demo", "-P", "seed=4"],
+        cwd=workdir, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert len(pd.read_parquet(workdir / "ds" / "manifest.parquet")) == 10
+
+    runs = mlflow.search_runs(experiment_names=["mediumnet"])
+    assert len(runs) == 1  # the entry point logged into the run `mlflow run` created
+    run = runs.iloc[0]
+    assert run["status"] == "FINISHED"
+    assert run["params.synth.per_class"] == "2"
+    assert run["params.seed"] == "4"           # MLproject parameter
+    assert run["params.synth.seed"] == "4"     # resolved config
+    assert run["tags.mediumnet.step"] == "synth"
+    assert run["metrics.images"] == 10

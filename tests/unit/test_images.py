@@ -1,0 +1,26 @@
+import cv2
+import numpy as np
+
+from mediumnet.data.images import phash, phash_distance, store_image_bytes
+
+
+def test_store_is_content_addressed_and_idempotent(tmp_path):
+    rel, sha = store_image_bytes(tmp_path, b"abc", ".JPG")
+    assert rel == f"images/{sha[:2]}/{sha}.jpg"
+    again, _ = store_image_bytes(tmp_path, b"abc", ".jpg")
+    assert again == rel
+    assert (tmp_path / rel).read_bytes() == b"abc"
+    assert len(list((tmp_path / "images").rglob("*"))) == 2  # one folder, one file
+
+
+def test_phash_finds_near_duplicates_and_separates_different_images():
+    rng = np.random.default_rng(0)
+    base = cv2.resize(rng.integers(0, 255, (12, 16, 3), dtype=np.uint8), (640, 480),
+                      interpolation=cv2.INTER_CUBIC)
+    ok, buf = cv2.imencode(".jpg", cv2.resize(base, (320, 240)), [cv2.IMWRITE_JPEG_QUALITY, 60])
+    recompressed = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    other = cv2.resize(rng.integers(0, 255, (12, 16, 3), dtype=np.uint8), (640, 480),
+                       interpolation=cv2.INTER_CUBIC)
+    assert phash_distance(phash(base), phash(recompressed)) <= 4
+    assert phash_distance(phash(base), phash(other)) >= 16
+    assert len(phash(base)) == 16
