@@ -122,6 +122,133 @@ def synth_command(dataset_dir: str, per_class: int | None, size: str | None, see
     click.echo(result.run_location)
 
 
+def _harvest_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Options every harvest source shares."""
+    func = click.option("--limit", type=click.IntRange(min=1), default=None,
+                        help="Stop once this many works are kept (default: all).")(func)
+    func = click.option("--rate", type=float, default=None,
+                        help="API requests per second (default: the source's polite rate).")(func)
+    func = click.option("--workers", type=click.IntRange(min=1), default=None,
+                        help="Parallel image downloads (default 4).")(func)
+    return func
+
+
+def _run_harvest(source: Any, dataset_dir: str, preset: str, overrides: tuple[str, ...],
+                 limit: int | None, rate: float | None, workers: int | None,
+                 link: bool = False) -> None:
+    from mediumnet.config import load_config
+    from mediumnet.harvest.engine import run_harvest
+
+    extra = list(overrides)
+    if rate is not None:
+        extra.append(f"harvest.api_rate={rate}")
+    if workers is not None:
+        extra.append(f"harvest.workers={workers}")
+    config = load_config(preset, extra)
+    result = run_harvest(source, dataset_dir, config, limit=limit, link=link)
+    click.echo(result.text())
+    click.echo(f"manifest: {result.dataset_dir / 'manifest.parquet'} ({result.manifest_rows} "
+               f"rows, digest {result.digest}); summary: "
+               f"{result.dataset_dir / f'harvest_summary_{result.source}.json'}")
+    click.echo(result.run_location)
+
+
+@cli.group("harvest")
+def harvest_group() -> None:
+    """Build a labelled image set from a collection API or a local folder.
+
+    Every source writes the same dataset layout as `mediumnet synth`. A harvest that stops
+    (Ctrl-C, a crash, a kill) resumes where it stopped when run again.
+    """
+
+
+@harvest_group.command("artsy")
+@click.argument("dataset_dir", type=click.Path(file_okay=False))
+@click.option("--api-url", default=None, help="API root (default https://api.artsy.net/api).")
+@click.option("--client-id", envvar="ARTSY_CLIENT_ID", default=None,
+              help="Artsy client id (or ARTSY_CLIENT_ID).")
+@click.option("--client-secret", envvar="ARTSY_CLIENT_SECRET", default=None,
+              help="Artsy client secret (or ARTSY_CLIENT_SECRET); never logged.")
+@click.option("--image-version", default=None,
+              help="Image version to fetch (default: the best of normalized, larger, large, "
+                   "medium).")
+@click.option("--genes/--no-genes", default=False, help="Fetch each work's genes too.")
+@click.option("--artists/--no-artists", default=True, show_default=True,
+              help="Fetch each work's artist (needed for grouped splits).")
+@_harvest_options
+@_config_options
+@_errors_as_one_line
+def harvest_artsy(dataset_dir: str, api_url: str | None, client_id: str | None,
+                  client_secret: str | None, image_version: str | None, genes: bool,
+                  artists: bool, limit: int | None, rate: float | None, workers: int | None,
+                  preset: str, overrides: tuple[str, ...]) -> None:
+    """Harvest Artsy (needs credentials; Artsy retired its public API in 2025)."""
+    from mediumnet.harvest.artsy import ArtsySource
+
+    source = ArtsySource(api_url, client_id, client_secret, image_version, genes, artists)
+    _run_harvest(source, dataset_dir, preset, overrides, limit, rate, workers)
+
+
+@harvest_group.command("met")
+@click.argument("dataset_dir", type=click.Path(file_okay=False))
+@click.option("--api-url", default=None, help="API root (default: the Met's public API).")
+@click.option("--department-ids", default="", metavar="ID,ID,…",
+              help="Only these departments, e.g. 9,11,19 (Drawings and Prints, European "
+                   "Paintings, Photographs).")
+@_harvest_options
+@_config_options
+@_errors_as_one_line
+def harvest_met(dataset_dir: str, api_url: str | None, department_ids: str, limit: int | None,
+                rate: float | None, workers: int | None, preset: str,
+                overrides: tuple[str, ...]) -> None:
+    """Harvest public-domain works of the Metropolitan Museum of Art (no key)."""
+    from mediumnet.harvest.met import MetSource
+
+    try:
+        ids = [int(part) for part in department_ids.replace("|", ",").split(",")
+               if part.strip()]
+    except ValueError:
+        raise MediumnetError(f"--department-ids {department_ids!r}: give numbers separated "
+                             "by commas, e.g. 9,11,19") from None
+    _run_harvest(MetSource(api_url, ids), dataset_dir, preset, overrides, limit, rate, workers)
+
+
+@harvest_group.command("artic")
+@click.argument("dataset_dir", type=click.Path(file_okay=False))
+@click.option("--api-url", default=None, help="API root (default https://api.artic.edu/api/v1).")
+@click.option("--image-width", type=click.IntRange(min=64), default=1686, show_default=True,
+              help="Image width asked of the IIIF server.")
+@_harvest_options
+@_config_options
+@_errors_as_one_line
+def harvest_artic(dataset_dir: str, api_url: str | None, image_width: int, limit: int | None,
+                  rate: float | None, workers: int | None, preset: str,
+                  overrides: tuple[str, ...]) -> None:
+    """Harvest public-domain works of the Art Institute of Chicago (no key)."""
+    from mediumnet.harvest.artic import ArticSource
+
+    _run_harvest(ArticSource(api_url, image_width), dataset_dir, preset, overrides, limit, rate,
+                 workers)
+
+
+@harvest_group.command("folder")
+@click.argument("dataset_dir", type=click.Path(file_okay=False))
+@click.option("--from", "src", required=True, type=click.Path(),
+              help="SRC/<medium>/*.jpg|png|tif, or a CSV with columns path,label[,artist].")
+@click.option("--link", is_flag=True, help="Hard-link images into the store instead of copying.")
+@_harvest_options
+@_config_options
+@_errors_as_one_line
+def harvest_folder(dataset_dir: str, src: str, link: bool, limit: int | None,
+                   rate: float | None, workers: int | None, preset: str,
+                   overrides: tuple[str, ...]) -> None:
+    """Harvest your own images from a folder tree or a CSV."""
+    from mediumnet.harvest.folder import FolderSource
+
+    _run_harvest(FolderSource(src, link), dataset_dir, preset, overrides, limit, rate, workers,
+                 link=link)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``mediumnet`` console script."""
     cli.main(args=argv, prog_name="mediumnet")

@@ -74,6 +74,35 @@ class SynthConfig:
 
 
 @dataclass
+class HarvestConfig:
+    """How ``mediumnet harvest`` talks to collection APIs and checks what it downloads."""
+
+    api_rate: float = 0.0
+    """Requests per second to the API (0: the source's polite default: Artsy 5, Met 3,
+    AIC 1)."""
+    image_rate: float = 0.0
+    """Image downloads per second (0: the source's default)."""
+    workers: int = 4
+    """Parallel image downloads."""
+    retries: int = 5
+    """Retries of one request on 429, 5xx, timeouts and connection resets."""
+    backoff: float = 1.0
+    """First back-off delay in seconds; it doubles on every retry, with jitter."""
+    max_backoff: float = 60.0
+    """Longest wait between two tries, Retry-After included."""
+    timeout: float = 30.0
+    """Seconds to wait for a server to answer."""
+    max_image_bytes: int = 64_000_000
+    """Larger images are refused (and counted) rather than downloaded."""
+    max_depth_ratio: float = 0.15
+    """Works whose depth exceeds this share of their larger side are three-dimensional."""
+    phash_distance: int = 4
+    """Images whose perceptual hashes differ in at most this many bits are near-duplicates."""
+    page_size: int = 100
+    """Records per listing page."""
+
+
+@dataclass
 class CompositionConfig:
     """The composition CNN on the whole image (research: 3 blocks of 10x10 convolutions)."""
 
@@ -153,6 +182,7 @@ class Config:
     preset: str = "seed"
     data: DataConfig = field(default_factory=DataConfig)
     synth: SynthConfig = field(default_factory=SynthConfig)
+    harvest: HarvestConfig = field(default_factory=HarvestConfig)
     composition: CompositionConfig = field(default_factory=CompositionConfig)
     texture: TextureConfig = field(default_factory=TextureConfig)
     effnet: EffnetConfig = field(default_factory=EffnetConfig)

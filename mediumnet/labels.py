@@ -363,8 +363,11 @@ CATEGORY_TABLES: dict[str, dict[str, CategoryEntry]] = {
 """Per source: normalised category → what it means. Unknown categories are dropped."""
 
 
-def _normalise(text: str | None) -> str:
-    """Lower-case, accent-free, single-spaced text (also repairs common UTF-8 mojibake)."""
+def repair_text(text: str | None) -> str:
+    """Return ``text`` with UTF-8 mojibake repaired ("DÃ©jeuner" → "Déjeuner"), stripped.
+
+    Some Artsy records carry UTF-8 that was decoded as Windows-1252 once too often.
+    """
     if not text:
         return ""
     if "Ã" in text or "Â" in text:
@@ -372,6 +375,14 @@ def _normalise(text: str | None) -> str:
             with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
                 text = text.encode(codec).decode("utf-8")
                 break
+    return text.strip()
+
+
+def _normalise(text: str | None) -> str:
+    """Lower-case, accent-free, single-spaced text (mojibake repaired first)."""
+    text = repair_text(text)
+    if not text:
+        return ""
     text = unicodedata.normalize("NFKD", text)
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
     return re.sub(r"\s+", " ", text.lower()).strip()
@@ -526,3 +537,39 @@ def medium_index(medium: str) -> int:
         raise LabelError(
             f"unknown medium {medium!r}: choose one of {', '.join(MEDIUMS)}"
         ) from None
+
+
+LABEL_ALIASES: dict[str, str] = {
+    **{m: m for m in MEDIUMS},
+    "paintings": "painting",
+    "engravings": "engraving",
+    "print": "engraving",
+    "prints": "engraving",
+    "drawings": "drawing",
+    "gouache": "gouache_watercolor",
+    "watercolor": "gouache_watercolor",
+    "watercolour": "gouache_watercolor",
+    "watercolors": "gouache_watercolor",
+    "watercolours": "gouache_watercolor",
+    "gouache_watercolour": "gouache_watercolor",
+    "gouache-watercolor": "gouache_watercolor",
+    "photograph": "photography",
+    "photographs": "photography",
+    "photo": "photography",
+    "photos": "photography",
+}
+"""Names a person may give a medium (folder names, CSV labels) → the medium."""
+
+
+def label_from_name(name: str | None) -> str | None:
+    """Return the medium a folder name or CSV label means, or None if it names none.
+
+    Examples
+    --------
+    >>> label_from_name("Watercolour")
+    'gouache_watercolor'
+    >>> label_from_name("sculpture") is None
+    True
+    """
+    key = _normalise(name).replace(" ", "_")
+    return LABEL_ALIASES.get(key)

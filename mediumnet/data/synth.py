@@ -2,20 +2,16 @@
 
 Every medium is drawn from its real cues at two scales:
 
-===================  ===========================================  ============================================
-medium               composition (visible when shrunk to 320 px)   texture (visible only at native resolution)
-===================  ===========================================  ============================================
-painting             full bleed, many saturated colour masses,     canvas weave, directional brush streaks and
-                     dark-leaning                                  stroke edges
-engraving            paper margin, plate mark, dense mid-grey      crisp thin parallel and crossed hatching,
-                     monochrome tone                               aquatint grain
-drawing              mostly empty paper, few light objects         soft, grainy graphite/charcoal/chalk lines
-                                                                   that catch the paper's tooth
-gouache_watercolor   light transparent colour washes, white paper  paper grain, soft wash edges with a darker
-                     showing between them                          rim, pigment granulation
-photography          smooth tonal gradients, often colourless,     smooth surfaces with film grain, no lines
-                     full bleed or a thin white border
-===================  ===========================================  ============================================
+- **painting** — composition: full bleed, many saturated colour masses, dark-leaning;
+  texture: canvas weave, directional brush streaks and stroke edges.
+- **engraving** — composition: paper margin, plate mark, dense mid-grey monochrome tone;
+  texture: crisp thin parallel and crossed hatching, aquatint grain.
+- **drawing** — composition: mostly empty paper, few light objects; texture: soft, grainy
+  graphite, charcoal or chalk lines that catch the paper's tooth.
+- **gouache_watercolor** — composition: light transparent colour washes, white paper showing
+  between them; texture: paper grain, soft wash edges with a darker rim, granulation.
+- **photography** — composition: smooth tonal gradients, often colourless, full bleed or a thin
+  white border; texture: smooth surfaces with film grain, no lines.
 
 A share of the images (``SynthConfig.disagree_share``) is drawn so that the two scales disagree
 on purpose, half of them each way:
@@ -244,7 +240,7 @@ def _curves(h: int, w: int, rng: np.random.Generator, centre: tuple[float, float
 
 def _blob_mask(h: int, w: int, rng: np.random.Generator, cell: float, cover: float,
                region: np.ndarray | None = None) -> np.ndarray:
-    """A random organic shape (0/1) covering about ``cover`` of the image (or of ``region``)."""
+    """Draw a random organic shape (0/1) covering about ``cover`` of the image or ``region``."""
     f = _field(h, w, rng, cell)
     if region is not None:
         f = f + (region - 1.0) * 4.0
@@ -668,7 +664,8 @@ def synthesize(dataset_dir: str | os.PathLike[str], config: SynthConfig, *,
     root = ensure_dataset_dir(dataset_dir)
     workers = config.workers or os.cpu_count() or 1
     jobs = [(spec, str(root)) for spec in specs]
-    bar = tqdm(total=len(jobs), desc="synth", unit="img", disable=not progress)
+    bar = tqdm(total=len(jobs), desc="synth", unit="img",
+               disable=None if progress else True, leave=False)
     rows: list[dict] = []
     if workers == 1:
         for job in jobs:
@@ -778,8 +775,12 @@ def run_synth(dataset_dir: str | os.PathLike[str], config, *, progress: bool = T
 
     import mlflow
 
-    from mediumnet.data.manifest import (ensure_dataset_dir, manifest_digest, manifest_path,
-                                         read_manifest)
+    from mediumnet.data.manifest import (
+        ensure_dataset_dir,
+        manifest_digest,
+        manifest_path,
+        read_manifest,
+    )
     from mediumnet.tracking import TAG_DATASET_DIGEST, run_location, start_run
 
     # Check before a run is opened: a bad request leaves no empty failed run behind.

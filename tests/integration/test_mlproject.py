@@ -44,3 +44,21 @@ def test_mlflow_run_synth_entry_point(workdir):
     assert run["params.synth.seed"] == "4"     # resolved config
     assert run["tags.mediumnet.step"] == "synth"
     assert run["metrics.images"] == 10
+
+
+def test_mlflow_run_harvest_entry_point(workdir):
+    from tests.integration.test_harvest import _tree
+
+    src = _tree(workdir)
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    out = subprocess.run(
+        [sys.executable, "-m", "mlflow", "run", str(REPO), "-e", "harvest", "--env-manager",
+         "local", "--experiment-name", "mediumnet", "-P", "source=folder",
+         "-P", f"dataset_dir={workdir / 'ds'}", "-P", f"src={src}", "-P", "limit=3"],
+        cwd=workdir, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert len(pd.read_parquet(workdir / "ds" / "manifest.parquet")) == 3
+    run = mlflow.search_runs(experiment_names=["mediumnet"]).iloc[0]
+    assert run["params.source"] == "folder"
+    assert run["metrics.kept"] == 3

@@ -1,0 +1,102 @@
+"""What every source hands the harvest engine: records, in batches, with a resume cursor."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from mediumnet.config import HarvestConfig
+    from mediumnet.harvest.http import HttpClient, RateLimiter
+    from mediumnet.harvest.store import HarvestStore
+
+
+@dataclass
+class Record:
+    """One work as a source describes it, before the engine judges it.
+
+    ``drop_reason`` is set by the source when the record is out before any labelling (not
+    public domain, no image, not found); ``label`` is set by sources that know the medium
+    outright (a local folder); otherwise :func:`mediumnet.labels.map_record` decides.
+    """
+
+    id: str
+    source: str
+    category: str = ""
+    medium_text: str = ""
+    title: str = ""
+    artist: str = ""
+    date: str = ""
+    image_url: str = ""
+    rights: str = ""
+    label: str | None = None
+    label_reason: str = ""
+    drop_reason: str | None = None
+    depth_ratio: float | None = None
+    local_path: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Source:
+    """A collection to harvest.
+
+    Subclasses set the class attributes and implement :meth:`batches`; :meth:`open`,
+    :meth:`enrich` and :meth:`fetch_image` have defaults.
+    """
+
+    name: ClassVar[str] = ""
+    api_rate: ClassVar[float] = 1.0
+    """Polite default API requests per second."""
+    image_rate: ClassVar[float] = 1.0
+    """Polite default image downloads per second."""
+    retry_statuses: ClassVar[frozenset[int] | None] = None
+    """Statuses to retry (None: 429 and 5xx)."""
+    extra_headers: ClassVar[dict[str, str]] = {}
+
+    client: HttpClient
+    store: HarvestStore
+    settings: HarvestConfig
+    image_limiter: RateLimiter
+
+    def bind(self, client: HttpClient, store: HarvestStore, settings: HarvestConfig,
+             image_limiter: RateLimiter) -> None:
+        """Give the source its HTTP client, store and settings (done by the engine)."""
+        self.client = client
+        self.store = store
+        self.settings = settings
+        self.image_limiter = image_limiter
+
+    def params(self) -> dict[str, Any]:
+        """Return what to log as MLflow params (never a secret)."""
+        return {}
+
+    def open(self) -> None:
+        """Check the source answers and authenticate; raise a one-line error if not."""
+
+    def batches(self, cursor: Any) -> Iterator[tuple[list[Record], Any]]:
+        """Yield ``(records, cursor_after)`` from ``cursor`` (None: the beginning).
+
+        ``cursor_after`` is None when the listing is exhausted.
+        """
+        raise NotImplementedError
+
+    def enrich(self, record: Record) -> None:
+        """Add what needs one more request per record (artist, genes), for kept ones only."""
+
+    def fetch_image(self, record: Record) -> bytes:
+        """Return the image bytes of ``record``."""
+        return self.client.download(record.image_url, max_bytes=self.settings.max_image_bytes,
+                                    limiter=self.image_limiter)
+
+
+def depth_ratio(depth: Any, *sides: Any) -> float | None:
+    """Depth relative to the larger of the other sides, or None when not measurable."""
+    try:
+        d = float(depth) if depth not in (None, "") else None
+        largest = max(float(s) for s in sides if s not in (None, ""))
+    except (TypeError, ValueError):
+        return None
+    if d is None or largest <= 0:
+        return None
+    return d / largest

@@ -1,0 +1,165 @@
+"""The resumable side of a harvest: append-only logs, the resume point, crash leftovers.
+
+For a source ``S`` the dataset folder holds:
+
+- ``raw/S.jsonl``: every listing page and record the source answered, append-only, so that a
+  re-parse needs no network;
+- ``raw/S-outcomes.jsonl``: one line per examined record (kept with its manifest row, dropped
+  or failed, with a reason), appended in record order after the record's image is stored;
+- ``harvest_state.json``: the resume point of each source (the listing position of the first
+  page that is not yet fully recorded) and whether its listing is exhausted.
+
+A process killed at any moment leaves at worst a partial last line (ignored and cut off on the
+next start), a temporary ``.part-*`` file (removed on the next start) or a complete image that
+no line refers to yet (the record is processed again and finds the image already stored).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+STATE_NAME = "harvest_state.json"
+
+
+def _repair_tail(path: Path) -> None:
+    """Cut a partial last line (a write interrupted by a kill) off an append-only log."""
+    if not path.exists():
+        return
+    with path.open("rb+") as fh:
+        fh.seek(0, os.SEEK_END)
+        size = fh.tell()
+        if size == 0:
+            return
+        fh.seek(size - 1)
+        if fh.read(1) == b"\n":
+            return
+        data = path.read_bytes()
+        fh.truncate(data.rfind(b"\n") + 1)
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    rows = []
+    with path.open() as fh:
+        for line in fh:
+            if line.endswith("\n"):
+                rows.append(json.loads(line))
+    return rows
+
+
+def write_json_atomic(path: Path, value: Any) -> None:
+    """Replace ``path`` with ``value`` as JSON, atomically."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(value, fh, indent=2, sort_keys=True)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+class HarvestStore:
+    """Append-only logs and resume point of one source in one dataset folder.
+
+    Parameters
+    ----------
+    root : pathlib.Path
+        The dataset folder (already checked to be writable).
+    source : str
+        The source's name (``artsy``, ``met``, ``artic``, ``folder``).
+    """
+
+    def __init__(self, root: Path, source: str) -> None:
+        self.root = root
+        self.source = source
+        self.raw_dir = root / "raw"
+        self.raw_dir.mkdir(exist_ok=True)
+        self.raw_path = self.raw_dir / f"{source}.jsonl"
+        self.outcomes_path = self.raw_dir / f"{source}-outcomes.jsonl"
+        self.state_path = root / STATE_NAME
+        self._lock = threading.Lock()
+        self.removed_leftovers = self._clean_leftovers()
+        for path in (self.raw_path, self.outcomes_path):
+            _repair_tail(path)
+        self.outcomes: dict[str, dict[str, Any]] = {}
+        for row in _read_jsonl(self.outcomes_path):
+            self.outcomes[row["id"]] = row  # the last word on an id wins
+
+    def _clean_leftovers(self) -> int:
+        """Remove temporary files that a killed process left behind."""
+        removed = 0
+        patterns = [(self.root / "images", ".part-*"), (self.root, ".manifest-*"),
+                    (self.root, ".harvest_state-*")]
+        for folder, pattern in patterns:
+            if not folder.exists():
+                continue
+            for leftover in folder.rglob(pattern) if folder.name == "images" else \
+                    folder.glob(pattern):
+                leftover.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+    # -- resume point ----------------------------------------------------------------------
+
+    def _all_states(self) -> dict[str, Any]:
+        if not self.state_path.exists():
+            return {}
+        try:
+            return json.loads(self.state_path.read_text())
+        except ValueError:
+            return {}
+
+    @property
+    def state(self) -> dict[str, Any]:
+        """Return the resume state of this source: ``cursor``, ``done``."""
+        return self._all_states().get(self.source, {})
+
+    def save_state(self, **values: Any) -> None:
+        """Merge ``values`` into this source's state and write it atomically."""
+        with self._lock:
+            states = self._all_states()
+            mine = states.setdefault(self.source, {})
+            mine.update(values)
+            mine["updated"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            write_json_atomic(self.state_path, states)
+
+    # -- logs ------------------------------------------------------------------------------
+
+    def append_raw(self, kind: str, url: str, body: Any) -> None:
+        """Append one source response to ``raw/<source>.jsonl`` (flushed to disk)."""
+        line = json.dumps({"kind": kind, "url": url, "time": time.time(), "body": body},
+                          ensure_ascii=False)
+        with self._lock, self.raw_path.open("a") as fh:
+            fh.write(line + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def raw_records(self) -> list[dict[str, Any]]:
+        """Every response logged so far, oldest first."""
+        return _read_jsonl(self.raw_path)
+
+    def record_outcome(self, outcome: dict[str, Any]) -> None:
+        """Append one record's outcome (flushed to disk) and remember it."""
+        line = json.dumps(outcome, ensure_ascii=False)
+        with self._lock, self.outcomes_path.open("a") as fh:
+            fh.write(line + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+            self.outcomes[outcome["id"]] = outcome
+
+    def is_final(self, record_id: str) -> bool:
+        """Whether a record is settled (kept or dropped); failed records are tried again."""
+        outcome = self.outcomes.get(record_id)
+        return outcome is not None and outcome["status"] != "failed"
+
+    def kept_count(self) -> int:
+        """How many records are kept so far."""
+        return sum(1 for o in self.outcomes.values() if o["status"] == "kept")

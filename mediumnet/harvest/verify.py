@@ -1,0 +1,79 @@
+"""Decode-verify downloaded image bytes before anything is kept.
+
+An image is kept only if Pillow identifies it and decodes every pixel: a zero-byte body, an
+HTML error page served as ``image/jpeg``, a truncated transfer and a corrupt file are each
+rejected with their own reason, so the harvest summary can count them.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+
+from mediumnet.errors import MediumnetError
+
+FORMAT_EXT = {"JPEG": ".jpg", "PNG": ".png", "TIFF": ".tif", "WEBP": ".webp", "GIF": ".gif",
+              "BMP": ".bmp", "JPEG2000": ".jp2", "MPO": ".jpg"}
+
+
+class BadImageError(MediumnetError):
+    """Bytes that are not a complete, decodable image; ``reason`` is a short code."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class VerifiedImage:
+    """What verification learned about a decodable image."""
+
+    ext: str
+    width: int
+    height: int
+    phash: str
+
+
+def verify_image(data: bytes, *, max_pixels: int = 400_000_000) -> VerifiedImage:
+    """Decode ``data`` fully; return its format, size and perceptual hash.
+
+    Raises
+    ------
+    BadImageError
+        With reason ``empty``, ``not_an_image`` (HTML, text, unknown format), ``truncated``,
+        ``corrupt`` or ``too_many_pixels``.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    from mediumnet.data.images import phash
+
+    if not data:
+        raise BadImageError("empty", "zero-byte image")
+    head = data[:64].lstrip().lower()
+    if head.startswith((b"<!doctype", b"<html", b"<?xml", b"{", b"<head")):
+        raise BadImageError("not_an_image", "an HTML, XML or JSON page instead of an image")
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            fmt = im.format or ""
+            width, height = im.size
+            if width * height > max_pixels:
+                raise BadImageError("too_many_pixels", f"{width}x{height} pixels is too large")
+            im.draft("RGB", (256, 256))  # JPEG: decode every block, at reduced scale
+            im.load()
+            rgb = np.asarray(im.convert("RGB"))
+    except BadImageError:
+        raise
+    except UnidentifiedImageError:
+        raise BadImageError("not_an_image", "not a recognised image format") from None
+    except OSError as exc:
+        text = str(exc).lower()
+        reason = "truncated" if "truncat" in text or "broken data stream" in text else "corrupt"
+        raise BadImageError(reason, f"image does not decode ({exc})") from None
+    except (ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise BadImageError("corrupt", f"image does not decode ({exc})") from None
+    if fmt == "JPEG" and not data.rstrip(b"\0").endswith(b"\xff\xd9"):
+        raise BadImageError("truncated", "JPEG without its end-of-image marker")
+    return VerifiedImage(ext=FORMAT_EXT.get(fmt, ".img"), width=width, height=height,
+                         phash=phash(rgb))

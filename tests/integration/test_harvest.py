@@ -1,0 +1,492 @@
+"""Harvesting against a real HTTP server on 127.0.0.1 that answers like the real APIs."""
+
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+from PIL import Image
+
+from mediumnet.config import HarvestConfig, load_config
+from mediumnet.data.manifest import read_manifest
+from mediumnet.errors import MediumnetError
+from mediumnet.harvest.artic import ArticSource
+from mediumnet.harvest.artsy import ArtsySource
+from mediumnet.harvest.engine import harvest, run_harvest
+from mediumnet.harvest.folder import FolderSource
+from mediumnet.harvest.met import MetSource
+from tests.integration.fakeapis import (
+    ARTSY_KINDS,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    TOKEN,
+    FakeApis,
+    aic_artwork,
+    artsy_artwork,
+    make_jpeg,
+    met_object,
+    serve_aic_pages,
+    serve_artsy_pages,
+)
+
+pytestmark = pytest.mark.integration
+
+FAST = HarvestConfig(api_rate=1000, image_rate=1000, backoff=0.01, max_backoff=2.0,
+                     timeout=2.0, retries=4, page_size=4)
+
+
+@pytest.fixture
+def apis():
+    server = FakeApis().start()
+    yield server
+    server.stop()
+
+
+def artsy(server, **kwargs):
+    return ArtsySource(f"{server.base}/artsy/api", CLIENT_ID, CLIENT_SECRET, **kwargs)
+
+
+def five_kinds(server, start=0, repeat=2):
+    works = []
+    for r in range(repeat):
+        for k, (category, medium, _) in enumerate(ARTSY_KINDS):
+            works.append(artsy_artwork(server, start + r * 10 + k, category, medium))
+    return works
+
+
+def assert_store_is_clean(root: Path):
+    """Every stored image decodes; no temporary file is left."""
+    for path in (root / "images").rglob("*"):
+        assert not path.name.startswith(".part-"), path
+        if path.is_file():
+            with Image.open(path) as im:
+                im.load()
+
+
+# -- Artsy -----------------------------------------------------------------------------------
+
+def test_artsy_harvest_labels_pages_and_images(apis, workdir):
+    works = five_kinds(apis)
+    works.append(artsy_artwork(apis, 90, "Sculpture", "Bronze"))
+    works.append(artsy_artwork(apis, 91, "Painting", "Oil on canvas", has_image=False))
+    works.append(artsy_artwork(apis, 92, "Painting", "Oil on canvas", depth=30.0))
+    works.append(artsy_artwork(apis, 93, "Painting", "Oil on canvas",
+                               versions=["large", "medium"], title="Le DÃ©jeuner"))
+    works.append(artsy_artwork(apis, 94, "Unheard Of", "Oil on canvas"))
+    serve_artsy_pages(apis, works, page_size=4)
+
+    result = harvest(artsy(apis, genes=True), workdir / "ds", FAST, progress=False)
+
+    manifest = read_manifest(workdir / "ds")
+    assert result.complete and result.seen == 15
+    assert result.kept_by_medium == {"painting": 3, "engraving": 2, "drawing": 2,
+                                     "gouache_watercolor": 2, "photography": 2}
+    assert result.dropped_by_reason == {"unmapped": 2, "no_image": 1, "three_dimensional": 1}
+    assert result.unmapped_by_reason == {
+        "category Sculpture: not a two-dimensional medium": 1,
+        "category Unheard Of: not in the artsy table": 1}
+    # the best image version: normalized when offered, else large
+    image_requests = [e.path for e in apis.requests_to("/cdn/")]
+    assert sum(p.endswith("/normalized.jpg") for p in image_requests) == 10
+    assert any(p.endswith("/large.jpg") for p in image_requests)
+    assert not any(p.endswith(("/medium.jpg", "/square.jpg")) for p in image_requests)
+    # every page followed once, token used, artists and genes fetched for kept works only
+    assert len(apis.requests_to("/artsy/api/artworks")) == 4
+    assert all(e.headers.get("X-Xapp-Token") == TOKEN
+               for e in apis.requests_to("/artsy/api/artworks"))
+    assert len(apis.requests_to("/artsy/api/artists")) == 11
+    assert len(apis.requests_to("/artsy/api/genes")) == 11
+    raw_kinds = {json.loads(line)["kind"] for line in
+                 (workdir / "ds" / "raw" / "artsy.jsonl").read_text().splitlines()}
+    assert raw_kinds == {"artworks", "artists", "genes"}
+    row = manifest.set_index("title").loc["Le Déjeuner"]  # mojibake repaired
+    assert row["label"] == "painting" and row["artist"] == "Artist 0"
+    assert set(manifest["source"]) == {"artsy"}
+    assert manifest["id"].str.startswith("artsy:").all()
+    assert_store_is_clean(workdir / "ds")
+    summary = json.loads((workdir / "ds" / "harvest_summary_artsy.json").read_text())
+    assert summary["dropped_by_reason"]["three_dimensional"] == 1
+
+
+def test_depth_threshold_is_a_setting(apis, workdir):
+    serve_artsy_pages(apis, [artsy_artwork(apis, 1, "Painting", "Oil on canvas", depth=8.0)], 4)
+    strict = harvest(artsy(apis), workdir / "a", FAST, progress=False)
+    loose = harvest(artsy(apis), workdir / "b",
+                    HarvestConfig(**{**FAST.__dict__, "max_depth_ratio": 0.5}), progress=False)
+    assert strict.dropped_by_reason == {"three_dimensional": 1}
+    assert loose.kept == 1
+
+
+def test_retries_back_off_and_honour_retry_after(apis, workdir):
+    serve_artsy_pages(apis, five_kinds(apis, repeat=1), page_size=10)
+    apis.faults["/artsy/api/artworks"].extend([("status", 429, {"Retry-After": "1"}),
+                                               ("status", 503), ("reset",)])
+    first_image = next(k for k in apis.routes if k.startswith("/cdn/") and
+                       k.endswith("normalized.jpg"))
+    apis.faults[first_image].extend([("status", 502), ("sleep", 2.5)])
+    result = harvest(artsy(apis), workdir / "ds", FAST, progress=False)
+    assert result.kept == 5
+    listing = apis.requests_to("/artsy/api/artworks")
+    assert len(listing) == 4
+    assert listing[1].time - listing[0].time >= 0.95  # Retry-After: 1
+    assert len(apis.requests_to(first_image)) == 3     # 502, timeout, success
+    assert result.retries >= 5
+
+
+def test_client_side_rate_limit_is_observable(apis, workdir):
+    serve_artsy_pages(apis, five_kinds(apis, repeat=2), page_size=2)
+    slow = HarvestConfig(**{**FAST.__dict__, "api_rate": 5.0})
+    harvest(artsy(apis), workdir / "ds", slow, progress=False)
+    api_calls = sorted(e.time for e in apis.log if e.path.startswith("/artsy/api/")
+                       and e.path != "/artsy/api")
+    assert len(api_calls) >= 16
+    span = api_calls[-1] - api_calls[0]
+    assert (len(api_calls) - 1) / span <= 5.0 * 1.05
+    gaps = [b - a for a, b in zip(api_calls, api_calls[1:], strict=False)]
+    assert min(gaps) >= 0.19
+
+
+def test_expired_token_is_renewed_once(apis, workdir):
+    serve_artsy_pages(apis, five_kinds(apis, repeat=1), page_size=10)
+    apis.expire_token_once = True
+    result = harvest(artsy(apis), workdir / "ds", FAST, progress=False)
+    assert result.kept == 5
+    assert len(apis.requests_to("/artsy/api/tokens/xapp_token")) == 2
+
+
+def test_rejected_credentials_are_one_clear_error(apis, workdir):
+    apis.token_ok = False
+    with pytest.raises(MediumnetError, match=r"Artsy refused the client id and secret \(HTTP "
+                       r"401\): check --client-id/--client-secret or ARTSY_CLIENT_ID"):
+        harvest(artsy(apis), workdir / "ds", FAST, progress=False)
+
+
+def test_missing_credentials_are_named(workdir, monkeypatch):
+    monkeypatch.delenv("ARTSY_CLIENT_ID", raising=False)
+    monkeypatch.delenv("ARTSY_CLIENT_SECRET", raising=False)
+    with pytest.raises(MediumnetError, match="Artsy needs credentials: pass --client-id"):
+        harvest(ArtsySource("http://127.0.0.1:9/api"), workdir / "ds", FAST, progress=False)
+
+
+@pytest.mark.parametrize("status", [404, 410])
+def test_gone_artsy_api_says_it_was_retired(apis, workdir, status):
+    apis.root_status = status
+    with pytest.raises(MediumnetError) as info:
+        harvest(artsy(apis), workdir / "ds", FAST, progress=False)
+    message = str(info.value)
+    assert f"HTTP {status}" in message and "retired its public API" in message
+    assert "mediumnet harvest met" in message and "mediumnet harvest artic" in message
+
+
+def test_refused_connection_says_the_api_was_retired(workdir):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    source = ArtsySource(f"http://127.0.0.1:{port}/api", CLIENT_ID, CLIENT_SECRET)
+    started = time.monotonic()
+    with pytest.raises(MediumnetError, match="is gone \\(no answer\\): Artsy retired"):
+        harvest(source, workdir / "ds", FAST, progress=False)
+    assert time.monotonic() - started < 5  # refused is not retried for long
+
+
+# -- images ----------------------------------------------------------------------------------
+
+def test_bad_images_are_rejected_counted_and_never_kept(apis, workdir):
+    good = make_jpeg(1)
+    bad = {"truncated": good[: len(good) // 2], "empty": b"",
+           "not_an_image": b"<!DOCTYPE html><html><body>Access denied</body></html>",
+           "corrupt": good[:200] + bytes(range(256)) * 4 + good[-2:],
+           "too_large": make_jpeg(2, size=(800, 600))}
+    works = [artsy_artwork(apis, 0, "Painting", "Oil on canvas", image=good)]
+    works += [artsy_artwork(apis, i + 1, "Painting", "Oil on canvas", image=data)
+              for i, data in enumerate(bad.values())]
+    serve_artsy_pages(apis, works, page_size=10)
+    settings = HarvestConfig(**{**FAST.__dict__, "max_image_bytes": 20_000})
+    result = harvest(artsy(apis), workdir / "ds", settings, progress=False)
+    assert result.kept == 1
+    assert result.failed_by_reason == {reason: 1 for reason in bad}
+    stored = [p for p in (workdir / "ds" / "images").rglob("*") if p.is_file()]
+    assert [p.read_bytes() for p in stored] == [good]
+
+
+def test_duplicates_near_duplicates_and_label_conflicts(apis, workdir):
+    base = make_jpeg(7, size=(320, 240))
+    recompressed = io.BytesIO()
+    Image.open(io.BytesIO(base)).resize((300, 225)).save(recompressed, "JPEG", quality=60)
+    works = [
+        artsy_artwork(apis, 1, "Painting", "Oil on canvas", image=base),
+        artsy_artwork(apis, 2, "Painting", "Oil on canvas", image=base),           # duplicate
+        artsy_artwork(apis, 3, "Painting", "Oil on canvas",
+                      image=recompressed.getvalue()),                               # near dup
+        artsy_artwork(apis, 4, "Print", "Etching", image=make_jpeg(8)),
+        artsy_artwork(apis, 5, "Photography", "Gelatin silver print",
+                      image=make_jpeg(8)),                                          # conflict
+        artsy_artwork(apis, 6, "Print", "Etching", image=make_jpeg(9)),
+    ]
+    serve_artsy_pages(apis, works, page_size=10)
+    result = harvest(artsy(apis), workdir / "ds", FAST, progress=False)
+    manifest = read_manifest(workdir / "ds")
+    assert result.dropped_by_reason == {"duplicate": 1, "near_duplicate": 1,
+                                        "label_conflict": 2}
+    assert sorted(manifest["label"]) == ["engraving", "painting"]
+    assert manifest["sha256"].is_unique
+
+
+# -- resume, secrets, MLflow -------------------------------------------------------------------
+
+def _cli(args, cwd, env_extra=None):
+    env = {**os.environ, **(env_extra or {})}
+    return subprocess.Popen([sys.executable, "-m", "mediumnet", *args], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _manifest_without_run_state(root):
+    frame = pd.read_parquet(root / "manifest.parquet")
+    return frame.sort_values("id").reset_index(drop=True)
+
+
+@pytest.mark.slow
+def test_killed_harvest_resumes_to_the_same_manifest(apis, workdir):
+    works = five_kinds(apis, repeat=6)
+    works.append(artsy_artwork(apis, 99, "Painting", "Oil on canvas",
+                               image=make_jpeg(1)[:500]))   # a failure, the same both ways
+    serve_artsy_pages(apis, works, page_size=4)
+    settings = ["--set", "harvest.page_size=4", "--set", "harvest.backoff=0.01",
+                "--rate", "20", "--set", "harvest.image_rate=20", "--workers", "2",
+                "--client-id", CLIENT_ID, "--client-secret", CLIENT_SECRET]
+    api = ["--api-url", f"{apis.base}/artsy/api"]
+
+    whole = _cli(["harvest", "artsy", "whole", *api, *settings], workdir)
+    assert whole.wait(timeout=300) == 0, whole.stderr.read()
+
+    outcomes_log = workdir / "killed" / "raw" / "artsy-outcomes.jsonl"
+
+    def recorded():
+        return outcomes_log.read_text().count("\n") if outcomes_log.exists() else 0
+
+    for target in (5, 14):  # kill twice, mid-run, once some records are recorded
+        proc = _cli(["harvest", "artsy", "killed", *api, *settings], workdir)
+        deadline = time.monotonic() + 120
+        while recorded() < target and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert proc.poll() is None, "the harvest ended before it could be killed"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+        assert recorded() < 31
+    assert len(read_manifest(workdir / "whole")) == 30
+    finish = _cli(["harvest", "artsy", "killed", *api, *settings], workdir)
+    assert finish.wait(timeout=300) == 0, finish.stderr.read()
+
+    a = _manifest_without_run_state(workdir / "whole")
+    b = _manifest_without_run_state(workdir / "killed")
+    pd.testing.assert_frame_equal(a, b)
+    assert_store_is_clean(workdir / "killed")
+    outcomes = [json.loads(line)["id"] for line in
+                (workdir / "killed" / "raw" / "artsy-outcomes.jsonl").read_text().splitlines()]
+    assert len(outcomes) >= 31
+
+
+@pytest.mark.slow
+def test_secrets_never_reach_disk_logs_or_messages(apis, workdir):
+    serve_artsy_pages(apis, five_kinds(apis, repeat=1), page_size=10)
+    apis.expire_token_once = True
+    env = {"ARTSY_CLIENT_ID": CLIENT_ID, "ARTSY_CLIENT_SECRET": CLIENT_SECRET}
+    ok = _cli(["harvest", "artsy", "ds", "--api-url", f"{apis.base}/artsy/api", "--rate",
+               "100", "--set", "harvest.image_rate=100"], workdir, env)
+    out, err = ok.communicate(timeout=300)
+    assert ok.returncode == 0, err
+    apis.token_ok = False
+    bad = _cli(["harvest", "artsy", "ds2", "--api-url", f"{apis.base}/artsy/api"], workdir, env)
+    out2, err2 = bad.communicate(timeout=300)
+    assert bad.returncode == 1 and err2.startswith("mediumnet: error: Artsy refused")
+    written = b"".join(p.read_bytes() for p in workdir.rglob("*") if p.is_file())
+    for secret in (CLIENT_SECRET, TOKEN):
+        assert secret.encode() not in written
+        assert secret not in out + err + out2 + err2
+    runs = mlflow.search_runs(experiment_names=["mediumnet"])
+    params = " ".join(str(v) for c in runs.columns if c.startswith(("params.", "tags."))
+                      for v in runs[c])
+    assert CLIENT_SECRET not in params and TOKEN not in params and CLIENT_ID not in params
+
+
+def test_harvest_run_is_tracked_with_metrics_plot_and_dataset(apis, workdir):
+    serve_artsy_pages(apis, five_kinds(apis, repeat=1) + [
+        artsy_artwork(apis, 50, "Sculpture", "Marble")], page_size=10)
+    config = load_config("demo", ["harvest.api_rate=1000", "harvest.image_rate=1000"])
+    result = run_harvest(artsy(apis), workdir / "ds", config, limit=None, progress=False)
+    run = mlflow.search_runs(experiment_names=["mediumnet"]).iloc[0]
+    assert run["params.source"] == "artsy"
+    assert run["params.harvest.api_rate"] == "1000.0"
+    assert run["metrics.records_seen"] == 6
+    assert run["metrics.kept_painting"] == 1
+    assert run["metrics.dropped_unmapped"] == 1
+    assert run["metrics.failed_downloads"] == 0
+    assert run["tags.mediumnet.dataset_digest"] == result.digest
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run["run_id"])}
+    assert {"class_balance.png", "harvest_summary.json", "config.yaml"} <= artifacts
+    inputs = mlflow.get_run(run["run_id"]).inputs.dataset_inputs
+    assert inputs[0].dataset.name == "ds-manifest"
+    assert inputs[0].dataset.digest == result.digest
+
+
+def test_limit_stops_after_n_kept_and_a_larger_limit_goes_on(apis, workdir):
+    serve_artsy_pages(apis, five_kinds(apis, repeat=3), page_size=4)
+    first = harvest(artsy(apis), workdir / "ds", FAST, limit=6, progress=False)
+    assert first.kept == 6 and not first.complete
+    more = harvest(artsy(apis), workdir / "ds", FAST, limit=11, progress=False)
+    assert more.kept == 11
+    rest = harvest(artsy(apis), workdir / "ds", FAST, progress=False)
+    assert rest.kept == 15 and rest.complete
+    assert read_manifest(workdir / "ds")["id"].is_unique
+
+
+# -- the Met and the AIC -----------------------------------------------------------------------
+
+def test_met_harvest(apis, workdir):
+    objs = [met_object(apis, 1, "Paintings", "Oil on canvas"),
+            met_object(apis, 2, "Prints", "Etching"),
+            met_object(apis, 3, "Drawings", "Watercolor over graphite"),
+            met_object(apis, 4, "Photographs", "Albumen silver print from glass negative"),
+            met_object(apis, 5, "", "Pen and brown ink"),
+            met_object(apis, 6, "Paintings", "Oil on canvas", public=False),
+            met_object(apis, 7, "Drawings", "Charcoal", has_image=False),
+            met_object(apis, 8, "Ceramics", "Porcelain"),
+            met_object(apis, 9, "", "Rosewood, prickly juniper veneer")]
+    ids = [o["objectID"] for o in objs] + [404]
+    apis.routes["/met/v1/objects"] = {"total": len(ids), "objectIDs": ids}
+    apis.faults["/met/v1/objects/2"].append(("status", 403))  # the firewall: back off
+    result = harvest(MetSource(f"{apis.base}/met/v1", department_ids=[9, 11]), workdir / "ds",
+                     FAST, progress=False)
+    assert result.kept_by_medium == {"painting": 1, "engraving": 1, "drawing": 1,
+                                     "gouache_watercolor": 1, "photography": 1}
+    assert result.dropped_by_reason == {"not_public_domain": 1, "no_image": 1, "unmapped": 2,
+                                        "not_found": 1}
+    assert apis.requests_to("/met/v1/objects")[0].query == {"departmentIds": ["9|11"]}
+    assert len(apis.requests_to("/met/v1/objects/2")) == 2
+    manifest = read_manifest(workdir / "ds")
+    assert set(manifest["artist"]) <= {f"Met artist {i}" for i in range(4)}
+    # a second run reads the object list from the dataset folder, not the network
+    harvest(MetSource(f"{apis.base}/met/v1", department_ids=[9, 11]), workdir / "ds", FAST,
+            progress=False)
+    assert len([e for e in apis.log if e.path == "/met/v1/objects"]) == 1
+
+
+def test_artic_harvest_names_itself_and_uses_iiif(apis, workdir):
+    items = [aic_artwork(apis, 1, "Painting", "Oil on canvas"),
+             aic_artwork(apis, 2, "Print", "Woodcut in black on ivory Japanese paper"),
+             aic_artwork(apis, 3, "Drawing and Watercolor", "Red chalk on cream laid paper"),
+             aic_artwork(apis, 4, "Drawing and Watercolor", "Watercolor, with touches of gouache"),
+             aic_artwork(apis, 5, "Photograph", "Gelatin silver print"),
+             aic_artwork(apis, 6, "Painting", "Oil on canvas", public=False),
+             aic_artwork(apis, 7, "Textile", "Silk")]
+    serve_aic_pages(apis, items, page_size=3)
+    result = harvest(ArticSource(f"{apis.base}/aic/api/v1"), workdir / "ds", FAST,
+                     progress=False)
+    assert result.kept == 5 and result.complete
+    assert result.dropped_by_reason == {"not_public_domain": 1, "unmapped": 1}
+    listing = apis.requests_to("/aic/api/v1/artworks")
+    assert [e.query["page"] for e in listing] == [["1"], ["2"], ["3"]]
+    assert "image_id" in listing[0].query["fields"][0].split(",")
+    for entry in listing + apis.requests_to("/iiif/"):
+        assert entry.headers["User-Agent"].startswith("mediumnet/")
+    assert all(e.path.endswith("/full/1686,/0/default.jpg") for e in apis.requests_to("/iiif/"))
+
+
+def test_default_rates_are_polite():
+    assert (ArtsySource.api_rate, MetSource.api_rate, ArticSource.api_rate) == (5.0, 3.0, 1.0)
+
+
+# -- a local folder ----------------------------------------------------------------------------
+
+def _tree(root: Path) -> Path:
+    src = root / "src"
+    for i, name in enumerate(["painting", "Prints", "watercolour", "drawing", "photography"]):
+        (src / name).mkdir(parents=True)
+        (src / name / f"{i}.jpg").write_bytes(make_jpeg(300 + i))
+    (src / "sculpture").mkdir()
+    (src / "sculpture" / "x.jpg").write_bytes(make_jpeg(399))
+    (src / "painting" / "notes.txt").write_text("not an image")
+    return src
+
+
+def test_folder_tree_copy_and_link(workdir):
+    src = _tree(workdir)
+    result = harvest(FolderSource(src), workdir / "copied", FAST, progress=False)
+    assert result.kept == 5 and result.dropped_by_reason == {"unknown_label": 1}
+    manifest = read_manifest(workdir / "copied")
+    assert set(manifest["label"]) == {"painting", "engraving", "gouache_watercolor", "drawing",
+                                      "photography"}
+    harvest(FolderSource(src, link=True), workdir / "linked", FAST, link=True, progress=False)
+    linked = read_manifest(workdir / "linked").set_index("id")
+    original = src / "painting" / "0.jpg"
+    stored = workdir / "linked" / linked.loc["folder:painting/0.jpg", "image_path"]
+    assert os.path.samefile(original, stored)
+
+
+def test_folder_csv(workdir):
+    (workdir / "imgs").mkdir()
+    lines = ["path,label,artist"]
+    for i, label in enumerate(["painting", "drawing", "gouache"]):
+        (workdir / "imgs" / f"{i}.png").write_bytes(make_jpeg(500 + i))
+        lines.append(f"imgs/{i}.png,{label},Hand {i}")
+    (workdir / "list.csv").write_text("\n".join(lines) + "\n")
+    harvest(FolderSource(workdir / "list.csv"), workdir / "ds", FAST, progress=False)
+    manifest = read_manifest(workdir / "ds").set_index("id")
+    assert manifest.loc["folder:imgs/2.png", "label"] == "gouache_watercolor"
+    assert manifest.loc["folder:imgs/1.png", "artist"] == "Hand 1"
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda root: root / "nowhere", "no such folder or file"),
+    (lambda root: (root / "f.txt").write_text("x") and root / "f.txt", "give a folder"),
+    (lambda root: (root / "bad.csv").write_text("file,medium\na,b\n") and root / "bad.csv",
+     "needs the columns path and label"),
+    (lambda root: (root / "empty").mkdir() or root / "empty", "no images found in"),
+])
+def test_folder_bad_input(workdir, mediumnet_exe, make, message):
+    src = make(workdir)
+    out = subprocess.run([mediumnet_exe, "harvest", "folder", "ds", "--from", str(src)],
+                         cwd=workdir, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1
+    assert out.stderr.startswith("mediumnet: error: ") and message in out.stderr
+    assert out.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["met", "ds", "--department-ids", "nine"],
+     "--department-ids 'nine': give numbers separated by commas"),
+    (["artsy", "ds", "--api-url", "http://127.0.0.1:9/api"], "Artsy needs credentials"),
+    (["artic", "ds", "--api-url", "http://127.0.0.1:9/api/v1", "--set",
+      "harvest.backoff=0.01"], "the Art Institute of Chicago API at"),
+    (["met", "ds", "--api-url", "http://127.0.0.1:9/v1", "--set", "harvest.backoff=0.01"],
+     "the Met API at http://127.0.0.1:9/v1 does not answer"),
+])
+def test_harvest_cli_bad_input(workdir, mediumnet_exe, monkeypatch, args, message):
+    monkeypatch.delenv("ARTSY_CLIENT_ID", raising=False)
+    monkeypatch.delenv("ARTSY_CLIENT_SECRET", raising=False)
+    out = subprocess.run([mediumnet_exe, "harvest", *args], cwd=workdir, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 1
+    assert out.stderr.startswith("mediumnet: error: ") and message in out.stderr, out.stderr
+    assert out.stderr.count("\n") == 1
+
+
+def test_failed_downloads_are_tried_again_without_listing_again(apis, workdir):
+    serve_artsy_pages(apis, five_kinds(apis, repeat=1), page_size=10)
+    flaky = next(k for k in apis.routes if k.startswith("/cdn/") and k.endswith("normalized.jpg"))
+    apis.faults[flaky].extend([("status", 503)] * (FAST.retries + 1))
+    first = harvest(artsy(apis), workdir / "ds", FAST, progress=False)
+    assert first.kept == 4 and first.failed_by_reason == {"download_http_503": 1}
+    assert first.complete
+    listed = len(apis.requests_to("/artsy/api/artworks"))
+    second = harvest(artsy(apis), workdir / "ds", FAST, progress=False)
+    assert second.kept == 5 and second.failed_by_reason == {}
+    assert len(apis.requests_to("/artsy/api/artworks")) == listed
