@@ -22,14 +22,16 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import queue
+import threading
 import time
 import warnings
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -42,6 +44,7 @@ from mediumnet.harvest.verify import BadImageError, verify_image
 from mediumnet.labels import MEDIUMS, map_record
 
 SUMMARY_NAME = "harvest_summary_{source}.json"
+T = TypeVar("T")
 
 
 @dataclass
@@ -93,6 +96,46 @@ class HarvestResult:
                 f"{k} {v}" for k, v in sorted(self.failed_by_reason.items()))
                 + " (tried again on the next run)")
         return "\n".join(lines)
+
+
+def read_ahead(items: Iterator[T]) -> Iterator[T]:
+    """Iterate ``items`` one step ahead in a background thread.
+
+    The next listing page (or the next batch of object records) is fetched while the current
+    batch's images download, so page boundaries do not stall a rate-limited harvest. An
+    exception in the background is raised in the consumer.
+    """
+    slot: queue.Queue = queue.Queue(maxsize=1)
+    finished = object()
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        slot.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            slot.put(finished)
+        except BaseException as exc:  # handed to the consumer, raised there
+            slot.put(exc)
+
+    thread = threading.Thread(target=produce, name="harvest-listing", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = slot.get()
+            if item is finished:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
 
 
 def _outcome(record: Record, status: str, reason: str, detail: str = "",
@@ -334,7 +377,7 @@ def harvest(source: Source, dataset_dir: str | os.PathLike[str], settings: Harve
     try:
         if limit is None or kept_so_far < limit:
             with ThreadPoolExecutor(max_workers=max(1, settings.workers)) as pool:
-                for records, after, from_listing in batches():
+                for records, after, from_listing in read_ahead(batches()):
                     todo = [r for r in records if not store.is_final(r.id)]
                     outcomes = pool.map(
                         lambda r: process_record(source, r, root, settings, link), todo)

@@ -34,7 +34,7 @@ class ConstantModel(mlflow.pyfunc.PythonModel):
     def __init__(self, label):
         self.label = label
 
-    def predict(self, context, model_input, params=None):
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         return pd.DataFrame({"label": [self.label] * len(model_input)})
 
 
