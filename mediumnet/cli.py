@@ -130,12 +130,15 @@ def _harvest_options(func: Callable[..., Any]) -> Callable[..., Any]:
                         help="API requests per second (default: the source's polite rate).")(func)
     func = click.option("--workers", type=click.IntRange(min=1), default=None,
                         help="Parallel image downloads (default 4).")(func)
+    func = click.option("--offline", is_flag=True,
+                        help="No network: judge the records again from the raw log (after the "
+                             "mapping tables or settings changed).")(func)
     return func
 
 
 def _run_harvest(source: Any, dataset_dir: str, preset: str, overrides: tuple[str, ...],
                  limit: int | None, rate: float | None, workers: int | None,
-                 link: bool = False) -> None:
+                 offline: bool, link: bool = False) -> None:
     from mediumnet.config import load_config
     from mediumnet.harvest.engine import run_harvest
 
@@ -145,7 +148,7 @@ def _run_harvest(source: Any, dataset_dir: str, preset: str, overrides: tuple[st
     if workers is not None:
         extra.append(f"harvest.workers={workers}")
     config = load_config(preset, extra)
-    result = run_harvest(source, dataset_dir, config, limit=limit, link=link)
+    result = run_harvest(source, dataset_dir, config, limit=limit, link=link, offline=offline)
     click.echo(result.text())
     click.echo(f"manifest: {result.dataset_dir / 'manifest.parquet'} ({result.manifest_rows} "
                f"rows, digest {result.digest}); summary: "
@@ -181,12 +184,12 @@ def harvest_group() -> None:
 def harvest_artsy(dataset_dir: str, api_url: str | None, client_id: str | None,
                   client_secret: str | None, image_version: str | None, genes: bool,
                   artists: bool, limit: int | None, rate: float | None, workers: int | None,
-                  preset: str, overrides: tuple[str, ...]) -> None:
+                  offline: bool, preset: str, overrides: tuple[str, ...]) -> None:
     """Harvest Artsy (needs credentials; Artsy retired its public API in 2025)."""
     from mediumnet.harvest.artsy import ArtsySource
 
     source = ArtsySource(api_url, client_id, client_secret, image_version, genes, artists)
-    _run_harvest(source, dataset_dir, preset, overrides, limit, rate, workers)
+    _run_harvest(source, dataset_dir, preset, overrides, limit, rate, workers, offline)
 
 
 @harvest_group.command("met")
@@ -199,7 +202,7 @@ def harvest_artsy(dataset_dir: str, api_url: str | None, client_id: str | None,
 @_config_options
 @_errors_as_one_line
 def harvest_met(dataset_dir: str, api_url: str | None, department_ids: str, limit: int | None,
-                rate: float | None, workers: int | None, preset: str,
+                rate: float | None, workers: int | None, offline: bool, preset: str,
                 overrides: tuple[str, ...]) -> None:
     """Harvest public-domain works of the Metropolitan Museum of Art (no key)."""
     from mediumnet.harvest.met import MetSource
@@ -210,7 +213,8 @@ def harvest_met(dataset_dir: str, api_url: str | None, department_ids: str, limi
     except ValueError:
         raise MediumnetError(f"--department-ids {department_ids!r}: give numbers separated "
                              "by commas, e.g. 9,11,19") from None
-    _run_harvest(MetSource(api_url, ids), dataset_dir, preset, overrides, limit, rate, workers)
+    _run_harvest(MetSource(api_url, ids), dataset_dir, preset, overrides, limit, rate, workers,
+                 offline)
 
 
 @harvest_group.command("artic")
@@ -222,13 +226,13 @@ def harvest_met(dataset_dir: str, api_url: str | None, department_ids: str, limi
 @_config_options
 @_errors_as_one_line
 def harvest_artic(dataset_dir: str, api_url: str | None, image_width: int, limit: int | None,
-                  rate: float | None, workers: int | None, preset: str,
+                  rate: float | None, workers: int | None, offline: bool, preset: str,
                   overrides: tuple[str, ...]) -> None:
     """Harvest public-domain works of the Art Institute of Chicago (no key)."""
     from mediumnet.harvest.artic import ArticSource
 
     _run_harvest(ArticSource(api_url, image_width), dataset_dir, preset, overrides, limit, rate,
-                 workers)
+                 workers, offline)
 
 
 @harvest_group.command("folder")
@@ -240,13 +244,13 @@ def harvest_artic(dataset_dir: str, api_url: str | None, image_width: int, limit
 @_config_options
 @_errors_as_one_line
 def harvest_folder(dataset_dir: str, src: str, link: bool, limit: int | None,
-                   rate: float | None, workers: int | None, preset: str,
+                   rate: float | None, workers: int | None, offline: bool, preset: str,
                    overrides: tuple[str, ...]) -> None:
     """Harvest your own images from a folder tree or a CSV."""
     from mediumnet.harvest.folder import FolderSource
 
     _run_harvest(FolderSource(src, link), dataset_dir, preset, overrides, limit, rate, workers,
-                 link=link)
+                 offline, link=link)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -77,6 +77,20 @@ class ArticSource(Source):
                 return
             page += 1
 
+    def records_from_raw(self, entries: list[dict[str, Any]]) -> Iterator[Record]:
+        seen: set[str] = set()
+        for entry in entries:
+            if entry["kind"] != "artworks":
+                continue
+            body = entry["body"] or {}
+            iiif = ((body.get("config") or {}).get("iiif_url")) or DEFAULT_IIIF_URL
+            for item in body.get("data") or []:
+                if isinstance(item, dict) and item.get("id") is not None:
+                    record = self.parse(item, iiif)
+                    if record.id not in seen:
+                        seen.add(record.id)
+                        yield record
+
     def parse(self, item: dict[str, Any], iiif_url: str = DEFAULT_IIIF_URL) -> Record:
         """Turn one artwork of a listing page into a :class:`Record`."""
         artist = item.get("artist_title") or (item.get("artist_display") or "").split("\n")[0]

@@ -180,6 +180,27 @@ class ArtsySource(Source):
                 record.image_url = href.replace("{image_version}", version)
         return record
 
+    def records_from_raw(self, entries: list[dict[str, Any]]) -> Iterator[Record]:
+        artists = {e["url"]: e["body"] for e in entries if e["kind"] == "artists"}
+        seen: set[str] = set()
+        for entry in entries:
+            if entry["kind"] != "artworks":
+                continue
+            for artwork in ((entry["body"].get("_embedded") or {}).get("artworks")) or []:
+                if not isinstance(artwork, dict) or not artwork.get("id"):
+                    continue
+                record = self.parse(artwork)
+                if record.id in seen:
+                    continue
+                seen.add(record.id)
+                body = artists.get(record.extra.get("artists_href") or "")
+                if body:
+                    record.artist = "; ".join(
+                        repair_text(a.get("name"))
+                        for a in ((body.get("_embedded") or {}).get("artists")) or []
+                        if a.get("name"))
+                yield record
+
     def enrich(self, record: Record) -> None:
         if self.artists and record.extra.get("artists_href"):
             body = self._get(record.extra["artists_href"])

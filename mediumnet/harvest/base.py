@@ -81,6 +81,14 @@ class Source:
         """
         raise NotImplementedError
 
+    def records_from_raw(self, entries: list[dict[str, Any]]) -> Iterator[Record]:
+        """Rebuild records from the raw log (``raw/<source>.jsonl``), with no network.
+
+        ``entries`` are the logged answers, oldest first; a record seen twice (a page fetched
+        again after a resume) is yielded once.
+        """
+        raise NotImplementedError
+
     def enrich(self, record: Record) -> None:
         """Add what needs one more request per record (artist, genes), for kept ones only."""
 

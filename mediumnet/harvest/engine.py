@@ -27,7 +27,7 @@ import threading
 import time
 import warnings
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -169,19 +169,43 @@ def _store_image(root: Path, data: bytes, ext: str, link_from: str | None) -> tu
     return relpath, digest
 
 
-def process_record(source: Source, record: Record, root: Path, settings: HarvestConfig,
-                   link: bool = False) -> dict[str, Any]:
-    """Judge one record, fetch and store its image; return its outcome (see module doc)."""
+def judge(source_name: str, record: Record, settings: HarvestConfig) -> dict[str, Any] | None:
+    """Apply the rules that need no image; return the drop outcome, or None to go on.
+
+    On None, ``record.label`` and ``record.label_reason`` are set.
+    """
     if record.drop_reason:
         return _outcome(record, "dropped", record.drop_reason)
     if record.label is None:
-        medium, reason = map_record(source.name, record.category, record.medium_text)
+        medium, reason = map_record(source_name, record.category, record.medium_text)
         if medium is None:
             return _outcome(record, "dropped", "unmapped", reason)
         record.label, record.label_reason = medium, reason
     if record.depth_ratio is not None and record.depth_ratio > settings.max_depth_ratio:
         return _outcome(record, "dropped", "three_dimensional",
                         f"depth is {record.depth_ratio:.2f} of the larger side")
+    return None
+
+
+def _kept(record: Record, image: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the kept outcome of ``record`` with its stored image's facts."""
+    row = {"id": record.id, "source": record.source, "label": record.label,
+           "label_reason": record.label_reason, "title": record.title, "artist": record.artist,
+           "date": record.date, "category": record.category, "medium_text": record.medium_text,
+           "image_url": record.image_url, "rights": record.rights, "split": "",
+           **{k: image[k] for k in IMAGE_FACTS}}
+    return _outcome(record, "kept", "kept", row=row)
+
+
+IMAGE_FACTS = ("image_path", "sha256", "width", "height", "bytes", "phash")
+
+
+def process_record(source: Source, record: Record, root: Path, settings: HarvestConfig,
+                   link: bool = False) -> dict[str, Any]:
+    """Judge one record, fetch and store its image; return its outcome (see module doc)."""
+    dropped = judge(source.name, record, settings)
+    if dropped is not None:
+        return dropped
     try:
         source.enrich(record)
         data = source.fetch_image(record)
@@ -195,13 +219,9 @@ def process_record(source: Source, record: Record, root: Path, settings: Harvest
         return _outcome(record, "failed", reason, str(exc))
     relpath, digest = _store_image(root, data, verified.ext,
                                    record.local_path if link else None)
-    row = {"id": record.id, "source": record.source, "label": record.label,
-           "label_reason": record.label_reason, "title": record.title, "artist": record.artist,
-           "date": record.date, "category": record.category, "medium_text": record.medium_text,
-           "image_path": relpath, "image_url": record.image_url, "sha256": digest,
-           "width": verified.width, "height": verified.height, "bytes": len(data),
-           "phash": verified.phash, "rights": record.rights, "split": ""}
-    return _outcome(record, "kept", "kept", row=row)
+    return _kept(record, {"image_path": relpath, "sha256": digest, "width": verified.width,
+                          "height": verified.height, "bytes": len(data),
+                          "phash": verified.phash})
 
 
 def _clusters(sha: list[str], phashes: list[str], max_distance: int) -> list[int]:
@@ -342,7 +362,7 @@ def harvest(source: Source, dataset_dir: str | os.PathLike[str], settings: Harve
     """
     from tqdm.auto import tqdm
 
-    from mediumnet.data.manifest import ensure_dataset_dir, manifest_digest
+    from mediumnet.data.manifest import ensure_dataset_dir
 
     started = time.perf_counter()
     root = ensure_dataset_dir(dataset_dir)
@@ -401,30 +421,73 @@ def harvest(source: Source, dataset_dir: str | os.PathLike[str], settings: Harve
     finally:
         bar.close()
 
+    return _finish(store, settings, complete=complete, retries=client.retried,
+                   started=started)
+
+
+def _finish(store: HarvestStore, settings: HarvestConfig, *, complete: bool, retries: int,
+            started: float) -> HarvestResult:
+    """Write the manifest and the summary of a harvest or re-parse."""
+    from mediumnet.data.manifest import manifest_digest
+
+    root = store.root
     frame, dup_dropped = build_manifest(root, store, settings)
-    result = HarvestResult(source=source.name, dataset_dir=root, complete=complete,
-                           retries=client.retried)
-    result.seen = len(store.outcomes)
-    for o in store.outcomes.values():
-        if o["status"] == "dropped":
-            result.dropped_by_reason[o["reason"]] = result.dropped_by_reason.get(
-                o["reason"], 0) + 1
-            if o["reason"] == "unmapped":
-                result.unmapped_by_reason[o["detail"]] = result.unmapped_by_reason.get(
-                    o["detail"], 0) + 1
-        elif o["status"] == "failed":
-            result.failed_by_reason[o["reason"]] = result.failed_by_reason.get(
-                o["reason"], 0) + 1
-    for _, reason in dup_dropped:
-        result.dropped_by_reason[reason] = result.dropped_by_reason.get(reason, 0) + 1
+    result = HarvestResult(source=store.source, dataset_dir=root, complete=complete,
+                           retries=retries)
+    outcomes = list(store.outcomes.values())
+    result.seen = len(outcomes)
+    result.dropped_by_reason = dict(
+        Counter(o["reason"] for o in outcomes if o["status"] == "dropped")
+        + Counter(reason for _, reason in dup_dropped))
+    result.failed_by_reason = dict(Counter(o["reason"] for o in outcomes
+                                           if o["status"] == "failed"))
+    result.unmapped_by_reason = dict(Counter(o["detail"] for o in outcomes
+                                             if o["reason"] == "unmapped"))
     result.duplicates = len(dup_dropped)
-    mine = frame[frame["source"] == source.name]
+    mine = frame[frame["source"] == store.source]
     result.kept_by_medium = {m: int((mine["label"] == m).sum()) for m in MEDIUMS}
     result.manifest_rows = len(frame)
     result.digest = manifest_digest(frame)
     result.seconds = time.perf_counter() - started
-    write_json_atomic(root / SUMMARY_NAME.format(source=source.name), result.as_dict())
+    write_json_atomic(root / SUMMARY_NAME.format(source=store.source), result.as_dict())
     return result
+
+
+def reparse(source: Source, dataset_dir: str | os.PathLike[str], settings: HarvestConfig
+            ) -> HarvestResult:
+    """Judge a source's records again from its raw log, with no network.
+
+    For when the mapping tables or the settings changed: every logged record is labelled and
+    filtered again; works that stay kept keep their stored image; works newly kept whose image
+    was never fetched are marked failed (``not_downloaded``) and fetched by the next harvest.
+
+    Raises
+    ------
+    DatasetError
+        If the dataset folder holds no raw answers of this source.
+    """
+    from mediumnet.errors import DatasetError
+
+    started = time.perf_counter()
+    root = Path(dataset_dir)
+    raw = root / "raw" / f"{source.name}.jsonl"
+    if not raw.is_file() or raw.stat().st_size == 0:
+        raise DatasetError(f"no raw answers of {source.name} in {raw}: harvest it first with "
+                           f"mediumnet harvest {source.name} {dataset_dir}")
+    store = HarvestStore(root, source.name)
+    for record in source.records_from_raw(store.raw_records()):
+        outcome = judge(source.name, record, settings)
+        previous = store.outcomes.get(record.id) or {}
+        if outcome is None:
+            if previous.get("row"):
+                outcome = _kept(record, previous["row"])
+            else:
+                outcome = _outcome(record, "failed", "not_downloaded",
+                                   "kept by the current rules; fetched on the next harvest")
+        if outcome != previous:
+            store.record_outcome(outcome)
+    return _finish(store, settings, complete=bool(store.state.get("done")), retries=0,
+                   started=started)
 
 
 def class_balance_plot(result: HarvestResult, path: str | os.PathLike[str]) -> Path:
@@ -448,13 +511,14 @@ def class_balance_plot(result: HarvestResult, path: str | os.PathLike[str]) -> P
 
 
 def run_harvest(source: Source, dataset_dir: str | os.PathLike[str], config: Config, *,
-                limit: int | None = None, link: bool = False,
-                progress: bool = True) -> HarvestResult:
+                limit: int | None = None, link: bool = False, progress: bool = True,
+                offline: bool = False) -> HarvestResult:
     """Harvest as one tracked MLflow run (the ``harvest`` step).
 
     Logs params (source, limit, the source's own settings — never a secret), metrics (records
     seen, kept per medium, dropped per reason, failed downloads, duplicates), the summary JSON,
-    a class-balance bar chart, and the manifest as an MLflow dataset input.
+    a class-balance bar chart, and the manifest as an MLflow dataset input. With
+    ``offline=True`` the records are judged again from the raw log (:func:`reparse`).
     """
     import tempfile
 
@@ -465,10 +529,13 @@ def run_harvest(source: Source, dataset_dir: str | os.PathLike[str], config: Con
 
     root = ensure_dataset_dir(dataset_dir)
     params = {"source": source.name, "limit": limit if limit is not None else "none",
-              **{f"source.{k}": v for k, v in source.params().items()}}
+              "offline": offline, **{f"source.{k}": v for k, v in source.params().items()}}
     with start_run("harvest", config=config, dataset_dir=root, params=params) as run:
-        result = harvest(source, root, config.harvest, limit=limit, link=link,
-                         progress=progress)
+        if offline:
+            result = reparse(source, root, config.harvest)
+        else:
+            result = harvest(source, root, config.harvest, limit=limit, link=link,
+                             progress=progress)
         mlflow.set_tag(TAG_DATASET_DIGEST, result.digest)
         metrics: dict[str, float] = {
             "records_seen": result.seen, "kept": result.kept,

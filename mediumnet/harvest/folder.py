@@ -82,17 +82,28 @@ class FolderSource(Source):
         for first in range(start, len(self._all), size):
             records = []
             for name, path, label_text, artist in self._all[first:first + size]:
-                label = label_from_name(label_text)
-                record = Record(id=f"folder:{name}", source=self.name, title=Path(name).stem,
-                                artist=artist, category=label_text, local_path=str(path),
-                                label=label, label_reason=f"given as {label_text!r}")
-                if label is None:
-                    record.drop_reason = "unknown_label"
                 self.store.append_raw("file", str(path), {"name": name, "label": label_text,
                                                           "artist": artist})
-                records.append(record)
+                records.append(self._record(name, path, label_text, artist))
             after = first + size
             yield records, (after if after < len(self._all) else None)
+
+    def _record(self, name: str, path: Path | str, label_text: str, artist: str) -> Record:
+        label = label_from_name(label_text)
+        record = Record(id=f"folder:{name}", source=self.name, title=Path(name).stem,
+                        artist=artist, category=label_text, local_path=str(path),
+                        label=label, label_reason=f"given as {label_text!r}")
+        if label is None:
+            record.drop_reason = "unknown_label"
+        return record
+
+    def records_from_raw(self, entries: list[dict[str, Any]]) -> Iterator[Record]:
+        seen: set[str] = set()
+        for entry in entries:
+            body = entry["body"]
+            if entry["kind"] == "file" and body["name"] not in seen:
+                seen.add(body["name"])
+                yield self._record(body["name"], entry["url"], body["label"], body["artist"])
 
     def fetch_image(self, record: Record) -> bytes:
         path = Path(record.local_path or "")

@@ -80,6 +80,22 @@ class MetSource(Source):
             after = first + size
             yield records, (after if after < len(self._ids) else None)
 
+    def records_from_raw(self, entries: list[dict[str, Any]]) -> Iterator[Record]:
+        seen: set[str] = set()
+        for entry in entries:
+            if entry["kind"] != "object":
+                continue
+            body = entry["body"]
+            if isinstance(body, dict) and body.get("objectID") is not None:
+                record = self.parse(body)
+            else:
+                object_id = entry["url"].rstrip("/").rsplit("/", 1)[-1]
+                record = Record(id=f"met:{object_id}", source=self.name,
+                                drop_reason="not_found")
+            if record.id not in seen:
+                seen.add(record.id)
+                yield record
+
     def _fetch(self, object_id: int) -> Record:
         url = f"{self.api_url}/objects/{object_id}"
         status, body = self.client.get_json(url)

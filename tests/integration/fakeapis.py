@@ -185,7 +185,7 @@ ARTSY_KINDS = [
 def artsy_artwork(server: FakeApis, i: int, category: str, medium: str, *,
                   image: bytes | None = None, versions: list[str] | None = None,
                   has_image: bool = True, depth: float | None = None,
-                  title: str | None = None) -> dict:
+                  title: str | None = None, null_dimensions: bool = False) -> dict:
     """An artwork shaped like the real ones, served by ``server`` with its image."""
     template = copy.deepcopy(_artsy_templates()[i % 7])
     art_id = f"5{i:023x}"
@@ -193,6 +193,10 @@ def artsy_artwork(server: FakeApis, i: int, category: str, medium: str, *,
     template.update({"id": art_id, "slug": f"artist-{i}-work-{i}", "category": category,
                      "medium": medium, "title": title or f"Work {i}"})
     template["dimensions"]["cm"].update({"height": 50.0, "width": 40.0, "depth": depth})
+    if null_dimensions:  # as in real records: every measure null, text too
+        template["dimensions"] = {unit: dict.fromkeys(template["dimensions"][unit])
+                                  for unit in ("in", "cm")}
+        template.update({"series": None, "unique": None, "date": "", "medium": medium})
     versions = versions or ["large", "larger", "medium", "normalized", "square"]
     template["image_versions"] = versions
     links = template["_links"]

@@ -81,13 +81,14 @@ def test_artsy_harvest_labels_pages_and_images(apis, workdir):
     works.append(artsy_artwork(apis, 93, "Painting", "Oil on canvas",
                                versions=["large", "medium"], title="Le DÃ©jeuner"))
     works.append(artsy_artwork(apis, 94, "Unheard Of", "Oil on canvas"))
+    works.append(artsy_artwork(apis, 95, "Painting", "Tempera on panel", null_dimensions=True))
     serve_artsy_pages(apis, works, page_size=4)
 
     result = harvest(artsy(apis, genes=True), workdir / "ds", FAST, progress=False)
 
     manifest = read_manifest(workdir / "ds")
-    assert result.complete and result.seen == 15
-    assert result.kept_by_medium == {"painting": 3, "engraving": 2, "drawing": 2,
+    assert result.complete and result.seen == 16
+    assert result.kept_by_medium == {"painting": 4, "engraving": 2, "drawing": 2,
                                      "gouache_watercolor": 2, "photography": 2}
     assert result.dropped_by_reason == {"unmapped": 2, "no_image": 1, "three_dimensional": 1}
     assert result.unmapped_by_reason == {
@@ -95,15 +96,15 @@ def test_artsy_harvest_labels_pages_and_images(apis, workdir):
         "category Unheard Of: not in the artsy table": 1}
     # the best image version: normalized when offered, else large
     image_requests = [e.path for e in apis.requests_to("/cdn/")]
-    assert sum(p.endswith("/normalized.jpg") for p in image_requests) == 10
+    assert sum(p.endswith("/normalized.jpg") for p in image_requests) == 11
     assert any(p.endswith("/large.jpg") for p in image_requests)
     assert not any(p.endswith(("/medium.jpg", "/square.jpg")) for p in image_requests)
     # every page followed once, token used, artists and genes fetched for kept works only
-    assert len(apis.requests_to("/artsy/api/artworks")) == 4
+    assert len(apis.requests_to("/artsy/api/artworks")) == 4  # 16 works, 4 a page
     assert all(e.headers.get("X-Xapp-Token") == TOKEN
                for e in apis.requests_to("/artsy/api/artworks"))
-    assert len(apis.requests_to("/artsy/api/artists")) == 11
-    assert len(apis.requests_to("/artsy/api/genes")) == 11
+    assert len(apis.requests_to("/artsy/api/artists")) == 12
+    assert len(apis.requests_to("/artsy/api/genes")) == 12
     raw_kinds = {json.loads(line)["kind"] for line in
                  (workdir / "ds" / "raw" / "artsy.jsonl").read_text().splitlines()}
     assert raw_kinds == {"artworks", "artists", "genes"}
@@ -490,3 +491,36 @@ def test_failed_downloads_are_tried_again_without_listing_again(apis, workdir):
     second = harvest(artsy(apis), workdir / "ds", FAST, progress=False)
     assert second.kept == 5 and second.failed_by_reason == {}
     assert len(apis.requests_to("/artsy/api/artworks")) == listed
+
+
+def test_reparse_needs_no_network(apis, workdir):
+    works = five_kinds(apis, repeat=1)
+    works.append(artsy_artwork(apis, 60, "Painting", "Oil on canvas", depth=8.0))
+    serve_artsy_pages(apis, works, page_size=3)
+    first = harvest(artsy(apis), workdir / "ds", FAST, progress=False)
+    assert first.kept == 5 and first.dropped_by_reason == {"three_dimensional": 1}
+    before = read_manifest(workdir / "ds")
+    requests_so_far = len(apis.log)
+
+    from mediumnet.harvest.engine import reparse
+    same = reparse(artsy(apis), workdir / "ds", FAST)
+    pd.testing.assert_frame_equal(read_manifest(workdir / "ds"), before)
+    assert same.kept == 5
+
+    loose = HarvestConfig(**{**FAST.__dict__, "max_depth_ratio": 0.5})
+    relabelled = reparse(artsy(apis), workdir / "ds", loose)
+    assert relabelled.kept == 5
+    assert relabelled.failed_by_reason == {"not_downloaded": 1}
+    assert "three_dimensional" not in relabelled.dropped_by_reason
+    assert len(apis.log) == requests_so_far  # not one request
+
+    fetched = harvest(artsy(apis), workdir / "ds", loose, progress=False)
+    assert fetched.kept == 6 and fetched.failed_by_reason == {}
+
+
+def test_reparse_without_raw_answers_is_a_clear_error(workdir, mediumnet_exe):
+    (workdir / "src" / "painting").mkdir(parents=True)
+    out = subprocess.run([mediumnet_exe, "harvest", "folder", "ds", "--from", "src",
+                          "--offline"], cwd=workdir, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1
+    assert "no raw answers of folder in" in out.stderr and "harvest it first" in out.stderr
