@@ -27,7 +27,7 @@ import threading
 import time
 import warnings
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -329,8 +329,8 @@ def build_manifest(root: Path, store: HarvestStore, settings: HarvestConfig
 
 
 def harvest(source: Source, dataset_dir: str | os.PathLike[str], settings: HarvestConfig, *,
-            limit: int | None = None, link: bool = False, progress: bool = True,
-            on_batch: Callable[[int], None] | None = None) -> HarvestResult:
+            limit: int | None = None, link: bool = False, progress: bool = True
+            ) -> HarvestResult:
     """Harvest ``source`` into ``dataset_dir``, resuming where an earlier run stopped.
 
     Parameters
@@ -348,8 +348,6 @@ def harvest(source: Source, dataset_dir: str | os.PathLike[str], settings: Harve
         Folder source: hard-link instead of copy.
     progress : bool
         Show a progress bar with kept/dropped/failed counts.
-    on_batch : callable, optional
-        Called with the number of records examined after each batch.
 
     Returns
     -------
@@ -382,7 +380,6 @@ def harvest(source: Source, dataset_dir: str | os.PathLike[str], settings: Harve
     bar = tqdm(desc=f"harvest {source.name}", unit="rec", disable=None if progress else True,
                initial=len(store.outcomes), leave=False)
     complete = bool(state.get("done"))
-    seen_now = 0
 
     def batches():
         # Records that failed on an earlier run (a download error, a broken image) first.
@@ -407,12 +404,9 @@ def harvest(source: Source, dataset_dir: str | os.PathLike[str], settings: Harve
                         store.record_outcome(outcome)
                         counts[outcome["status"]] += 1
                         kept_so_far += outcome["status"] == "kept"
-                        seen_now += 1
                         bar.update()
                         bar.set_postfix(kept=counts["kept"], dropped=counts["dropped"],
                                         failed=counts["failed"])
-                    if on_batch:
-                        on_batch(seen_now)
                     if limit is not None and kept_so_far >= limit:
                         break
                     if from_listing:

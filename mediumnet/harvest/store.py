@@ -95,17 +95,11 @@ class HarvestStore:
 
     def _clean_leftovers(self) -> int:
         """Remove temporary files that a killed process left behind."""
-        removed = 0
-        patterns = [(self.root / "images", ".part-*"), (self.root, ".manifest-*"),
-                    (self.root, ".harvest_state-*")]
-        for folder, pattern in patterns:
-            if not folder.exists():
-                continue
-            for leftover in folder.rglob(pattern) if folder.name == "images" else \
-                    folder.glob(pattern):
-                leftover.unlink(missing_ok=True)
-                removed += 1
-        return removed
+        leftovers = [*self.root.glob("images/*/.part-*"), *self.root.glob(".manifest-*"),
+                     *self.root.glob(".harvest_*")]
+        for leftover in leftovers:
+            leftover.unlink(missing_ok=True)
+        return len(leftovers)
 
     # -- resume point ----------------------------------------------------------------------
 
