@@ -122,6 +122,35 @@ def synth_command(dataset_dir: str, per_class: int | None, size: str | None, see
     click.echo(result.run_location)
 
 
+@cli.command("split")
+@click.argument("dataset_dir", type=click.Path(file_okay=False))
+@click.option("--val", type=float, default=None, help="Share of works for validation "
+              "(default: the preset's data.val_fraction, 0.15).")
+@click.option("--test", type=float, default=None, help="Share of works for test "
+              "(default: the preset's data.test_fraction, 0.15).")
+@click.option("--seed", type=int, default=None, help="Seed of the split (default 0).")
+@_config_options
+@_errors_as_one_line
+def split_command(dataset_dir: str, val: float | None, test: float | None, seed: int | None,
+                  preset: str, overrides: tuple[str, ...]) -> None:
+    """Split DATASET_DIR into train/val/test, grouped by artist and stratified by medium.
+
+    No artist has works in two splits; works of unknown artists are groups of their own. The
+    split is written into the manifest's split column.
+    """
+    from mediumnet.config import load_config
+    from mediumnet.data.splits import run_split
+
+    extra = list(overrides)
+    for key, value in (("val_fraction", val), ("test_fraction", test), ("split_seed", seed)):
+        if value is not None:
+            extra.append(f"data.{key}={value}")
+    table, location = run_split(dataset_dir, load_config(preset, extra))
+    click.echo(table.to_string())
+    click.echo(f"split written to {dataset_dir}/manifest.parquet")
+    click.echo(location)
+
+
 def _harvest_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Options every harvest source shares."""
     func = click.option("--limit", type=click.IntRange(min=1), default=None,

@@ -178,7 +178,8 @@ def write_manifest(dataset_dir: str | os.PathLike[str], frame: pd.DataFrame) -> 
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".manifest-", suffix=".parquet")
     os.close(fd)
     try:
-        frame[list(MANIFEST_COLUMNS)].reset_index(drop=True).to_parquet(tmp, index=False)
+        (frame[list(MANIFEST_COLUMNS)].astype(MANIFEST_COLUMNS).reset_index(drop=True)
+         .to_parquet(tmp, index=False))
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -100,3 +100,32 @@ def test_version_and_help(workdir, mediumnet_exe):
     assert run(mediumnet_exe, "--version", cwd=workdir).stdout.startswith("mediumnet, version")
     help_text = run(mediumnet_exe, "--help", cwd=workdir).stdout
     assert "synth" in help_text and "config" in help_text
+
+
+def test_split_writes_the_split_column_and_a_run(workdir, mediumnet_exe):
+    made = run(mediumnet_exe, "synth", "ds", "--preset", "demo", "--per-class", "20",
+               "--size", "320x240", cwd=workdir)
+    assert made.returncode == 0, made.stderr
+    out = run(mediumnet_exe, "split", "ds", "--preset", "demo", "--val", "0.2", "--test",
+              "0.2", cwd=workdir)
+    assert out.returncode == 0, out.stderr
+    manifest = pd.read_parquet(workdir / "ds" / "manifest.parquet")
+    assert set(manifest["split"]) == {"train", "val", "test"}
+    assert (manifest.groupby("artist")["split"].nunique() == 1).all()
+    assert "train" in out.stdout and "MLflow run" in out.stdout
+    runs = mlflow.search_runs(experiment_names=["mediumnet"])
+    split_run = runs[runs["tags.mediumnet.step"] == "split"].iloc[0]
+    assert split_run["params.data.val_fraction"] == "0.2"
+    # a new synth run keeps the splits of works that were already split
+    again = run(mediumnet_exe, "synth", "ds", "--preset", "demo", "--per-class", "20",
+                "--size", "320x240", cwd=workdir)
+    assert again.returncode == 0
+    assert pd.read_parquet(workdir / "ds" / "manifest.parquet")["split"].equals(
+        manifest["split"])
+
+
+def test_split_without_a_manifest_is_one_line(workdir, mediumnet_exe):
+    out = run(mediumnet_exe, "split", "nowhere", cwd=workdir)
+    assert out.returncode == 1
+    assert out.stderr.startswith("mediumnet: error: no manifest at")
+    assert out.stderr.count("\n") == 1
