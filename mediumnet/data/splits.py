@@ -68,8 +68,8 @@ def splits(manifest: pd.DataFrame, val: float = 0.15, test: float = 0.15,
     order = np.lexsort((tiebreak, -sizes))  # largest first, ties in seeded random order
 
     totals = counts.sum(axis=0).to_numpy().astype(float)
-    names = ("train", "val", "test")
-    target = np.stack([totals * (1 - val - test), totals * val, totals * test])
+    names = ("test", "val", "train")  # on a tie, the evaluation splits come first
+    target = np.stack([totals * test, totals * val, totals * (1 - val - test)])
     scale = np.maximum(target, 1.0)
     assigned = np.zeros_like(target)
     matrix = counts.to_numpy().astype(float)

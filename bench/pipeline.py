@@ -1,0 +1,134 @@
+"""Input pipeline speed: views against the naive way, and a cached epoch against the first.
+
+Generates 3000x2000 and 6000x4000 JPEGs (quality 90), then measures in this one run:
+
+1. composition view against the naive way (PIL open, full decode, LANCZOS resize to 320);
+2. texture tiles (``grid``, 8 tiles of 320) against the naive way (full decode, then crop);
+   both single-threaded and with the pipeline's own parallelism (one thread per core);
+3. a cached epoch of ``make_dataset`` against the first, uncached epoch.
+
+    .venv/bin/python bench/pipeline.py [--small 8] [--large 3]
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from mediumnet.config import load_config  # noqa: E402
+from mediumnet.data.images import store_image_bytes  # noqa: E402
+from mediumnet.data.manifest import manifest_frame, write_manifest  # noqa: E402
+from mediumnet.data.views import composition_view, texture_tiles  # noqa: E402
+from mediumnet.labels import MEDIUMS  # noqa: E402
+
+
+def make_jpeg(width: int, height: int, seed: int) -> bytes:
+    """A textured, photograph-like JPEG: smooth masses plus fine grain."""
+    rng = np.random.default_rng(seed)
+    coarse = rng.integers(0, 255, (height // 100, width // 100, 3), dtype=np.uint8)
+    img = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC).astype(np.int16)
+    img += rng.integers(-12, 12, (height, width, 1), dtype=np.int16)
+    ok, buf = cv2.imencode(".jpg", np.clip(img, 0, 255).astype(np.uint8),
+                           [cv2.IMWRITE_JPEG_QUALITY, 90])
+    return buf.tobytes()
+
+
+def naive_composition(path: Path, size: int = 320) -> np.ndarray:
+    im = Image.open(path).convert("RGB")
+    scale = size / max(im.size)
+    im = im.resize((round(im.width * scale), round(im.height * scale)), Image.LANCZOS)
+    out = np.full((size, size, 3), 127, np.uint8)
+    out[:im.height, :im.width] = np.asarray(im)
+    return out
+
+
+def naive_tiles(path: Path, tile: int = 320, n: int = 8) -> np.ndarray:
+    pixels = np.asarray(Image.open(path).convert("RGB"))
+    h, w = pixels.shape[:2]
+    rows, cols = 2, n // 2
+    return np.stack([pixels[int((r + .5) * h / rows - tile / 2):][:tile,
+                            int((c + .5) * w / cols - tile / 2):][:, :tile]
+                     for r in range(rows) for c in range(cols)])
+
+
+def rate(func, paths, threads: int, repeat: int = 2) -> float:
+    """Images per second of ``func`` over ``paths`` (best of ``repeat``)."""
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        if threads == 1:
+            for p in paths:
+                func(p)
+        else:
+            with ThreadPoolExecutor(threads) as pool:
+                list(pool.map(func, paths))
+        best = min(best, time.perf_counter() - start)
+    return len(paths) / best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--small", type=int, default=8, help="3000x2000 images")
+    parser.add_argument("--large", type=int, default=3, help="6000x4000 images")
+    args = parser.parse_args()
+    cores = os.cpu_count() or 1
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "ds"
+        root.mkdir()
+        sets = {"3000x2000": [], "6000x4000": []}
+        rows = []
+        for name, (w, h), count in (("3000x2000", (3000, 2000), args.small),
+                                    ("6000x4000", (6000, 4000), args.large)):
+            for _ in range(count):
+                data = make_jpeg(w, h, seed=len(rows))
+                rel, sha = store_image_bytes(root, data, ".jpg")
+                sets[name].append(root / rel)
+                rows.append({"id": f"bench:{len(rows)}", "source": "bench",
+                             "label": MEDIUMS[len(rows) % len(MEDIUMS)], "image_path": rel,
+                             "sha256": sha, "width": w, "height": h, "bytes": len(data),
+                             "split": "train", "artist": f"a{len(rows)}"})
+        write_manifest(root, manifest_frame(rows))
+        print(f"{cores} CPU cores; JPEG quality 90")
+
+        for name, paths in sets.items():
+            if not paths:
+                continue
+            mp = int(name.split("x")[0]) * int(name.split("x")[1]) / 1e6
+            for label, ours, naive in (
+                    ("composition 320", lambda p: composition_view(p, 320), naive_composition),
+                    ("texture grid 8x320", lambda p: texture_tiles(p, 320, 8), naive_tiles)):
+                n1, o1 = rate(naive, paths, 1), rate(ours, paths, 1)
+                on = rate(ours, paths, cores)
+                print(f"{name} {label:19s} naive {n1:6.2f} img/s ({n1 * mp:6.1f} MP/s) | "
+                      f"mediumnet {o1:6.2f} img/s ({o1 * mp:6.1f} MP/s) = {o1 / n1:4.1f}x | "
+                      f"with {cores} threads {on:6.2f} img/s = {on / n1:4.1f}x")
+
+        from mediumnet.data.pipeline import make_dataset
+
+        config = load_config("seed", ["composition.batch_size=4", "texture.batch_size=16",
+                                      "data.tiles_per_image_train=4"])
+        for view in ("composition", "texture"):
+            start = time.perf_counter()
+            for _ in make_dataset(root, view, "train", config):
+                pass
+            first = time.perf_counter() - start
+            start = time.perf_counter()
+            for _ in make_dataset(root, view, "train", config):  # a new run: from the cache
+                pass
+            cached = time.perf_counter() - start
+            print(f"{view:11s} epoch of {len(rows)} works: first (decode + cache) {first:6.2f} s,"
+                  f" cached {cached:6.3f} s = {first / cached:5.1f}x faster")
+
+
+if __name__ == "__main__":
+    main()

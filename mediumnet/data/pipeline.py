@@ -1,0 +1,338 @@
+"""tf.data pipelines over an on-disk cache of preprocessed views.
+
+Decoding multi-megapixel originals is the expensive part of every epoch, so it is done once:
+
+- ``cache/composition-<key>/``: every work's composition view, ``(N, S, S, 3)`` uint8 in one
+  memory-mapped file;
+- ``cache/texture-<key>/``: every work's bounded-resolution copy (native pixels unless the long
+  edge exceeds ``data.cache_long_edge``) in one flat memory-mapped file, from which training
+  tiles are cut at fresh random places every epoch, plus the fixed evaluation grid tiles.
+
+``<key>`` hashes the manifest's content (ids and image bytes, not its split) with the view's
+settings and the cache format version, so a changed manifest or setting builds a new cache and
+everything else reuses the old one: a second epoch and a second run decode nothing. A cache
+appears atomically (built in a temporary folder, then renamed). Files that cannot be decoded
+are skipped, counted and listed in the cache's ``index.json``; the rest goes on.
+
+Only this module touches ``tf.data``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from mediumnet.errors import DatasetError, MediumnetError
+from mediumnet.labels import MEDIUMS
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import tensorflow as tf
+
+    from mediumnet.config import Config
+
+CACHE_VERSION = 1
+View = Literal["composition", "texture"]
+log = logging.getLogger("mediumnet")
+
+
+@dataclass
+class ViewCache:
+    """A built cache of one view for one manifest."""
+
+    path: Path
+    view: str
+    ids: list[str]
+    labels: list[str]
+    failed: dict[str, str] = field(default_factory=dict)
+    built: bool = False
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def position(self) -> dict[str, int]:
+        """Map work id → row in the cache."""
+        return {work_id: i for i, work_id in enumerate(self.ids)}
+
+
+def view_settings(view: str, config: Config) -> dict[str, Any]:
+    """Return the settings that change a view's cached pixels (they enter the cache key)."""
+    d = config.data
+    if view == "composition":
+        return {"size": d.composition_size}
+    if view == "texture":
+        return {"tile": d.texture_tile, "long_edge": d.cache_long_edge,
+                "grid_tiles": d.tiles_per_image_eval}
+    raise MediumnetError(f"unknown view {view!r}: choose composition or texture")
+
+
+def cache_key(manifest: pd.DataFrame, view: str, config: Config) -> str:
+    """Return the cache key of a view: manifest content, view settings, format version."""
+    from mediumnet.data.manifest import manifest_digest
+
+    payload = json.dumps({"content": manifest_digest(manifest, ("id", "sha256")),
+                          "view": view, "settings": view_settings(view, config),
+                          "version": CACHE_VERSION}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def _decode_all(func, paths: list[Path], workers: int):
+    """Run ``func`` over ``paths`` in threads (decoders release the GIL), in order.
+
+    Yields ``(index, result or None, error message or None)``.
+    """
+    from mediumnet.data.views import ImageError
+
+    def safe(i: int):
+        try:
+            return i, func(paths[i]), None
+        except ImageError as exc:
+            return i, None, str(exc)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for start in range(0, len(paths), 64):  # bounded memory: 64 images in flight
+            yield from pool.map(safe, range(start, min(start + 64, len(paths))))
+
+
+def _build_composition(tmp: Path, root: Path, manifest: pd.DataFrame, config: Config,
+                       workers: int) -> dict[str, Any]:
+    from mediumnet.data.views import composition_view
+
+    size = config.data.composition_size
+    paths = [root / p for p in manifest["image_path"]]
+    images = np.lib.format.open_memmap(tmp / "images.npy", mode="w+", dtype=np.uint8,
+                                       shape=(len(paths), size, size, 3))
+    failed: dict[int, str] = {}
+    for i, view, error in _decode_all(lambda p: composition_view(p, size), paths, workers):
+        if error:
+            failed[i] = error
+        else:
+            images[i] = view
+    images.flush()
+    return {"failed_rows": failed}
+
+
+def _build_texture(tmp: Path, root: Path, manifest: pd.DataFrame, config: Config,
+                   workers: int) -> dict[str, Any]:
+    from mediumnet.data.views import bounded_pixels, tiles_from_pixels
+
+    d = config.data
+    paths = [root / p for p in manifest["image_path"]]
+    grid = np.lib.format.open_memmap(tmp / "grid.npy", mode="w+", dtype=np.uint8,
+                                     shape=(len(paths), d.tiles_per_image_eval, d.texture_tile,
+                                            d.texture_tile, 3))
+    offsets = np.zeros(len(paths), np.int64)
+    shapes = np.zeros((len(paths), 2), np.int64)
+    failed: dict[int, str] = {}
+    position = 0
+    with (tmp / "pixels.u8").open("wb") as fh:
+        for i, pixels, error in _decode_all(lambda p: bounded_pixels(p, d.cache_long_edge),
+                                            paths, workers):
+            if error:
+                failed[i] = error
+                continue
+            grid[i] = tiles_from_pixels(pixels, d.texture_tile, d.tiles_per_image_eval,
+                                        mode="grid")[0]
+            data = np.ascontiguousarray(pixels).tobytes()
+            fh.write(data)
+            offsets[i], shapes[i] = position, pixels.shape[:2]
+            position += len(data)
+    grid.flush()
+    np.save(tmp / "offsets.npy", offsets)
+    np.save(tmp / "shapes.npy", shapes)
+    return {"failed_rows": failed, "pixel_bytes": position}
+
+
+_BUILDERS = {"composition": _build_composition, "texture": _build_texture}
+
+
+def build_cache(dataset_dir: str | os.PathLike[str], view: View, config: Config, *,
+                workers: int | None = None) -> ViewCache:
+    """Build (or reuse) the cache of ``view`` for the manifest of ``dataset_dir``.
+
+    Parameters
+    ----------
+    dataset_dir : path-like
+        Dataset folder with a manifest.
+    view : {"composition", "texture"}
+    config : Config
+        ``config.data`` gives the view settings.
+    workers : int, optional
+        Decoding threads (default: one per CPU core).
+
+    Returns
+    -------
+    ViewCache
+        ``built`` says whether it was built now (False: reused from disk).
+
+    Raises
+    ------
+    DatasetError
+        If there is no manifest, or no image of it could be decoded.
+    """
+    from mediumnet.data.manifest import read_manifest
+
+    root = Path(dataset_dir)
+    manifest = read_manifest(root).sort_values("id").reset_index(drop=True)
+    if manifest.empty:
+        raise DatasetError(f"the manifest of {root} is empty: build the data set first")
+    key = cache_key(manifest, view, config)
+    final = root / "cache" / f"{view}-{key}"
+    index_path = final / "index.json"
+    built = False
+    if not index_path.is_file():
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".building-{view}-"))
+        try:
+            meta = _BUILDERS[view](tmp, root, manifest, config, workers or os.cpu_count() or 1)
+            failed_rows = meta.pop("failed_rows")
+            index = {"view": view, "key": key, "settings": view_settings(view, config),
+                     "ids": list(manifest["id"]), "labels": list(manifest["label"]),
+                     "failed": {manifest["id"][i]: msg for i, msg in failed_rows.items()},
+                     **meta}
+            (tmp / "index.json").write_text(json.dumps(index))
+            try:
+                os.replace(tmp, final)
+            except OSError:  # another process built it first: use theirs
+                shutil.rmtree(tmp, ignore_errors=True)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+        built = True
+    index = json.loads(index_path.read_text())
+    cache = ViewCache(path=final, view=view, ids=index["ids"], labels=index["labels"],
+                      failed=index["failed"], built=built, meta=index)
+    if cache.failed:
+        log.warning("%d of %d images could not be decoded and are left out (listed in %s)",
+                    len(cache.failed), len(cache.ids), index_path)
+    if len(cache.failed) == len(cache.ids):
+        raise DatasetError(f"none of the {len(cache.ids)} images of {root} could be decoded: "
+                           f"see {index_path}")
+    return cache
+
+
+def class_weights(manifest: pd.DataFrame, split: str = "train") -> dict[int, float]:
+    """Balanced class weights from one split: ``n / (k * n_c)`` per present medium.
+
+    The penalty the research asked for: an error on a rare medium costs more. Keys are output
+    indices (the order of :data:`~mediumnet.labels.MEDIUMS`); absent mediums get weight 0.
+    """
+    labels = manifest.loc[manifest["split"] == split, "label"] if split else manifest["label"]
+    if labels.empty:
+        raise DatasetError(f"no works in split {split!r}: run mediumnet split first")
+    counts = labels.value_counts()
+    present = [m for m in MEDIUMS if counts.get(m, 0) > 0]
+    total = float(counts.sum())
+    return {i: (total / (len(present) * counts[m]) if m in present else 0.0)
+            for i, m in enumerate(MEDIUMS)}
+
+
+def _rows_of_split(cache: ViewCache, manifest: pd.DataFrame, split: str) -> np.ndarray:
+    wanted = set(manifest.loc[manifest["split"] == split, "id"]) if split else set(cache.ids)
+    if split and not wanted:
+        raise DatasetError(f"no works in split {split!r}: run mediumnet split first")
+    return np.array([i for i, work_id in enumerate(cache.ids)
+                     if work_id in wanted and work_id not in cache.failed], dtype=np.int64)
+
+
+def make_dataset(dataset_dir: str | os.PathLike[str], view: View, split: str, config: Config,
+                 *, shuffle: bool | None = None, seed: int | None = None,
+                 cache: ViewCache | None = None) -> tf.data.Dataset:
+    """Return batches of ``(images, one-hot labels)`` of one view and one split, from the cache.
+
+    Parameters
+    ----------
+    dataset_dir : path-like
+        Dataset folder (manifest with a ``split`` column).
+    view : {"composition", "texture"}
+        ``composition``: one ``(S, S, 3)`` view per work. ``texture``: in the ``train`` split,
+        ``data.tiles_per_image_train`` tiles per work cut at fresh random places every epoch;
+        in other splits, the ``data.tiles_per_image_eval`` grid tiles of each work, in work
+        order (consecutive, so per-work predictions can be pooled).
+    split : {"train", "val", "test"}
+    config : Config
+        View settings (``data``) and batch sizes (``composition``/``texture``).
+    shuffle : bool, optional
+        Shuffle works (default: only for ``train``).
+    seed : int, optional
+        Shuffle seed (default ``train.seed``).
+    cache : ViewCache, optional
+        An already built cache (default: built or reused now).
+
+    Returns
+    -------
+    tf.data.Dataset
+        uint8 images (normalisation is inside the models) and float32 one-hot labels.
+    """
+    import tensorflow as tf
+
+    from mediumnet.data.manifest import read_manifest
+
+    cache = cache or build_cache(dataset_dir, view, config)
+    manifest = read_manifest(dataset_dir)
+    rows = _rows_of_split(cache, manifest, split)
+    onehot = np.eye(len(MEDIUMS), dtype=np.float32)[[MEDIUMS.index(x) for x in cache.labels]]
+    shuffle = (split == "train") if shuffle is None else shuffle
+    seed = config.train.seed if seed is None else seed
+    d = config.data
+    autotune = tf.data.AUTOTUNE
+
+    ds = tf.data.Dataset.from_tensor_slices(rows)
+    if shuffle:
+        ds = ds.shuffle(len(rows), seed=seed, reshuffle_each_iteration=True)
+
+    if view == "composition":
+        images = np.load(cache.path / "images.npy", mmap_mode="r")
+        size = d.composition_size
+
+        def read(i):
+            image = tf.numpy_function(lambda j: np.asarray(images[j]), [i], tf.uint8)
+            image.set_shape((size, size, 3))
+            return image, tf.gather(onehot, i)
+
+        ds = ds.map(read, num_parallel_calls=autotune)
+        batch = config.composition.batch_size
+    elif split == "train":
+        pixels = np.memmap(cache.path / "pixels.u8", dtype=np.uint8, mode="r")
+        offsets = np.load(cache.path / "offsets.npy")
+        shapes = np.load(cache.path / "shapes.npy")
+        tile, k = d.texture_tile, d.tiles_per_image_train
+
+        from mediumnet.data.views import tiles_from_pixels
+
+        def cut(j, draw):
+            h, w = shapes[j]
+            image = pixels[offsets[j]: offsets[j] + h * w * 3].reshape(h, w, 3)
+            rng = np.random.default_rng(int(draw))
+            return tiles_from_pixels(image, tile, k, mode="random", rng=rng,
+                                     blank_std=d.blank_tile_std)[0]
+
+        def read(i):
+            # A stateful random draw: different on every pass, so every epoch has new tiles.
+            draw = tf.random.uniform([], maxval=2**62, dtype=tf.int64, seed=None)
+            tiles = tf.numpy_function(cut, [i, draw], tf.uint8)
+            tiles.set_shape((k, tile, tile, 3))
+            return tiles, tf.repeat(tf.gather(onehot, i)[None], k, axis=0)
+
+        ds = ds.map(read, num_parallel_calls=autotune).unbatch()
+        batch = config.texture.batch_size
+    else:
+        grid = np.load(cache.path / "grid.npy", mmap_mode="r")
+        tile, k = d.texture_tile, d.tiles_per_image_eval
+
+        def read(i):
+            tiles = tf.numpy_function(lambda j: np.asarray(grid[j]), [i], tf.uint8)
+            tiles.set_shape((k, tile, tile, 3))
+            return tiles, tf.repeat(tf.gather(onehot, i)[None], k, axis=0)
+
+        ds = ds.map(read, num_parallel_calls=autotune).unbatch()
+        batch = config.texture.batch_size
+    return ds.batch(batch).prefetch(autotune)

@@ -1,0 +1,329 @@
+"""The two views every branch sees: the whole work shrunk (composition) and native tiles (texture).
+
+``source`` is always a path, the bytes of an image file, or a PIL image. Every odd mode a
+museum archive holds is handled: grayscale, CMYK, 16-bit, palette, alpha (composited on white),
+and the EXIF orientation. A file that is not a complete image, or whose pixel count is over
+:data:`MAX_PIXELS` (a decompression bomb), raises :class:`ImageError` naming the file.
+
+Speed: a JPEG is decoded at reduced scale for the composition view (PIL ``draft``: libjpeg's
+DCT scaling decodes 1/2, 1/4 or 1/8 of the pixels directly), then resized with Lanczos
+antialiasing. Texture tiles need every native pixel, so the image is fully decoded — by OpenCV
+for plain JPEGs, the fastest full decoder measured here (see ``bench/pipeline.py``), by Pillow
+otherwise.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from mediumnet.errors import MediumnetError
+
+if TYPE_CHECKING:
+    pass
+
+MAX_PIXELS = 200_000_000
+"""Images with more pixels are refused as possible decompression bombs (PIL's limit, set
+explicitly: a 20,000 x 10,000 scan passes, a crafted header claiming 10^10 pixels does not)."""
+
+PAD_VALUE = 127
+"""The neutral grey of the letterbox."""
+
+TileMode = Literal["random", "grid", "center"]
+
+
+class ImageError(MediumnetError):
+    """An image that cannot be used; the message names the file."""
+
+
+@dataclass(frozen=True)
+class TileFlags:
+    """What :func:`texture_tiles` had to do beyond cutting tiles."""
+
+    padded: bool
+    """The image was smaller than a tile on some side and was padded."""
+    rejected_blank: int
+    """Candidate tiles rejected as almost blank (random mode only)."""
+
+
+def _name(source: object) -> str:
+    if isinstance(source, str | os.PathLike):
+        return str(source)
+    if isinstance(source, bytes | bytearray):
+        return f"<{len(source)} bytes>"
+    return getattr(source, "filename", "") or "<PIL image>"
+
+
+def open_image(source: object):
+    """Open ``source`` lazily (header only) with the pixel limit set; name it on failure.
+
+    Raises
+    ------
+    ImageError
+        Missing file, not an image, a decompression bomb, or zero area.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    name = _name(source)
+    if isinstance(source, Image.Image):
+        im = source
+    else:
+        try:
+            fp = io.BytesIO(source) if isinstance(source, bytes | bytearray) else Path(source)
+            im = Image.open(fp)
+        except FileNotFoundError:
+            raise ImageError(f"{name}: no such image file") from None
+        except UnidentifiedImageError:
+            raise ImageError(f"{name}: not an image (or a format Pillow cannot read)") from None
+        except Image.DecompressionBombError:
+            raise ImageError(f"{name}: more than {MAX_PIXELS:,} pixels, refused as a possible "
+                             "decompression bomb") from None
+        except OSError as exc:
+            raise ImageError(f"{name}: truncated or corrupt image file ({exc})") from None
+    width, height = im.size
+    if width <= 0 or height <= 0:
+        raise ImageError(f"{name}: the image has zero area ({width}x{height})")
+    if width * height > MAX_PIXELS:
+        raise ImageError(f"{name}: {width}x{height} is more than {MAX_PIXELS:,} pixels, "
+                         "refused as a possible decompression bomb")
+    return im
+
+
+def to_rgb(im, name: str = "<image>"):
+    """Decode ``im`` fully and return it as 8-bit RGB, upright, alpha composited on white.
+
+    Raises
+    ------
+    ImageError
+        If the pixel data is truncated or corrupt.
+    """
+    from PIL import Image, ImageOps
+
+    try:
+        im.load()
+        im = ImageOps.exif_transpose(im)
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageError(f"{name}: truncated or corrupt image data ({exc})") from None
+    mode = im.mode
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        values = np.asarray(im, dtype=np.float32)
+        top = 65535.0 if mode.startswith("I;16") else max(float(values.max()), 1.0)
+        grey = np.clip(values / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return Image.fromarray(np.repeat(grey[..., None], 3, axis=2))
+    if mode == "P" and "transparency" in im.info:
+        im = im.convert("RGBA")
+    if mode in ("RGBA", "LA", "PA", "La", "RGBa") or im.mode == "RGBA":
+        rgba = im.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    if mode == "RGB":
+        return im
+    return im.convert("RGB")
+
+
+def composition_view(source: object, size: int, *, pad: int = PAD_VALUE) -> np.ndarray:
+    """Return the whole image letterboxed into ``size`` x ``size``: aspect and margins kept.
+
+    Parameters
+    ----------
+    source : path, bytes or PIL image
+    size : int
+        Side of the square view in pixels.
+    pad : int
+        Grey level of the letterbox bands.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(size, size, 3)`` uint8.
+
+    Raises
+    ------
+    ImageError
+        If the image cannot be used (named in the message).
+    """
+    from PIL import Image
+
+    if size <= 0:
+        raise MediumnetError(f"composition view size {size}: use a positive size")
+    name = _name(source)
+    im = open_image(source)
+    width, height = im.size
+    scale = size / max(width, height)
+    if scale < 1 and getattr(im, "format", None) == "JPEG":
+        # DCT scaling: decode at the smallest 1/2^k that still covers the target.
+        im.draft("RGB", (max(1, math.ceil(width * scale)), max(1, math.ceil(height * scale))))
+    rgb = to_rgb(im, name)
+    w, h = rgb.size
+    fit = size / max(w, h)
+    new = (max(1, round(w * fit)), max(1, round(h * fit)))
+    if new != (w, h):
+        rgb = rgb.resize(new, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    out = np.full((size, size, 3), pad, dtype=np.uint8)
+    top, left = (size - new[1]) // 2, (size - new[0]) // 2
+    out[top:top + new[1], left:left + new[0]] = np.asarray(rgb)
+    return out
+
+
+def _plain_jpeg_bgr(source: object, im) -> np.ndarray | None:
+    """Decode a plain (RGB or grey) JPEG file with OpenCV into BGR; None for anything else."""
+    import cv2
+
+    if getattr(im, "format", None) != "JPEG" or im.mode not in ("RGB", "L") or \
+            not isinstance(source, str | os.PathLike | bytes | bytearray):
+        return None
+    data = bytes(source) if isinstance(source, bytes | bytearray) else Path(source).read_bytes()
+    array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)  # EXIF applied
+    if array is None or not data.rstrip(b"\0").endswith(b"\xff\xd9"):
+        raise ImageError(f"{_name(source)}: truncated or corrupt image data")
+    return array
+
+
+def native_pixels(source: object) -> np.ndarray:
+    """Return every pixel of ``source`` as ``(H, W, 3)`` uint8 RGB, upright.
+
+    Plain JPEG files are decoded by OpenCV (it applies the EXIF orientation itself); anything
+    else by Pillow with the mode handling of :func:`to_rgb`.
+    """
+    im = open_image(source)
+    bgr = _plain_jpeg_bgr(source, im)
+    if bgr is not None:
+        return np.ascontiguousarray(bgr[..., ::-1])
+    return np.asarray(to_rgb(im, _name(source)))
+
+
+def grid_positions(height: int, width: int, tile: int, n: int) -> list[tuple[int, int]]:
+    """Top-left corners of ``n`` tiles spread evenly over the image, deterministic.
+
+    The grid has about as many columns and rows as the aspect ratio suggests; tile centres sit
+    at the centres of equal cells, so the set is the same for the same size every time.
+    """
+    if n <= 0:
+        return []
+    aspect = width / height
+    rows = max(1, round(math.sqrt(n / aspect)))
+    cols = math.ceil(n / rows)
+    positions = []
+    for r in range(rows):
+        for c in range(cols):
+            if len(positions) == n:
+                break
+            cy = (r + 0.5) * height / rows
+            cx = (c + 0.5) * width / cols
+            y = int(np.clip(round(cy - tile / 2), 0, max(0, height - tile)))
+            x = int(np.clip(round(cx - tile / 2), 0, max(0, width - tile)))
+            positions.append((y, x))
+    return positions
+
+
+def _pad_to_tile(pixels: np.ndarray, tile: int, pad: int) -> tuple[np.ndarray, bool]:
+    h, w = pixels.shape[:2]
+    if h >= tile and w >= tile:
+        return pixels, False
+    out = np.full((max(h, tile), max(w, tile), 3), pad, dtype=np.uint8)
+    top, left = (out.shape[0] - h) // 2, (out.shape[1] - w) // 2
+    out[top:top + h, left:left + w] = pixels
+    return out, True
+
+
+def tiles_from_pixels(pixels: np.ndarray, tile: int, n: int, *, mode: TileMode = "grid",
+                      rng: np.random.Generator | None = None, blank_std: float = 0.0,
+                      pad: int = PAD_VALUE) -> tuple[np.ndarray, TileFlags]:
+    """Cut tiles from decoded pixels (the work behind :func:`texture_tiles`)."""
+    if tile <= 0 or n <= 0:
+        raise MediumnetError(f"tile={tile}, n={n}: both must be positive")
+    pixels, padded = _pad_to_tile(pixels, tile, pad)
+    h, w = pixels.shape[:2]
+    rejected = 0
+    if mode == "center":
+        y, x = (h - tile) // 2, (w - tile) // 2
+        positions = [(y, x)] * n
+    elif mode == "grid":
+        positions = grid_positions(h, w, tile, n)
+    elif mode == "random":
+        rng = rng if rng is not None else np.random.default_rng()
+        positions = []
+        attempts = 0
+        while len(positions) < n:
+            y = int(rng.integers(0, h - tile + 1))
+            x = int(rng.integers(0, w - tile + 1))
+            attempts += 1
+            if blank_std > 0 and attempts <= n * 10:
+                patch = pixels[y:y + tile:4, x:x + tile:4]
+                if float(patch.std()) < blank_std:
+                    rejected += 1
+                    continue
+            positions.append((y, x))
+    else:
+        raise MediumnetError(f"tile mode {mode!r}: choose random, grid or center")
+    tiles = np.stack([pixels[y:y + tile, x:x + tile] for y, x in positions])
+    return tiles, TileFlags(padded=padded, rejected_blank=rejected)
+
+
+def texture_tiles(source: object, tile: int, n: int, *, mode: TileMode = "grid",
+                  rng: np.random.Generator | None = None, blank_std: float = 0.0,
+                  with_flags: bool = False):
+    """Return ``n`` native-resolution ``tile`` x ``tile`` tiles of ``source``.
+
+    Parameters
+    ----------
+    source : path, bytes or PIL image
+    tile : int
+        Tile side in pixels.
+    n : int
+        Number of tiles.
+    mode : {"random", "grid", "center"}
+        ``random``: fresh positions on every call (training augmentation); ``grid``: a fixed,
+        evenly spread set (evaluation); ``center``: the research's single centre crop, repeated.
+    rng : numpy.random.Generator, optional
+        Source of randomness for ``random``.
+    blank_std : float
+        In ``random`` mode, reject candidate tiles whose grey-level standard deviation is below
+        this (an empty paper margin carries no texture); after ``10 n`` candidates any tile is
+        accepted.
+    with_flags : bool
+        Also return a :class:`TileFlags` (was the image padded, how many tiles were rejected).
+
+    Returns
+    -------
+    numpy.ndarray or (numpy.ndarray, TileFlags)
+        ``(n, tile, tile, 3)`` uint8. Images smaller than a tile are padded with neutral grey.
+
+    Raises
+    ------
+    ImageError
+        If the image cannot be used (named in the message).
+    """
+    im = open_image(source)
+    bgr = _plain_jpeg_bgr(source, im)
+    if bgr is not None:  # cut in BGR, convert only the tiles
+        tiles, flags = tiles_from_pixels(bgr, tile, n, mode=mode, rng=rng, blank_std=blank_std)
+        tiles = np.ascontiguousarray(tiles[..., ::-1])
+    else:
+        tiles, flags = tiles_from_pixels(np.asarray(to_rgb(im, _name(source))), tile, n,
+                                         mode=mode, rng=rng, blank_std=blank_std)
+    return (tiles, flags) if with_flags else tiles
+
+
+def bounded_pixels(source: object, long_edge: int) -> np.ndarray:
+    """Return the pixels of ``source``, downscaled only if its long edge exceeds ``long_edge``.
+
+    The bounded copy that the texture cache keeps: native resolution for all but the largest
+    scans, so tiles cut from it keep their texture.
+    """
+    import cv2
+
+    pixels = native_pixels(source)
+    h, w = pixels.shape[:2]
+    if max(h, w) <= long_edge:
+        return pixels
+    scale = long_edge / max(h, w)
+    return cv2.resize(pixels, (max(1, round(w * scale)), max(1, round(h * scale))),
+                      interpolation=cv2.INTER_AREA)
