@@ -288,51 +288,56 @@ def make_dataset(dataset_dir: str | os.PathLike[str], view: View, split: str, co
     ds = tf.data.Dataset.from_tensor_slices(rows)
     if shuffle:
         ds = ds.shuffle(len(rows), seed=seed, reshuffle_each_iteration=True)
+    onehot_t = tf.constant(onehot)
 
+    # Works are read a group at a time: one Python call per group, not per work, keeps the
+    # cached epoch at memory speed.
     if view == "composition":
         images = np.load(cache.path / "images.npy", mmap_mode="r")
-        size = d.composition_size
+        size, batch = d.composition_size, config.composition.batch_size
 
-        def read(i):
-            image = tf.numpy_function(lambda j: np.asarray(images[j]), [i], tf.uint8)
-            image.set_shape((size, size, 3))
-            return image, tf.gather(onehot, i)
+        def read(idx):
+            x = tf.numpy_function(lambda j: images[np.asarray(j)], [idx], tf.uint8)
+            x.set_shape((None, size, size, 3))
+            return x, tf.gather(onehot_t, idx)
 
-        ds = ds.map(read, num_parallel_calls=autotune)
-        batch = config.composition.batch_size
-    elif split == "train":
+        return ds.batch(batch).map(read, num_parallel_calls=autotune).prefetch(autotune)
+
+    tile, batch = d.texture_tile, config.texture.batch_size
+    if split == "train":
         pixels = np.memmap(cache.path / "pixels.u8", dtype=np.uint8, mode="r")
         offsets = np.load(cache.path / "offsets.npy")
         shapes = np.load(cache.path / "shapes.npy")
-        tile, k = d.texture_tile, d.tiles_per_image_train
+        k = d.tiles_per_image_train
 
         from mediumnet.data.views import tiles_from_pixels
 
-        def cut(j, draw):
-            h, w = shapes[j]
-            image = pixels[offsets[j]: offsets[j] + h * w * 3].reshape(h, w, 3)
+        def cut(idx, draw):
             rng = np.random.default_rng(int(draw))
-            return tiles_from_pixels(image, tile, k, mode="random", rng=rng,
-                                     blank_std=d.blank_tile_std)[0]
+            out = []
+            for j in np.asarray(idx):
+                h, w = shapes[j]
+                image = pixels[offsets[j]: offsets[j] + h * w * 3].reshape(h, w, 3)
+                out.append(tiles_from_pixels(image, tile, k, mode="random", rng=rng,
+                                             blank_std=d.blank_tile_std)[0])
+            return np.concatenate(out)
 
-        def read(i):
+        def read(idx):
             # A stateful random draw: different on every pass, so every epoch has new tiles.
-            draw = tf.random.uniform([], maxval=2**62, dtype=tf.int64, seed=None)
-            tiles = tf.numpy_function(cut, [i, draw], tf.uint8)
-            tiles.set_shape((k, tile, tile, 3))
-            return tiles, tf.repeat(tf.gather(onehot, i)[None], k, axis=0)
-
-        ds = ds.map(read, num_parallel_calls=autotune).unbatch()
-        batch = config.texture.batch_size
+            draw = tf.random.uniform([], maxval=2**62, dtype=tf.int64)
+            x = tf.numpy_function(cut, [idx, draw], tf.uint8)
+            x.set_shape((None, tile, tile, 3))
+            return x, tf.repeat(tf.gather(onehot_t, idx), k, axis=0)
     else:
         grid = np.load(cache.path / "grid.npy", mmap_mode="r")
-        tile, k = d.texture_tile, d.tiles_per_image_eval
+        k = d.tiles_per_image_eval
 
-        def read(i):
-            tiles = tf.numpy_function(lambda j: np.asarray(grid[j]), [i], tf.uint8)
-            tiles.set_shape((k, tile, tile, 3))
-            return tiles, tf.repeat(tf.gather(onehot, i)[None], k, axis=0)
+        def read(idx):
+            x = tf.numpy_function(
+                lambda j: grid[np.asarray(j)].reshape(-1, tile, tile, 3), [idx], tf.uint8)
+            x.set_shape((None, tile, tile, 3))
+            return x, tf.repeat(tf.gather(onehot_t, idx), k, axis=0)
 
-        ds = ds.map(read, num_parallel_calls=autotune).unbatch()
-        batch = config.texture.batch_size
-    return ds.batch(batch).prefetch(autotune)
+    works_per_read = max(1, batch // k)
+    ds = ds.batch(works_per_read).map(read, num_parallel_calls=autotune)
+    return ds.unbatch().batch(batch).prefetch(autotune)

@@ -180,10 +180,21 @@ def _plain_jpeg_bgr(source: object, im) -> np.ndarray | None:
             not isinstance(source, str | os.PathLike | bytes | bytearray):
         return None
     data = bytes(source) if isinstance(source, bytes | bytearray) else Path(source).read_bytes()
-    array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)  # EXIF applied
+    # OpenCV's own EXIF handling costs as much again as the decode here; the orientation
+    # is read from the header Pillow already parsed and applied to the pixels below.
+    array = cv2.imdecode(np.frombuffer(data, np.uint8),
+                         cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
     if array is None or not data.rstrip(b"\0").endswith(b"\xff\xd9"):
         raise ImageError(f"{_name(source)}: truncated or corrupt image data")
-    return array
+    return _orient(array, im.getexif().get(0x0112, 1))
+
+
+def _orient(array: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF orientation (1-8) to an ``(H, W, C)`` array, as a view where possible."""
+    if orientation in (2, 4, 5, 7):
+        array = array[:, ::-1]  # mirror first, then rotate (EXIF's order)
+    turns = {3: 2, 4: 2, 5: 1, 6: 3, 7: 3, 8: 1}.get(orientation, 0)
+    return np.rot90(array, turns) if turns else array
 
 
 def native_pixels(source: object) -> np.ndarray:
@@ -302,6 +313,9 @@ def texture_tiles(source: object, tile: int, n: int, *, mode: TileMode = "grid",
         If the image cannot be used (named in the message).
     """
     im = open_image(source)
+    banded = _jpeg_bands(source, im, tile, n, mode)
+    if banded is not None:
+        return (banded, TileFlags(padded=False, rejected_blank=0)) if with_flags else banded
     bgr = _plain_jpeg_bgr(source, im)
     if bgr is not None:  # cut in BGR, convert only the tiles
         tiles, flags = tiles_from_pixels(bgr, tile, n, mode=mode, rng=rng, blank_std=blank_std)
@@ -310,6 +324,44 @@ def texture_tiles(source: object, tile: int, n: int, *, mode: TileMode = "grid",
         tiles, flags = tiles_from_pixels(np.asarray(to_rgb(im, _name(source))), tile, n,
                                          mode=mode, rng=rng, blank_std=blank_std)
     return (tiles, flags) if with_flags else tiles
+
+
+def _jpeg_bands(source: object, im, tile: int, n: int, mode: str) -> np.ndarray | None:
+    """Grid or centre tiles of a plain, upright JPEG, decoding only the bands that hold them.
+
+    libjpeg-turbo (through ``tf.io.decode_and_crop_jpeg``) stops after the last row a band
+    needs and runs the inverse DCT and colour conversion only inside the band, which makes
+    fixed tiles about twice as fast as a full decode. None when this does not apply.
+    """
+    if mode not in ("grid", "center") or getattr(im, "format", None) != "JPEG" or \
+            im.mode not in ("RGB", "L") or im.getexif().get(0x0112, 1) != 1 or \
+            not isinstance(source, str | os.PathLike | bytes | bytearray):
+        return None
+    width, height = im.size
+    if width < tile or height < tile:
+        return None
+    import tensorflow as tf
+
+    data = bytes(source) if isinstance(source, bytes | bytearray) else Path(source).read_bytes()
+    if not data.rstrip(b"\0").endswith(b"\xff\xd9"):
+        raise ImageError(f"{_name(source)}: truncated or corrupt image data")
+    if mode == "center":
+        positions = [((height - tile) // 2, (width - tile) // 2)] * n
+    else:
+        positions = grid_positions(height, width, tile, n)
+    tiles: dict[tuple[int, int], np.ndarray] = {}
+    try:
+        for y in sorted({y for y, _ in positions}):
+            xs = [x for yy, x in positions if yy == y]
+            left, right = min(xs), max(xs) + tile
+            band = tf.io.decode_and_crop_jpeg(data, [y, left, tile, right - left],
+                                              channels=3).numpy()
+            for x in xs:
+                tiles[(y, x)] = band[:, x - left:x - left + tile]
+    except tf.errors.OpError as exc:
+        raise ImageError(f"{_name(source)}: truncated or corrupt image data "
+                         f"({exc.message.splitlines()[0]})") from None
+    return np.stack([tiles[p] for p in positions])
 
 
 def bounded_pixels(source: object, long_edge: int) -> np.ndarray:

@@ -13,9 +13,10 @@ pytestmark = pytest.mark.integration
 README = (REPO / "README.md").read_text()
 
 
-def test_python_example_runs(workdir):
-    code = re.search(r"```python\n(.*?)```", README, re.S).group(1)
+def test_python_examples_run_in_order(workdir):
+    code = "\n".join(re.findall(r"```python\n(.*?)```", README, re.S))
     code += "\nassert len(frame) == 20 and set(frame['label']) == set(MEDIUMS)\n"
+    code += "assert view.shape == (320, 320, 3) and tiles.shape == (8, 320, 320, 3)\n"
     out = subprocess.run([sys.executable, "-c", code], cwd=workdir, capture_output=True,
                          text=True, timeout=300)
     assert out.returncode == 0, out.stderr

@@ -162,3 +162,18 @@ def test_decompression_bomb_is_refused_from_its_header():
 def test_zero_area_image_is_refused():
     with pytest.raises(ImageError, match="zero area"):
         composition_view(Image.new("RGB", (0, 10)), 64)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_every_exif_orientation_matches_pillows_transpose(orientation):
+    from PIL import ImageOps
+
+    from mediumnet.data.views import native_pixels
+
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    data = encode(Image.fromarray(BASE[:40, :60]), "JPEG", quality=100, exif=exif.tobytes())
+    expected = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB"))
+    got = native_pixels(data)
+    assert got.shape == expected.shape
+    assert np.abs(got.astype(int) - expected.astype(int)).max() <= 2
