@@ -30,3 +30,10 @@ def test_import_mediumnet_is_light():
             " if m in sys.modules]; print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_data_api_is_importable_from_the_package_without_tensorflow():
+    code = ("import sys; from mediumnet.data import composition_view, texture_tiles, splits, "
+            "make_dataset, class_weights; print('tensorflow' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
