@@ -62,3 +62,24 @@ def test_mlflow_run_harvest_entry_point(workdir):
     run = mlflow.search_runs(experiment_names=["mediumnet"]).iloc[0]
     assert run["params.source"] == "folder"
     assert run["metrics.kept"] == 3
+
+
+def test_mlflow_run_split_entry_point(workdir):
+    from mediumnet.config import SynthConfig
+    from mediumnet.data.synth import synthesize
+
+    synthesize(workdir / "ds", SynthConfig(per_class=10, width=320, height=240, workers=1,
+                                           artists_per_class=5),
+               progress=False)
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    out = subprocess.run(
+        [sys.executable, "-m", "mlflow", "run", str(REPO), "-e", "split", "--env-manager",
+         "local", "--experiment-name", "mediumnet", "-P", f"dataset_dir={workdir / 'ds'}",
+         "-P", "val=0.2", "-P", "test=0.2", "-P", "seed=1"],
+        cwd=workdir, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout + out.stderr
+    manifest = pd.read_parquet(workdir / "ds" / "manifest.parquet")
+    assert set(manifest["split"]) == {"train", "val", "test"}
+    run = mlflow.search_runs(experiment_names=["mediumnet"]).iloc[0]
+    assert run["params.data.val_fraction"] == "0.2"
