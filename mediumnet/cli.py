@@ -151,6 +151,32 @@ def split_command(dataset_dir: str, val: float | None, test: float | None, seed:
     click.echo(location)
 
 
+@cli.command("explore")
+@click.argument("dataset_dir", type=click.Path(file_okay=False))
+@click.option("--sample", type=click.IntRange(min=1), default=None,
+              help="Measure a random sample of N works, stratified by medium (default: all).")
+@_config_options
+@_errors_as_one_line
+def explore_command(dataset_dir: str, sample: int | None, preset: str,
+                    overrides: tuple[str, ...]) -> None:
+    """Measure what distinguishes the mediums: features, per-medium summary, plots, report.
+
+    Writes DATASET_DIR/features.parquet and DATASET_DIR/explore/ (summary.csv, summary.md,
+    plots/, report.md), and logs them to an MLflow run.
+    """
+    from mediumnet.config import load_config
+    from mediumnet.explore import markdown_table, run_explore
+
+    result = run_explore(dataset_dir, load_config(preset, overrides), sample=sample)
+    click.echo(markdown_table(result.summary), nl=False)
+    click.echo(f"{len(result.features)} images measured ({result.reused} reused) in "
+               f"{result.seconds:.1f} s; {len(result.failed)} unreadable")
+    for work_id, message in result.failed.items():
+        click.echo(f"  unreadable: {work_id}: {message}")
+    click.echo(f"report: {result.report}")
+    click.echo(result.run_location)
+
+
 def _harvest_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Options every harvest source shares."""
     func = click.option("--limit", type=click.IntRange(min=1), default=None,

@@ -703,38 +703,6 @@ _SHORT_VARIANT = {"typical": "typical", "composition_misleads": "composition mis
                   "texture_misleads": "texture misleads"}
 
 
-def write_contact_sheet(dataset_dir: str | os.PathLike[str], frame, path: str | os.PathLike[str],
-                        per_class: int = 6, thumb: int = 160) -> Path:
-    """Save a PNG grid of thumbnails, one row per medium, for a person to look at."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from PIL import Image as PILImage
-
-    fig, axes = plt.subplots(len(MEDIUMS), per_class, figsize=(per_class * 1.6,
-                                                               len(MEDIUMS) * 1.5))
-    for r, medium in enumerate(MEDIUMS):
-        rows = frame[frame["label"] == medium].head(per_class)
-        for c in range(per_class):
-            ax = axes[r, c]
-            ax.axis("off")
-            if c < len(rows):
-                with PILImage.open(Path(dataset_dir) / rows.iloc[c]["image_path"]) as im:
-                    im.draft("RGB", (thumb, thumb))
-                    im.thumbnail((thumb, thumb))
-                    ax.imshow(np.asarray(im.convert("RGB")))
-                variant = rows.iloc[c]["category"].split("/")[1]
-                ax.set_title(_SHORT_VARIANT[variant], fontsize=6)
-            if c == 0:
-                ax.text(-0.1, 0.5, medium.replace("_", "\n"), transform=ax.transAxes,
-                        ha="right", va="center", fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
-
-
 @dataclass(frozen=True)
 class SynthResult:
     """What :func:`run_synth` made and where it went."""
@@ -781,6 +749,7 @@ def run_synth(dataset_dir: str | os.PathLike[str], config, *, progress: bool = T
         manifest_path,
         read_manifest,
     )
+    from mediumnet.explore import write_contact_sheet
     from mediumnet.tracking import TAG_DATASET_DIGEST, run_location, start_run
 
     # Check before a run is opened: a bad request leaves no empty failed run behind.
@@ -804,7 +773,10 @@ def run_synth(dataset_dir: str | os.PathLike[str], config, *, progress: bool = T
         })
         mlflow.log_text(summary + "\n", "synth_summary.txt")
         with tempfile.TemporaryDirectory() as tmp:
-            sheet = write_contact_sheet(root, frame, Path(tmp) / "contact_sheet.png")
+            shown = frame.assign(variant=frame["category"].str.split("/").str[1]
+                                 .map(_SHORT_VARIANT))
+            sheet = write_contact_sheet(root, shown, Path(tmp) / "contact_sheet.png",
+                                        caption="variant")
             mlflow.log_artifact(str(sheet))
         location = run_location(run)
     return SynthResult(dataset_dir=root, manifest_path=manifest_path(root), n_images=len(frame),

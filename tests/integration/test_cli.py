@@ -129,3 +129,17 @@ def test_split_without_a_manifest_is_one_line(workdir, mediumnet_exe):
     assert out.returncode == 1
     assert out.stderr.startswith("mediumnet: error: no manifest at")
     assert out.stderr.count("\n") == 1
+
+
+def test_explore_prints_the_summary_and_where_the_report_is(workdir, mediumnet_exe):
+    made = run(mediumnet_exe, "synth", "ds", "--preset", "demo", "--per-class", "3",
+               "--size", "320x240", cwd=workdir)
+    assert made.returncode == 0, made.stderr
+    out = run(mediumnet_exe, "explore", "ds", "--preset", "demo", cwd=workdir)
+    assert out.returncode == 0, out.stderr
+    assert "| empty_share |" in out.stdout
+    assert "15 images measured (0 reused)" in out.stdout
+    assert (workdir / "ds" / "explore" / "report.md").is_file()
+    bad = run(mediumnet_exe, "explore", "nowhere", cwd=workdir)
+    assert bad.returncode == 1 and bad.stderr.startswith("mediumnet: error: no manifest at")
+    assert bad.stderr.count("\n") == 1
