@@ -1,0 +1,51 @@
+"""Feature-study speed: seconds per thousand images of 3000x2000 (JPEG quality 90).
+
+    .venv/bin/python bench/explore_speed.py [--images 60]
+"""
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.pipeline import make_jpeg  # noqa: E402
+from mediumnet.data.images import store_image_bytes  # noqa: E402
+from mediumnet.data.manifest import manifest_frame, write_manifest  # noqa: E402
+from mediumnet.explore import explore, image_features  # noqa: E402
+from mediumnet.labels import MEDIUMS  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=60)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        rows = []
+        for i in range(args.images):
+            data = make_jpeg(3000, 2000, seed=i)
+            rel, sha = store_image_bytes(root, data, ".jpg")
+            rows.append({"id": f"bench:{i}", "source": "bench", "label": MEDIUMS[i % 5],
+                         "image_path": rel, "sha256": sha, "width": 3000, "height": 2000,
+                         "bytes": len(data), "artist": f"a{i}"})
+        write_manifest(root, manifest_frame(rows))
+        image_features(root / rows[0]["image_path"])  # warm-up: imports and decoder set-up
+        start = time.perf_counter()
+        result = explore(root, progress=False)
+        seconds = time.perf_counter() - start
+        again = time.perf_counter()
+        explore(root, progress=False)
+        rerun = time.perf_counter() - again
+    n = len(result.features)
+    measuring = seconds - rerun  # the second run redoes everything but the measurements
+    print(f"{n} images of 3000x2000: {seconds:.1f} s in all; a second run, measurements "
+          f"reused, {rerun:.1f} s (summary, plots, report)")
+    print(f"measuring: {n / measuring:.1f} images/s = {1000 * measuring / n:.0f} s per "
+          "thousand images")
+
+
+if __name__ == "__main__":
+    main()
