@@ -177,6 +177,39 @@ def explore_command(dataset_dir: str, sample: int | None, preset: str,
     click.echo(result.run_location)
 
 
+@cli.command("train")
+@click.argument("branch", type=click.Choice(["composition", "texture", "effnet"]))
+@click.argument("dataset_dir", type=click.Path(file_okay=False))
+@click.option("--no-register", is_flag=True, help="Log the model but do not register it.")
+@click.option("--quiet", is_flag=True, help="No per-batch progress bar.")
+@_config_options
+@_errors_as_one_line
+def train_command(branch: str, dataset_dir: str, no_register: bool, quiet: bool, preset: str,
+                  overrides: tuple[str, ...]) -> None:
+    """Train one branch on a split DATASET_DIR, track it in MLflow and register the model.
+
+    BRANCH is composition (the whole work, shrunk), texture (native tiles) or effnet
+    (EfficientNet transfer learning in three stages). A killed training started again with the
+    same settings resumes from its last finished epoch.
+    """
+    from mediumnet.config import load_config
+    from mediumnet.train import train_branch
+
+    result = train_branch(dataset_dir, branch, load_config(preset, overrides),
+                          register=not no_register, progress=not quiet)
+    if result.resumed_from_epoch:
+        click.echo(f"resumed after epoch {result.resumed_from_epoch}")
+    click.echo(f"{branch}: validation macro-F1 {result.val_macro_f1:.3f}, "
+               f"{result.params:,} parameters, {result.seconds:.0f} s")
+    if result.collapsed:
+        click.echo(f"warning: the model collapsed ({result.collapse_reason}); it is registered "
+                   "as not promotable")
+    if result.version:
+        click.echo(f"registered as version {result.version} of mediumnet-{branch} "
+                   f"(model {result.model_uri})")
+    click.echo(result.run_location)
+
+
 def _harvest_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Options every harvest source shares."""
     func = click.option("--limit", type=click.IntRange(min=1), default=None,

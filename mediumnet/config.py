@@ -161,6 +161,17 @@ class TrainConfig:
     """``auto`` (MirroredStrategy on several GPUs, else default), ``mirrored``,
     ``multiworker`` (from TF_CONFIG) or ``default``."""
     early_stopping_patience: int = 5
+    early_stopping_start: int = 2
+    """Epochs before early stopping may act (a noisy validation set must not stop epoch 1)."""
+    monitor: str = "val_macro_f1"
+    """What early stopping and checkpoints watch: ``val_macro_f1`` or ``val_loss``."""
+    schedule: str = "linear"
+    """``linear`` (the research: learning_rate → final_learning_rate) or ``cosine``."""
+    warmup_epochs: int = 1
+    """Epochs of linear learning-rate warm-up from a tenth of the rate."""
+    label_smoothing: float = 0.0
+    augmentation: str = "medium_preserving"
+    """``medium_preserving``, ``randaugment`` or ``none``."""
     seed: int = 0
 
 
@@ -262,6 +273,9 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "effnet.variant": tuple(f"B{i}" for i in range(8)),
     "train.mixed_precision": ("auto", "on", "off"),
     "train.strategy": ("auto", "mirrored", "multiworker", "default"),
+    "train.monitor": ("val_macro_f1", "val_loss"),
+    "train.schedule": ("linear", "cosine"),
+    "train.augmentation": ("medium_preserving", "randaugment", "none"),
     "ensemble.meta_learner": ("logistic", "boosting"),
 }
 

@@ -99,7 +99,8 @@ def log_config(config: Config) -> None:
 def start_run(step: str, *, config: Config | None = None, dataset_digest: str | None = None,
               dataset_dir: str | os.PathLike[str] | None = None, nested: bool | None = None,
               tags: Mapping[str, str] | None = None,
-              params: Mapping[str, Any] | None = None) -> Iterator[mlflow.ActiveRun]:
+              params: Mapping[str, Any] | None = None,
+              resume_run_id: str | None = None) -> Iterator[mlflow.ActiveRun]:
     """Start (or join) an MLflow run for one step of mediumnet.
 
     - Inside ``mlflow run`` (``MLFLOW_RUN_ID`` set) the run that MLflow created is used.
@@ -118,6 +119,8 @@ def start_run(step: str, *, config: Config | None = None, dataset_digest: str | 
         Force a nested (True) or top-level (False) run.
     tags, params : mapping, optional
         Extra tags and params.
+    resume_run_id : str, optional
+        Continue this earlier run (a training that was killed and started again).
 
     Yields
     ------
@@ -131,10 +134,15 @@ def start_run(step: str, *, config: Config | None = None, dataset_digest: str | 
     if nested is None:
         nested = parent is not None
     joining = parent is None and bool(os.environ.get("MLFLOW_RUN_ID"))
-    if not joining and not nested:
+    if resume_run_id:
+        try:
+            mlflow.get_run(resume_run_id)
+        except Exception:  # the store was reset: start afresh
+            resume_run_id = None
+    if not joining and not nested and not resume_run_id:
         mlflow.set_experiment(EXPERIMENT)
-    run_name = None if joining else step
-    with mlflow.start_run(run_name=run_name, nested=nested) as run:
+    run_name = None if joining or resume_run_id else step
+    with mlflow.start_run(run_id=resume_run_id, run_name=run_name, nested=nested) as run:
         all_tags = standard_tags(dataset_digest=dataset_digest, dataset_dir=dataset_dir,
                                  config=config, step=step)
         all_tags.update(tags or {})

@@ -1,0 +1,491 @@
+"""Fit a branch: strategy, precision, class weights, schedule, callbacks, MLflow, registry.
+
+One function, :func:`train_branch`, trains the composition CNN, the texture CNN or the
+EfficientNet (in three fine-tuning stages, each a nested MLflow run) on the cached views of
+:mod:`mediumnet.data.pipeline`, logs every epoch, detects collapse, logs the model with its
+preprocessing settings and registers it.
+
+Collapse: on a few hundred works a CNN trained from scratch often predicts one medium for
+everything and still reports a plausible accuracy. After training, the validation predictions
+are checked; a model whose predictions concentrate on one class (more than
+:data:`COLLAPSE_SHARE` of them) or whose accuracy is no better than always answering the
+majority class is reported with a warning, tagged ``mediumnet.collapsed=true`` and registered
+with ``mediumnet.promotable=false``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from mediumnet.errors import MediumnetError
+from mediumnet.labels import MEDIUMS
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+    from mediumnet.config import Config
+
+log = logging.getLogger("mediumnet")
+BRANCHES = ("composition", "texture", "effnet")
+COLLAPSE_SHARE = 0.9
+TAG_COLLAPSED = "mediumnet.collapsed"
+TAG_PROMOTABLE = "mediumnet.promotable"
+
+
+def select_strategy(setting: str = "auto") -> tf.distribute.Strategy:
+    """Return the distribution strategy: several GPUs → Mirrored, ``TF_CONFIG`` → MultiWorker.
+
+    ``auto`` picks MultiWorkerMirroredStrategy when ``TF_CONFIG`` is set, MirroredStrategy when
+    more than one GPU is visible, and the default strategy otherwise.
+    """
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if setting == "multiworker" or (setting == "auto" and os.environ.get("TF_CONFIG")):
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if setting == "mirrored" or (setting == "auto" and len(gpus) > 1):
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def configure_precision(setting: str = "auto") -> str:
+    """Set Keras' global dtype policy: ``mixed_float16`` on a GPU, ``float32`` otherwise.
+
+    Returns the policy name. The models keep their softmax in float32 either way.
+    """
+    import keras
+    import tensorflow as tf
+
+    on_gpu = bool(tf.config.list_physical_devices("GPU"))
+    policy = "mixed_float16" if setting == "on" or (setting == "auto" and on_gpu) else "float32"
+    keras.mixed_precision.set_global_policy(policy)
+    return policy
+
+
+def learning_rate_schedule(config: Config, branch_lr: float, final_lr: float,
+                           steps_per_epoch: int, epochs: int):
+    """Return the research's decay from ``branch_lr`` to ``final_lr`` (or cosine), warmed up."""
+    import keras
+
+    warmup = min(config.train.warmup_epochs, max(0, epochs - 1)) * steps_per_epoch
+    total = max(1, epochs * steps_per_epoch - warmup)
+    if config.train.schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(
+            branch_lr / 10 if warmup else branch_lr, total, alpha=final_lr / branch_lr,
+            warmup_target=branch_lr if warmup else None, warmup_steps=warmup)
+    decay = keras.optimizers.schedules.PolynomialDecay(branch_lr, total, final_lr, power=1.0)
+    if not warmup:
+        return decay
+    return _WarmupThen(branch_lr / 10, branch_lr, warmup, decay)
+
+
+@functools.cache
+def _warmup_class():
+    import keras
+
+    @keras.saving.register_keras_serializable(package="mediumnet")
+    class WarmupThen(keras.optimizers.schedules.LearningRateSchedule):
+        """Linear warm-up from ``start`` to ``peak`` over ``steps``, then ``after``."""
+
+        def __init__(self, start, peak, steps, after):
+            self.start, self.peak, self.steps, self.after = start, peak, steps, after
+
+        def __call__(self, step):
+            from keras import ops
+
+            step = ops.cast(step, "float32")
+            warm = self.start + (self.peak - self.start) * step / self.steps
+            return ops.where(step < self.steps, warm, self.after(step - self.steps))
+
+        def get_config(self):
+            return {"start": self.start, "peak": self.peak, "steps": self.steps,
+                    "after": keras.saving.serialize_keras_object(self.after)}
+
+        @classmethod
+        def from_config(cls, config):
+            config = dict(config)
+            config["after"] = keras.saving.deserialize_keras_object(config["after"])
+            return cls(**config)
+
+    return WarmupThen
+
+
+def _WarmupThen(*args):  # noqa: N802 - built lazily: Keras is imported on demand
+    return _warmup_class()(*args)
+
+
+@dataclass
+class TrainResult:
+    """What a training produced."""
+
+    branch: str
+    run_id: str
+    model_uri: str
+    version: str | None
+    history: dict[str, list[float]]
+    val_macro_f1: float
+    collapsed: bool
+    collapse_reason: str
+    params: int
+    seconds: float
+    resumed_from_epoch: int = 0
+    run_location: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def preprocessing_settings(branch: str, config: Config) -> dict[str, Any]:
+    """Return the settings inference needs to reproduce the training views exactly."""
+    d = config.data
+    if branch == "texture":
+        return {"view": "texture", "tile": d.texture_tile,
+                "tiles_per_image": d.tiles_per_image_eval, "pooling": "mean_log_probability",
+                "classes": list(MEDIUMS)}
+    size = config.effnet.image_size if branch == "effnet" else d.composition_size
+    return {"view": "composition", "size": size, "letterbox_pad": 127,
+            "classes": list(MEDIUMS)}
+
+
+def _view_config(branch: str, config: Config) -> Config:
+    """Return a config whose composition size is the branch's input (effnet: its own)."""
+    if branch != "effnet":
+        return config
+    data = dataclasses.replace(config.data, composition_size=config.effnet.image_size)
+    return dataclasses.replace(config, data=data,
+                               composition=dataclasses.replace(
+                                   config.composition, batch_size=config.effnet.batch_size))
+
+
+def detect_collapse(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[bool, str]:
+    """Whether validation predictions collapsed onto one class, and why.
+
+    Parameters
+    ----------
+    y_true, y_pred : numpy.ndarray
+        Class indices.
+    """
+    if len(y_pred) == 0:
+        return False, ""
+    counts = np.bincount(y_pred, minlength=len(MEDIUMS))
+    top = counts.argmax()
+    share = counts[top] / len(y_pred)
+    accuracy = float((y_true == y_pred).mean())
+    majority = float(np.bincount(y_true, minlength=len(MEDIUMS)).max() / len(y_true))
+    if share > COLLAPSE_SHARE:
+        return True, (f"{share:.0%} of validation predictions are {MEDIUMS[top]}: the model "
+                      "answers one medium for almost everything")
+    if accuracy <= majority + 0.02 and len(set(y_true)) > 1:
+        return True, (f"validation accuracy {accuracy:.2f} is no better than always answering "
+                      f"the majority class ({majority:.2f})")
+    return False, ""
+
+
+def _build_model(branch: str, config: Config):
+    from mediumnet.models import get_builder
+    from mediumnet.models.augment import build_augmentation
+
+    t = config.train
+    if branch == "effnet":
+        e = config.effnet
+        aug = build_augmentation(e.image_size, t.augmentation, seed=t.seed)
+        return get_builder("effnet")(e.variant, e.image_size, weights=e.weights,
+                                     dropout=e.dropout, augmentation=aug)
+    section = config.composition if branch == "composition" else config.texture
+    size = config.data.composition_size if branch == "composition" else config.data.texture_tile
+    aug = build_augmentation(size, t.augmentation, seed=t.seed)
+    return get_builder(branch)(size, filters=section.filters, kernel_size=section.kernel_size,
+                               dense_units=section.dense_units, dropout=section.dropout,
+                               head=section.head, augmentation=aug)
+
+
+def _compile(model, schedule, config: Config) -> None:
+    import keras
+
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=schedule),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.train.label_smoothing),
+        metrics=["accuracy", keras.metrics.F1Score(average="macro", name="macro_f1")])
+
+
+class _MlflowEpochs:
+    """Keras callback factory: log every epoch's metrics, learning rate, time and speed."""
+
+    @staticmethod
+    def make(examples_per_epoch: int, offset: int = 0):
+        import keras
+        import mlflow
+
+        class Callback(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                self._started = time.perf_counter()
+
+            def on_epoch_end(self, epoch, logs=None):
+                seconds = time.perf_counter() - self._started
+                values = {k: float(v) for k, v in (logs or {}).items()
+                          if isinstance(v, int | float | np.floating)}
+                optimizer = self.model.optimizer
+                values["learning_rate"] = float(
+                    keras.ops.convert_to_numpy(optimizer.learning_rate))
+                values["epoch_seconds"] = seconds
+                values["images_per_second"] = examples_per_epoch / max(seconds, 1e-9)
+                mlflow.log_metrics(values, step=offset + epoch)
+
+        return Callback()
+
+
+def _learning_curves(history: dict[str, list[float]], path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3))
+    for ax, name in zip(axes, ("loss", "accuracy", "macro_f1"), strict=True):
+        for prefix, style in (("", "-"), ("val_", "--")):
+            values = history.get(prefix + name)
+            if values:
+                ax.plot(range(1, len(values) + 1), values, style, label=prefix + name or name)
+        ax.set_xlabel("epoch")
+        ax.set_title(name)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def _work_dir(dataset_dir: Path, branch: str, config: Config, digest: str) -> Path:
+    """Where a training keeps its backups, keyed by everything that defines it."""
+    key = hashlib.sha256(json.dumps({"branch": branch, "config": config.to_dict(),
+                                     "digest": digest}, sort_keys=True,
+                                    default=str).encode()).hexdigest()[:12]
+    return dataset_dir / "train" / f"{branch}-{key}"
+
+
+def train_branch(dataset_dir: str | os.PathLike[str], branch: str, config: Config, *,
+                 register: bool = True, progress: bool = True) -> TrainResult:
+    """Train one branch on ``dataset_dir`` as a tracked MLflow run and register the model.
+
+    A training killed at any point and started again with the same settings resumes from its
+    last finished epoch (``BackupAndRestore``), in the same MLflow run.
+
+    Parameters
+    ----------
+    dataset_dir : path-like
+        A split dataset folder.
+    branch : {"composition", "texture", "effnet"}
+    config : Config
+        Resolved settings.
+    register : bool
+        Register the model as ``mediumnet-<branch>``.
+    progress : bool
+        Show Keras' progress bar.
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    MediumnetError
+        Unknown branch, no split, unreadable data, or weights that cannot be had.
+    """
+    from mediumnet.data.manifest import manifest_digest, read_manifest
+    from mediumnet.data.pipeline import build_cache, class_weights, make_dataset
+
+    if branch not in BRANCHES:
+        raise MediumnetError(f"unknown branch {branch!r}: choose one of {', '.join(BRANCHES)}")
+    started = time.perf_counter()
+    root = Path(dataset_dir)
+    manifest = read_manifest(root)
+    for split in ("train", "val"):  # checked before TensorFlow loads: a bad call fails fast
+        if not (manifest["split"] == split).any():
+            raise MediumnetError(f"no works in split {split!r}: run mediumnet split first")
+    digest = manifest_digest(manifest)
+
+    import keras
+    import mlflow
+
+    from mediumnet.registry import register as register_model
+    from mediumnet.tracking import TAG_DATASET_DIGEST, run_location, start_run
+
+    view = "texture" if branch == "texture" else "composition"
+    view_config = _view_config(branch, config)
+    cache = build_cache(root, view, view_config)
+    train_ds = make_dataset(root, view, "train", view_config, cache=cache)
+    val_ds = make_dataset(root, view, "val", view_config, cache=cache)
+    weights = class_weights(manifest, "train") if config.train.class_weights else None
+    n_train = int((manifest["split"] == "train").sum())
+    per_work = config.data.tiles_per_image_train if branch == "texture" else 1
+    batch = (config.texture.batch_size if branch == "texture" else
+             config.effnet.batch_size if branch == "effnet" else config.composition.batch_size)
+    steps = max(1, -(-n_train * per_work // batch))
+
+    keras.utils.set_random_seed(config.train.seed)
+    policy = configure_precision(config.train.mixed_precision)
+    strategy = select_strategy(config.train.strategy)
+    work = _work_dir(root, branch, config, digest)
+    work.mkdir(parents=True, exist_ok=True)
+    run_file = work / "mlflow_run_id"
+    resume_id = run_file.read_text().strip() if run_file.exists() else None
+    if branch == "effnet":
+        stages = list(zip(config.effnet.stage_epochs, config.effnet.stage_learning_rates,
+                          strict=True))
+    else:
+        section = getattr(config, branch)
+        stages = [(section.epochs, section.learning_rate)]
+
+    with start_run(f"train_{branch}", config=config if resume_id is None else None,
+                   dataset_digest=digest, dataset_dir=root, resume_run_id=resume_id,
+                   params=None if resume_id else {"branch": branch, "precision": policy,
+                                                  "strategy": type(strategy).__name__,
+                                                  "train_works": n_train}) as run:
+        run_file.write_text(run.info.run_id)
+        with strategy.scope():
+            model = _build_model(branch, config)
+        mlflow.log_metric("parameters", model.count_params())
+        history: dict[str, list[float]] = {}
+        offset = 0
+        resumed_from = 0
+        for stage, (epochs, lr) in enumerate(stages, start=1):
+            if epochs <= 0:
+                continue
+            final_lr = (config.effnet.stage_learning_rates[stage - 1] / 5 if branch == "effnet"
+                        else getattr(config, branch).final_learning_rate)
+            if branch == "effnet":
+                from mediumnet.models.effnet import set_stage
+
+                set_stage(model, stage)
+            with strategy.scope():
+                _compile(model, learning_rate_schedule(config, lr, final_lr, steps, epochs),
+                         config)
+            stage_dir = work / f"stage{stage}"
+            metadata = stage_dir / "backup" / "training_metadata.json"
+            if metadata.exists() and not resumed_from:  # an earlier attempt was killed
+                resumed_from = offset + int(json.loads(metadata.read_text())["epoch"])
+            backup = keras.callbacks.BackupAndRestore(str(stage_dir / "backup"))
+            callbacks = [
+                # Metrics first: an epoch the backup counts as done is always logged.
+                _MlflowEpochs.make(n_train * per_work, offset),
+                backup,
+                keras.callbacks.EarlyStopping(
+                    monitor=config.train.monitor,
+                    mode="max" if config.train.monitor.endswith("f1") else "min",
+                    patience=config.train.early_stopping_patience, restore_best_weights=True,
+                    start_from_epoch=config.train.early_stopping_start),
+                keras.callbacks.ModelCheckpoint(
+                    str(stage_dir / "best.keras"), monitor=config.train.monitor,
+                    mode="max" if config.train.monitor.endswith("f1") else "min",
+                    save_best_only=True),
+            ]
+            nested = (start_run(f"train_{branch}_stage{stage}", nested=True,
+                                params={"stage": stage, "epochs": epochs, "learning_rate": lr})
+                      if branch == "effnet" else None)
+            with nested or contextlib.nullcontext():
+                fit = model.fit(train_ds, validation_data=val_ds, epochs=epochs,
+                                class_weight=weights, callbacks=callbacks,
+                                verbose=1 if progress else 0)
+            for key, values in fit.history.items():
+                history.setdefault(key, []).extend(float(v) for v in values)
+            offset += epochs
+
+        y_true, y_pred = _validation_predictions(model, val_ds, branch, view_config)
+        collapsed, reason = detect_collapse(y_true, y_pred)
+        from sklearn.metrics import f1_score
+
+        val_f1 = float(f1_score(y_true, y_pred, average="macro", labels=range(len(MEDIUMS)),
+                                zero_division=0))
+        mlflow.log_metric("final_val_macro_f1", val_f1)
+        mlflow.set_tags({TAG_COLLAPSED: str(collapsed).lower(), TAG_DATASET_DIGEST: digest})
+        if collapsed:
+            log.warning("training collapsed: %s", reason)
+            mlflow.set_tag("mediumnet.collapse_reason", reason)
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            mlflow.log_artifact(str(_learning_curves(history, Path(tmp) / "learning_curves.png")))
+        settings = preprocessing_settings(branch, config)
+        mlflow.log_dict(settings, "preprocessing.json")
+        model_uri = _log_keras_model(model, _input_example(branch, view_config), settings,
+                                     run.info.run_id)
+        version = None
+        if register:
+            tags = {TAG_DATASET_DIGEST: digest, TAG_COLLAPSED: str(collapsed).lower(),
+                    TAG_PROMOTABLE: str(not collapsed).lower(),
+                    "mediumnet.preprocessing": json.dumps(settings),
+                    "mediumnet.preset": config.preset}
+            from mediumnet.tracking import git_commit
+
+            commit = git_commit()
+            if commit:
+                tags["mediumnet.git_commit"] = commit
+            version = register_model(model_uri, branch, tags=tags).version
+        location = run_location(run)
+    shutil.rmtree(work, ignore_errors=True)  # finished: nothing to resume
+    return TrainResult(branch=branch, run_id=run.info.run_id, model_uri=model_uri,
+                       version=version, history=history, val_macro_f1=val_f1,
+                       collapsed=collapsed, collapse_reason=reason,
+                       params=model.count_params(), seconds=time.perf_counter() - started,
+                       resumed_from_epoch=resumed_from, run_location=location)
+
+
+def _log_keras_model(model, example: np.ndarray, settings: dict[str, Any], run_id: str) -> str:
+    """Log ``model`` (Keras flavor) with signature, input example and preprocessing metadata.
+
+    Saved to a folder, then logged as the run's ``model`` artifact: ``mlflow.keras.log_model``
+    with an input example fails in MLflow 3.17 (it writes the example before creating its
+    folder; mlflow/mlflow#16183).
+
+    Returns
+    -------
+    str
+        ``runs:/<run_id>/model``.
+    """
+    import tempfile
+
+    import mlflow
+    from mlflow.models import infer_signature
+
+    signature = infer_signature(example, np.asarray(model.predict(example, verbose=0)))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model"
+        path.mkdir()
+        mlflow.keras.save_model(model, str(path), signature=signature, input_example=example,
+                                metadata={"mediumnet": settings}, pip_requirements=[])
+        mlflow.log_artifacts(str(path), "model")
+    return f"runs:/{run_id}/model"
+
+
+def _validation_predictions(model, val_ds, branch: str, config: Config
+                            ) -> tuple[np.ndarray, np.ndarray]:
+    """Per-work true and predicted classes on the validation split (tiles pooled)."""
+    from mediumnet.models.texture import pool_tiles
+
+    probs, labels = [], []
+    for x, y in val_ds:
+        probs.append(np.asarray(model.predict_on_batch(x)))
+        labels.append(np.asarray(y))
+    if not probs:
+        return np.array([], int), np.array([], int)
+    p, y = np.concatenate(probs), np.concatenate(labels)
+    if branch == "texture":
+        k = config.data.tiles_per_image_eval
+        p, y = pool_tiles(p, k), y[::k]
+    return y.argmax(axis=1), p.argmax(axis=1)
+
+
+def _input_example(branch: str, config: Config) -> np.ndarray:
+    size = config.data.texture_tile if branch == "texture" else config.data.composition_size
+    return np.full((1, size, size, 3), 127, dtype=np.uint8)

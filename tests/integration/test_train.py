@@ -1,0 +1,134 @@
+"""Training the branches on a tiny synthetic set: tracked, registered, resumable."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from mediumnet.config import SynthConfig, load_config
+from mediumnet.data.manifest import read_manifest, write_manifest
+from mediumnet.data.pipeline import class_weights
+from mediumnet.data.splits import splits
+from mediumnet.data.synth import synthesize
+from mediumnet.labels import MEDIUMS
+from mediumnet.train import detect_collapse, train_branch
+from tests.conftest import REPO
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+TINY = ["composition.epochs=2", "texture.epochs=2", "composition.filters=4,8,8",
+        "texture.filters=4,8", "composition.dense_units=8", "texture.dense_units=8",
+        "data.composition_size=48", "data.texture_tile=32", "data.tiles_per_image_train=2",
+        "data.tiles_per_image_eval=2", "data.cache_long_edge=400",
+        "effnet.image_size=32", "effnet.stage_epochs=1,1,1", "train.warmup_epochs=0"]
+
+
+@pytest.fixture
+def dataset(workdir):
+    root = workdir / "ds"
+    synthesize(root, SynthConfig(per_class=8, width=320, height=240, seed=6, workers=1,
+                                 artists_per_class=4), progress=False)
+    write_manifest(root, splits(read_manifest(root), val=0.25, test=0.25))
+    return root
+
+
+def test_two_epochs_lower_the_loss_log_every_epoch_and_register_a_loadable_model(dataset):
+    config = load_config("demo", TINY)
+    result = train_branch(dataset, "composition", config, progress=False)
+    assert len(result.history["loss"]) == 2
+    assert result.history["loss"][1] < result.history["loss"][0]
+    client = mlflow.MlflowClient()
+    for key in ("loss", "val_loss", "accuracy", "val_macro_f1", "learning_rate",
+                "images_per_second"):
+        assert len(client.get_metric_history(result.run_id, key)) == 2, key
+    run = mlflow.get_run(result.run_id)
+    assert run.data.metrics["parameters"] == result.params
+    assert run.data.tags["mediumnet.collapsed"] in ("true", "false")
+    assert {"learning_curves.png", "preprocessing.json", "config.yaml"} <= {
+        a.path for a in client.list_artifacts(result.run_id)}
+    version = client.get_model_version("mediumnet-composition", result.version)
+    assert json.loads(version.tags["mediumnet.preprocessing"])["size"] == 48
+    assert version.tags["mediumnet.promotable"] == str(not result.collapsed).lower()
+
+    loaded = mlflow.keras.load_model(f"models:/mediumnet-composition/{result.version}")
+    pyfunc = mlflow.pyfunc.load_model(f"models:/mediumnet-composition/{result.version}")
+    assert pyfunc.metadata.metadata["mediumnet"]["classes"] == list(MEDIUMS)
+    x = np.random.default_rng(0).integers(0, 255, (3, 48, 48, 3)).astype("uint8")
+    before = mlflow.keras.load_model(result.model_uri).predict(x, verbose=0)
+    assert np.allclose(loaded.predict(x, verbose=0), before, atol=1e-6)
+
+
+def test_texture_and_effnet_train_and_register(dataset):
+    config = load_config("demo", TINY)
+    texture = train_branch(dataset, "texture", config, progress=False)
+    effnet = train_branch(dataset, "effnet", config, progress=False)
+    assert texture.version and effnet.version
+    children = mlflow.search_runs(experiment_names=["mediumnet"],
+                                  filter_string=f"tags.mlflow.parentRunId = '{effnet.run_id}'")
+    assert sorted(children["params.stage"]) == ["1", "2", "3"]
+
+
+def test_killed_training_resumes_at_the_next_epoch(dataset, workdir):
+    sets = [a for item in TINY + ["composition.epochs=4", "train.early_stopping_start=10"]
+            for a in ("--set", item)]
+    command = [sys.executable, "-m", "mediumnet", "train", "composition", str(dataset),
+               "--preset", "demo", "--quiet", *sets]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(command, cwd=workdir, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    backups = list((dataset / "train").glob("composition-*/stage1/backup"))
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and proc.poll() is None:
+        backups = list((dataset / "train").glob("composition-*/stage1/backup/"
+                                                "training_metadata.json"))
+        if backups:
+            break
+        time.sleep(0.05)
+    assert backups, "no epoch finished before the deadline"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    finished = json.loads(backups[0].read_text())["epoch"]
+    assert finished >= 1
+    again = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True,
+                           timeout=600)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert f"resumed after epoch {finished}" in again.stdout
+    runs = mlflow.search_runs(experiment_names=["mediumnet"])
+    assert len(runs) == 1  # the same MLflow run went on
+    history = mlflow.MlflowClient().get_metric_history(runs.iloc[0]["run_id"], "loss")
+    assert sorted({m.step for m in history}) == [0, 1, 2, 3]
+
+
+def test_class_weights_of_a_skewed_set_are_the_documented_ones():
+    labels = ["painting"] * 60 + ["drawing"] * 30 + ["photography"] * 10
+    weights = class_weights(pd.DataFrame({"label": labels, "split": "train"}))
+    # n / (k * n_c) with k = 3 present mediums
+    assert weights[MEDIUMS.index("painting")] == pytest.approx(100 / (3 * 60))
+    assert weights[MEDIUMS.index("drawing")] == pytest.approx(100 / (3 * 30))
+    assert weights[MEDIUMS.index("photography")] == pytest.approx(100 / (3 * 10))
+    assert weights[MEDIUMS.index("engraving")] == 0.0
+
+
+def test_collapse_is_detected():
+    y = np.array([0, 1, 2, 3, 4] * 4)
+    assert detect_collapse(y, np.zeros_like(y))[0]
+    assert "answers one medium" in detect_collapse(y, np.zeros_like(y))[1]
+    assert not detect_collapse(y, y)[0]
+
+
+def test_train_cli_bad_branch_and_unsplit_data(workdir, mediumnet_exe):
+    synthesize(workdir / "raw", SynthConfig(per_class=1, width=320, height=240, workers=1),
+               progress=False)
+    out = subprocess.run([mediumnet_exe, "train", "composition", "raw", "--preset", "demo"],
+                         cwd=workdir, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 1
+    assert "no works in split 'train': run mediumnet split first" in out.stderr
+    assert out.stderr.count("\n") == 1
+    assert (REPO / "mlproject" / "train.py").is_file()
