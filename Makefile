@@ -8,7 +8,7 @@ DEMO_DIR ?= data/demo
 .PHONY: help install test test-fast lint demo clean
 
 help:
-	@echo "make demo   - create $(VENV), install mediumnet, build the demo data set (tracked in MLflow)"
+	@echo "make demo   - create $(VENV), install mediumnet, synth, split, explore, train two branches"
 	@echo "make test   - create $(VENV), install mediumnet with test extras, run the test suite"
 	@echo "make lint   - ruff"
 	@echo "make clean  - remove $(VENV), build files, the demo data and the local MLflow store"
@@ -31,15 +31,25 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-# What exists today: the synthetic data set, tracked as an MLflow run. Training, stacking and
-# serving join this target as their issues land.
+# What exists today: synthetic data, split, feature study, the composition and texture
+# branches. Stacking and serving join this target as their issues land.
+MEDIUMNET = PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/mediumnet
 demo: $(STAMP)
-	@echo "[1/1] synth: synthetic art set in $(DEMO_DIR) (demo preset)"
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/mediumnet synth $(DEMO_DIR) --preset demo
+	@echo "[1/5] synth: synthetic art set in $(DEMO_DIR) (demo preset)"
+	$(MEDIUMNET) synth $(DEMO_DIR) --preset demo
+	@echo "[2/5] split: train/val/test grouped by artist"
+	$(MEDIUMNET) split $(DEMO_DIR) --preset demo
+	@echo "[3/5] explore: the visual feature study"
+	$(MEDIUMNET) explore $(DEMO_DIR) --preset demo
+	@echo "[4/5] train composition"
+	$(MEDIUMNET) train composition $(DEMO_DIR) --preset demo --quiet
+	@echo "[5/5] train texture"
+	$(MEDIUMNET) train texture $(DEMO_DIR) --preset demo --quiet
 	@echo
-	@echo "Demo done: the data set is in $(DEMO_DIR), its run in ./mlflow.db (artifacts ./mlruns)."
-	@echo "Look at it:  $(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db"
-	@echo "Not yet in the demo: branch training, stacking and serving (they land with later issues)."
+	@echo "Demo done: data in $(DEMO_DIR) (report: $(DEMO_DIR)/explore/report.md); runs and models"
+	@echo "in ./mlflow.db (artifacts ./mlruns). Look at them:"
+	@echo "  $(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db"
+	@echo "Not yet in the demo: the EfficientNet branch, stacking and serving (later issues)."
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache $(DEMO_DIR) mlflow.db mlruns

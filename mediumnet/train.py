@@ -318,6 +318,10 @@ def train_branch(dataset_dir: str | os.PathLike[str], branch: str, config: Confi
     import keras
     import mlflow
 
+    # keras-cv's augmentation layers make TensorFlow warn that it falls back to a while_loop
+    # for some random ops, a dozen lines per model build that say nothing to a user.
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+
     from mediumnet.registry import register as register_model
     from mediumnet.tracking import TAG_DATASET_DIGEST, run_location, start_run
 
