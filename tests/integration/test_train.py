@@ -70,6 +70,8 @@ def test_texture_and_effnet_train_and_register(dataset):
     texture = train_branch(dataset, "texture", config, progress=False)
     effnet = train_branch(dataset, "effnet", config, progress=False)
     assert texture.version and effnet.version
+    metrics = mlflow.get_run(texture.run_id).data.metrics
+    assert {"final_val_macro_f1", "final_val_macro_f1_center_crop"} <= set(metrics)
     children = mlflow.search_runs(experiment_names=["mediumnet"],
                                   filter_string=f"tags.mlflow.parentRunId = '{effnet.run_id}'")
     assert sorted(children["params.stage"]) == ["1", "2", "3"]
