@@ -83,3 +83,28 @@ def test_mlflow_run_split_entry_point(workdir):
     assert set(manifest["split"]) == {"train", "val", "test"}
     run = mlflow.search_runs(experiment_names=["mediumnet"]).iloc[0]
     assert run["params.data.val_fraction"] == "0.2"
+
+
+def test_mlflow_run_train_texture_entry_point(workdir):
+    from mediumnet.config import SynthConfig
+    from mediumnet.data.manifest import read_manifest, write_manifest
+    from mediumnet.data.splits import splits
+    from mediumnet.data.synth import synthesize
+
+    root = workdir / "ds"
+    synthesize(root, SynthConfig(per_class=6, width=320, height=240, workers=1,
+                                 artists_per_class=3), progress=False)
+    write_manifest(root, splits(read_manifest(root), val=0.25, test=0.25))
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    out = subprocess.run(
+        [sys.executable, "-m", "mlflow", "run", str(REPO), "-e", "train_texture",
+         "--env-manager", "local", "--experiment-name", "mediumnet", "-P", f"dataset_dir={root}",
+         "-P", "preset=demo", "-P", "epochs=1"],
+        cwd=workdir, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    run = mlflow.search_runs(experiment_names=["mediumnet"]).iloc[0]
+    assert run["params.texture.epochs"] == "1"
+    assert run["tags.mediumnet.step"] == "train_texture"
+    versions = mlflow.MlflowClient().search_model_versions("name='mediumnet-texture'")
+    assert len(versions) == 1
