@@ -11,9 +11,8 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
-from mediumnet.errors import MediumnetError
 from mediumnet.harvest.base import Record, Source, depth_ratio
-from mediumnet.harvest.http import USER_AGENT, ApiUnreachableError, HarvestHttpError
+from mediumnet.harvest.http import USER_AGENT
 from mediumnet.labels import repair_text
 
 DEFAULT_API_URL = "https://api.artic.edu/api/v1"
@@ -56,14 +55,8 @@ class ArticSource(Source):
         page = int(cursor or 1)
         while True:
             url = self._page_url(page)
-            try:
-                status, body = self.client.get_json(url)
-            except ApiUnreachableError:
-                raise MediumnetError(f"the Art Institute of Chicago API at {self.api_url} does "
-                                     "not answer: check --api-url and your connection") from None
-            if status != 200 or not isinstance(body, dict):
-                raise HarvestHttpError(f"the AIC API answered HTTP {status} for page {page}: "
-                                       "run the harvest again later to resume", status=status)
+            body = self.get_document(url, what=f"page {page}",
+                                     api_name="Art Institute of Chicago API")
             self.store.append_raw("artworks", url, body)
             iiif = ((body.get("config") or {}).get("iiif_url")) or DEFAULT_IIIF_URL
             data = body.get("data") or []

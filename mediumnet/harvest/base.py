@@ -92,6 +92,31 @@ class Source:
     def enrich(self, record: Record) -> None:
         """Add what needs one more request per record (artist, genes), for kept ones only."""
 
+    def get_document(self, url: str, *, what: str, api_name: str,
+                     params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """GET a JSON document that must be there; one clear error if it is not.
+
+        Raises
+        ------
+        MediumnetError
+            When the API does not answer at all (``api_name`` and ``--api-url`` named).
+        HarvestHttpError
+            When it answers with another status than 200, or not with a JSON object.
+        """
+        from mediumnet.errors import MediumnetError
+        from mediumnet.harvest.http import ApiUnreachableError, HarvestHttpError
+
+        try:
+            status, body = self.client.get_json(url, params=params)
+        except ApiUnreachableError:
+            raise MediumnetError(f"the {api_name} at {getattr(self, 'api_url', url)} does not "
+                                 "answer: check --api-url and your connection") from None
+        if status != 200 or not isinstance(body, dict):
+            raise HarvestHttpError(f"the {api_name} answered HTTP {status} for {what}: check "
+                                   "--api-url, or run the harvest again later to resume",
+                                   status=status)
+        return body
+
     def fetch_image(self, record: Record) -> bytes:
         """Return the image bytes of ``record``."""
         return self.client.download(record.image_url, max_bytes=self.settings.max_image_bytes,

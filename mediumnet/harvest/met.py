@@ -11,9 +11,8 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from mediumnet.errors import MediumnetError
 from mediumnet.harvest.base import Record, Source, depth_ratio
-from mediumnet.harvest.http import RETRY_STATUSES, ApiUnreachableError, HarvestHttpError
+from mediumnet.harvest.http import RETRY_STATUSES, HarvestHttpError
 from mediumnet.harvest.store import write_json_atomic
 from mediumnet.labels import repair_text
 
@@ -55,15 +54,8 @@ class MetSource(Source):
             saved = json.loads(cache.read_text())
             if saved.get("query") == query and saved.get("api_url") == self.api_url:
                 return saved["objectIDs"]
-        url = f"{self.api_url}/objects"
-        try:
-            status, body = self.client.get_json(url, params=query)
-        except ApiUnreachableError:
-            raise MediumnetError(f"the Met API at {self.api_url} does not answer: check "
-                                 "--api-url and your connection") from None
-        if status != 200 or not isinstance(body, dict):
-            raise HarvestHttpError(f"the Met API answered HTTP {status} for its object list: "
-                                   "check --api-url, or try again later", status=status)
+        body = self.get_document(f"{self.api_url}/objects", params=query,
+                                 what="its object list", api_name="Met API")
         ids = [int(i) for i in (body.get("objectIDs") or [])]
         write_json_atomic(cache, {"api_url": self.api_url, "query": query, "objectIDs": ids,
                                   "total": body.get("total")})
