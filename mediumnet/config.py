@@ -172,6 +172,9 @@ class TrainConfig:
     label_smoothing: float = 0.0
     augmentation: str = "medium_preserving"
     """``medium_preserving``, ``randaugment`` or ``none``."""
+    batch_mix: str = "none"
+    """Mix training batches: ``mixup``, ``cutmix`` (Keras core layers, images and labels) or
+    ``none``."""
     seed: int = 0
 
 
@@ -276,6 +279,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "train.monitor": ("val_macro_f1", "val_loss"),
     "train.schedule": ("linear", "cosine"),
     "train.augmentation": ("medium_preserving", "randaugment", "none"),
+    "train.batch_mix": ("none", "mixup", "cutmix"),
     "ensemble.meta_learner": ("logistic", "boosting"),
 }
 

@@ -301,7 +301,8 @@ def make_dataset(dataset_dir: str | os.PathLike[str], view: View, split: str, co
             x.set_shape((None, size, size, 3))
             return x, tf.gather(onehot_t, idx)
 
-        return ds.batch(batch).map(read, num_parallel_calls=autotune).prefetch(autotune)
+        ds = ds.batch(batch).map(read, num_parallel_calls=autotune)
+        return _mix_batches(ds, split, config).prefetch(autotune)
 
     tile, batch = d.texture_tile, config.texture.batch_size
     if split == "train":
@@ -340,4 +341,26 @@ def make_dataset(dataset_dir: str | os.PathLike[str], view: View, split: str, co
 
     works_per_read = max(1, batch // k)
     ds = ds.batch(works_per_read).map(read, num_parallel_calls=autotune)
-    return ds.unbatch().batch(batch).prefetch(autotune)
+    return _mix_batches(ds.unbatch().batch(batch), split, config).prefetch(autotune)
+
+
+def _mix_batches(ds: tf.data.Dataset, split: str, config: Config) -> tf.data.Dataset:
+    """MixUp or CutMix the training batches (``train.batch_mix``); other splits untouched.
+
+    Keras core's layers, which mix images and labels together; mixed images are float32 in
+    the 0-255 range, which the models take as they take uint8.
+    """
+    if split != "train" or config.train.batch_mix == "none":
+        return ds
+    import keras
+    import tensorflow as tf
+
+    seed = config.train.seed
+    layer = (keras.layers.MixUp(alpha=0.2, seed=seed) if config.train.batch_mix == "mixup"
+             else keras.layers.CutMix(factor=1.0, seed=seed))
+
+    def mix(images, labels):
+        out = layer({"images": tf.cast(images, "float32"), "labels": labels}, training=True)
+        return out["images"], out["labels"]
+
+    return ds.map(mix, num_parallel_calls=tf.data.AUTOTUNE)

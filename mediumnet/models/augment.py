@@ -3,7 +3,9 @@
 The only module that imports keras_cv. Medium-preserving by default: flips, small rotations,
 random crop-and-resize (zoom), mild brightness and contrast — never a hue shift, grayscale or
 strong saturation change, since colour is evidence of the medium. ``randaugment`` adds Keras
-core's RandAugment (keras-cv 0.9's own RandAugment fails inside a Keras 3 model).
+core's RandAugment (keras-cv 0.9's own RandAugment fails inside a Keras 3 model). MixUp and
+CutMix mix labels as well as images, so they act on batches in the input pipeline
+(``train.batch_mix``, :mod:`mediumnet.data.pipeline`), not in the model.
 
 keras-cv 0.9 layers called inside a Keras 3 functional model transform their input even at
 inference (measured here: the flip flipped with ``training=False``); every augmentation is

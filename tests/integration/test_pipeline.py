@@ -100,3 +100,13 @@ def test_unsplit_manifest_is_a_clear_error(tmp_path):
                progress=False)
     with pytest.raises(DatasetError, match="no works in split 'train': run mediumnet split"):
         make_dataset(root, "composition", "train", CONFIG)
+
+
+@pytest.mark.parametrize("mix", ["mixup", "cutmix"])
+def test_batch_mixing_blends_training_labels_only(dataset, mix):
+    config = load_config("demo", ["composition.batch_size=8", f"train.batch_mix={mix}"])
+    x, y = _all(make_dataset(dataset, "composition", "train", config))
+    assert x.dtype == np.float32 and np.allclose(y.sum(axis=1), 1, atol=1e-5)
+    assert ((y > 0.01).sum(axis=1) > 1).any()   # some labels are blends of two mediums
+    _, y_val = _all(make_dataset(dataset, "composition", "val", config))
+    assert set(np.unique(y_val)) <= {0.0, 1.0}
