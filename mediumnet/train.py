@@ -376,6 +376,12 @@ def train_branch(dataset_dir: str | os.PathLike[str], branch: str, config: Confi
                 _compile(model, learning_rate_schedule(config, lr, final_lr, steps, epochs),
                          config)
             stage_dir = work / f"stage{stage}"
+            finished = stage_dir / "finished.weights.h5"
+            if finished.exists():  # done before a kill in a later stage: not trained again
+                model.load_weights(str(finished))
+                resumed_from = offset + epochs
+                offset += epochs
+                continue
             metadata = stage_dir / "backup" / "training_metadata.json"
             if metadata.exists() and not resumed_from:  # an earlier attempt was killed
                 resumed_from = offset + int(json.loads(metadata.read_text())["epoch"])
@@ -403,6 +409,9 @@ def train_branch(dataset_dir: str | os.PathLike[str], branch: str, config: Confi
                                 verbose=1 if progress else 0)
             for key, values in fit.history.items():
                 history.setdefault(key, []).extend(float(v) for v in values)
+            if len(stages) > 1:
+                stage_dir.mkdir(parents=True, exist_ok=True)
+                model.save_weights(str(finished))
             offset += epochs
 
         y_true, y_pred = _validation_predictions(model, val_ds, branch, view_config)

@@ -134,3 +134,28 @@ def test_train_cli_bad_branch_and_unsplit_data(workdir, mediumnet_exe):
     assert "no works in split 'train': run mediumnet split first" in out.stderr
     assert out.stderr.count("\n") == 1
     assert (REPO / "mlproject" / "train.py").is_file()
+
+
+def test_killed_effnet_training_skips_its_finished_stages(dataset, workdir):
+    sets = [a for item in TINY + ["effnet.stage_epochs=1,3,1", "train.early_stopping_start=10"]
+            for a in ("--set", item)]
+    command = [sys.executable, "-m", "mediumnet", "train", "effnet", str(dataset),
+               "--preset", "demo", "--quiet", *sets]
+    proc = subprocess.Popen(command, cwd=workdir, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    marker = []
+    while time.monotonic() < deadline and proc.poll() is None and not marker:
+        marker = list((dataset / "train").glob("effnet-*/stage2/backup/training_metadata.json"))
+        time.sleep(0.05)
+    assert marker, "stage 2 never finished an epoch"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    assert list((dataset / "train").glob("effnet-*/stage1/finished.weights.h5"))
+    again = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "resumed after epoch" in again.stdout
+    runs = mlflow.search_runs(experiment_names=["mediumnet"])
+    stage1 = runs[runs["params.stage"] == "1"]
+    assert len(stage1) == 1  # stage 1 ran once, before the kill
+    assert not list((dataset / "train").glob("effnet-*"))  # cleaned up when done
