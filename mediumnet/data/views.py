@@ -172,19 +172,35 @@ def composition_view(source: object, size: int, *, pad: int = PAD_VALUE) -> np.n
     return out
 
 
-def _plain_jpeg_bgr(source: object, im) -> np.ndarray | None:
-    """Decode a plain (RGB or grey) JPEG file with OpenCV into BGR; None for anything else."""
-    import cv2
+def _plain_jpeg_bytes(source: object, im) -> bytes | None:
+    """Return the bytes of a plain (RGB or grey) JPEG given as a path or bytes, else None.
 
+    Raises
+    ------
+    ImageError
+        If the file lacks its end-of-image marker (a truncated transfer).
+    """
     if getattr(im, "format", None) != "JPEG" or im.mode not in ("RGB", "L") or \
             not isinstance(source, str | os.PathLike | bytes | bytearray):
         return None
     data = bytes(source) if isinstance(source, bytes | bytearray) else Path(source).read_bytes()
+    if not data.rstrip(b"\0").endswith(b"\xff\xd9"):
+        raise ImageError(f"{_name(source)}: truncated or corrupt image data")
+    return data
+
+
+def _plain_jpeg_bgr(source: object, im) -> np.ndarray | None:
+    """Decode a plain (RGB or grey) JPEG file with OpenCV into BGR; None for anything else."""
+    import cv2
+
+    data = _plain_jpeg_bytes(source, im)
+    if data is None:
+        return None
     # OpenCV's own EXIF handling costs as much again as the decode here; the orientation
     # is read from the header Pillow already parsed and applied to the pixels below.
     array = cv2.imdecode(np.frombuffer(data, np.uint8),
                          cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
-    if array is None or not data.rstrip(b"\0").endswith(b"\xff\xd9"):
+    if array is None:
         raise ImageError(f"{_name(source)}: truncated or corrupt image data")
     return _orient(array, im.getexif().get(0x0112, 1))
 
@@ -234,6 +250,14 @@ def grid_positions(height: int, width: int, tile: int, n: int) -> list[tuple[int
     return positions
 
 
+def fixed_positions(height: int, width: int, tile: int, n: int,
+                    mode: str) -> list[tuple[int, int]]:
+    """Top-left corners of the ``grid`` or ``center`` tiles (the centre crop repeated)."""
+    if mode == "center":
+        return [((height - tile) // 2, (width - tile) // 2)] * n
+    return grid_positions(height, width, tile, n)
+
+
 def _pad_to_tile(pixels: np.ndarray, tile: int, pad: int) -> tuple[np.ndarray, bool]:
     h, w = pixels.shape[:2]
     if h >= tile and w >= tile:
@@ -253,11 +277,8 @@ def tiles_from_pixels(pixels: np.ndarray, tile: int, n: int, *, mode: TileMode =
     pixels, padded = _pad_to_tile(pixels, tile, pad)
     h, w = pixels.shape[:2]
     rejected = 0
-    if mode == "center":
-        y, x = (h - tile) // 2, (w - tile) // 2
-        positions = [(y, x)] * n
-    elif mode == "grid":
-        positions = grid_positions(h, w, tile, n)
+    if mode in ("center", "grid"):
+        positions = fixed_positions(h, w, tile, n, mode)
     elif mode == "random":
         rng = rng if rng is not None else np.random.default_rng()
         positions = []
@@ -333,22 +354,15 @@ def _jpeg_bands(source: object, im, tile: int, n: int, mode: str) -> np.ndarray 
     needs and runs the inverse DCT and colour conversion only inside the band, which makes
     fixed tiles about twice as fast as a full decode. None when this does not apply.
     """
-    if mode not in ("grid", "center") or getattr(im, "format", None) != "JPEG" or \
-            im.mode not in ("RGB", "L") or im.getexif().get(0x0112, 1) != 1 or \
-            not isinstance(source, str | os.PathLike | bytes | bytearray):
-        return None
     width, height = im.size
-    if width < tile or height < tile:
+    if mode not in ("grid", "center") or width < tile or height < tile:
+        return None
+    data = _plain_jpeg_bytes(source, im)
+    if data is None or im.getexif().get(0x0112, 1) != 1:
         return None
     import tensorflow as tf
 
-    data = bytes(source) if isinstance(source, bytes | bytearray) else Path(source).read_bytes()
-    if not data.rstrip(b"\0").endswith(b"\xff\xd9"):
-        raise ImageError(f"{_name(source)}: truncated or corrupt image data")
-    if mode == "center":
-        positions = [((height - tile) // 2, (width - tile) // 2)] * n
-    else:
-        positions = grid_positions(height, width, tile, n)
+    positions = fixed_positions(height, width, tile, n, mode)
     tiles: dict[tuple[int, int], np.ndarray] = {}
     try:
         for y in sorted({y for y, _ in positions}):
