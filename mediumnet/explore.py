@@ -15,7 +15,6 @@ import math
 import os
 import time
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -202,23 +201,6 @@ class ExploreResult:
     report: Path | None = None
     plots: list[Path] = field(default_factory=list)
     run_location: str = ""
-
-
-def _measure(paths: list[Path], workers: int, progress: bool):
-    """Measure images in threads (decoders and OpenCV release the GIL), with a progress bar."""
-    from tqdm.auto import tqdm
-
-    from mediumnet.data.views import ImageError
-
-    def one(path: Path):
-        try:
-            return image_features(path), None
-        except ImageError as exc:
-            return None, str(exc)
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        yield from tqdm(pool.map(one, paths), total=len(paths), desc="explore", unit="img",
-                        disable=None if progress else True, leave=False)
 
 
 def summarise(features: pd.DataFrame, names: Iterable[str] = FEATURE_NAMES) -> pd.DataFrame:
@@ -409,8 +391,10 @@ def explore(dataset_dir: str | os.PathLike[str], *, sample: int | None = None, s
         If the manifest is missing or empty, or no image could be read.
     """
     import pandas as pd
+    from tqdm.auto import tqdm
 
     from mediumnet.data.manifest import read_manifest
+    from mediumnet.data.views import map_images
 
     started = time.perf_counter()
     root = Path(dataset_dir)
@@ -435,8 +419,10 @@ def explore(dataset_dir: str | os.PathLike[str], *, sample: int | None = None, s
         (r["id"], r["sha256"]): r for r in previous.to_dict("records")}
     todo = [r for r in manifest.to_dict("records") if (r["id"], r["sha256"]) not in known]
     rows, failed = [], {}
-    measured = _measure([root / r["image_path"] for r in todo], workers or os.cpu_count() or 1,
-                        progress)
+    measured = tqdm(map_images(image_features, [root / r["image_path"] for r in todo],
+                               workers or os.cpu_count() or 1),
+                    total=len(todo), desc="explore", unit="img",
+                    disable=None if progress else True, leave=False)
     for record, (values, error) in zip(todo, measured, strict=True):
         if error:
             failed[record["id"]] = error

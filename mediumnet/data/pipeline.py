@@ -25,7 +25,6 @@ import logging
 import os
 import shutil
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -84,34 +83,17 @@ def cache_key(manifest: pd.DataFrame, view: str, config: Config) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def _decode_all(func, paths: list[Path], workers: int):
-    """Run ``func`` over ``paths`` in threads (decoders release the GIL), in order.
-
-    Yields ``(index, result or None, error message or None)``.
-    """
-    from mediumnet.data.views import ImageError
-
-    def safe(i: int):
-        try:
-            return i, func(paths[i]), None
-        except ImageError as exc:
-            return i, None, str(exc)
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for start in range(0, len(paths), 64):  # bounded memory: 64 images in flight
-            yield from pool.map(safe, range(start, min(start + 64, len(paths))))
-
-
 def _build_composition(tmp: Path, root: Path, manifest: pd.DataFrame, config: Config,
                        workers: int) -> dict[str, Any]:
-    from mediumnet.data.views import composition_view
+    from mediumnet.data.views import composition_view, map_images
 
     size = config.data.composition_size
     paths = [root / p for p in manifest["image_path"]]
     images = np.lib.format.open_memmap(tmp / "images.npy", mode="w+", dtype=np.uint8,
                                        shape=(len(paths), size, size, 3))
     failed: dict[int, str] = {}
-    for i, view, error in _decode_all(lambda p: composition_view(p, size), paths, workers):
+    for i, (view, error) in enumerate(
+            map_images(lambda p: composition_view(p, size), paths, workers)):
         if error:
             failed[i] = error
         else:
@@ -122,7 +104,7 @@ def _build_composition(tmp: Path, root: Path, manifest: pd.DataFrame, config: Co
 
 def _build_texture(tmp: Path, root: Path, manifest: pd.DataFrame, config: Config,
                    workers: int) -> dict[str, Any]:
-    from mediumnet.data.views import bounded_pixels, tiles_from_pixels
+    from mediumnet.data.views import bounded_pixels, map_images, tiles_from_pixels
 
     d = config.data
     paths = [root / p for p in manifest["image_path"]]
@@ -134,8 +116,8 @@ def _build_texture(tmp: Path, root: Path, manifest: pd.DataFrame, config: Config
     failed: dict[int, str] = {}
     position = 0
     with (tmp / "pixels.u8").open("wb") as fh:
-        for i, pixels, error in _decode_all(lambda p: bounded_pixels(p, d.cache_long_edge),
-                                            paths, workers):
+        for i, (pixels, error) in enumerate(
+                map_images(lambda p: bounded_pixels(p, d.cache_long_edge), paths, workers)):
             if error:
                 failed[i] = error
                 continue

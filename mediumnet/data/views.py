@@ -378,6 +378,30 @@ def _jpeg_bands(source: object, im, tile: int, n: int, mode: str) -> np.ndarray 
     return np.stack([tiles[p] for p in positions])
 
 
+def map_images(func, sources: list, workers: int):
+    """Apply ``func`` to every image source in threads, in order, never stopping on a bad one.
+
+    The decoders and OpenCV release the GIL, so threads use every core; at most 64 images
+    are in flight, which bounds memory on sets of thousands of large scans.
+
+    Yields
+    ------
+    (result, error) : tuple
+        ``result`` of ``func``, or None with the message of the :class:`ImageError` raised.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    def safe(source):
+        try:
+            return func(source), None
+        except ImageError as exc:
+            return None, str(exc)
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for start in range(0, len(sources), 64):
+            yield from pool.map(safe, sources[start:start + 64])
+
+
 def bounded_pixels(source: object, long_edge: int) -> np.ndarray:
     """Return the pixels of ``source``, downscaled only if its long edge exceeds ``long_edge``.
 
