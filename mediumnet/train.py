@@ -491,17 +491,10 @@ def _center_crop_predictions(model, cache, manifest, config: Config
     """Predict validation classes from one centre tile per work (the research's way)."""
     from mediumnet.data.views import tiles_from_pixels
 
-    tile = config.data.texture_tile
-    pixels = np.memmap(cache.path / "pixels.u8", dtype=np.uint8, mode="r")
-    offsets = np.load(cache.path / "offsets.npy")
-    shapes = np.load(cache.path / "shapes.npy")
-    wanted = set(manifest.loc[manifest["split"] == "val", "id"])
-    rows = [i for i, work in enumerate(cache.ids) if work in wanted and work not in cache.failed]
-    tiles = []
-    for i in rows:
-        h, w = shapes[i]
-        image = pixels[offsets[i]: offsets[i] + h * w * 3].reshape(h, w, 3)
-        tiles.append(tiles_from_pixels(image, tile, 1, mode="center")[0][0])
+    read_image = cache.image_reader()
+    rows = cache.rows(manifest, "val")
+    tiles = [tiles_from_pixels(read_image(i), config.data.texture_tile, 1, mode="center")[0][0]
+             for i in rows]
     if not tiles:
         return np.array([], int), np.array([], int)
     predicted = np.asarray(model.predict(np.stack(tiles), verbose=0)).argmax(axis=1)

@@ -57,9 +57,34 @@ class ViewCache:
     built: bool = False
     meta: dict[str, Any] = field(default_factory=dict)
 
-    def position(self) -> dict[str, int]:
-        """Map work id → row in the cache."""
-        return {work_id: i for i, work_id in enumerate(self.ids)}
+    def rows(self, manifest: pd.DataFrame, split: str) -> np.ndarray:
+        """Cache rows of the works of ``split`` (all when empty) that decoded.
+
+        Raises
+        ------
+        DatasetError
+            If the split has no works.
+        """
+        wanted = set(manifest.loc[manifest["split"] == split, "id"]) if split else set(self.ids)
+        if split and not wanted:
+            raise DatasetError(f"no works in split {split!r}: run mediumnet split first")
+        return np.array([i for i, work_id in enumerate(self.ids)
+                         if work_id in wanted and work_id not in self.failed], dtype=np.int64)
+
+    def image_reader(self):
+        """Return ``read(row) -> (H, W, 3) uint8``: a texture cache's bounded copies, mapped.
+
+        Nothing is copied or decoded: each call is a view into the memory-mapped pixel file.
+        """
+        pixels = np.memmap(self.path / "pixels.u8", dtype=np.uint8, mode="r")
+        offsets = np.load(self.path / "offsets.npy")
+        shapes = np.load(self.path / "shapes.npy")
+
+        def read(row: int) -> np.ndarray:
+            h, w = shapes[row]
+            return pixels[offsets[row]: offsets[row] + h * w * 3].reshape(h, w, 3)
+
+        return read
 
 
 def view_settings(view: str, config: Config) -> dict[str, Any]:
@@ -217,14 +242,6 @@ def class_weights(manifest: pd.DataFrame, split: str = "train") -> dict[int, flo
             for i, m in enumerate(MEDIUMS)}
 
 
-def _rows_of_split(cache: ViewCache, manifest: pd.DataFrame, split: str) -> np.ndarray:
-    wanted = set(manifest.loc[manifest["split"] == split, "id"]) if split else set(cache.ids)
-    if split and not wanted:
-        raise DatasetError(f"no works in split {split!r}: run mediumnet split first")
-    return np.array([i for i, work_id in enumerate(cache.ids)
-                     if work_id in wanted and work_id not in cache.failed], dtype=np.int64)
-
-
 def make_dataset(dataset_dir: str | os.PathLike[str], view: View, split: str, config: Config,
                  *, shuffle: bool | None = None, seed: int | None = None,
                  cache: ViewCache | None = None) -> tf.data.Dataset:
@@ -260,7 +277,7 @@ def make_dataset(dataset_dir: str | os.PathLike[str], view: View, split: str, co
 
     cache = cache or build_cache(dataset_dir, view, config)
     manifest = read_manifest(dataset_dir)
-    rows = _rows_of_split(cache, manifest, split)
+    rows = cache.rows(manifest, split)
     onehot = np.eye(len(MEDIUMS), dtype=np.float32)[[MEDIUMS.index(x) for x in cache.labels]]
     shuffle = (split == "train") if shuffle is None else shuffle
     seed = config.train.seed if seed is None else seed
@@ -288,9 +305,7 @@ def make_dataset(dataset_dir: str | os.PathLike[str], view: View, split: str, co
 
     tile, batch = d.texture_tile, config.texture.batch_size
     if split == "train":
-        pixels = np.memmap(cache.path / "pixels.u8", dtype=np.uint8, mode="r")
-        offsets = np.load(cache.path / "offsets.npy")
-        shapes = np.load(cache.path / "shapes.npy")
+        read_image = cache.image_reader()
         k = d.tiles_per_image_train
 
         from mediumnet.data.views import tiles_from_pixels
@@ -299,9 +314,7 @@ def make_dataset(dataset_dir: str | os.PathLike[str], view: View, split: str, co
             rng = np.random.default_rng(int(draw))
             out = []
             for j in np.asarray(idx):
-                h, w = shapes[j]
-                image = pixels[offsets[j]: offsets[j] + h * w * 3].reshape(h, w, 3)
-                out.append(tiles_from_pixels(image, tile, k, mode="random", rng=rng,
+                out.append(tiles_from_pixels(read_image(j), tile, k, mode="random", rng=rng,
                                              blank_std=d.blank_tile_std)[0])
             return np.concatenate(out)
 
