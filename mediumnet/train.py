@@ -333,8 +333,7 @@ def train_branch(dataset_dir: str | os.PathLike[str], branch: str, config: Confi
     weights = class_weights(manifest, "train") if config.train.class_weights else None
     n_train = int((manifest["split"] == "train").sum())
     per_work = config.data.tiles_per_image_train if branch == "texture" else 1
-    batch = (config.texture.batch_size if branch == "texture" else
-             config.effnet.batch_size if branch == "effnet" else config.composition.batch_size)
+    batch = (view_config.texture if branch == "texture" else view_config.composition).batch_size
     steps = max(1, -(-n_train * per_work // batch))
 
     keras.utils.set_random_seed(config.train.seed)
@@ -366,6 +365,13 @@ def train_branch(dataset_dir: str | os.PathLike[str], branch: str, config: Confi
         for stage, (epochs, lr) in enumerate(stages, start=1):
             if epochs <= 0:
                 continue
+            stage_dir = work / f"stage{stage}"
+            finished = stage_dir / "finished.weights.h5"
+            if finished.exists():  # done before a kill in a later stage: not trained again
+                model.load_weights(str(finished))
+                resumed_from = offset + epochs
+                offset += epochs
+                continue
             final_lr = (config.effnet.stage_learning_rates[stage - 1] / 5 if branch == "effnet"
                         else getattr(config, branch).final_learning_rate)
             if branch == "effnet":
@@ -375,30 +381,20 @@ def train_branch(dataset_dir: str | os.PathLike[str], branch: str, config: Confi
             with strategy.scope():
                 _compile(model, learning_rate_schedule(config, lr, final_lr, steps, epochs),
                          config)
-            stage_dir = work / f"stage{stage}"
-            finished = stage_dir / "finished.weights.h5"
-            if finished.exists():  # done before a kill in a later stage: not trained again
-                model.load_weights(str(finished))
-                resumed_from = offset + epochs
-                offset += epochs
-                continue
             metadata = stage_dir / "backup" / "training_metadata.json"
             if metadata.exists() and not resumed_from:  # an earlier attempt was killed
                 resumed_from = offset + int(json.loads(metadata.read_text())["epoch"])
-            backup = keras.callbacks.BackupAndRestore(str(stage_dir / "backup"))
+            monitor = config.train.monitor
+            mode = "max" if monitor.endswith("f1") else "min"
             callbacks = [
                 # Metrics first: an epoch the backup counts as done is always logged.
                 _MlflowEpochs.make(n_train * per_work, offset),
-                backup,
+                keras.callbacks.BackupAndRestore(str(stage_dir / "backup")),
                 keras.callbacks.EarlyStopping(
-                    monitor=config.train.monitor,
-                    mode="max" if config.train.monitor.endswith("f1") else "min",
-                    patience=config.train.early_stopping_patience, restore_best_weights=True,
-                    start_from_epoch=config.train.early_stopping_start),
-                keras.callbacks.ModelCheckpoint(
-                    str(stage_dir / "best.keras"), monitor=config.train.monitor,
-                    mode="max" if config.train.monitor.endswith("f1") else "min",
-                    save_best_only=True),
+                    monitor=monitor, mode=mode, patience=config.train.early_stopping_patience,
+                    restore_best_weights=True, start_from_epoch=config.train.early_stopping_start),
+                keras.callbacks.ModelCheckpoint(str(stage_dir / "best.keras"), monitor=monitor,
+                                                mode=mode, save_best_only=True),
             ]
             nested = (start_run(f"train_{branch}_stage{stage}", nested=True,
                                 params={"stage": stage, "epochs": epochs, "learning_rate": lr})
