@@ -426,8 +426,8 @@ def text_families(medium_text: str | None) -> dict[str, str]:
     if "photography" in found:
         # "Gelatin silver print" is a photograph, not a print; "photogravure" likewise.
         found.pop("engraving", None)
-    elif "engraving" not in found and _BARE_PRINT.search(text):
-        found["engraving"] = _BARE_PRINT.search(text).group(0)
+    elif "engraving" not in found and (bare := _BARE_PRINT.search(text)):
+        found["engraving"] = bare.group(0)
     if "painting" in found and found["painting"] == "paint" and "gouache_watercolor" in found:
         # "watercolour paint" / "gouache paint" name water-based paint, not oil.
         found.pop("painting")
