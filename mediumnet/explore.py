@@ -58,7 +58,7 @@ NUMERIC_FOR_MODELS: tuple[str, ...] = (
 """The features that describe the work rather than its file (for models: no size, no bytes)."""
 
 
-def _jpeg_quality(im) -> float:
+def jpeg_quality(im) -> float:
     """Estimate the JPEG quality (1-100) from the luminance quantisation table; NaN if none."""
     tables = getattr(im, "quantization", None) or {}
     if 0 not in tables:
@@ -164,7 +164,7 @@ def image_features(source: object) -> dict[str, float]:
 
     im = open_image(source)
     width, height = im.size
-    quality = _jpeg_quality(im)
+    quality = jpeg_quality(im)
     if isinstance(source, bytes | bytearray):
         size_bytes = float(len(source))
     elif isinstance(source, str | os.PathLike):
@@ -179,13 +179,46 @@ def image_features(source: object) -> dict[str, float]:
     rgb = np.asarray(rgb_image)
     tile = min(TEXTURE_TILE, width, height)
     tiles = texture_tiles(source, tile, TEXTURE_TILES, mode="grid")
+    return _assemble(rgb, tiles, width, height, size_bytes, quality)
+
+
+def _assemble(thumb: np.ndarray, tiles: np.ndarray, width: int, height: int,
+              file_bytes: float, jpeg_quality: float) -> dict[str, float]:
     features = {"width": float(width), "height": float(height),
                 "megapixels": width * height / 1e6, "aspect_ratio": width / height,
-                "file_bytes": size_bytes, "jpeg_quality": quality}
-    features.update(_colour_stats(rgb))
-    features.update(_emptiness(rgb))
+                "file_bytes": file_bytes, "jpeg_quality": jpeg_quality}
+    features.update(_colour_stats(thumb))
+    features.update(_emptiness(thumb))
     features.update(_texture_stats(tiles))
     return {name: float(features[name]) for name in FEATURE_NAMES}
+
+
+def features_from_pixels(pixels: np.ndarray, *, file_bytes: float = float("nan"),
+                         jpeg_quality: float = float("nan")) -> dict[str, float]:
+    """:func:`image_features` of already decoded pixels (no second decode).
+
+    The served ensemble decodes an image once and cuts every view and these statistics from
+    the same pixels. The thumbnail is reduced from the full pixels instead of a DCT-scaled
+    decode, so values differ from :func:`image_features` by a hair; a model must be trained
+    and served on the same one of the two (the stack is: both go through this function).
+
+    Parameters
+    ----------
+    pixels : numpy.ndarray
+        ``(H, W, 3)`` uint8 RGB, upright.
+    file_bytes, jpeg_quality : float
+        What only the file knows (NaN when there is no file).
+    """
+    from PIL import Image
+
+    from mediumnet.data.views import tiles_from_pixels
+
+    height, width = pixels.shape[:2]
+    thumb = Image.fromarray(np.ascontiguousarray(pixels))
+    thumb.thumbnail((THUMB_EDGE, THUMB_EDGE), Image.Resampling.BOX)
+    tile = min(TEXTURE_TILE, width, height)
+    tiles = tiles_from_pixels(pixels, tile, TEXTURE_TILES, mode="grid")[0]
+    return _assemble(np.asarray(thumb), tiles, width, height, file_bytes, jpeg_quality)
 
 
 @dataclass

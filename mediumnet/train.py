@@ -151,7 +151,8 @@ def preprocessing_settings(branch: str, config: Config) -> dict[str, Any]:
     d = config.data
     if branch == "texture":
         return {"view": "texture", "tile": d.texture_tile,
-                "tiles_per_image": d.tiles_per_image_eval, "pooling": "mean_log_probability",
+                "tiles_per_image": d.tiles_per_image_eval, "long_edge": d.cache_long_edge,
+                "pooling": "mean_log_probability",
                 "classes": list(MEDIUMS)}
     size = config.effnet.image_size if branch == "effnet" else d.composition_size
     return {"view": "composition", "size": size, "letterbox_pad": 127,

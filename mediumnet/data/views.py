@@ -408,12 +408,43 @@ def bounded_pixels(source: object, long_edge: int) -> np.ndarray:
     The bounded copy that the texture cache keeps: native resolution for all but the largest
     scans, so tiles cut from it keep their texture.
     """
+    return bound_pixels(native_pixels(source), long_edge)
+
+
+def bound_pixels(pixels: np.ndarray, long_edge: int | None) -> np.ndarray:
+    """Downscale decoded pixels (area averaging) only if their long edge exceeds ``long_edge``.
+
+    ``None`` keeps every pixel.
+    """
     import cv2
 
-    pixels = native_pixels(source)
     h, w = pixels.shape[:2]
-    if max(h, w) <= long_edge:
+    if not long_edge or max(h, w) <= long_edge:
         return pixels
     scale = long_edge / max(h, w)
     return cv2.resize(pixels, (max(1, round(w * scale)), max(1, round(h * scale))),
                       interpolation=cv2.INTER_AREA)
+
+
+def letterbox_pixels(pixels: np.ndarray, size: int, *, pad: int = PAD_VALUE) -> np.ndarray:
+    """Return the composition view of already decoded pixels (no second decode).
+
+    :func:`composition_view` without the decode, for callers that cut every view from one
+    decoded image (the served ensemble).
+
+    The resize is Pillow's Lanczos with the same ``reducing_gap`` as :func:`composition_view`;
+    the two differ only by the DCT-scaled decode that function starts from (a difference far
+    below what changes a prediction).
+    """
+    from PIL import Image
+
+    h, w = pixels.shape[:2]
+    fit = size / max(w, h)
+    new = (max(1, round(w * fit)), max(1, round(h * fit)))
+    im = Image.fromarray(np.ascontiguousarray(pixels))
+    if new != (w, h):
+        im = im.resize(new, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    out = np.full((size, size, 3), pad, dtype=np.uint8)
+    top, left = (size - new[1]) // 2, (size - new[0]) // 2
+    out[top:top + new[1], left:left + new[0]] = np.asarray(im)
+    return out
