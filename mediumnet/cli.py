@@ -210,6 +210,113 @@ def train_command(branch: str, dataset_dir: str, no_register: bool, quiet: bool,
     click.echo(result.run_location)
 
 
+@cli.command("stack")
+@click.argument("dataset_dir", type=click.Path(file_okay=False))
+@click.option("--composition", metavar="URI", default=None,
+              help="Composition model (default: the champion/newest trained on DATASET_DIR).")
+@click.option("--texture", metavar="URI", default=None,
+              help="Texture model (default: the champion/newest trained on DATASET_DIR).")
+@click.option("--effnet", metavar="URI", default=None,
+              help="EfficientNet model (default: used if one was trained on DATASET_DIR).")
+@click.option("--features/--no-features", default=None,
+              help="Add the visual features to the branch outputs (default: on).")
+@click.option("--no-register", is_flag=True, help="Log the ensemble but do not register it.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@_config_options
+@_errors_as_one_line
+def stack_command(dataset_dir: str, composition: str | None, texture: str | None,
+                  effnet: str | None, features: bool | None, no_register: bool, quiet: bool,
+                  preset: str, overrides: tuple[str, ...]) -> None:
+    """Fit the stacking ensemble over the branch models of a split DATASET_DIR.
+
+    Compares, on the test split, each branch alone, a features-only model, the blend (mean of
+    branch probabilities) and the stack; lists the works whose label the models doubt; logs
+    and registers the ensemble as mediumnet-ensemble; moves the alias champion to it if its
+    test macro-F1 is at least the champion's on the same split.
+    """
+    from mediumnet.config import load_config
+    from mediumnet.stacking import markdown_table, stack
+
+    result = stack(dataset_dir, load_config(preset, overrides), composition=composition,
+                   texture=texture, effnet=effnet, use_features=features,
+                   register=not no_register, progress=not quiet)
+    if result.failed:
+        click.echo(f"{len(result.failed)} unreadable images left out")
+    click.echo(markdown_table(result.table), nl=False)
+    click.echo(f"label audit: {len(result.label_issues)} works to re-check in "
+               f"{result.out_dir / 'label_issues.csv'} (gallery label_issues.png)")
+    if result.version:
+        state = "now champion" if result.promoted else "not promoted"
+        click.echo(f"registered as version {result.version} of mediumnet-ensemble, {state}: "
+                   f"{result.promotion_reason}")
+    click.echo(result.run_location)
+
+
+@cli.command("evaluate")
+@click.argument("model_uri")
+@click.argument("dataset_dir", type=click.Path(file_okay=False))
+@click.option("--split", type=click.Choice(["train", "val", "test"]), default="test",
+              show_default=True, help="The split to evaluate on.")
+@_config_options
+@_errors_as_one_line
+def evaluate_command(model_uri: str, dataset_dir: str, split: str, preset: str,
+                     overrides: tuple[str, ...]) -> None:
+    """Evaluate MODEL_URI (any mediumnet model) on a split of DATASET_DIR.
+
+    Accuracy, balanced accuracy, macro-F1, per-class scores, confusion matrix, the most
+    confused pairs, calibration and a gallery of the most confident mistakes, written to
+    DATASET_DIR/evaluation/ and logged to an MLflow run.
+    """
+    from pathlib import Path
+
+    from mediumnet.config import load_config
+    from mediumnet.evaluate import evaluate_model
+
+    report = evaluate_model(model_uri, dataset_dir, split=split,
+                            config=load_config(preset, overrides))
+    m = {k.removeprefix(f"{split}_"): v for k, v in report.metrics.items()}
+    click.echo(f"{model_uri} on {split} ({int(m['works'])} works): accuracy "
+               f"{m['accuracy']:.3f}, balanced accuracy {m['balanced_accuracy']:.3f}, "
+               f"macro-F1 {m['macro_f1']:.3f}, calibration error "
+               f"{m['expected_calibration_error']:.3f}")
+    if not report.confused_pairs.empty:
+        top = report.confused_pairs.iloc[0]
+        click.echo(f"most confused: {top['pair']} ({top['errors']} errors)")
+    if report.failed:
+        click.echo(f"{len(report.failed)} unreadable images left out")
+    click.echo(f"report: {Path(report.files[-1])}")
+
+
+@cli.command("predict")
+@click.argument("images", nargs=-1, required=True, type=click.Path())
+@click.option("--model", "model_uri", metavar="URI", default=None,
+              help="Model to use (default: models:/mediumnet-ensemble@champion).")
+@click.option("--json", "as_json", is_flag=True, help="JSON records instead of a table.")
+@_errors_as_one_line
+def predict_command(images: tuple[str, ...], model_uri: str | None, as_json: bool) -> None:
+    """Tell the medium of each IMAGE (files) with the champion ensemble or --model.
+
+    Exits with status 1 when an image could not be classified (its error column says why).
+    """
+    import mediumnet
+
+    frame = mediumnet.classify(list(images), model=model_uri)
+    if as_json:
+        click.echo(frame.reset_index().to_json(orient="records", indent=1))
+    else:
+        shown = frame.copy()
+        for column in shown.columns:
+            if column.startswith("p_") or column == "confidence":
+                shown[column] = shown[column].map(lambda v: "" if v != v else f"{v:.3f}")
+        shown["error"] = shown["error"].fillna("")
+        shown["label"] = shown["label"].fillna("")
+        click.echo(shown.to_string())
+    failed = int(frame["error"].notna().sum())
+    if failed:
+        _fail(f"{failed} of {len(frame)} images could not be classified (see the error "
+              "column)")
+
+
 def _harvest_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Options every harvest source shares."""
     func = click.option("--limit", type=click.IntRange(min=1), default=None,

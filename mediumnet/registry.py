@@ -95,6 +95,13 @@ def set_alias(kind: str, alias: str, version: int | str) -> None:
     MlflowClient().set_registered_model_alias(model_name(kind), alias, str(version))
 
 
+def set_version_tag(kind: str, version: int | str, key: str, value: str) -> None:
+    """Set a tag on one version of model ``kind``."""
+    from mlflow import MlflowClient
+
+    MlflowClient().set_model_version_tag(model_name(kind), str(version), key, value)
+
+
 def version_by_alias(kind: str, alias: str = CHAMPION) -> ModelVersion:
     """Return the version that ``alias`` of model ``kind`` points at.
 

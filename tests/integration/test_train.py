@@ -20,14 +20,9 @@ from mediumnet.data.synth import synthesize
 from mediumnet.labels import MEDIUMS
 from mediumnet.train import detect_collapse, train_branch
 from tests.conftest import REPO
+from tests.integration.conftest import TINY
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-TINY = ["composition.epochs=2", "texture.epochs=2", "composition.filters=4,8,8",
-        "texture.filters=4,8", "composition.dense_units=8", "texture.dense_units=8",
-        "data.composition_size=48", "data.texture_tile=32", "data.tiles_per_image_train=2",
-        "data.tiles_per_image_eval=2", "data.cache_long_edge=400",
-        "effnet.image_size=32", "effnet.stage_epochs=1,1,1", "train.warmup_epochs=0"]
 
 
 @pytest.fixture

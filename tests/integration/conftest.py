@@ -1,0 +1,95 @@
+"""A store with a trained, stacked and registered ensemble, built once per test session."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+MLFLOW_VARS = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_NAME",
+               "MLFLOW_EXPERIMENT_ID", "MLFLOW_RUN_ID")
+
+TINY = ["composition.epochs=2", "texture.epochs=2", "composition.filters=4,8,8",
+        "texture.filters=4,8", "composition.dense_units=8", "texture.dense_units=8",
+        "data.composition_size=48", "data.texture_tile=32", "data.tiles_per_image_train=2",
+        "data.tiles_per_image_eval=2", "data.cache_long_edge=400",
+        "effnet.image_size=32", "effnet.stage_epochs=1,1,1", "train.warmup_epochs=0"]
+"""Settings that train every branch in seconds on a CPU."""
+
+
+@dataclass
+class Stacked:
+    """A working directory whose ./mlflow.db holds two branches and a champion ensemble."""
+
+    home: Path
+    dataset: Path
+    result: object
+
+
+def jpeg_bytes(width: int = 640, height: int = 480, seed: int = 0) -> bytes:
+    """A real JPEG of coloured noise strokes."""
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 255, (height // 8, width // 8, 3), dtype=np.uint8)
+    image = Image.fromarray(pixels).resize((width, height), Image.Resampling.BILINEAR)
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def bomb_png() -> bytes:
+    """A PNG header claiming 100,000 x 100,000 pixels with no data behind it."""
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(
+            ">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
+
+
+BAD_IMAGES = {
+    "truncated": lambda: jpeg_bytes()[:2000],
+    "not_an_image": lambda: b"<html><body>Not found</body></html>",
+    "bomb": bomb_png,
+}
+"""Kinds of bad image bytes a served model must answer with an error row."""
+
+
+@pytest.fixture(scope="session")
+def stacked(tmp_path_factory) -> Stacked:
+    """Synthesise, split, train both branches (tiny), stack and register, once."""
+    from mediumnet.config import SynthConfig, load_config
+    from mediumnet.data.manifest import read_manifest, write_manifest
+    from mediumnet.data.splits import splits
+    from mediumnet.data.synth import synthesize
+    from mediumnet.stacking import stack
+    from mediumnet.train import train_branch
+
+    home = tmp_path_factory.mktemp("stacked")
+    with pytest.MonkeyPatch.context() as mp:
+        for var in MLFLOW_VARS:
+            mp.delenv(var, raising=False)
+        mp.chdir(home)
+        root = home / "ds"
+        synthesize(root, SynthConfig(per_class=8, width=320, height=240, seed=6, workers=1,
+                                     artists_per_class=4), progress=False)
+        write_manifest(root, splits(read_manifest(root), val=0.25, test=0.25))
+        config = load_config("demo", TINY)
+        for branch in ("composition", "texture"):
+            train_branch(root, branch, config, progress=False)
+        result = stack(root, config, progress=False)
+    return Stacked(home, root, result)
+
+
+@pytest.fixture
+def in_store(stacked: Stacked, monkeypatch: pytest.MonkeyPatch) -> Stacked:
+    """Work inside the stacked store (its ./mlflow.db is MLflow's default store)."""
+    for var in MLFLOW_VARS:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(stacked.home)
+    return stacked

@@ -1,0 +1,161 @@
+"""`mlflow models serve` on the champion ensemble: real server, real HTTP, raw images in."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from mediumnet.labels import MEDIUMS
+from tests.integration.conftest import BAD_IMAGES, MLFLOW_VARS, jpeg_bytes
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _strict_json(text: str):
+    """Parse JSON as curl users' tools do: NaN or Infinity are errors."""
+    def refuse(constant):
+        raise ValueError(f"not JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.fixture(scope="module")
+def server(stacked):
+    bin_dir = Path(sys.executable).parent
+    env = {k: v for k, v in os.environ.items() if k not in MLFLOW_VARS}
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
+    port = _free_port()
+    log = (stacked.home / "serve.log").open("wb")
+    proc = subprocess.Popen(
+        [str(bin_dir / "mlflow"), "models", "serve", "-m",
+         "models:/mediumnet-ensemble@champion", "--env-manager", "local",
+         "-h", "127.0.0.1", "-p", str(port)],
+        cwd=stacked.home, env=env, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            if proc.poll() is not None:
+                pytest.fail("mlflow models serve exited:\n"
+                            + (stacked.home / "serve.log").read_text()[-3000:])
+            try:
+                with urllib.request.urlopen(f"{url}/ping", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("the server did not answer /ping within 240 s:\n"
+                            + (stacked.home / "serve.log").read_text()[-3000:])
+            time.sleep(1)
+        yield url
+    finally:
+        # The server execs uvicorn, whose worker would keep serving: stop the whole group.
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        log.close()
+
+
+def _post(url: str, payload: dict) -> tuple[int, object]:
+    request = urllib.request.Request(f"{url}/invocations", json.dumps(payload).encode(),
+                                     {"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return response.status, _strict_json(response.read().decode())
+    except urllib.error.HTTPError as exc:
+        return exc.code, _strict_json(exc.read().decode())
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _check_good(row: dict) -> None:
+    assert row["error"] is None
+    assert row["label"] in MEDIUMS
+    probs = [row[f"p_{m}"] for m in MEDIUMS]
+    assert abs(sum(probs) - 1) < 1e-4
+    assert row["confidence"] == pytest.approx(max(probs))
+    assert row["label"] == MEDIUMS[probs.index(max(probs))]
+
+
+def test_a_batch_of_real_jpegs_in_dataframe_split(server):
+    images = [jpeg_bytes(seed=s) for s in range(3)] + [jpeg_bytes(1600, 1200, seed=9)]
+    status, body = _post(server, {"dataframe_split": {
+        "columns": ["image"], "data": [[_b64(b)] for b in images]}})
+    assert status == 200, body
+    rows = body["predictions"]
+    assert len(rows) == 4
+    for row in rows:
+        _check_good(row)
+
+
+def test_bad_rows_get_an_error_and_the_good_rows_an_answer(server, stacked):
+    good = jpeg_bytes(seed=4)
+    path = next((stacked.dataset / "images").rglob("*.jpg"))
+    records = [{"image": _b64(good)},
+               *[{"image": _b64(make())} for make in BAD_IMAGES.values()],
+               {"image": ""},
+               {"url": "http://127.0.0.1:9/gone.jpg"},
+               {"path": str(path)},
+               {"path": str(stacked.home / "missing.jpg")}]
+    status, body = _post(server, {"dataframe_records": records})
+    assert status == 200, body
+    rows = body["predictions"]
+    assert len(rows) == len(records)
+    _check_good(rows[0])
+    _check_good(rows[-2])
+    for row in rows[1:-2] + rows[-1:]:
+        assert row["error"] and row["label"] is None
+        assert all(row[f"p_{m}"] is None for m in MEDIUMS)
+    # The server is still there and still right.
+    status, again = _post(server, {"dataframe_records": [{"image": _b64(good)}]})
+    assert status == 200
+    assert again["predictions"][0]["label"] == rows[0]["label"]
+
+
+def test_twenty_concurrent_requests_are_all_answered(server):
+    images = [jpeg_bytes(seed=20 + i) for i in range(4)]
+    payloads = [{"dataframe_records": [{"image": _b64(images[i % 4])},
+                                       {"image": _b64(images[(i + 1) % 4])}]}
+                for i in range(20)]
+    with ThreadPoolExecutor(20) as pool:
+        answers = list(pool.map(lambda p: _post(server, p), payloads))
+    solo = {i: _post(server, {"dataframe_records": [{"image": _b64(b)}]})[1]["predictions"][0]
+            for i, b in enumerate(images)}
+    for i, (status, body) in enumerate(answers):
+        assert status == 200, body
+        first, second = body["predictions"]
+        _check_good(first)
+        _check_good(second)
+        assert first["label"] == solo[i % 4]["label"]
+        assert first["p_painting"] == pytest.approx(solo[i % 4]["p_painting"], abs=1e-5)
+
+
+def test_a_request_without_an_image_column_is_a_client_error(server):
+    status, body = _post(server, {"dataframe_records": [{"picture": "x"}]})
+    assert status == 400
+    assert "send one of image, path, url" in json.dumps(body)
