@@ -5,10 +5,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.mediumnet-installed
 DEMO_DIR ?= data/demo
 
-.PHONY: help install test test-fast lint demo clean
+.PHONY: help install test test-fast lint demo serve ui clean
 
 help:
-	@echo "make demo   - create $(VENV), install mediumnet, synth, split, explore, train two branches"
+	@echo "make demo   - create $(VENV), install mediumnet, run the whole chain on a synthetic set"
+	@echo "make serve  - serve the champion ensemble on 127.0.0.1:$(SERVE_PORT)"
+	@echo "make ui     - the MLflow UI on the local store, 127.0.0.1:$(UI_PORT)"
 	@echo "make test   - create $(VENV), install mediumnet with test extras, run the test suite"
 	@echo "make lint   - ruff"
 	@echo "make clean  - remove $(VENV), build files, the demo data and the local MLflow store"
@@ -31,25 +33,25 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-# What exists today: synthetic data, split, feature study, the composition and texture
-# branches. Stacking and serving join this target as their issues land.
-MEDIUMNET = PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/mediumnet
+# The whole chain on the synthetic set: the MLproject's multistep entry point `main` (synth,
+# split, explore, the three branches, stack, evaluate), every step a nested MLflow run; a
+# second `make demo` reuses the finished steps. DEMO_EFFNET=false leaves EfficientNet out.
+MLFLOW = PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/mlflow
+DEMO_EFFNET ?= true
+SERVE_PORT ?= 5000
+UI_PORT ?= 5001
 demo: $(STAMP)
-	@echo "[1/5] synth: synthetic art set in $(DEMO_DIR) (demo preset)"
-	$(MEDIUMNET) synth $(DEMO_DIR) --preset demo
-	@echo "[2/5] split: train/val/test grouped by artist"
-	$(MEDIUMNET) split $(DEMO_DIR) --preset demo
-	@echo "[3/5] explore: the visual feature study"
-	$(MEDIUMNET) explore $(DEMO_DIR) --preset demo
-	@echo "[4/5] train composition"
-	$(MEDIUMNET) train composition $(DEMO_DIR) --preset demo --quiet
-	@echo "[5/5] train texture"
-	$(MEDIUMNET) train texture $(DEMO_DIR) --preset demo --quiet
-	@echo
-	@echo "Demo done: data in $(DEMO_DIR) (report: $(DEMO_DIR)/explore/report.md); runs and models"
-	@echo "in ./mlflow.db (artifacts ./mlruns). Look at them:"
-	@echo "  $(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db"
-	@echo "Not yet in the demo: the EfficientNet branch, stacking and serving (later issues)."
+	$(MLFLOW) run . -e main --env-manager local --experiment-name mediumnet \
+	    -P preset=demo -P dataset_dir=$(DEMO_DIR) -P with_effnet=$(DEMO_EFFNET)
+
+# The champion ensemble over HTTP on 127.0.0.1 (POST /invocations; see the README).
+serve: $(STAMP)
+	$(MLFLOW) models serve -m models:/mediumnet-ensemble@champion --env-manager local \
+	    -h 127.0.0.1 -p $(SERVE_PORT)
+
+# The MLflow UI on the embedded store (./mlflow.db, ./mlruns).
+ui: $(STAMP)
+	$(MLFLOW) ui --backend-store-uri sqlite:///mlflow.db -h 127.0.0.1 -p $(UI_PORT)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache $(DEMO_DIR) mlflow.db mlruns

@@ -46,7 +46,8 @@ def _config_options(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
     return click.option(
         "--preset", default="seed", show_default=True,
-        help="Named settings: seed (the research), demo (minutes on a CPU) or full.",
+        help="Named settings: seed (the research), demo (minutes on a CPU), tiny (seconds, "
+             "for tests) or full.",
     )(func)
 
 
@@ -217,7 +218,8 @@ def train_command(branch: str, dataset_dir: str, no_register: bool, quiet: bool,
 @click.option("--texture", metavar="URI", default=None,
               help="Texture model (default: the champion/newest trained on DATASET_DIR).")
 @click.option("--effnet", metavar="URI", default=None,
-              help="EfficientNet model (default: used if one was trained on DATASET_DIR).")
+              help="EfficientNet model (default: used if one was trained on DATASET_DIR; "
+                   "'none' leaves it out).")
 @click.option("--features/--no-features", default=None,
               help="Add the visual features to the branch outputs (default: on).")
 @click.option("--no-register", is_flag=True, help="Log the ensemble but do not register it.")

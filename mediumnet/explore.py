@@ -499,7 +499,8 @@ def run_explore(dataset_dir: str | os.PathLike[str], config: Any, *, sample: int
     from mediumnet.tracking import run_location, start_run
 
     digest = manifest_digest(read_manifest(dataset_dir))
-    params = {"sample": sample if sample is not None else "all",
+    # Not "sample": the MLproject entry point logs its own parameter under that name.
+    params = {"sampled_works": sample if sample is not None else "all",
               "features_version": FEATURES_VERSION}
     with start_run("explore", config=config, dataset_dir=dataset_dir, dataset_digest=digest,
                    params=params) as run:

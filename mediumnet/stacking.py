@@ -81,6 +81,9 @@ def fit_meta_learner(x: np.ndarray, y: np.ndarray, config: EnsembleConfig, *,
                      groups: np.ndarray | None = None, seed: int = 0) -> MetaFit:
     """Fit the meta-learner, its regularisation chosen by cross-validation on ``x``.
 
+    The setting with the best cross-validated log-loss is kept; its cross-validated macro-F1
+    is reported.
+
     Logistic regression (multinomial, balanced class weights, inputs imputed and scaled)
     searches its inverse regularisation ``C``; gradient boosting (balanced class weights) its
     learning rate and tree size. Folds are stratified and, when every medium has works of
@@ -138,14 +141,20 @@ def fit_meta_learner(x: np.ndarray, y: np.ndarray, config: EnsembleConfig, *,
     fit_groups = groups if grouped else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        search = GridSearchCV(model, grid, scoring="f1_macro", cv=cv, refit=True)
+        # Chosen by log-loss, a proper scoring rule: it rewards the right medium *and* honest
+        # probabilities (the served confidence, the label audit); macro-F1 alone, flat on
+        # small validation splits, picked over-regularised, near-uniform probabilities.
+        search = GridSearchCV(model, grid, scoring={"log_loss": "neg_log_loss",
+                                                    "macro_f1": "f1_macro"},
+                              refit="log_loss", cv=cv)
         search.fit(x, y, groups=fit_groups)
         oof = cross_val_predict(search.best_estimator_, x, y, groups=fit_groups, cv=cv,
                                 method="predict_proba")
+    cv_f1 = float(search.cv_results_["mean_test_macro_f1"][search.best_index_])
     return MetaFit(search.best_estimator_, oof,
                    {k.split("__")[-1]: (float(v) if isinstance(v, float | np.floating) else v)
                     for k, v in search.best_params_.items()},
-                   float(search.best_score_), folds, grouped)
+                   cv_f1, folds, grouped)
 
 
 def find_label_issues(works: pd.DataFrame, y: np.ndarray, probs: np.ndarray) -> pd.DataFrame:
@@ -342,7 +351,7 @@ def stack(dataset_dir: str | os.PathLike[str], config: Config, *,
     composition, texture, effnet : str, optional
         Branch model URIs; by default the ``champion`` (else newest promotable, else newest)
         version trained on this dataset. The EfficientNet branch is used only when given or
-        trained on this dataset.
+        trained on this dataset; ``effnet="none"`` leaves it out.
     use_features : bool, optional
         Add the visual features (default: ``config.ensemble.use_features``).
     register : bool
@@ -388,6 +397,11 @@ def stack(dataset_dir: str | os.PathLike[str], config: Config, *,
     uris: dict[str, str] = {}
     versions: dict[str, str] = {}
     for kind, uri in given.items():
+        if uri and uri.strip().lower() == "none":
+            if kind != "effnet":
+                raise MediumnetError(f"--{kind} none: the {kind} branch is always stacked; "
+                                     "give a model URI or leave it out")
+            continue
         if uri:
             uris[kind], versions[kind] = uri, _resolve_version(uri)
             continue
@@ -431,8 +445,7 @@ def stack(dataset_dir: str | os.PathLike[str], config: Config, *,
     out_dir.mkdir(parents=True, exist_ok=True)
 
     with start_run("stack", config=config, dataset_digest=digest, dataset_dir=root,
-                   params={"meta_learner": config.ensemble.meta_learner,
-                           "use_features": use_features, "cv_folds": fit.folds,
+                   params={"use_features": use_features, "cv_folds": fit.folds,
                            "cv_grouped_by_artist": fit.grouped,
                            "val_works": len(works["val"]), "test_works": len(works["test"]),
                            **{f"branch_{k}": v for k, v in uris.items()},

@@ -58,7 +58,7 @@ def test_config_prints_the_resolved_yaml(workdir, mediumnet_exe):
 
 @pytest.mark.parametrize(("args", "message"), [
     (["synth", "ds", "--preset", "huge"],
-     "unknown preset 'huge': choose one of seed, demo, full"),
+     "unknown preset 'huge': choose one of seed, demo, tiny, full"),
     (["synth", "ds", "--set", "data.composition_size"],
      "malformed --set 'data.composition_size': write section.field=value"),
     (["synth", "ds", "--set", "data.composition_size=big"],

@@ -94,7 +94,7 @@ def test_sample_and_tracking(synth_set, workdir):
     assert len(result.features) == 20
     assert result.features["label"].value_counts().min() >= 3
     run = mlflow.search_runs(experiment_names=["mediumnet"]).iloc[0]
-    assert run["params.sample"] == "20" and run["metrics.images"] == 20
+    assert run["params.sampled_works"] == "20" and run["metrics.images"] == 20
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run["run_id"], "explore")}
     assert {"explore/report.md", "explore/summary.csv", "explore/plots"} <= artifacts
 

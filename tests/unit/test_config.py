@@ -23,7 +23,10 @@ def test_demo_is_smaller_and_full_is_larger_than_seed():
         seed.synth.per_class * seed.synth.width * seed.synth.height
     assert demo.effnet.weights == "none"
     assert full.effnet.variant == "B7"
-    assert set(PRESETS) == {"seed", "demo", "full"}
+    assert set(PRESETS) == {"seed", "demo", "tiny", "full"}
+    tiny = load_config("tiny")
+    assert tiny.data.composition_size < demo.data.composition_size
+    assert tiny.synth.per_class * tiny.synth.width < demo.synth.per_class * demo.synth.width
 
 
 def test_presets_do_not_leak_into_each_other():
@@ -47,7 +50,7 @@ def test_overrides_are_typed(assignment, section, field, value):
 
 
 @pytest.mark.parametrize(("preset", "overrides", "message"), [
-    ("huge", [], "unknown preset 'huge': choose one of seed, demo, full"),
+    ("huge", [], "unknown preset 'huge': choose one of seed, demo, tiny, full"),
     ("seed", ["data.composition_size"], "malformed --set 'data.composition_size': write "
      "section.field=value"),
     ("seed", ["composition_size=3"], "malformed --set"),

@@ -1,0 +1,305 @@
+"""The whole chain as one MLflow multistep workflow, reusing the steps already done.
+
+:func:`run_workflow` is the MLproject entry point ``main``: synth (or a harvest) → split →
+explore → train_composition → train_texture → train_effnet (optional) → stack → evaluate, each
+launched as its own entry point with ``mlflow.projects.run`` and attached as a nested child of
+one parent run. As in MLflow's own multistep example, a step whose entry point already ran to
+the end with the same parameters and the same code version (git commit) is not run again: its
+run is reused. mediumnet adds what makes reuse safe for data: a data step is reused only while
+its data is still there (the manifest exists; for split: every work has a split), a later step
+only while the dataset digest it recorded is the current one, and once one step runs afresh
+every step after it does too.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mediumnet.errors import MediumnetError
+
+SOURCES = ("synth", "artsy", "met", "artic", "folder")
+TAG_PARENT = "mlflow.parentRunId"
+TAG_ENTRY_POINT = "mlflow.project.entryPoint"
+TAG_COMMIT = "mlflow.source.git.commit"
+TAG_REUSED = "mediumnet.reused_run"
+
+
+@dataclass
+class StepOutcome:
+    """One step of the workflow: its run and whether it was reused."""
+
+    entry_point: str
+    run_id: str
+    reused: bool
+    seconds: float
+
+
+@dataclass
+class WorkflowResult:
+    """What :func:`run_workflow` did."""
+
+    parent_run_id: str
+    dataset_dir: Path
+    steps: list[StepOutcome] = field(default_factory=list)
+    ensemble_version: str | None = None
+    table: Any = None
+
+
+def _manifest_state(dataset_dir: Path) -> tuple[bool, bool, str | None]:
+    """Tell whether the manifest exists, whether every work has a split, and its digest."""
+    from mediumnet.data.manifest import manifest_digest, manifest_path, read_manifest
+
+    if not manifest_path(dataset_dir).is_file():
+        return False, False, None
+    try:
+        manifest = read_manifest(dataset_dir)
+    except MediumnetError:
+        return False, False, None
+    split_done = bool(len(manifest)) and manifest["split"].isin(["train", "val", "test"]).all()
+    return True, bool(split_done), manifest_digest(manifest)
+
+
+def find_finished_run(entry_point: str, parameters: dict[str, str], commit: str | None,
+                      experiment_id: str, *, dataset_digest: str | None = None):
+    """Return the newest finished run of ``entry_point`` with these parameters, or None.
+
+    Parameters
+    ----------
+    entry_point : str
+    parameters : dict
+        Every parameter the step is launched with (compared as strings).
+    commit : str or None
+        The code version; a run of another commit is not reused (None: not compared).
+    experiment_id : str
+    dataset_digest : str, optional
+        When given, the run must have recorded this dataset digest.
+    """
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    runs = client.search_runs(
+        [experiment_id],
+        filter_string=f"tags.`{TAG_ENTRY_POINT}` = '{entry_point}' and "
+                      "attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time DESC"], max_results=200)
+    from mediumnet.tracking import TAG_DATASET_DIGEST
+
+    def logged(value: str | None) -> str | None:
+        # `mlflow run` logs an empty parameter as its shell quoting, ''.
+        return "" if value in ("''", '""') else value
+
+    for run in runs:
+        params = run.data.params
+        if any(logged(params.get(k)) != str(v) for k, v in parameters.items()):
+            continue
+        if commit and run.data.tags.get(TAG_COMMIT) != commit:
+            continue
+        if dataset_digest and run.data.tags.get(TAG_DATASET_DIGEST) != dataset_digest:
+            continue
+        return run
+    return None
+
+
+def _plan(source: str, dataset_dir: str, preset: str, with_effnet: bool, config,
+          src: str, limit: int) -> list[tuple[str, dict[str, str]]]:
+    """List the steps to run, with the parameters of each entry point."""
+    s = config.synth
+    if source == "synth":
+        first = ("synth", {"dataset_dir": dataset_dir, "per_class": str(s.per_class),
+                           "size": f"{s.width}x{s.height}", "seed": str(s.seed),
+                           "preset": preset})
+    else:
+        first = ("harvest", {"source": source, "dataset_dir": dataset_dir,
+                             "limit": str(limit), "api_url": "", "src": src})
+    d = config.data
+    steps = [first,
+             ("split", {"dataset_dir": dataset_dir, "val": str(d.val_fraction),
+                        "test": str(d.test_fraction), "seed": str(d.split_seed)}),
+             ("explore", {"dataset_dir": dataset_dir, "sample": "0"}),
+             ("train_composition", {"dataset_dir": dataset_dir, "preset": preset,
+                                    "epochs": "0"}),
+             ("train_texture", {"dataset_dir": dataset_dir, "preset": preset, "epochs": "0"})]
+    if with_effnet:
+        steps.append(("train_effnet", {"dataset_dir": dataset_dir, "preset": preset,
+                                       "variant": "", "image_size": "0", "epochs": "",
+                                       "weights": ""}))
+    steps.append(("stack", {"dataset_dir": dataset_dir, "preset": preset, "composition": "",
+                            "texture": "", "effnet": "" if with_effnet else "none",
+                            "features": "auto", "meta_learner": ""}))
+    return steps
+
+
+def run_workflow(source: str = "synth", dataset_dir: str = "data/synth", preset: str = "demo",
+                 with_effnet: str | bool = "auto", *, src: str = "", limit: int = 0,
+                 project_dir: str | os.PathLike[str] | None = None,
+                 echo: Callable[[str], None] = print) -> WorkflowResult:
+    """Run the whole chain as nested MLflow runs under one parent, reusing finished steps.
+
+    Parameters
+    ----------
+    source : {"synth", "artsy", "met", "artic", "folder"}
+        Where the works come from (``synth``: the procedural set of the preset).
+    dataset_dir : str
+        The dataset folder (a relative path is relative to the project folder).
+    preset : str
+        Settings of every step.
+    with_effnet : {"auto", True, False}
+        Train and stack the EfficientNet branch; ``auto``: on except in the ``demo`` and
+        ``tiny`` presets.
+    src, limit :
+        The folder source's folder or CSV; the harvest's work limit (0: all).
+    project_dir : path-like, optional
+        The MLflow project (default: the checkout this module belongs to).
+    echo : callable
+        Where the progress line of each step goes.
+
+    Returns
+    -------
+    WorkflowResult
+
+    Raises
+    ------
+    MediumnetError
+        Unknown source or preset, or a step that failed (named, with its run id).
+    """
+    import mlflow
+    from mlflow import MlflowClient
+
+    from mediumnet.config import load_config
+    from mediumnet.tracking import git_commit, start_run
+
+    if source not in SOURCES:
+        raise MediumnetError(f"unknown source {source!r}: choose one of {', '.join(SOURCES)}")
+    if isinstance(with_effnet, str):
+        choice = with_effnet.strip().lower()
+        if choice not in ("auto", "true", "false", "1", "0", "yes", "no", "on", "off"):
+            raise MediumnetError(f"with_effnet={with_effnet!r}: use auto, true or false")
+        with_effnet = (preset not in ("demo", "tiny")) if choice == "auto" else \
+            choice in ("true", "1", "yes", "on")
+    config = load_config(preset)
+    project = Path(project_dir) if project_dir else Path(__file__).resolve().parents[1]
+    if not (project / "MLproject").is_file():
+        raise MediumnetError(f"{project} holds no MLproject: run from a mediumnet checkout")
+    root = Path(dataset_dir)
+    if not root.is_absolute():
+        root = (project / root).resolve()
+        dataset_dir = str(root)
+    steps = _plan(source, dataset_dir, preset, with_effnet, config, src, limit)
+    steps.append(("evaluate", {"model_uri": "", "dataset_dir": dataset_dir, "split": "test",
+                               "preset": preset}))
+    commit = git_commit(project)
+    client = MlflowClient()
+    result = None
+    # The entry point's own parameters are already logged by `mlflow run`; what they resolve
+    # to goes under other names (MLflow refuses to change a logged param).
+    with start_run("main", config=config, dataset_dir=root,
+                   tags={"mediumnet.source": source},
+                   params={"effnet_branch": with_effnet}) as parent:
+        result = WorkflowResult(parent.info.run_id, root)
+        experiment_id = parent.info.experiment_id
+        fresh = False  # once a step runs, every later step runs too
+        for number, (entry_point, params) in enumerate(steps, start=1):
+            started = time.perf_counter()
+            exists, split_done, digest = _manifest_state(root)
+            if entry_point == "evaluate":
+                params = dict(params, model_uri=_ensemble_uri(result))
+            reusable = None
+            if not fresh:
+                if entry_point in ("synth", "harvest"):
+                    ok = exists
+                elif entry_point == "split":
+                    ok = split_done
+                else:
+                    ok = split_done and digest is not None
+                if ok:
+                    reusable = find_finished_run(
+                        entry_point, params, commit, experiment_id,
+                        dataset_digest=None if entry_point in ("synth", "harvest", "split")
+                        else digest)
+            echo(f"[{number}/{len(steps)}] {entry_point}: "
+                 + (f"reusing finished run {reusable.info.run_id}" if reusable else "running"))
+            if reusable is not None:
+                run_id = reusable.info.run_id
+            else:
+                fresh = True
+                submitted = mlflow.projects.run(
+                    str(project), entry_point=entry_point, parameters=params,
+                    env_manager="local", experiment_id=experiment_id, synchronous=False)
+                ok = submitted.wait()
+                run_id = submitted.run_id
+                client.set_tag(run_id, TAG_PARENT, parent.info.run_id)  # nested under main
+                if not ok:
+                    raise MediumnetError(
+                        f"step {entry_point} failed (run {run_id}); its output is above. Fix "
+                        "the cause and run main again: finished steps are reused")
+            # A reused run stays under the parent that made it; this parent names it.
+            mlflow.set_tag(f"mediumnet.step_run.{entry_point}", run_id)
+            seconds = time.perf_counter() - started
+            result.steps.append(StepOutcome(entry_point, run_id, reusable is not None,
+                                            seconds))
+            mlflow.log_metric(f"step_seconds_{entry_point}", seconds)
+            if entry_point == "stack":
+                result.ensemble_version = client.get_run(run_id).data.tags.get(
+                    "mediumnet.ensemble_version")
+        mlflow.set_tag(TAG_REUSED, ",".join(s.entry_point for s in result.steps if s.reused))
+    return result
+
+
+def _ensemble_uri(result: WorkflowResult) -> str:
+    from mediumnet.registry import model_uri
+
+    if result.ensemble_version:
+        return model_uri("ensemble", version=int(result.ensemble_version))
+    return model_uri("ensemble")
+
+
+def summary_text(result: WorkflowResult, dataset_dir: str | os.PathLike[str]) -> str:
+    """Say what a person needs after the workflow: the test table, where runs are, what next.
+
+    Parameters
+    ----------
+    result : WorkflowResult
+    dataset_dir : path-like
+        The dataset the workflow ran on.
+    """
+    import mlflow
+
+    from mediumnet.data.manifest import read_manifest
+    from mediumnet.registry import model_uri
+
+    root = Path(dataset_dir)
+    here = Path.cwd()
+
+    def short(path: Path) -> str:
+        try:
+            return str(path.resolve().relative_to(here))
+        except ValueError:
+            return str(path)
+
+    done = ", ".join(f"{s.entry_point} {'(reused)' if s.reused else f'{s.seconds:.0f} s'}"
+                     for s in result.steps)
+    lines = ["", f"Steps: {done}.", ""]
+    table = root / "stack" / "table.md"
+    if table.is_file():
+        lines += ["Test split, macro-F1 and accuracy of each model:", "",
+                  table.read_text().rstrip(), ""]
+    uri = mlflow.get_tracking_uri()
+    lines += [f"Runs and models are in {uri} (parent run {result.parent_run_id}); look at "
+              f"them with `make ui` or `mlflow ui --backend-store-uri {uri}`."]
+    if result.ensemble_version:
+        version = model_uri("ensemble", version=int(result.ensemble_version))
+        lines.append(f"Registered ensemble: {version}; the one to serve: "
+                     f"{model_uri('ensemble')}.")
+    manifest = read_manifest(root)
+    test = manifest[manifest["split"] == "test"]
+    example = short(root / test["image_path"].iloc[0]) if len(test) else "IMAGE.jpg"
+    lines += ["", "Try next:",
+              "  make serve    # mlflow models serve -m "
+              f"{model_uri('ensemble')} --env-manager local -h 127.0.0.1 -p 5000",
+              f"  .venv/bin/mediumnet predict {example}"]
+    return "\n".join(lines)
