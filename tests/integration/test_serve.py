@@ -159,3 +159,25 @@ def test_a_request_without_an_image_column_is_a_client_error(server):
     status, body = _post(server, {"dataframe_records": [{"picture": "x"}]})
     assert status == 400
     assert "send one of image, path, url" in json.dumps(body)
+
+
+def test_the_readme_curl_examples_answer_as_documented(server, stacked, tmp_path):
+    import re
+
+    from tests.conftest import REPO
+
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("## Serving", 1)[1]
+    block = re.search(r"```bash\n(IMAGE=.*?)```", section, re.S).group(1)
+    port = server.rsplit(":", 1)[1]
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "demo").symlink_to(stacked.dataset)
+    done = subprocess.run(["bash", "-euc", block.replace("127.0.0.1:5000", f"127.0.0.1:{port}")],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    by_bytes, by_path = (_strict_json(line) for line in done.stdout.strip().splitlines())
+    _check_good(by_bytes["predictions"][0])
+    good, missing = by_path["predictions"]
+    _check_good(good)
+    assert good["label"] == by_bytes["predictions"][0]["label"]
+    assert missing["label"] is None and missing["error"].endswith("missing.jpg: no such image file")
