@@ -14,6 +14,7 @@ every step after it does too.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -298,8 +299,9 @@ def summary_text(result: WorkflowResult, dataset_dir: str | os.PathLike[str]) ->
     manifest = read_manifest(root)
     test = manifest[manifest["split"] == "test"]
     example = short(root / test["image_path"].iloc[0]) if len(test) else "IMAGE.jpg"
-    lines += ["", "Try next:",
-              "  make serve    # mlflow models serve -m "
+    bin_dir = short(Path(sys.executable).parent)
+    lines += ["", "Try next (or `make serve`):",
+              f'  PATH="{Path(sys.executable).parent}:$PATH" {bin_dir}/mlflow models serve -m '
               f"{model_uri('ensemble')} --env-manager local -h 127.0.0.1 -p 5000",
-              f"  .venv/bin/mediumnet predict {example}"]
+              f"  {bin_dir}/mediumnet predict {example}"]
     return "\n".join(lines)

@@ -39,7 +39,9 @@ def test_main_runs_every_step_nested_registers_a_champion_and_reuses_it(workdir)
     for number, step in enumerate(STEPS, start=1):
         assert f"mediumnet main [{number}/7] {step}: running" in first.stdout
     assert re.search(r"\| stack \| [0-9.]+ \| [0-9.]+ \|", first.stdout)
-    assert "mediumnet predict ds/images/" in first.stdout or "predict " in first.stdout
+    assert f"/mediumnet predict {workdir / 'ds' / 'images'}/" in first.stdout
+    assert ("mlflow models serve -m models:/mediumnet-ensemble@champion --env-manager local "
+            "-h 127.0.0.1 -p 5000") in first.stdout
 
     runs = mlflow.search_runs(experiment_names=["mediumnet"])
     parents = runs[runs["tags.mediumnet.step"] == "main"]
