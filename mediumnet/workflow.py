@@ -259,6 +259,21 @@ def _ensemble_uri(result: WorkflowResult) -> str:
     return model_uri("ensemble")
 
 
+def stack_verdict(table_csv: str | os.PathLike[str]) -> str:
+    """Say whether the stack beat every branch alone on test macro-F1, with the figures."""
+    import pandas as pd
+
+    table = pd.read_csv(table_csv, index_col="model")
+    branches = table.loc[[b for b in ("composition", "texture", "effnet") if b in table.index]]
+    best = branches["macro_f1"].idxmax()
+    stack_f1, best_f1 = table.loc["stack", "macro_f1"], branches.loc[best, "macro_f1"]
+    if stack_f1 > best_f1:
+        return (f"The stack beats every branch alone: test macro-F1 {stack_f1:.3f} against "
+                f"{best_f1:.3f} for the best branch ({best}).")
+    return (f"Warning: the stack (test macro-F1 {stack_f1:.3f}) does not beat the best branch "
+            f"({best}, {best_f1:.3f}); see the label audit and the evaluation report.")
+
+
 def summary_text(result: WorkflowResult, dataset_dir: str | os.PathLike[str]) -> str:
     """Say what a person needs after the workflow: the test table, where runs are, what next.
 
@@ -289,6 +304,7 @@ def summary_text(result: WorkflowResult, dataset_dir: str | os.PathLike[str]) ->
     if table.is_file():
         lines += ["Test split, macro-F1 and accuracy of each model:", "",
                   table.read_text().rstrip(), ""]
+        lines += [stack_verdict(root / "stack" / "table.csv"), ""]
     uri = mlflow.get_tracking_uri()
     lines += [f"Runs and models are in {uri} (parent run {result.parent_run_id}); look at "
               f"them with `make ui` or `mlflow ui --backend-store-uri {uri}`."]
