@@ -27,7 +27,6 @@ import json
 import os
 import threading
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -216,7 +215,7 @@ class ImageClassifier:
         Items are paths, file bytes, PIL images or arrays; ``Exception`` instances stand for
         rows already known to be bad and are reported as their message.
         """
-        from mediumnet.data.views import ImageError
+        from mediumnet.data.views import ImageError, map_images
         from mediumnet.explore import features_from_pixels
         from mediumnet.models.texture import pool_tiles
 
@@ -227,9 +226,7 @@ class ImageClassifier:
         features: list[list[float]] = []
         ok = np.zeros(n, bool)
 
-        def prepare(item):
-            if isinstance(item, Exception):
-                raise ImageError(str(item))
+        def views_and_stats(item):
             image = decode(item)
             views = {b.name: b.inputs(image) for b in self.branches}
             stats = None
@@ -239,25 +236,24 @@ class ImageClassifier:
                 stats = [values[name] for name in (self.feature_names or values)]
             return views, stats
 
-        def safe(item):
+        def prepare(item):
+            if isinstance(item, Exception):
+                raise ImageError(str(item))
             try:
-                return prepare(item), None
-            except ImageError as exc:
-                return None, str(exc)
-            except (OSError, ValueError, MemoryError) as exc:  # anything a broken file throws
-                return None, f"{type(exc).__name__}: {exc}"
+                return views_and_stats(item)
+            except (OSError, ValueError, MemoryError) as exc:  # what else a broken file throws
+                raise ImageError(f"{type(exc).__name__}: {exc}") from None
 
-        with ThreadPoolExecutor(max_workers=max(1, min(self.workers, n))) as pool:
-            for i, (prepared, error) in enumerate(pool.map(safe, items)):
-                if error is not None:
-                    errors[i] = error
-                    continue
-                views, stats = prepared
-                ok[i] = True
-                for name, view in views.items():
-                    inputs[name].append(view)
-                if stats is not None:
-                    features.append(stats)
+        for i, (prepared, error) in enumerate(map_images(prepare, list(items), self.workers)):
+            if error is not None:
+                errors[i] = error
+                continue
+            views, stats = prepared
+            ok[i] = True
+            for name, view in views.items():
+                inputs[name].append(view)
+            if stats is not None:
+                features.append(stats)
         probabilities = {}
         for branch in self.branches:
             if not ok.any():
@@ -552,6 +548,28 @@ def save_ensemble(path: str | os.PathLike[str], branch_dirs: Mapping[str, str | 
     return Path(path)
 
 
+def _fetch_model(uri: str):
+    """Download a model by any MLflow URI; return its local folder and its ``ModelInfo``.
+
+    Raises
+    ------
+    MediumnetError
+        If the URI does not resolve (one line, with the way to make a registered one).
+    """
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    _quiet_downloads()
+    try:
+        local = mlflow.artifacts.download_artifacts(uri)
+        return local, mlflow.models.get_model_info(local)
+    except (MlflowException, OSError) as exc:
+        hint = (" (the ensemble is registered by `mediumnet stack DATASET_DIR`)"
+                if uri.startswith("models:/") else "")
+        raise MediumnetError(f"cannot load model {uri}: {str(exc).splitlines()[0]}{hint}"
+                             ) from None
+
+
 def load_branch(uri: str, name: str) -> Branch:
     """Load a branch model (MLflow Keras flavor, by any MLflow URI) with its settings.
 
@@ -567,15 +585,7 @@ def load_branch(uri: str, name: str) -> Branch:
     MediumnetError
         If the URI does not resolve, or the model carries no mediumnet preprocessing settings.
     """
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
-    _quiet_downloads()
-    try:
-        local = mlflow.artifacts.download_artifacts(uri)
-        info = mlflow.models.get_model_info(local)
-    except (MlflowException, OSError) as exc:
-        raise MediumnetError(f"cannot load model {uri}: {str(exc).splitlines()[0]}") from None
+    local, info = _fetch_model(uri)
     settings = (info.metadata or {}).get("mediumnet")
     if not settings or "view" not in settings or "keras" not in info.flavors:
         raise MediumnetError(f"{uri} is not a mediumnet branch model (no Keras flavor with "
@@ -595,17 +605,8 @@ def load_classifier(uri: str) -> ImageClassifier:
         If the URI does not resolve to a mediumnet model.
     """
     import mlflow
-    from mlflow.exceptions import MlflowException
 
-    _quiet_downloads()
-    try:
-        local = mlflow.artifacts.download_artifacts(uri)
-        info = mlflow.models.get_model_info(local)
-    except (MlflowException, OSError) as exc:
-        hint = (" (the ensemble is registered by `mediumnet stack DATASET_DIR`)"
-                if uri.startswith("models:/") else "")
-        raise MediumnetError(f"cannot load model {uri}: {str(exc).splitlines()[0]}{hint}"
-                             ) from None
+    local, info = _fetch_model(uri)
     if "keras" in info.flavors:
         view = ((info.metadata or {}).get("mediumnet") or {}).get("view", "composition")
         return ImageClassifier([load_branch(local, view)])

@@ -176,7 +176,8 @@ def write_gallery(dataset_dir: str | os.PathLike[str], image_paths: list[str],
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from PIL import Image
+
+    from mediumnet.data.views import thumbnail
 
     n = max(1, len(image_paths))
     rows = -(-n // columns)
@@ -188,13 +189,11 @@ def write_gallery(dataset_dir: str | os.PathLike[str], image_paths: list[str],
             if k == 0:
                 ax.text(0.5, 0.5, "nothing to show", ha="center", fontsize=9)
             continue
-        try:
-            with Image.open(Path(dataset_dir) / image_paths[k]) as im:
-                im.draft("RGB", (thumb, thumb))
-                im.thumbnail((thumb, thumb))
-                ax.imshow(np.asarray(im.convert("RGB")))
-        except OSError:
+        pixels = thumbnail(Path(dataset_dir) / image_paths[k], thumb)
+        if pixels is None:
             ax.text(0.5, 0.5, "unreadable", ha="center", fontsize=7)
+        else:
+            ax.imshow(pixels)
         ax.set_title(captions[k], fontsize=7)
     if title:
         fig.suptitle(title, fontsize=10)

@@ -350,7 +350,8 @@ def write_contact_sheet(dataset_dir: str | os.PathLike[str], frame: pd.DataFrame
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from PIL import Image
+
+    from mediumnet.data.views import thumbnail
 
     fig, axes = plt.subplots(len(MEDIUMS), per_class, squeeze=False,
                              figsize=(per_class * 1.6, len(MEDIUMS) * 1.5))
@@ -360,13 +361,11 @@ def write_contact_sheet(dataset_dir: str | os.PathLike[str], frame: pd.DataFrame
             ax = axes[r, c]
             ax.axis("off")
             if c < len(rows):
-                try:
-                    with Image.open(Path(dataset_dir) / rows.iloc[c]["image_path"]) as im:
-                        im.draft("RGB", (thumb, thumb))
-                        im.thumbnail((thumb, thumb))
-                        ax.imshow(np.asarray(im.convert("RGB")))
-                except OSError:
+                pixels = thumbnail(Path(dataset_dir) / rows.iloc[c]["image_path"], thumb)
+                if pixels is None:
                     ax.text(0.5, 0.5, "unreadable", ha="center", fontsize=6)
+                else:
+                    ax.imshow(pixels)
                 if caption:
                     ax.set_title(str(rows.iloc[c][caption])[:24], fontsize=6)
             if c == 0:

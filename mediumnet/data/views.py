@@ -448,3 +448,19 @@ def letterbox_pixels(pixels: np.ndarray, size: int, *, pad: int = PAD_VALUE) -> 
     top, left = (size - new[1]) // 2, (size - new[0]) // 2
     out[top:top + new[1], left:left + new[0]] = np.asarray(im)
     return out
+
+
+def thumbnail(path: str | os.PathLike[str], edge: int) -> np.ndarray | None:
+    """Return a small RGB copy of an image file for galleries, or None if it is unreadable.
+
+    Decoded at reduced scale where the format allows (JPEG), then shrunk to fit ``edge``.
+    """
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            im.draft("RGB", (edge, edge))
+            im.thumbnail((edge, edge))
+            return np.asarray(im.convert("RGB"))
+    except OSError:
+        return None
