@@ -78,7 +78,7 @@ def decode(item: object) -> Decoded:
         If the item cannot be used (named in the message).
     """
     from mediumnet.data.views import ImageError, native_pixels, open_image, to_rgb
-    from mediumnet.explore import jpeg_quality
+    from mediumnet.explore import file_bytes, jpeg_quality
 
     if isinstance(item, np.ndarray):
         return Decoded(_array_pixels(item))
@@ -88,12 +88,7 @@ def decode(item: object) -> Decoded:
         raise ImageError("empty image: no bytes")
     im = open_image(item)
     quality = jpeg_quality(im)
-    if isinstance(item, bytes | bytearray):
-        size = float(len(item))
-    elif isinstance(item, str | os.PathLike):
-        size = float(Path(item).stat().st_size)
-    else:
-        size = float("nan")
+    size = file_bytes(item)
     if not isinstance(item, str | os.PathLike | bytes | bytearray):  # a PIL image
         return Decoded(np.asarray(to_rgb(im)), size, quality)
     return Decoded(native_pixels(item), size, quality)

@@ -58,6 +58,15 @@ NUMERIC_FOR_MODELS: tuple[str, ...] = (
 """The features that describe the work rather than its file (for models: no size, no bytes)."""
 
 
+def file_bytes(source: object) -> float:
+    """Return the size of an image's file in bytes (a path or the bytes); NaN for a PIL image."""
+    if isinstance(source, bytes | bytearray):
+        return float(len(source))
+    if isinstance(source, str | os.PathLike):
+        return float(Path(source).stat().st_size)
+    return float("nan")
+
+
 def jpeg_quality(im) -> float:
     """Estimate the JPEG quality (1-100) from the luminance quantisation table; NaN if none."""
     tables = getattr(im, "quantization", None) or {}
@@ -165,12 +174,7 @@ def image_features(source: object) -> dict[str, float]:
     im = open_image(source)
     width, height = im.size
     quality = jpeg_quality(im)
-    if isinstance(source, bytes | bytearray):
-        size_bytes = float(len(source))
-    elif isinstance(source, str | os.PathLike):
-        size_bytes = float(Path(source).stat().st_size)
-    else:
-        size_bytes = float("nan")
+    size_bytes = file_bytes(source)
     scale = THUMB_EDGE / max(width, height)
     if scale < 1 and im.format == "JPEG":
         im.draft("RGB", (math.ceil(width * scale), math.ceil(height * scale)))
