@@ -149,8 +149,6 @@ def composition_view(source: object, size: int, *, pad: int = PAD_VALUE) -> np.n
     ImageError
         If the image cannot be used (named in the message).
     """
-    from PIL import Image
-
     if size <= 0:
         raise MediumnetError(f"composition view size {size}: use a positive size")
     name = _name(source)
@@ -160,7 +158,13 @@ def composition_view(source: object, size: int, *, pad: int = PAD_VALUE) -> np.n
     if scale < 1 and getattr(im, "format", None) == "JPEG":
         # DCT scaling: decode at the smallest 1/2^k that still covers the target.
         im.draft("RGB", (max(1, math.ceil(width * scale)), max(1, math.ceil(height * scale))))
-    rgb = to_rgb(im, name)
+    return _letterbox(to_rgb(im, name), size, pad)
+
+
+def _letterbox(rgb, size: int, pad: int) -> np.ndarray:
+    """Shrink an RGB PIL image to fit ``size`` (Lanczos) and centre it on a ``pad`` square."""
+    from PIL import Image
+
     w, h = rgb.size
     fit = size / max(w, h)
     new = (max(1, round(w * fit)), max(1, round(h * fit)))
@@ -438,16 +442,7 @@ def letterbox_pixels(pixels: np.ndarray, size: int, *, pad: int = PAD_VALUE) -> 
     """
     from PIL import Image
 
-    h, w = pixels.shape[:2]
-    fit = size / max(w, h)
-    new = (max(1, round(w * fit)), max(1, round(h * fit)))
-    im = Image.fromarray(np.ascontiguousarray(pixels))
-    if new != (w, h):
-        im = im.resize(new, Image.Resampling.LANCZOS, reducing_gap=3.0)
-    out = np.full((size, size, 3), pad, dtype=np.uint8)
-    top, left = (size - new[1]) // 2, (size - new[0]) // 2
-    out[top:top + new[1], left:left + new[0]] = np.asarray(im)
-    return out
+    return _letterbox(Image.fromarray(np.ascontiguousarray(pixels)), size, pad)
 
 
 def thumbnail(path: str | os.PathLike[str], edge: int) -> np.ndarray | None:
