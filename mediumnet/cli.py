@@ -60,12 +60,17 @@ def _parse_size(text: str) -> tuple[int, int]:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="mediumnet")
-def cli() -> None:
+@click.option("--verbose", is_flag=True, envvar="MEDIUMNET_VERBOSE",
+              help="Show TensorFlow's native start-up lines (or MEDIUMNET_VERBOSE=1).")
+def cli(verbose: bool) -> None:
     """Tell the medium of a digitised artwork from its image.
 
     painting, engraving, drawing, gouache_watercolor, photography. Every step is tracked in
     MLflow: with no MLFLOW_TRACKING_URI set, runs go to ./mlflow.db and ./mlruns.
     """
+    from mediumnet.console import quiet
+
+    quiet(verbose)
 
 
 @cli.command("config")
@@ -88,10 +93,13 @@ def config_command(preset: str, overrides: tuple[str, ...]) -> None:
               "images, byte for byte (default: 0).")
 @click.option("--workers", type=int, default=None,
               help="Processes drawing images (default: one per CPU core).")
+@click.option("--mediums", default=None, metavar="M,M,…",
+              help="Only these mediums, e.g. painting,drawing,photography (default: all five).")
 @_config_options
 @_errors_as_one_line
 def synth_command(dataset_dir: str, per_class: int | None, size: str | None, seed: int | None,
-                  workers: int | None, preset: str, overrides: tuple[str, ...]) -> None:
+                  workers: int | None, mediums: str | None, preset: str,
+                  overrides: tuple[str, ...]) -> None:
     """Generate a synthetic art set in DATASET_DIR (works offline).
 
     Each medium is drawn from its real cues at two scales (composition when shrunk, texture
@@ -110,6 +118,8 @@ def synth_command(dataset_dir: str, per_class: int | None, size: str | None, see
         extra.append(f"synth.seed={seed}")
     if workers is not None:
         extra.append(f"synth.workers={workers}")
+    if mediums is not None:
+        extra.append(f"synth.mediums={mediums}")
     config = load_config(preset, extra)
 
     from mediumnet.data.synth import run_synth
@@ -130,25 +140,39 @@ def synth_command(dataset_dir: str, per_class: int | None, size: str | None, see
 @click.option("--test", type=float, default=None, help="Share of works for test "
               "(default: the preset's data.test_fraction, 0.15).")
 @click.option("--seed", type=int, default=None, help="Seed of the split (default 0).")
+@click.option("--min-groups", type=int, default=None,
+              help="Artist groups each medium needs (default: data.min_groups, 3: one each "
+                   "for train, val and test).")
+@click.option("--reshuffle", is_flag=True,
+              help="Assign every work anew (default: works keep the split they have and "
+                   "only new works are assigned).")
 @_config_options
 @_errors_as_one_line
 def split_command(dataset_dir: str, val: float | None, test: float | None, seed: int | None,
-                  preset: str, overrides: tuple[str, ...]) -> None:
+                  min_groups: int | None, reshuffle: bool, preset: str,
+                  overrides: tuple[str, ...]) -> None:
     """Split DATASET_DIR into train/val/test, grouped by artist and stratified by medium.
 
-    No artist has works in two splits; works of unknown artists are groups of their own. The
-    split is written into the manifest's split column.
+    No artist has works in two splits; works of unknown artists are groups of their own.
+    Every medium gets works in val and test. Run again after a harvest added works: works
+    keep their split and only the new ones are assigned. The split is written into the
+    manifest's split column.
     """
     from mediumnet.config import load_config
     from mediumnet.data.splits import run_split
 
     extra = list(overrides)
-    for key, value in (("val_fraction", val), ("test_fraction", test), ("split_seed", seed)):
+    for key, value in (("val_fraction", val), ("test_fraction", test), ("split_seed", seed),
+                       ("min_groups", min_groups)):
         if value is not None:
             extra.append(f"data.{key}={value}")
-    table, location = run_split(dataset_dir, load_config(preset, extra))
-    click.echo(table.to_string())
-    click.echo(f"split written to {dataset_dir}/manifest.parquet")
+    summary, location = run_split(dataset_dir, load_config(preset, extra), reshuffle=reshuffle)
+    click.echo(summary.table.to_string())
+    click.echo(f"split written to {dataset_dir}/manifest.parquet: {summary.newly_assigned} "
+               f"works newly assigned, {summary.moved} moved"
+               f"{'' if reshuffle else ' (existing splits kept; --reshuffle redoes them)'}")
+    for line in summary.warnings:
+        click.echo(f"warning: {line}", err=True)
     click.echo(location)
 
 
@@ -231,10 +255,11 @@ def stack_command(dataset_dir: str, composition: str | None, texture: str | None
                   preset: str, overrides: tuple[str, ...]) -> None:
     """Fit the stacking ensemble over the branch models of a split DATASET_DIR.
 
-    Compares, on the test split, each branch alone, a features-only model, the blend (mean of
-    branch probabilities) and the stack; lists the works whose label the models doubt; logs
-    and registers the ensemble as mediumnet-ensemble; moves the alias champion to it if its
-    test macro-F1 is at least the champion's on the same split.
+    Compares each branch alone, a features-only model, the blend (mean of branch
+    probabilities) and the stack: a selection score on val (out-of-fold) and test scores for
+    reporting; lists the works whose label the models doubt; logs and registers the
+    ensemble as mediumnet-ensemble; moves the alias champion to it if its selection score is
+    at least the champion's on the same validation works. The test split never chooses.
     """
     from mediumnet.config import load_config
     from mediumnet.stacking import markdown_table, stack
@@ -281,6 +306,8 @@ def evaluate_command(model_uri: str, dataset_dir: str, split: str, preset: str,
                f"{m['accuracy']:.3f}, balanced accuracy {m['balanced_accuracy']:.3f}, "
                f"macro-F1 {m['macro_f1']:.3f}, calibration error "
                f"{m['expected_calibration_error']:.3f}")
+    click.echo(f"scores cover the mediums the model knows: "
+               f"{', '.join(report.per_class['medium'])}")
     if not report.confused_pairs.empty:
         top = report.confused_pairs.iloc[0]
         click.echo(f"most confused: {top['pair']} ({top['errors']} errors)")

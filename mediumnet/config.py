@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mediumnet.errors import ConfigError
+from mediumnet.labels import MEDIUMS
 
 
 @dataclass
@@ -52,6 +53,8 @@ class DataConfig:
     """Share of works in the test split."""
     split_seed: int = 0
     """Seed of the grouped, stratified split."""
+    min_groups: int = 3
+    """Artist groups a medium needs to be split (one each for train, val and test)."""
 
 
 @dataclass
@@ -74,6 +77,8 @@ class SynthConfig:
     """Fake artists per medium (0: one artist per five works)."""
     workers: int = 0
     """Processes that draw images (0: one per CPU core)."""
+    mediums: tuple[str, ...] = MEDIUMS
+    """The mediums to draw (a subset gives the same works of those mediums as the full set)."""
 
 
 @dataclass
@@ -381,12 +386,13 @@ def validate(config: Config) -> Config:
             continue
         if isinstance(value, int | float) and value < 0:
             raise ConfigError(f"{key}={value} must not be negative")
-        if isinstance(value, list) and any(v <= 0 for v in value):
+        if isinstance(value, list) and any(not isinstance(v, str) and v <= 0 for v in value):
             raise ConfigError(f"{key}={value}: every entry must be positive")
     positive = ("data.composition_size", "data.texture_tile", "data.tiles_per_image_train",
                 "data.tiles_per_image_eval", "data.cache_long_edge", "effnet.image_size",
                 "composition.kernel_size", "texture.kernel_size", "composition.batch_size",
-                "texture.batch_size", "effnet.batch_size", "synth.jpeg_quality")
+                "texture.batch_size", "effnet.batch_size", "synth.jpeg_quality",
+                "data.min_groups")
     for key in positive:
         if flat[key] <= 0:
             raise ConfigError(f"{key}={flat[key]} must be positive")

@@ -134,6 +134,11 @@ class Branch:
         return letterbox_pixels(image.pixels, s["size"], pad=s.get("letterbox_pad", 127))[None]
 
     @property
+    def classes(self) -> tuple[str, ...]:
+        """The mediums the model tells apart, in the order of its outputs."""
+        return tuple(self.settings.get("classes") or MEDIUMS)
+
+    @property
     def per_image(self) -> int:
         """Model inputs per image (tiles for the texture branch, else 1)."""
         return self.settings["tiles_per_image"] if self.settings["view"] == "texture" else 1
@@ -144,7 +149,8 @@ class BranchOutputs:
     """What the branches and the feature study say about a list of images."""
 
     probabilities: dict[str, np.ndarray]
-    """Branch → ``(n_ok, 5)`` probabilities of the images that decoded."""
+    """Branch → ``(n_ok, 5)`` probabilities of the images that decoded (0 for the mediums
+    the branch does not know)."""
     features: np.ndarray | None
     """``(n_ok, n_features)`` visual features, or None."""
     ok: np.ndarray
@@ -154,9 +160,15 @@ class BranchOutputs:
 
 
 def meta_inputs(probabilities: Mapping[str, np.ndarray], features: np.ndarray | None,
-                branches: Sequence[str]) -> np.ndarray:
-    """Build the meta-learner's input matrix: branch log-probabilities, then features."""
-    parts = [np.log(np.clip(probabilities[b], 1e-6, 1.0)) for b in branches]
+                branches: Sequence[str], classes: Sequence[str] = MEDIUMS) -> np.ndarray:
+    """Build the meta-learner's input matrix: branch log-probabilities, then features.
+
+    Only the columns of ``classes`` (the mediums the branches know) enter.
+    """
+    from mediumnet.metrics import class_indices
+
+    columns = class_indices(classes)
+    parts = [np.log(np.clip(probabilities[b][:, columns], 1e-6, 1.0)) for b in branches]
     if features is not None:
         parts.append(features)
     return np.hstack(parts).astype(np.float64)
@@ -168,7 +180,7 @@ class ImageClassifier:
     Parameters
     ----------
     branches : sequence of Branch
-        In :data:`BRANCH_ORDER`.
+        In :data:`BRANCH_ORDER`, all trained on the same mediums.
     meta : scikit-learn estimator, optional
         Fit on :func:`meta_inputs`; without it the probabilities are the mean of the branches'
         (one branch: its own).
@@ -182,6 +194,13 @@ class ImageClassifier:
                  feature_names: Sequence[str] = (), workers: int | None = None) -> None:
         if not branches:
             raise MediumnetError("an image classifier needs at least one branch model")
+        known = {b.classes for b in branches}
+        if len(known) > 1:
+            which = "; ".join(f"{b.name}: {', '.join(b.classes)}" for b in branches)
+            raise MediumnetError(f"the branch models were trained on different mediums "
+                                 f"({which}): stack branches trained on the same data set")
+        self.classes: tuple[str, ...] = known.pop()
+        """The mediums this classifier tells apart; the others always get probability 0."""
         self.branches = list(branches)
         self.meta = meta
         self.feature_names = tuple(feature_names)
@@ -201,7 +220,7 @@ class ImageClassifier:
             with self._lock:  # one inference at a time per model set: thread-safe serving
                 probs = np.asarray(branch.model.predict_on_batch(chunk), dtype=np.float64)
             out.append(probs[:len(batch[start:start + step])])
-        return np.concatenate(out) if out else np.zeros((0, len(MEDIUMS)))
+        return np.concatenate(out) if out else np.zeros((0, len(branch.classes)))
 
     def branch_outputs(self, items: Sequence[object], *,
                        with_features: bool | None = None) -> BranchOutputs:
@@ -212,6 +231,7 @@ class ImageClassifier:
         """
         from mediumnet.data.views import ImageError, map_images
         from mediumnet.explore import features_from_pixels
+        from mediumnet.metrics import to_five
         from mediumnet.models.texture import pool_tiles
 
         want_features = bool(self.feature_names) if with_features is None else with_features
@@ -257,7 +277,7 @@ class ImageClassifier:
             probs = self._run(branch, np.concatenate(inputs[branch.name]))
             if branch.settings["view"] == "texture":
                 probs = pool_tiles(probs, branch.per_image)
-            probabilities[branch.name] = probs
+            probabilities[branch.name] = to_five(probs, branch.classes)
         feats = np.asarray(features, np.float64).reshape(int(ok.sum()), -1) \
             if want_features else None
         return BranchOutputs(probabilities, feats, ok, errors)
@@ -269,7 +289,7 @@ class ImageClassifier:
             if len(outputs.ok) and not outputs.ok.any():
                 return np.zeros((0, len(MEDIUMS)))
             x = meta_inputs(outputs.probabilities, outputs.features if self.feature_names
-                            else None, names)
+                            else None, names, self.classes)
             return full_proba(self.meta, x)
         return np.mean([outputs.probabilities[b] for b in names], axis=0)
 
@@ -517,9 +537,13 @@ def save_ensemble(path: str | os.PathLike[str], branch_dirs: Mapping[str, str | 
 
     _quiet_downloads()  # saving validates the input example by loading the model
     order = [b for b in BRANCH_ORDER if b in branch_dirs]
+    known = {tuple(branch_settings[b].get("classes") or MEDIUMS) for b in order}
+    if len(known) != 1:
+        raise MediumnetError("the branch models were trained on different mediums: stack "
+                             "branches trained on the same data set")
     settings = {"branch_order": order,
                 "branches": {b: dict(branch_settings[b]) for b in order},
-                "feature_names": list(feature_names), "classes": list(MEDIUMS),
+                "feature_names": list(feature_names), "classes": list(known.pop()),
                 **dict(extra or {})}
     signature = ModelSignature(
         inputs=Schema([ColSpec("string", c, required=False) for c in INPUT_COLUMNS]),

@@ -84,8 +84,10 @@ def expected_calibration_error(y_true: np.ndarray, probs: np.ndarray,
     return float(ece), pd.DataFrame(rows)
 
 
-def confused_pairs(confusion: np.ndarray) -> pd.DataFrame:
+def confused_pairs(confusion: np.ndarray, names: tuple[str, ...] = MEDIUMS) -> pd.DataFrame:
     """Rank the pairs of mediums by how often one is taken for the other (both directions).
+
+    ``names`` are the mediums of the confusion matrix's rows and columns, in order.
 
     Returns
     -------
@@ -101,14 +103,15 @@ def confused_pairs(confusion: np.ndarray) -> pd.DataFrame:
             if errors == 0:
                 continue
             works = int(confusion[a].sum() + confusion[b].sum())
-            rows.append({"pair": f"{MEDIUMS[a]} / {MEDIUMS[b]}", "errors": errors,
+            rows.append({"pair": f"{names[a]} / {names[b]}", "errors": errors,
                          "a_as_b": int(confusion[a, b]), "b_as_a": int(confusion[b, a]),
                          "share": errors / works if works else 0.0})
     frame = pd.DataFrame(rows, columns=["pair", "errors", "a_as_b", "b_as_a", "share"])
     return frame.sort_values(["errors", "share"], ascending=False, ignore_index=True)
 
 
-def _plot_confusion(confusion: np.ndarray, path: Path, title: str) -> Path:
+def _plot_confusion(confusion: np.ndarray, path: Path, title: str,
+                    mediums: tuple[str, ...] = MEDIUMS) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -116,19 +119,19 @@ def _plot_confusion(confusion: np.ndarray, path: Path, title: str) -> Path:
 
     totals = confusion.sum(axis=1, keepdims=True)
     normalised = np.divide(confusion, totals, out=np.zeros(confusion.shape), where=totals > 0)
-    names = [m.replace("_", "\n") for m in MEDIUMS]
+    names = [m.replace("_", "\n") for m in mediums]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
     for ax, values, fmt, label in ((axes[0], confusion, "d", "counts"),
                                    (axes[1], normalised, ".2f", "row-normalised (recall)")):
         ax.imshow(values, cmap="Blues", vmin=0)
-        ax.set_xticks(range(len(MEDIUMS)), names, fontsize=7)
-        ax.set_yticks(range(len(MEDIUMS)), names, fontsize=7)
+        ax.set_xticks(range(len(mediums)), names, fontsize=7)
+        ax.set_yticks(range(len(mediums)), names, fontsize=7)
         ax.set_xlabel("predicted")
         ax.set_ylabel("true")
         ax.set_title(f"{title}: {label}", fontsize=9)
         top = values.max() if values.size else 0
-        for i in range(len(MEDIUMS)):
-            for j in range(len(MEDIUMS)):
+        for i in range(len(mediums)):
+            for j in range(len(mediums)):
                 ax.text(j, i, format(values[i, j], fmt), ha="center", va="center", fontsize=8,
                         color="white" if top and values[i, j] > top / 2 else "black")
     fig.tight_layout()
@@ -208,7 +211,8 @@ def evaluation_report(y_true: np.ndarray, probs: np.ndarray, out_dir: str | os.P
                       dataset_dir: str | os.PathLike[str] | None = None,
                       prefix: str = "test_", title: str = "model",
                       artifact_path: str = "evaluation",
-                      log_to_mlflow: bool = True) -> EvaluationReport:
+                      log_to_mlflow: bool = True,
+                      classes: tuple[str, ...] | None = None) -> EvaluationReport:
     """Measure predictions against the truth, write the report files and log them.
 
     Parameters
@@ -232,6 +236,10 @@ def evaluation_report(y_true: np.ndarray, probs: np.ndarray, out_dir: str | os.P
         Where the files go among the run's artifacts.
     log_to_mlflow : bool
         Log metrics and files to the active run (if there is one).
+    classes : tuple of str, optional
+        The mediums the model knows (default: all five). Macro-F1, the per-class table, the
+        confusion matrix and the pairs cover these only; works of other mediums count as
+        errors in accuracy, and a warning says how many there were.
 
     Returns
     -------
@@ -245,6 +253,8 @@ def evaluation_report(y_true: np.ndarray, probs: np.ndarray, out_dir: str | os.P
         precision_recall_fscore_support,
     )
 
+    from mediumnet.metrics import class_indices
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     y_true = np.asarray(y_true, int)
@@ -252,10 +262,16 @@ def evaluation_report(y_true: np.ndarray, probs: np.ndarray, out_dir: str | os.P
     if len(y_true) == 0:
         raise MediumnetError("nothing to evaluate: no works with a prediction")
     y_pred = probs.argmax(axis=1)
-    labels = list(range(len(MEDIUMS)))
+    classes = tuple(classes or MEDIUMS)
+    labels = class_indices(classes)
+    outside = int((~np.isin(y_true, labels)).sum())
+    if outside:
+        log.warning("%d works are of mediums the model does not know (it knows %s): they "
+                    "count as errors in accuracy and are left out of the per-medium figures",
+                    outside, ", ".join(classes))
     precision, recall, f1, support = precision_recall_fscore_support(
         y_true, y_pred, labels=labels, zero_division=0)
-    per_class = pd.DataFrame({"medium": MEDIUMS, "precision": precision, "recall": recall,
+    per_class = pd.DataFrame({"medium": classes, "precision": precision, "recall": recall,
                               "f1": f1, "support": support})
     confusion = confusion_matrix(y_true, y_pred, labels=labels)
     ece, bins = expected_calibration_error(y_true, probs)
@@ -267,21 +283,22 @@ def evaluation_report(y_true: np.ndarray, probs: np.ndarray, out_dir: str | os.P
                                    zero_division=0)),
         "expected_calibration_error": ece,
         "works": float(len(y_true)),
+        "mediums": float(len(classes)),
     }
     for row in per_class.itertuples():
         for name in ("precision", "recall", "f1"):
             metrics[f"{name}_{row.medium}"] = float(getattr(row, name))
     metrics = {prefix + k: v for k, v in metrics.items()}
-    pairs = confused_pairs(confusion)
+    pairs = confused_pairs(confusion, classes)
 
     files = [
-        _plot_confusion(confusion, out / "confusion_matrix.png", title),
+        _plot_confusion(confusion, out / "confusion_matrix.png", title, classes),
         _plot_reliability(bins, ece, out / "reliability_diagram.png"),
     ]
     per_class.to_csv(out / "per_class.csv", index=False)
     pairs.to_csv(out / "confused_pairs.csv", index=False)
     bins.to_csv(out / "calibration_bins.csv", index=False)
-    pd.DataFrame(confusion, index=MEDIUMS, columns=MEDIUMS).to_csv(out / "confusion_matrix.csv")
+    pd.DataFrame(confusion, index=classes, columns=classes).to_csv(out / "confusion_matrix.csv")
     files += [out / "per_class.csv", out / "confused_pairs.csv", out / "calibration_bins.csv",
               out / "confusion_matrix.csv"]
     if works is not None:
@@ -304,7 +321,8 @@ def evaluation_report(y_true: np.ndarray, probs: np.ndarray, out_dir: str | os.P
                     strict=True)],
                 out / "confident_mistakes.png",
                 title=f"{title}: most confident mistakes (true → predicted)"))
-    (out / "report.md").write_text(_markdown(metrics, per_class, pairs, prefix, title))
+    (out / "report.md").write_text(_markdown(metrics, per_class, pairs, prefix, title,
+                                             classes, outside))
     files.append(out / "report.md")
     report = EvaluationReport(metrics, per_class, confusion, pairs, files)
     if log_to_mlflow:
@@ -317,9 +335,17 @@ def evaluation_report(y_true: np.ndarray, probs: np.ndarray, out_dir: str | os.P
 
 
 def _markdown(metrics: dict[str, float], per_class: pd.DataFrame, pairs: pd.DataFrame,
-              prefix: str, title: str) -> str:
+              prefix: str, title: str, classes: tuple[str, ...] = MEDIUMS,
+              outside: int = 0) -> str:
     m = {k[len(prefix):]: v for k, v in metrics.items()}
-    lines = [f"# Evaluation of {title}", "",
+    left_out = [x for x in MEDIUMS if x not in classes]
+    scope = (f"Scores cover the {len(classes)} mediums the model knows: {', '.join(classes)}"
+             + (f" (not {', '.join(left_out)}, which it was never trained on)" if left_out
+                else "") + ".")
+    if outside:
+        scope += (f" {outside} works of other mediums count as errors in accuracy and are "
+                  "left out of the per-medium figures.")
+    lines = [f"# Evaluation of {title}", "", scope, "",
              f"{int(m['works'])} works: accuracy {m['accuracy']:.3f}, balanced accuracy "
              f"{m['balanced_accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f}, expected "
              f"calibration error {m['expected_calibration_error']:.3f}.", "",
@@ -337,7 +363,8 @@ def _markdown(metrics: dict[str, float], per_class: pd.DataFrame, pairs: pd.Data
     return "\n".join(lines) + "\n"
 
 
-def _mlflow_standard_evaluation(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, Any]:
+def _mlflow_standard_evaluation(y_true: np.ndarray, y_pred: np.ndarray,
+                                classes: tuple[str, ...] = MEDIUMS) -> dict[str, Any]:
     """MLflow's own classifier evaluator on the static predictions (its metrics + tables)."""
     import mlflow
 
@@ -349,7 +376,9 @@ def _mlflow_standard_evaluation(y_true: np.ndarray, y_pred: np.ndarray) -> dict[
                          "prediction": [MEDIUMS[i] for i in y_pred]})
     result = mlflow.models.evaluate(
         data=data, predictions="prediction", targets="target", model_type="classifier",
-        evaluator_config={"label_list": list(MEDIUMS), "log_model_explainability": False})
+        evaluator_config={"label_list": [m for m in MEDIUMS if m in classes
+                                          or m in set(data["target"])],
+                          "log_model_explainability": False})
     return dict(result.metrics)
 
 
@@ -384,14 +413,14 @@ def evaluate_model(model_uri: str, dataset_dir: str | os.PathLike[str], *,
     started = time.perf_counter()
     root = Path(dataset_dir)
     manifest = read_manifest(root)
-    works = manifest[manifest["split"] == split].reset_index(drop=True)
-    if works.empty:
-        raise MediumnetError(f"no works in split {split!r} of {root}: run mediumnet split first")
+    from mediumnet.data.splits import require_split
+
+    works = require_split(manifest, split, root).reset_index(drop=True)
 
     import mlflow
 
     from mediumnet.ensemble import load_classifier
-    from mediumnet.tracking import start_run
+    from mediumnet.tracking import TAG_MEDIUMS, start_run
 
     classifier = load_classifier(model_uri)
     with start_run("evaluate", config=config, dataset_digest=manifest_digest(manifest),
@@ -405,8 +434,11 @@ def evaluate_model(model_uri: str, dataset_dir: str | os.PathLike[str], *,
         y_true = np.array([MEDIUMS.index(label) for label in works["label"]])
         out = root / "evaluation" / f"{re.sub(r'[^A-Za-z0-9._-]+', '_', model_uri)}-{split}"
         report = evaluation_report(y_true[ok], probs[ok], out, works=works[ok],
-                                   dataset_dir=root, prefix=f"{split}_", title=model_uri)
-        standard = _mlflow_standard_evaluation(y_true[ok], probs[ok].argmax(axis=1))
+                                   dataset_dir=root, prefix=f"{split}_", title=model_uri,
+                                   classes=classifier.classes)
+        mlflow.set_tag(TAG_MEDIUMS, ",".join(classifier.classes))
+        standard = _mlflow_standard_evaluation(y_true[ok], probs[ok].argmax(axis=1),
+                                               classifier.classes)
         mlflow.log_metrics({f"{split}_unreadable": float(len(failed)),
                             "seconds": time.perf_counter() - started})
         report.metrics.update({f"mlflow_{k}": float(v) for k, v in standard.items()

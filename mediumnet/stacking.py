@@ -7,9 +7,14 @@ scikit-learn meta-learner is fit on the validation split, its regularisation cho
 cross-validation inside that split; the test split then scores, in one table, each branch
 alone, a features-only model, the blend (mean of branch probabilities) and the stack. The
 out-of-fold validation probabilities and the held-out test probabilities feed a label-noise
-audit (confident learning, with cleanlab). The ensemble is logged as a pyfunc model,
-registered as ``mediumnet-ensemble`` with its lineage, and the alias ``champion`` moves to it
-only if its test macro-F1 is at least the current champion's on the same test split.
+audit (confident learning, with cleanlab). The ensemble is logged as a pyfunc model and
+registered as ``mediumnet-ensemble`` with its lineage.
+
+Model selection never looks at the test split: the alias ``champion`` moves to the new
+version only if its *selection score* — the macro-F1 of its out-of-fold (cross-validated)
+probabilities on the validation works — is at least the champion's on the same validation
+works. The test split is for reporting only. Every score is a macro-F1 over the mediums the
+branch models were trained on.
 
 Out-of-fold meta-learner probabilities live in this module and not in
 :mod:`mediumnet.ensemble`, which is the code the served model carries.
@@ -42,6 +47,9 @@ TABLE_MODELS = ("composition", "texture", "effnet", "features", "blend", "stack"
 """Rows of the comparison table, in order (``effnet`` only when that branch is used)."""
 TAG_TEST_SPLIT = "mediumnet.test_split_digest"
 TAG_TEST_MACRO_F1 = "mediumnet.test_macro_f1"
+TAG_VAL_SPLIT = "mediumnet.val_split_digest"
+TAG_SELECTION_MACRO_F1 = "mediumnet.selection_macro_f1"
+"""Out-of-fold macro-F1 on the validation works: what the champion comparison reads."""
 TAG_PROMOTED = "mediumnet.promoted"
 AUDIT_GALLERY = 12
 
@@ -78,31 +86,39 @@ class StackResult:
 
 
 def fit_meta_learner(x: np.ndarray, y: np.ndarray, config: EnsembleConfig, *,
-                     groups: np.ndarray | None = None, seed: int = 0) -> MetaFit:
+                     groups: np.ndarray | None = None, seed: int = 0,
+                     classes: tuple[str, ...] = MEDIUMS) -> MetaFit:
     """Fit the meta-learner, its regularisation chosen by cross-validation on ``x``.
 
     The setting with the best cross-validated log-loss is kept; its cross-validated macro-F1
-    is reported.
+    (over ``classes``) is reported.
 
     Logistic regression (multinomial, balanced class weights, inputs imputed and scaled)
     searches its inverse regularisation ``C``; gradient boosting (balanced class weights) its
     learning rate and tree size. Folds are stratified and, when every medium has works of
     enough distinct artists, grouped by artist (no artist in two folds).
 
+    On very small validation splits it degrades rather than fails, with a warning: folds
+    fall to the fewest works of a medium (at least 2); a medium with a single work leaves no
+    room for a search, so the regularisation is fixed (the middle ``C`` of the grid, or the
+    first boosting setting) and the out-of-fold probabilities come from unstratified folds.
+
     Parameters
     ----------
     x : numpy.ndarray
         ``(n, d)`` inputs (:func:`~mediumnet.ensemble.meta_inputs`).
     y : numpy.ndarray
-        ``(n,)`` class indices; every medium must be present at least twice.
+        ``(n,)`` class indices into :data:`~mediumnet.labels.MEDIUMS`.
     config : EnsembleConfig
     groups : numpy.ndarray, optional
         The artist of each row.
+    classes : tuple of str
+        The mediums the branches know; each must have a work in ``y``.
 
     Raises
     ------
     MediumnetError
-        If a medium is missing from ``y`` or has a single work.
+        If a medium of ``classes`` has no work in ``y``.
     """
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.exceptions import ConvergenceWarning
@@ -110,6 +126,7 @@ def fit_meta_learner(x: np.ndarray, y: np.ndarray, config: EnsembleConfig, *,
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import (
         GridSearchCV,
+        KFold,
         StratifiedGroupKFold,
         StratifiedKFold,
         cross_val_predict,
@@ -117,17 +134,14 @@ def fit_meta_learner(x: np.ndarray, y: np.ndarray, config: EnsembleConfig, *,
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    counts = np.bincount(y, minlength=len(MEDIUMS))
-    thin = [f"{MEDIUMS[i]} ({counts[i]})" for i in range(len(MEDIUMS)) if counts[i] < 2]
-    if thin:
+    from mediumnet.metrics import class_indices, macro_f1
+
+    counts = np.bincount(y, minlength=len(MEDIUMS))[class_indices(classes)]
+    missing = [m for m, c in zip(classes, counts, strict=True) if c == 0]
+    if missing:
         raise MediumnetError(
-            f"the validation split has fewer than 2 works of {', '.join(thin)}: the stack is "
-            "fit on it, so give it more (a larger data set, or mediumnet split --val 0.2)")
-    folds = int(max(2, min(config.cv_folds, counts.min())))
-    grouped = groups is not None and all(
-        len(set(groups[y == c])) >= folds for c in range(len(MEDIUMS)))
-    cv = (StratifiedGroupKFold(folds, shuffle=True, random_state=seed) if grouped
-          else StratifiedKFold(folds, shuffle=True, random_state=seed))
+            f"the validation split has no works of {', '.join(missing)}: the stack is fit on "
+            "it, so run mediumnet split --reshuffle (each medium needs works by 3 artists)")
     if config.meta_learner == "boosting":
         model = HistGradientBoostingClassifier(class_weight="balanced", max_iter=150,
                                                random_state=seed)
@@ -138,9 +152,36 @@ def fit_meta_learner(x: np.ndarray, y: np.ndarray, config: EnsembleConfig, *,
         model = make_pipeline(SimpleImputer(strategy="median"), StandardScaler(),
                               LogisticRegression(class_weight="balanced", max_iter=5000))
         grid = {"logisticregression__C": list(np.logspace(-3, 2, 11))}
-    fit_groups = groups if grouped else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
+        if counts.min() < 2 or len(y) < 4:
+            thin = ", ".join(f"{m} ({c})" for m, c in zip(classes, counts, strict=True)
+                             if c < 2)
+            log.warning("the validation split has a single work of %s: the meta-learner's "
+                        "regularisation is fixed instead of chosen by cross-validation",
+                        thin or "some medium")
+            fixed = {k: v[len(v) // 2] if k.endswith("__C") else v[0] for k, v in grid.items()}
+            estimator = model.set_params(**fixed)
+            folds = max(2, min(config.cv_folds, len(y)))
+            warnings.simplefilter("ignore", RuntimeWarning)
+            warnings.simplefilter("ignore", UserWarning)
+            oof = cross_val_predict(estimator, x, y, method="predict_proba",
+                                    cv=KFold(folds, shuffle=True, random_state=seed))
+            oof = _spread(oof, np.unique(y))
+            estimator.fit(x, y)
+            return MetaFit(estimator, oof, {k.split("__")[-1]: v for k, v in fixed.items()},
+                           macro_f1(y, oof.argmax(axis=1), classes), folds, False)
+        folds = int(max(2, min(config.cv_folds, counts.min())))
+        if folds < config.cv_folds:
+            log.warning("the validation split has only %d works of its rarest medium: the "
+                        "meta-learner is cross-validated on %d folds instead of %d",
+                        counts.min(), folds, config.cv_folds)
+        present = [MEDIUMS.index(c) for c in classes]
+        grouped = groups is not None and all(
+            len(set(groups[y == c])) >= folds for c in present)
+        cv = (StratifiedGroupKFold(folds, shuffle=True, random_state=seed) if grouped
+              else StratifiedKFold(folds, shuffle=True, random_state=seed))
+        fit_groups = groups if grouped else None
         # Chosen by log-loss, a proper scoring rule: it rewards the right medium *and* honest
         # probabilities (the served confidence, the label audit); macro-F1 alone, flat on
         # small validation splits, picked over-regularised, near-uniform probabilities.
@@ -150,11 +191,18 @@ def fit_meta_learner(x: np.ndarray, y: np.ndarray, config: EnsembleConfig, *,
         search.fit(x, y, groups=fit_groups)
         oof = cross_val_predict(search.best_estimator_, x, y, groups=fit_groups, cv=cv,
                                 method="predict_proba")
-    cv_f1 = float(search.cv_results_["mean_test_macro_f1"][search.best_index_])
+    oof = _spread(oof, np.unique(y))
     return MetaFit(search.best_estimator_, oof,
                    {k.split("__")[-1]: (float(v) if isinstance(v, float | np.floating) else v)
                     for k, v in search.best_params_.items()},
-                   cv_f1, folds, grouped)
+                   macro_f1(y, oof.argmax(axis=1), classes), folds, grouped)
+
+
+def _spread(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """``(n, len(labels))`` probabilities of sorted class indices → ``(n, 5)``."""
+    out = np.zeros((len(probs), len(MEDIUMS)))
+    out[:, np.asarray(labels, int)] = probs
+    return out
 
 
 def find_label_issues(works: pd.DataFrame, y: np.ndarray, probs: np.ndarray) -> pd.DataFrame:
@@ -258,38 +306,46 @@ def _resolve_version(uri: str) -> str:
         return ""
 
 
-def _scores(y: np.ndarray, probs: np.ndarray) -> dict[str, float]:
-    from sklearn.metrics import accuracy_score, f1_score
-
-    pred = probs.argmax(axis=1)
-    return {"accuracy": float(accuracy_score(y, pred)),
-            "macro_f1": float(f1_score(y, pred, labels=range(len(MEDIUMS)), average="macro",
-                                       zero_division=0))}
-
-
 def markdown_table(table: pd.DataFrame) -> str:
-    """Render the comparison table as Markdown (model, accuracy, macro-F1)."""
-    lines = ["| model | test accuracy | test macro-F1 |", "|---|---|---|"]
-    lines += [f"| {name} | {row.accuracy:.3f} | {row.macro_f1:.3f} |"
+    """Render the comparison table as Markdown (model, val selection score, test scores)."""
+    lines = ["| model | val macro-F1 (selection) | test accuracy | test macro-F1 |",
+             "|---|---|---|---|"]
+    lines += [f"| {name} | {row.val_macro_f1:.3f} | {row.accuracy:.3f} | {row.macro_f1:.3f} |"
               for name, row in table.iterrows()]
     return "\n".join(lines) + "\n"
 
 
-def promote_if_better(version: str, macro_f1: float, split_digest: str,
-                      test_sources: list[str], y_test: np.ndarray) -> tuple[bool, str, float]:
-    """Move ``champion`` to ``version`` if its test macro-F1 is at least the champion's.
+def promote_if_better(version: str, selection_f1: float, split_digest: str,
+                      val_sources: list[str], y_val: np.ndarray,
+                      classes: tuple[str, ...] = MEDIUMS) -> tuple[bool, str, float]:
+    """Move ``champion`` to ``version`` if its selection score is at least the champion's.
 
-    The comparison is made on the same test split: the champion's recorded score when it was
-    measured on the same split (same works, labels and image bytes), else the champion is
-    evaluated on ``test_sources`` now.
+    The selection score is a macro-F1 on the validation works, never on the test split. The
+    comparison is made on the same validation works: the champion's recorded selection score
+    when it was measured on the same works (same ids, labels and image bytes), else the
+    champion is scored on ``val_sources`` now.
+
+    Parameters
+    ----------
+    version : str
+        The new ensemble version.
+    selection_f1 : float
+        Its out-of-fold macro-F1 on the validation works.
+    split_digest : str
+        Identifies those works (:func:`_split_digest`).
+    val_sources, y_val : list of str, numpy.ndarray
+        Their image paths and class indices, to score a champion measured elsewhere.
+    classes : tuple of str
+        The mediums scored.
 
     Returns
     -------
     (bool, str, float)
-        Promoted or not, why, and the champion's macro-F1 it was compared with (NaN when
+        Promoted or not, why, and the champion's score it was compared with (NaN when
         there was no champion).
     """
     from mediumnet.ensemble import load_classifier
+    from mediumnet.metrics import scores
     from mediumnet.registry import CHAMPION, model_uri, set_alias, version_by_alias
 
     try:
@@ -298,20 +354,21 @@ def promote_if_better(version: str, macro_f1: float, split_digest: str,
         set_alias("ensemble", CHAMPION, version)
         return True, "no champion yet", float("nan")
     if str(current.version) == str(version):
-        return True, "already champion", macro_f1
-    if current.tags.get(TAG_TEST_SPLIT) == split_digest and TAG_TEST_MACRO_F1 in current.tags:
-        champion_f1 = float(current.tags[TAG_TEST_MACRO_F1])
-        how = "its recorded score on the same test split"
+        return True, "already champion", selection_f1
+    if (current.tags.get(TAG_VAL_SPLIT) == split_digest
+            and TAG_SELECTION_MACRO_F1 in current.tags):
+        champion_f1 = float(current.tags[TAG_SELECTION_MACRO_F1])
+        how = "its recorded score on the same validation works"
     else:
         probs, errors = load_classifier(model_uri("ensemble", version=int(current.version))
-                                        ).predict_proba(test_sources)
-        ok = np.array([e is None for e in errors])
-        champion_f1 = _scores(y_test[ok], probs[ok])["macro_f1"] if ok.any() else 0.0
-        how = "re-evaluated on this test split"
-    promoted = macro_f1 >= champion_f1
+                                        ).predict_proba(val_sources)
+        ok = np.array([e is None for e in errors], bool)
+        champion_f1 = scores(y_val[ok], probs[ok], classes)["macro_f1"] if ok.any() else 0.0
+        how = "re-evaluated on these validation works"
+    promoted = selection_f1 >= champion_f1
     if promoted:
         set_alias("ensemble", CHAMPION, version)
-    reason = (f"test macro-F1 {macro_f1:.4f} {'>=' if promoted else '<'} champion v"
+    reason = (f"selection macro-F1 {selection_f1:.4f} {'>=' if promoted else '<'} champion v"
               f"{current.version}'s {champion_f1:.4f} ({how})")
     return promoted, reason, champion_f1
 
@@ -334,6 +391,150 @@ def _branch_outputs(classifier, root: Path, works: pd.DataFrame, progress: bool)
         {b: np.concatenate([p.probabilities[b] for p in parts]) for b in names},
         np.concatenate([p.features for p in parts]) if classifier.feature_names else None,
         np.concatenate([p.ok for p in parts]), sum((p.errors for p in parts), []))
+
+
+def _branch_uris(given: dict[str, str | None], digest: str, root: Path
+                 ) -> tuple[dict[str, str], dict[str, str]]:
+    """Resolve the branch models to stack: the ones named, else those trained on this data."""
+    uris: dict[str, str] = {}
+    versions: dict[str, str] = {}
+    for kind, uri in given.items():
+        if uri and uri.strip().lower() == "none":
+            if kind != "effnet":
+                raise MediumnetError(f"--{kind} none: the {kind} branch is always stacked; "
+                                     "give a model URI or leave it out")
+            continue
+        if uri:
+            uris[kind], versions[kind] = uri, _resolve_version(uri)
+            continue
+        found = default_branch_uri(kind, digest)
+        if found:
+            uris[kind], versions[kind] = found
+        elif kind != "effnet":
+            raise MediumnetError(
+                f"no mediumnet-{kind} model was trained on this dataset: run mediumnet train "
+                f"{kind} {root}, or name one with --{kind} URI")
+    return uris, versions
+
+
+@dataclass
+class _SplitOutputs:
+    """The works of one split that decoded, their labels and what the models said."""
+
+    works: pd.DataFrame
+    y: np.ndarray
+    outputs: Any
+
+
+def _outputs_by_split(classifier, root: Path, manifest: pd.DataFrame, progress: bool
+                      ) -> tuple[dict[str, _SplitOutputs], dict[str, str]]:
+    """Branch outputs and features of the val and test works, unreadable images left out.
+
+    Raises
+    ------
+    MediumnetError
+        If a split has works of a medium the branch models were not trained on.
+    """
+    from mediumnet.data.splits import require_split
+
+    parts, failed = {}, {}
+    for split in ("val", "test"):
+        frame = require_split(manifest, split, root).reset_index(drop=True)
+        unknown = sorted(set(frame["label"]) - set(classifier.classes))
+        if unknown:
+            raise MediumnetError(
+                f"the {split} split has works of {', '.join(unknown)}, which the branch "
+                f"models were not trained on ({', '.join(classifier.classes)}): train them "
+                f"again on this data set with mediumnet train")
+        out = _branch_outputs(classifier, root, frame, progress)
+        failed.update({frame["id"][i]: e for i, e in enumerate(out.errors) if e})
+        frame = frame[out.ok].reset_index(drop=True)
+        parts[split] = _SplitOutputs(frame, np.array([MEDIUMS.index(v) for v in frame["label"]],
+                                                     dtype=int), out)
+    if failed:
+        log.warning("%d images could not be read and are left out of the stack", len(failed))
+    return parts, failed
+
+
+def _compare(parts: dict[str, _SplitOutputs], names: list[str], config: Config,
+             classes: tuple[str, ...], use_features: bool
+             ) -> tuple[pd.DataFrame, dict[str, np.ndarray], MetaFit]:
+    """Fit the stack (and a features-only model) on val; score every model on val and test.
+
+    The ``val_macro_f1`` column is the selection score: out-of-fold for the fitted models
+    (features, stack), the validation predictions for the branches and the blend. ``accuracy``
+    and ``macro_f1`` are on the test split, for reporting.
+    """
+    from mediumnet.ensemble import full_proba, meta_inputs
+    from mediumnet.metrics import scores
+
+    val, test = parts["val"], parts["test"]
+    groups = val.works["artist"].fillna("").astype(str).to_numpy()
+    x = {s: meta_inputs(parts[s].outputs.probabilities, parts[s].outputs.features, names,
+                        classes) for s in parts}
+    seed = config.train.seed
+    fit = fit_meta_learner(x["val"], val.y, config.ensemble, groups=groups, seed=seed,
+                           classes=classes)
+    val_probs = {b: val.outputs.probabilities[b] for b in names}
+    test_probs = {b: test.outputs.probabilities[b] for b in names}
+    if use_features:
+        feature_fit = fit_meta_learner(val.outputs.features, val.y, config.ensemble,
+                                       groups=groups, seed=seed, classes=classes)
+        val_probs["features"] = feature_fit.oof_probabilities
+        test_probs["features"] = full_proba(feature_fit.estimator, test.outputs.features)
+    val_probs["blend"] = np.mean([val_probs[b] for b in names], axis=0)
+    test_probs["blend"] = np.mean([test_probs[b] for b in names], axis=0)
+    val_probs["stack"] = fit.oof_probabilities
+    test_probs["stack"] = full_proba(fit.estimator, x["test"])
+    rows = {m: {"val_macro_f1": scores(val.y, val_probs[m], classes)["macro_f1"],
+                **scores(test.y, test_probs[m], classes)}
+            for m in TABLE_MODELS if m in test_probs}
+    return pd.DataFrame(rows).T, test_probs, fit
+
+
+def _audit(parts: dict[str, _SplitOutputs], fit: MetaFit, test_stack: np.ndarray, root: Path,
+           out_dir: Path) -> pd.DataFrame:
+    """List (CSV) and show (gallery) the works whose labels the stack doubts most."""
+    from mediumnet.evaluate import write_gallery
+
+    audit_works = pd.concat([parts["val"].works, parts["test"].works], ignore_index=True)
+    audit_y = np.concatenate([parts["val"].y, parts["test"].y])
+    issues = find_label_issues(audit_works, audit_y,
+                               np.concatenate([fit.oof_probabilities, test_stack]))
+    issues.to_csv(out_dir / "label_issues.csv", index=False)
+    top = issues.head(AUDIT_GALLERY)
+    write_gallery(root, list(top["image_path"]),
+                  [f"{r.given} → {r.suggested}? ({r.p_suggested:.0%})\n{str(r.id)[:28]}"
+                   for r in top.itertuples()], out_dir / "label_issues.png",
+                  title="Attributions to re-check (given → suggested)")
+    return issues
+
+
+def _register_and_promote(model_uri: str, table: pd.DataFrame, parts, root: Path,
+                          tags: dict[str, str], classes: tuple[str, ...]
+                          ) -> tuple[str, bool, str]:
+    """Register the ensemble with its lineage and move ``champion`` on the selection score."""
+    import mlflow
+
+    from mediumnet.registry import register as register_model
+    from mediumnet.registry import set_version_tag
+
+    selection = float(table.loc["stack", "val_macro_f1"])
+    val_digest = _split_digest(parts["val"].works)
+    tags = {**tags, TAG_VAL_SPLIT: val_digest, TAG_SELECTION_MACRO_F1: f"{selection:.6f}",
+            TAG_TEST_SPLIT: _split_digest(parts["test"].works),
+            TAG_TEST_MACRO_F1: f"{float(table.loc['stack', 'macro_f1']):.6f}"}
+    version = str(register_model(model_uri, "ensemble", tags=tags).version)
+    promoted, reason, champion_f1 = promote_if_better(
+        version, selection, val_digest,
+        [str(root / p) for p in parts["val"].works["image_path"]], parts["val"].y, classes)
+    if not np.isnan(champion_f1):
+        mlflow.log_metric("champion_selection_macro_f1", champion_f1)
+    mlflow.set_tags({TAG_PROMOTED: str(promoted).lower(),
+                     "mediumnet.promotion_reason": reason,
+                     "mediumnet.ensemble_version": version})
+    set_version_tag("ensemble", version, TAG_PROMOTED, str(promoted).lower())
+    return version, promoted, reason
 
 
 def stack(dataset_dir: str | os.PathLike[str], config: Config, *,
@@ -364,118 +565,70 @@ def stack(dataset_dir: str | os.PathLike[str], config: Config, *,
     Raises
     ------
     MediumnetError
-        No split, a branch model missing or unloadable, or a validation split too thin.
+        No split, a branch model missing or unloadable, branches trained on different
+        mediums, or a validation split without works of a medium.
     """
     from mediumnet.data.manifest import manifest_digest, read_manifest
+    from mediumnet.data.splits import require_split
 
     started = time.perf_counter()
     root = Path(dataset_dir)
     manifest = read_manifest(root)
     for split in ("val", "test"):
-        if not (manifest["split"] == split).any():
-            raise MediumnetError(f"no works in split {split!r}: run mediumnet split first")
+        require_split(manifest, split, root)
     digest = manifest_digest(manifest)
     use_features = config.ensemble.use_features if use_features is None else use_features
 
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     import mlflow
 
-    from mediumnet.ensemble import (
-        ImageClassifier,
-        full_proba,
-        load_branch,
-        meta_inputs,
-        save_ensemble,
-    )
-    from mediumnet.evaluate import evaluation_report, write_gallery
+    from mediumnet.ensemble import ImageClassifier, load_branch, save_ensemble
+    from mediumnet.evaluate import evaluation_report
     from mediumnet.explore import NUMERIC_FOR_MODELS
-    from mediumnet.registry import register as register_model
-    from mediumnet.registry import set_version_tag
-    from mediumnet.tracking import TAG_DATASET_DIGEST, git_commit, run_location, start_run
+    from mediumnet.tracking import (
+        TAG_DATASET_DIGEST,
+        TAG_MEDIUMS,
+        git_commit,
+        run_location,
+        start_run,
+    )
 
-    given = {"composition": composition, "texture": texture, "effnet": effnet}
-    uris: dict[str, str] = {}
-    versions: dict[str, str] = {}
-    for kind, uri in given.items():
-        if uri and uri.strip().lower() == "none":
-            if kind != "effnet":
-                raise MediumnetError(f"--{kind} none: the {kind} branch is always stacked; "
-                                     "give a model URI or leave it out")
-            continue
-        if uri:
-            uris[kind], versions[kind] = uri, _resolve_version(uri)
-            continue
-        found = default_branch_uri(kind, digest)
-        if found:
-            uris[kind], versions[kind] = found
-        elif kind != "effnet":
-            raise MediumnetError(
-                f"no mediumnet-{kind} model was trained on this dataset: run mediumnet train "
-                f"{kind} {root}, or name one with --{kind} URI")
+    uris, versions = _branch_uris({"composition": composition, "texture": texture,
+                                   "effnet": effnet}, digest, root)
     branches: list[Branch] = [load_branch(uris[k], k) for k in uris]
     names = [b.name for b in branches]
     feature_names = NUMERIC_FOR_MODELS if use_features else ()
     classifier = ImageClassifier(branches, feature_names=feature_names)
-
-    works = {s: manifest[manifest["split"] == s].reset_index(drop=True) for s in ("val", "test")}
-    outputs, failed = {}, {}
-    for split, frame in works.items():
-        out = _branch_outputs(classifier, root, frame, progress)
-        failed.update({frame["id"][i]: e for i, e in enumerate(out.errors) if e})
-        outputs[split] = out
-        works[split] = frame[out.ok].reset_index(drop=True)
-    if failed:
-        log.warning("%d images could not be read and are left out of the stack", len(failed))
-    y = {s: np.array([MEDIUMS.index(v) for v in works[s]["label"]]) for s in works}
-    groups = works["val"]["artist"].fillna("").astype(str).to_numpy()
-    x = {s: meta_inputs(outputs[s].probabilities, outputs[s].features, names) for s in works}
-    fit = fit_meta_learner(x["val"], y["val"], config.ensemble, groups=groups,
-                           seed=config.train.seed)
-
-    test_probs: dict[str, np.ndarray] = {b: outputs["test"].probabilities[b] for b in names}
-    if use_features:
-        feature_fit = fit_meta_learner(outputs["val"].features, y["val"], config.ensemble,
-                                       groups=groups, seed=config.train.seed)
-        test_probs["features"] = full_proba(feature_fit.estimator, outputs["test"].features)
-    test_probs["blend"] = np.mean([outputs["test"].probabilities[b] for b in names], axis=0)
-    test_probs["stack"] = full_proba(fit.estimator, x["test"])
-    table = pd.DataFrame({m: _scores(y["test"], test_probs[m]) for m in TABLE_MODELS
-                          if m in test_probs}).T
+    classes = classifier.classes
+    parts, failed = _outputs_by_split(classifier, root, manifest, progress)
+    table, test_probs, fit = _compare(parts, names, config, classes, use_features)
     out_dir = root / "stack"
     out_dir.mkdir(parents=True, exist_ok=True)
 
     with start_run("stack", config=config, dataset_digest=digest, dataset_dir=root,
                    params={"use_features": use_features, "cv_folds": fit.folds,
-                           "cv_grouped_by_artist": fit.grouped,
-                           "val_works": len(works["val"]), "test_works": len(works["test"]),
+                           "cv_grouped_by_artist": fit.grouped, "mediums": ",".join(classes),
+                           "val_works": len(parts["val"].works),
+                           "test_works": len(parts["test"].works),
                            **{f"branch_{k}": v for k, v in uris.items()},
                            **{f"meta_{k}": v for k, v in fit.best_params.items()}}) as run:
         mlflow.log_metrics({f"test_{metric}_{m}": float(table.loc[m, metric])
                             for m in table.index for metric in ("accuracy", "macro_f1")})
+        mlflow.log_metrics({f"val_selection_macro_f1_{m}": float(table.loc[m, "val_macro_f1"])
+                            for m in table.index})
         mlflow.log_metrics({"val_cv_macro_f1_stack": fit.cv_macro_f1,
                             "unreadable_images": float(len(failed))})
+        mlflow.set_tag(TAG_MEDIUMS, ",".join(classes))
         table.to_csv(out_dir / "table.csv", index_label="model")
         (out_dir / "table.md").write_text(markdown_table(table))
-        evaluation_report(y["test"], test_probs["stack"], out_dir / "evaluation",
-                          works=works["test"], dataset_dir=root, prefix="test_",
-                          title="stacked ensemble")
-
-        audit_works = pd.concat([works["val"], works["test"]], ignore_index=True)
-        audit_y = np.concatenate([y["val"], y["test"]])
-        audit_p = np.concatenate([fit.oof_probabilities, test_probs["stack"]])
-        issues = find_label_issues(audit_works, audit_y, audit_p)
-        issues.to_csv(out_dir / "label_issues.csv", index=False)
-        top = issues.head(AUDIT_GALLERY)
-        write_gallery(root, list(top["image_path"]),
-                      [f"{r.given} → {r.suggested}? ({r.p_suggested:.0%})\n{str(r.id)[:28]}"
-                       for r in top.itertuples()], out_dir / "label_issues.png",
-                      title="Attributions to re-check (given → suggested)")
+        evaluation_report(parts["test"].y, test_probs["stack"], out_dir / "evaluation",
+                          works=parts["test"].works, dataset_dir=root, prefix="test_",
+                          title="stacked ensemble", classes=classes)
+        issues = _audit(parts, fit, test_probs["stack"], root, out_dir)
         mlflow.log_metric("label_issues", float(len(issues)))
         for name in ("table.csv", "table.md", "label_issues.csv", "label_issues.png"):
             mlflow.log_artifact(str(out_dir / name))
 
-        lineage = {f"mediumnet.branch.{k}": f"{uris[k]} (v{versions[k]})" if versions[k]
-                   else uris[k] for k in uris}
         with tempfile.TemporaryDirectory() as tmp:
             save_ensemble(Path(tmp) / "model", {b.name: b.local_dir for b in branches},
                           {b.name: b.settings for b in branches}, fit.estimator, feature_names,
@@ -484,27 +637,19 @@ def stack(dataset_dir: str | os.PathLike[str], config: Config, *,
                                  "meta_learner": config.ensemble.meta_learner})
             mlflow.log_artifacts(str(Path(tmp) / "model"), "model")
         model_uri = f"runs:/{run.info.run_id}/model"
-        macro_f1 = float(table.loc["stack", "macro_f1"])
-        split_digest = _split_digest(works["test"])
         version, promoted, reason = None, False, "not registered"
         if register:
-            tags = {TAG_DATASET_DIGEST: digest, TAG_TEST_SPLIT: split_digest,
-                    TAG_TEST_MACRO_F1: f"{macro_f1:.6f}", "mediumnet.preset": config.preset,
+            tags = {TAG_DATASET_DIGEST: digest, "mediumnet.preset": config.preset,
                     "mediumnet.meta_learner": config.ensemble.meta_learner,
-                    "mediumnet.use_features": str(use_features).lower(), **lineage}
+                    "mediumnet.use_features": str(use_features).lower(),
+                    TAG_MEDIUMS: ",".join(classes),
+                    **{f"mediumnet.branch.{k}": f"{uris[k]} (v{versions[k]})" if versions[k]
+                       else uris[k] for k in uris}}
             commit = git_commit()
             if commit:
                 tags["mediumnet.git_commit"] = commit
-            version = str(register_model(model_uri, "ensemble", tags=tags).version)
-            promoted, reason, champion_f1 = promote_if_better(
-                version, macro_f1, split_digest,
-                [str(root / p) for p in works["test"]["image_path"]], y["test"])
-            if not np.isnan(champion_f1):
-                mlflow.log_metric("champion_test_macro_f1", champion_f1)
-            mlflow.set_tags({TAG_PROMOTED: str(promoted).lower(),
-                             "mediumnet.promotion_reason": reason,
-                             "mediumnet.ensemble_version": version})
-            set_version_tag("ensemble", version, TAG_PROMOTED, str(promoted).lower())
+            version, promoted, reason = _register_and_promote(model_uri, table, parts, root,
+                                                              tags, classes)
         location = run_location(run)
     return StackResult(run_id=run.info.run_id, model_uri=model_uri, version=version,
                        table=table, promoted=promoted, promotion_reason=reason,

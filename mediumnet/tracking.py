@@ -34,9 +34,11 @@ TAG_DATASET_DIGEST = "mediumnet.dataset_digest"
 TAG_DATASET_DIR = "mediumnet.dataset_dir"
 TAG_PRESET = "mediumnet.preset"
 TAG_STEP = "mediumnet.step"
+TAG_MEDIUMS = "mediumnet.mediums"
+"""The mediums a model was trained on (comma-separated, in the order of MEDIUMS)."""
 
 _QUIET_LOGGERS = ("alembic", "mlflow.store.db.utils", "mlflow.store.model_registry",
-                  "mlflow.tracking.fluent")
+                  "mlflow.tracking.fluent", "mlflow.pyfunc")
 
 
 def _quiet_store_logs() -> None:

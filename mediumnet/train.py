@@ -146,17 +146,21 @@ class TrainResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def preprocessing_settings(branch: str, config: Config) -> dict[str, Any]:
-    """Return the settings inference needs to reproduce the training views exactly."""
+def preprocessing_settings(branch: str, config: Config,
+                           classes: tuple[str, ...] = MEDIUMS) -> dict[str, Any]:
+    """Return the settings inference needs to reproduce the training views exactly.
+
+    ``classes`` are the mediums the model tells apart, in the order of its outputs.
+    """
     d = config.data
     if branch == "texture":
         return {"view": "texture", "tile": d.texture_tile,
                 "tiles_per_image": d.tiles_per_image_eval, "long_edge": d.cache_long_edge,
                 "pooling": "mean_log_probability",
-                "classes": list(MEDIUMS)}
+                "classes": list(classes)}
     size = config.effnet.image_size if branch == "effnet" else d.composition_size
     return {"view": "composition", "size": size, "letterbox_pad": 127,
-            "classes": list(MEDIUMS)}
+            "classes": list(classes)}
 
 
 def _view_config(branch: str, config: Config) -> Config:
@@ -169,23 +173,26 @@ def _view_config(branch: str, config: Config) -> Config:
                                    config.composition, batch_size=config.effnet.batch_size))
 
 
-def detect_collapse(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[bool, str]:
+def detect_collapse(y_true: np.ndarray, y_pred: np.ndarray,
+                    classes: tuple[str, ...] = MEDIUMS) -> tuple[bool, str]:
     """Whether validation predictions collapsed onto one class, and why.
 
     Parameters
     ----------
     y_true, y_pred : numpy.ndarray
-        Class indices.
+        Class indices into ``classes``.
+    classes : tuple of str
+        The mediums the model knows (default: all five).
     """
     if len(y_pred) == 0:
         return False, ""
-    counts = np.bincount(y_pred, minlength=len(MEDIUMS))
+    counts = np.bincount(y_pred, minlength=len(classes))
     top = counts.argmax()
     share = counts[top] / len(y_pred)
     accuracy = float((y_true == y_pred).mean())
-    majority = float(np.bincount(y_true, minlength=len(MEDIUMS)).max() / len(y_true))
+    majority = float(np.bincount(y_true, minlength=len(classes)).max() / len(y_true))
     if share > COLLAPSE_SHARE:
-        return True, (f"{share:.0%} of validation predictions are {MEDIUMS[top]}: the model "
+        return True, (f"{share:.0%} of validation predictions are {classes[top]}: the model "
                       "answers one medium for almost everything")
     if accuracy <= majority + 0.02 and len(set(y_true)) > 1:
         return True, (f"validation accuracy {accuracy:.2f} is no better than always answering "
@@ -193,7 +200,7 @@ def detect_collapse(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[bool, str]:
     return False, ""
 
 
-def _build_model(branch: str, config: Config):
+def _build_model(branch: str, config: Config, num_classes: int = len(MEDIUMS)):
     from mediumnet.models import get_builder
     from mediumnet.models.augment import build_augmentation
 
@@ -202,13 +209,14 @@ def _build_model(branch: str, config: Config):
         e = config.effnet
         aug = build_augmentation(e.image_size, t.augmentation, seed=t.seed)
         return get_builder("effnet")(e.variant, e.image_size, weights=e.weights,
-                                     dropout=e.dropout, augmentation=aug)
+                                     dropout=e.dropout, augmentation=aug,
+                                     num_classes=num_classes)
     section = config.composition if branch == "composition" else config.texture
     size = config.data.composition_size if branch == "composition" else config.data.texture_tile
     aug = build_augmentation(size, t.augmentation, seed=t.seed)
     return get_builder(branch)(size, filters=section.filters, kernel_size=section.kernel_size,
                                dense_units=section.dense_units, dropout=section.dropout,
-                               head=section.head, augmentation=aug)
+                               head=section.head, augmentation=aug, num_classes=num_classes)
 
 
 def _compile(model, schedule, config: Config) -> None:
@@ -267,6 +275,37 @@ def _learning_curves(history: dict[str, list[float]], path: Path) -> Path:
     return path
 
 
+def training_mediums(manifest, dataset_dir: object = "DATASET_DIR") -> tuple[str, ...]:
+    """Return the mediums a model trained on ``manifest`` tells apart: its train split's.
+
+    Checked before TensorFlow loads, so that a bad call fails fast.
+
+    Raises
+    ------
+    MediumnetError
+        If the manifest is not split, the train or val split is empty, or the train split
+        holds fewer than two mediums (nothing to tell apart).
+    """
+    from mediumnet.data.splits import present_mediums, require_split
+
+    train = require_split(manifest, "train", dataset_dir)
+    val = require_split(manifest, "val", dataset_dir)
+    classes = present_mediums(train["label"])
+    if len(classes) < 2:
+        raise MediumnetError(f"the train split of {dataset_dir} holds works of "
+                             f"{classes[0]} only: a model needs two or more mediums to tell "
+                             "apart; add works of another medium and run mediumnet split")
+    unknown = sorted(set(val["label"]) - set(classes))
+    if unknown:
+        log.warning("the validation split has works of %s, which the train split lacks: "
+                    "they are left out", ", ".join(unknown))
+    unsplit = int((manifest["split"].fillna("") == "").sum())
+    if unsplit:
+        log.warning("%d works have no split yet (added since the last split) and are left "
+                    "out: run mediumnet split %s to assign them", unsplit, dataset_dir)
+    return classes
+
+
 def _work_dir(dataset_dir: Path, branch: str, config: Config, digest: str) -> Path:
     """Where a training keeps its backups, keyed by everything that defines it."""
     key = hashlib.sha256(json.dumps({"branch": branch, "config": config.to_dict(),
@@ -311,9 +350,7 @@ def train_branch(dataset_dir: str | os.PathLike[str], branch: str, config: Confi
     started = time.perf_counter()
     root = Path(dataset_dir)
     manifest = read_manifest(root)
-    for split in ("train", "val"):  # checked before TensorFlow loads: a bad call fails fast
-        if not (manifest["split"] == split).any():
-            raise MediumnetError(f"no works in split {split!r}: run mediumnet split first")
+    classes = training_mediums(manifest, root)
     digest = manifest_digest(manifest)
 
     import keras
@@ -324,15 +361,15 @@ def train_branch(dataset_dir: str | os.PathLike[str], branch: str, config: Confi
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
     from mediumnet.registry import register as register_model
-    from mediumnet.tracking import TAG_DATASET_DIGEST, run_location, start_run
+    from mediumnet.tracking import TAG_DATASET_DIGEST, TAG_MEDIUMS, run_location, start_run
 
     view = "texture" if branch == "texture" else "composition"
     view_config = _view_config(branch, config)
     cache = build_cache(root, view, view_config)
-    train_ds = make_dataset(root, view, "train", view_config, cache=cache)
-    val_ds = make_dataset(root, view, "val", view_config, cache=cache)
-    weights = class_weights(manifest, "train") if config.train.class_weights else None
-    n_train = int((manifest["split"] == "train").sum())
+    train_ds = make_dataset(root, view, "train", view_config, cache=cache, classes=classes)
+    val_ds = make_dataset(root, view, "val", view_config, cache=cache, classes=classes)
+    weights = class_weights(manifest, "train", classes) if config.train.class_weights else None
+    n_train = len(cache.rows(manifest, "train", classes))
     per_work = config.data.tiles_per_image_train if branch == "texture" else 1
     batch = (view_config.texture if branch == "texture" else view_config.composition).batch_size
     steps = max(1, -(-n_train * per_work // batch))
@@ -355,10 +392,11 @@ def train_branch(dataset_dir: str | os.PathLike[str], branch: str, config: Confi
                    dataset_digest=digest, dataset_dir=root, resume_run_id=resume_id,
                    params=None if resume_id else {"branch": branch, "precision": policy,
                                                   "strategy": type(strategy).__name__,
-                                                  "train_works": n_train}) as run:
+                                                  "train_works": n_train,
+                                                  "mediums": ",".join(classes)}) as run:
         run_file.write_text(run.info.run_id)
         with strategy.scope():
-            model = _build_model(branch, config)
+            model = _build_model(branch, config, len(classes))
         mlflow.log_metric("parameters", model.count_params())
         history: dict[str, list[float]] = {}
         offset = 0
@@ -402,7 +440,7 @@ def train_branch(dataset_dir: str | os.PathLike[str], branch: str, config: Confi
                       if branch == "effnet" else None)
             with nested or contextlib.nullcontext():
                 fit = model.fit(train_ds, validation_data=val_ds, epochs=epochs,
-                                class_weight=weights, callbacks=callbacks,
+                                class_weight=weights, callbacks=callbacks, shuffle=False,
                                 verbose=1 if progress else 0)
             for key, values in fit.history.items():
                 history.setdefault(key, []).extend(float(v) for v in values)
@@ -412,18 +450,19 @@ def train_branch(dataset_dir: str | os.PathLike[str], branch: str, config: Confi
             offset += epochs
 
         y_true, y_pred = _validation_predictions(model, val_ds, branch, view_config)
-        collapsed, reason = detect_collapse(y_true, y_pred)
-        from sklearn.metrics import f1_score
+        collapsed, reason = detect_collapse(y_true, y_pred, classes)
+        from mediumnet.metrics import macro_f1
 
-        val_f1 = float(f1_score(y_true, y_pred, average="macro", labels=range(len(MEDIUMS)),
-                                zero_division=0))
+        # Model outputs are indices into ``classes``; scored over those mediums only.
+        val_f1 = macro_f1(_to_mediums(y_true, classes), _to_mediums(y_pred, classes), classes)
         mlflow.log_metric("final_val_macro_f1", val_f1)
         if branch == "texture":
             # The research judged a work by its single centre crop; report that too.
-            y_c, p_c = _center_crop_predictions(model, cache, manifest, view_config)
-            mlflow.log_metric("final_val_macro_f1_center_crop", float(f1_score(
-                y_c, p_c, average="macro", labels=range(len(MEDIUMS)), zero_division=0)))
-        mlflow.set_tags({TAG_COLLAPSED: str(collapsed).lower(), TAG_DATASET_DIGEST: digest})
+            y_c, p_c = _center_crop_predictions(model, cache, manifest, view_config, classes)
+            mlflow.log_metric("final_val_macro_f1_center_crop", macro_f1(
+                _to_mediums(y_c, classes), _to_mediums(p_c, classes), classes))
+        mlflow.set_tags({TAG_COLLAPSED: str(collapsed).lower(), TAG_DATASET_DIGEST: digest,
+                         TAG_MEDIUMS: ",".join(classes)})
         if collapsed:
             log.warning("training collapsed: %s", reason)
             mlflow.set_tag("mediumnet.collapse_reason", reason)
@@ -431,7 +470,7 @@ def train_branch(dataset_dir: str | os.PathLike[str], branch: str, config: Confi
 
         with tempfile.TemporaryDirectory() as tmp:
             mlflow.log_artifact(str(_learning_curves(history, Path(tmp) / "learning_curves.png")))
-        settings = preprocessing_settings(branch, config)
+        settings = preprocessing_settings(branch, config, classes)
         mlflow.log_dict(settings, "preprocessing.json")
         model_uri = _log_keras_model(model, _input_example(branch, view_config), settings,
                                      run.info.run_id)
@@ -440,6 +479,7 @@ def train_branch(dataset_dir: str | os.PathLike[str], branch: str, config: Confi
             tags = {TAG_DATASET_DIGEST: digest, TAG_COLLAPSED: str(collapsed).lower(),
                     TAG_PROMOTABLE: str(not collapsed).lower(),
                     "mediumnet.preprocessing": json.dumps(settings),
+                    TAG_MEDIUMS: ",".join(classes),
                     "mediumnet.preset": config.preset}
             from mediumnet.tracking import git_commit
 
@@ -483,19 +523,25 @@ def _log_keras_model(model, example: np.ndarray, settings: dict[str, Any], run_i
     return f"runs:/{run_id}/model"
 
 
-def _center_crop_predictions(model, cache, manifest, config: Config
+def _to_mediums(indices: np.ndarray, classes: tuple[str, ...]) -> np.ndarray:
+    """Map indices into ``classes`` to indices into MEDIUMS."""
+    return np.array([MEDIUMS.index(classes[i]) for i in indices], dtype=int)
+
+
+def _center_crop_predictions(model, cache, manifest, config: Config,
+                             classes: tuple[str, ...] = MEDIUMS
                              ) -> tuple[np.ndarray, np.ndarray]:
-    """Predict validation classes from one centre tile per work (the research's way)."""
+    """Predict validation classes (indices into ``classes``) from one centre tile per work."""
     from mediumnet.data.views import tiles_from_pixels
 
     read_image = cache.image_reader()
-    rows = cache.rows(manifest, "val")
+    rows = cache.rows(manifest, "val", classes)
     tiles = [tiles_from_pixels(read_image(i), config.data.texture_tile, 1, mode="center")[0][0]
              for i in rows]
     if not tiles:
         return np.array([], int), np.array([], int)
     predicted = np.asarray(model.predict(np.stack(tiles), verbose=0)).argmax(axis=1)
-    truth = np.array([MEDIUMS.index(cache.labels[i]) for i in rows])
+    truth = np.array([classes.index(cache.labels[i]) for i in rows])
     return truth, predicted
 
 

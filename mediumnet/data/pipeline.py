@@ -57,19 +57,24 @@ class ViewCache:
     built: bool = False
     meta: dict[str, Any] = field(default_factory=dict)
 
-    def rows(self, manifest: pd.DataFrame, split: str) -> np.ndarray:
+    def rows(self, manifest: pd.DataFrame, split: str,
+             classes: tuple[str, ...] | None = None) -> np.ndarray:
         """Cache rows of the works of ``split`` (all when empty) that decoded.
+
+        With ``classes``, works of other mediums are left out.
 
         Raises
         ------
         DatasetError
             If the split has no works.
         """
-        wanted = set(manifest.loc[manifest["split"] == split, "id"]) if split else set(self.ids)
-        if split and not wanted:
-            raise DatasetError(f"no works in split {split!r}: run mediumnet split first")
+        from mediumnet.data.splits import require_split
+
+        wanted = set(require_split(manifest, split)["id"]) if split else set(self.ids)
+        known = set(classes or MEDIUMS)
         return np.array([i for i, work_id in enumerate(self.ids)
-                         if work_id in wanted and work_id not in self.failed], dtype=np.int64)
+                         if work_id in wanted and work_id not in self.failed
+                         and self.labels[i] in known], dtype=np.int64)
 
     def image_reader(self):
         """Return ``read(row) -> (H, W, 3) uint8``: a texture cache's bounded copies, mapped.
@@ -226,25 +231,31 @@ def build_cache(dataset_dir: str | os.PathLike[str], view: View, config: Config,
     return cache
 
 
-def class_weights(manifest: pd.DataFrame, split: str = "train") -> dict[int, float]:
-    """Balanced class weights from one split: ``n / (k * n_c)`` per present medium.
+def class_weights(manifest: pd.DataFrame, split: str = "train",
+                  classes: tuple[str, ...] | None = None) -> dict[int, float]:
+    """Balanced class weights from one split: ``n / (k * n_c)`` per medium of ``classes``.
 
     The penalty the research asked for: an error on a rare medium costs more. Keys are output
-    indices (the order of :data:`~mediumnet.labels.MEDIUMS`); absent mediums get weight 0.
+    indices into ``classes`` (default: all five :data:`~mediumnet.labels.MEDIUMS`, absent
+    ones weighted 0).
     """
-    labels = manifest.loc[manifest["split"] == split, "label"] if split else manifest["label"]
+    from mediumnet.data.splits import require_split
+
+    labels = require_split(manifest, split)["label"] if split else manifest["label"]
     if labels.empty:
-        raise DatasetError(f"no works in split {split!r}: run mediumnet split first")
+        raise DatasetError("the manifest has no works: build the data set first")
     counts = labels.value_counts()
-    present = [m for m in MEDIUMS if counts.get(m, 0) > 0]
-    total = float(counts.sum())
+    classes = classes or MEDIUMS
+    present = [m for m in classes if counts.get(m, 0) > 0]
+    total = float(counts[present].sum())
     return {i: (total / (len(present) * counts[m]) if m in present else 0.0)
-            for i, m in enumerate(MEDIUMS)}
+            for i, m in enumerate(classes)}
 
 
 def make_dataset(dataset_dir: str | os.PathLike[str], view: View, split: str, config: Config,
                  *, shuffle: bool | None = None, seed: int | None = None,
-                 cache: ViewCache | None = None) -> tf.data.Dataset:
+                 cache: ViewCache | None = None,
+                 classes: tuple[str, ...] | None = None) -> tf.data.Dataset:
     """Return batches of ``(images, one-hot labels)`` of one view and one split, from the cache.
 
     Parameters
@@ -265,6 +276,9 @@ def make_dataset(dataset_dir: str | os.PathLike[str], view: View, split: str, co
         Shuffle seed (default ``train.seed``).
     cache : ViewCache, optional
         An already built cache (default: built or reused now).
+    classes : tuple of str, optional
+        The mediums the model tells apart, its output order (default: all five); labels are
+        one-hot over these, and works of other mediums are left out.
 
     Returns
     -------
@@ -277,8 +291,10 @@ def make_dataset(dataset_dir: str | os.PathLike[str], view: View, split: str, co
 
     cache = cache or build_cache(dataset_dir, view, config)
     manifest = read_manifest(dataset_dir)
-    rows = cache.rows(manifest, split)
-    onehot = np.eye(len(MEDIUMS), dtype=np.float32)[[MEDIUMS.index(x) for x in cache.labels]]
+    classes = tuple(classes or MEDIUMS)
+    rows = cache.rows(manifest, split, classes)
+    onehot = np.eye(len(classes), dtype=np.float32)[
+        [classes.index(x) if x in classes else 0 for x in cache.labels]]
     shuffle = (split == "train") if shuffle is None else shuffle
     seed = config.train.seed if seed is None else seed
     d = config.data
@@ -335,8 +351,11 @@ def make_dataset(dataset_dir: str | os.PathLike[str], view: View, split: str, co
             return x, tf.repeat(tf.gather(onehot_t, idx), k, axis=0)
 
     works_per_read = max(1, batch // k)
-    ds = ds.batch(works_per_read).map(read, num_parallel_calls=autotune)
-    return _mix_batches(ds.unbatch().batch(batch), split, config).prefetch(autotune)
+    ds = ds.batch(works_per_read).map(read, num_parallel_calls=autotune).unbatch().batch(batch)
+    # Unbatching hides how many batches there are; state it, so that Keras knows where an
+    # epoch ends instead of running into the end of the data (and warning about it).
+    ds = ds.apply(tf.data.experimental.assert_cardinality(-(-len(rows) * k // batch)))
+    return _mix_batches(ds, split, config).prefetch(autotune)
 
 
 def _mix_batches(ds: tf.data.Dataset, split: str, config: Config) -> tf.data.Dataset:

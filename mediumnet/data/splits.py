@@ -1,17 +1,32 @@
-"""Train/validation/test splits that do not leak: grouped by artist, stratified by medium.
+"""Train/validation/test splits that do not leak, cannot silently fail, and stay put.
 
 A model that has seen an artist's other works in training recognises the hand, not the
 medium, so every artist's works stay in one split; works whose artist is unknown are each a
 group of their own. Within that constraint the splits keep each medium's share close to the
 asked fractions.
 
-The assignment is greedy and deterministic: groups are taken largest first (ties in a seeded
-random order), and each goes to the split whose per-medium counts it brings closest to their
-targets (the smallest growth of the squared, target-scaled distance).
+Rules, in order:
+
+1. **Stable.** Works that already have a split keep it (their artist's group goes with them);
+   only groups with no split yet are assigned, so a data set that grows keeps its test set.
+   ``reshuffle=True`` assigns everything anew.
+2. **Enough groups.** A medium needs works by at least ``min_groups`` artist groups (3 by
+   default: one each for train, validation and test); with fewer, :func:`splits` refuses
+   before anything is written.
+3. **Every medium in every split.** Each medium with three or more groups gets at least one
+   group in validation and one in test: the smallest single-medium groups are placed there
+   first.
+4. **Proportions.** The remaining groups are taken largest first (ties in a seeded random
+   order), each to the split whose per-medium counts it brings closest to their targets (the
+   smallest growth of the squared, target-scaled distance).
+
+The mediums of a data set are the ones it holds (:func:`present_mediums`): two or more of the
+five; a set without photographs is split, trained and scored over the other mediums only.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -22,6 +37,13 @@ from mediumnet.labels import MEDIUMS
 if TYPE_CHECKING:
     import pandas as pd
 
+SPLIT_NAMES = ("train", "val", "test")
+MIN_GROUPS = 3
+"""Artist groups a medium needs by default: one each for train, validation and test."""
+MIN_VAL_WORKS = 5
+"""Below this many validation works of a medium, :func:`split_warnings` says so."""
+
+
 def artist_groups(manifest: pd.DataFrame) -> pd.Series:
     """Return the group of every work: its normalised artist, or its own id when unknown."""
     artist = manifest["artist"].fillna("").astype(str).str.strip().str.casefold()
@@ -29,19 +51,52 @@ def artist_groups(manifest: pd.DataFrame) -> pd.Series:
     return artist.where(~unknown, "\x00id:" + manifest["id"].astype(str))
 
 
+def present_mediums(labels) -> tuple[str, ...]:
+    """Return the mediums that occur in ``labels``, in the order of :data:`MEDIUMS`."""
+    seen = set(labels)
+    return tuple(m for m in MEDIUMS if m in seen)
+
+
+def _existing_split(frame: pd.DataFrame, groups: pd.Series) -> dict[str, str]:
+    """Return the split each already-split group keeps: the one most of its works are in."""
+    done = frame["split"].isin(SPLIT_NAMES)
+    if not done.any():
+        return {}
+    counts = frame[done].groupby(groups[done])["split"].agg(lambda s: s.value_counts().index[0])
+    return counts.to_dict()
+
+
+def _check_groups(counts: pd.DataFrame, min_groups: int) -> None:
+    """Refuse mediums with works by fewer than ``min_groups`` artist groups."""
+    n_groups = (counts > 0).sum(axis=0)
+    thin = [f"{m} ({int(n_groups[m])})" for m in counts.columns if n_groups[m] < min_groups]
+    if thin:
+        raise DatasetError(
+            f"too few artists (groups) for a fair split of {', '.join(thin)}: each medium "
+            f"needs works by at least {min_groups} artists (one each for train, val and "
+            "test); add works by other artists, or lower --min-groups (the medium then lacks "
+            "a val or test work), or leave the medium out")
+
+
 def splits(manifest: pd.DataFrame, val: float = 0.15, test: float = 0.15,
-           seed: int = 0) -> pd.DataFrame:
+           seed: int = 0, *, min_groups: int = MIN_GROUPS,
+           reshuffle: bool = False) -> pd.DataFrame:
     """Assign every work to ``train``, ``val`` or ``test``; return the manifest with ``split``.
 
     Parameters
     ----------
     manifest : pandas.DataFrame
-        Rows with at least ``id``, ``label`` and ``artist``.
+        Rows with at least ``id``, ``label`` and ``artist`` (and ``split`` when some works
+        are split already).
     val, test : float
         Shares of works for validation and test (per medium, approximately: whole artists
         move between splits).
     seed : int
         Seed of the tie-breaking order; the same inputs give the same splits.
+    min_groups : int
+        Artist groups each medium needs (default 3).
+    reshuffle : bool
+        Assign every work anew instead of keeping the splits works already have.
 
     Returns
     -------
@@ -51,54 +106,155 @@ def splits(manifest: pd.DataFrame, val: float = 0.15, test: float = 0.15,
     Raises
     ------
     DatasetError
-        If the fractions are out of range or the manifest is empty.
+        If the fractions are out of range, the manifest is empty, or a medium has works by
+        fewer than ``min_groups`` artist groups.
     """
     if not (0 <= val < 1 and 0 <= test < 1 and val + test < 1):
         raise DatasetError(f"val={val}, test={test}: each must be in [0, 1) and their sum "
                            "below 1, so that something is left to train on")
+    if min_groups < 1:
+        raise DatasetError(f"--min-groups {min_groups}: give 1 or more")
     if len(manifest) == 0:
         raise DatasetError("the manifest has no works to split: build the data set first")
     frame = manifest.copy()
-    frame["_group"] = artist_groups(frame)
-    counts = (frame.groupby("_group")["label"].value_counts().unstack(fill_value=0)
-              .reindex(columns=list(MEDIUMS), fill_value=0))
-    sizes = counts.sum(axis=1).to_numpy()
-    rng = np.random.default_rng(seed)
-    tiebreak = rng.permutation(len(counts))
-    order = np.lexsort((tiebreak, -sizes))  # largest first, ties in seeded random order
-
-    totals = counts.sum(axis=0).to_numpy().astype(float)
+    if "split" not in frame or reshuffle:
+        frame["split"] = ""
+    frame["split"] = frame["split"].fillna("").astype(str)
+    mediums = present_mediums(frame["label"])
+    groups = artist_groups(frame)
+    counts = (frame.groupby(groups)["label"].value_counts().unstack(fill_value=0)
+              .reindex(columns=list(mediums), fill_value=0))
+    _check_groups(counts, min_groups)
+    matrix = counts.to_numpy().astype(float)
+    totals = matrix.sum(axis=0)
     names = ("test", "val", "train")  # on a tie, the evaluation splits come first
     target = np.stack([totals * test, totals * val, totals * (1 - val - test)])
     scale = np.maximum(target, 1.0)
     assigned = np.zeros_like(target)
-    matrix = counts.to_numpy().astype(float)
     assignment: dict[str, str] = {}
-    for index in order:
+    for group, split in _existing_split(frame, groups).items():
+        assignment[group] = split
+        assigned[names.index(split)] += matrix[counts.index.get_loc(group)]
+
+    rng = np.random.default_rng(seed)
+    tiebreak = rng.permutation(len(counts))
+    free = [i for i in range(len(counts)) if counts.index[i] not in assignment]
+
+    # Rule 3: a group of each medium in val and test, from the media with fewest groups.
+    n_groups = (matrix > 0).sum(axis=0)
+    mediums_in = (matrix > 0).sum(axis=1)
+    for m in np.argsort(n_groups, kind="stable"):
+        if n_groups[m] < 3:
+            continue
+        for split in ("val", "test"):
+            s = names.index(split)
+            if assigned[s, m] > 0 or (val if split == "val" else test) == 0:
+                continue
+            candidates = [i for i in free if matrix[i, m] > 0]
+            if len(candidates) < 2:  # keep one for train
+                continue
+            best = min(candidates, key=lambda i: (mediums_in[i], matrix[i].sum(), tiebreak[i]))
+            assignment[counts.index[best]] = split
+            assigned[s] += matrix[best]
+            free.remove(best)
+
+    # Rule 4: the rest, largest first, where they bring the counts closest to the targets.
+    sizes = matrix.sum(axis=1)
+    for index in sorted(free, key=lambda i: (-sizes[i], tiebreak[i])):
         g = matrix[index]
-        # How much each split's squared, scaled distance to its targets grows with this group.
         growth = (((assigned + g - target) ** 2 - (assigned - target) ** 2) / scale).sum(axis=1)
         best = int(np.argmin(growth))
         assigned[best] += g
         assignment[counts.index[index]] = names[best]
-    frame["split"] = frame["_group"].map(assignment)
-    return frame.drop(columns="_group")
+    frame["split"] = groups.map(assignment).astype(str)
+    return frame
+
+
+@dataclass
+class SplitSummary:
+    """What a split did, for the user and the tracked run."""
+
+    table: pd.DataFrame
+    """Works per medium (rows) and split (columns)."""
+    moved: int
+    """Works whose split changed (0 unless reshuffled or an artist's works were mixed)."""
+    newly_assigned: int
+    """Works that had no split before."""
+    warnings: list[str] = field(default_factory=list)
 
 
 def split_table(manifest: pd.DataFrame) -> pd.DataFrame:
-    """Works per medium (rows) and split (columns), with shares of each medium per split."""
-    table = (manifest.groupby(["label", "split"]).size().unstack(fill_value=0)
-             .reindex(index=list(MEDIUMS), columns=["train", "val", "test"], fill_value=0))
-    return table
+    """Works per medium (rows) and split (columns), for the mediums the data set holds."""
+    mediums = present_mediums(manifest["label"]) or MEDIUMS
+    return (manifest.groupby(["label", "split"]).size().unstack(fill_value=0)
+            .reindex(index=list(mediums), columns=list(SPLIT_NAMES), fill_value=0))
 
 
-def run_split(dataset_dir, config) -> tuple[pd.DataFrame, str]:
+def split_warnings(manifest: pd.DataFrame) -> list[str]:
+    """Say, one line each, where a split is too thin to measure a medium well."""
+    table = split_table(manifest)
+    out = []
+    for split in ("val", "test"):
+        missing = [m for m in table.index if table.loc[m, split] == 0]
+        if missing:
+            out.append(f"no {split} works of {', '.join(missing)}: "
+                       f"{'stacking and early stopping' if split == 'val' else 'the test table'}"
+                       f" cannot measure {'it' if len(missing) == 1 else 'them'}; add works "
+                       "by other artists")
+    thin = [f"{m} ({int(table.loc[m, 'val'])})" for m in table.index
+            if 0 < table.loc[m, "val"] < MIN_VAL_WORKS]
+    if thin:
+        out.append(f"fewer than {MIN_VAL_WORKS} validation works of {', '.join(thin)}: "
+                   "validation scores of so few works are noisy; add works, or raise --val")
+    return out
+
+
+def summarize_split(before: pd.DataFrame, after: pd.DataFrame) -> SplitSummary:
+    """Compare a manifest before and after :func:`splits`."""
+    old = before.set_index("id")["split"].fillna("").astype(str) if "split" in before \
+        else None
+    new = after.set_index("id")["split"]
+    if old is None:
+        moved, fresh = 0, len(new)
+    else:
+        old = old.reindex(new.index).fillna("")
+        moved = int(((old != "") & (old != new)).sum())
+        fresh = int((old == "").sum())
+    return SplitSummary(split_table(after), moved, fresh, split_warnings(after))
+
+
+def require_split(manifest: pd.DataFrame, split: str, dataset_dir: object = "DATASET_DIR"
+                  ) -> pd.DataFrame:
+    """Return the works of ``split``, or say in one line what the split actually left.
+
+    Raises
+    ------
+    DatasetError
+        If the manifest was never split, or the split left ``split`` empty.
+    """
+    column = manifest["split"].fillna("")
+    works = manifest[column == split]
+    if len(works):
+        return works
+    if not column.isin(SPLIT_NAMES).any():
+        raise DatasetError(f"the manifest of {dataset_dir} is not split yet: run mediumnet "
+                           f"split {dataset_dir}")
+    counts = ", ".join(f"{s} {int((column == s).sum())}" for s in SPLIT_NAMES)
+    raise DatasetError(f"the split of {dataset_dir} left no works in {split!r} ({counts}): run "
+                       f"mediumnet split {dataset_dir} --reshuffle with a larger --{split}, "
+                       "or add works by more artists")
+
+
+def run_split(dataset_dir, config, *, reshuffle: bool = False) -> tuple[SplitSummary, str]:
     """Split the manifest of ``dataset_dir`` in place, as one tracked MLflow run.
+
+    Works that already have a split keep it unless ``reshuffle``; the run logs how many works
+    moved and how many were newly assigned.
 
     Returns
     -------
-    table : pandas.DataFrame
-        Works per medium and split.
+    summary : SplitSummary
+        Works per medium and split, moves and warnings.
     location : str
         Where the run went.
     """
@@ -109,12 +265,20 @@ def run_split(dataset_dir, config) -> tuple[pd.DataFrame, str]:
 
     d = config.data
     manifest = read_manifest(dataset_dir)
-    result = splits(manifest, d.val_fraction, d.test_fraction, d.split_seed)
-    with start_run("split", config=config, dataset_dir=dataset_dir) as run:
+    result = splits(manifest, d.val_fraction, d.test_fraction, d.split_seed,
+                    min_groups=d.min_groups, reshuffle=reshuffle)
+    summary = summarize_split(manifest, result)
+    with start_run("split", config=config, dataset_dir=dataset_dir,
+                   params={"reshuffle": reshuffle}) as run:
         write_manifest(dataset_dir, result)
-        table = split_table(result)
+        table = summary.table
         mlflow.set_tag(TAG_DATASET_DIGEST, manifest_digest(result))
+        mlflow.set_tag("mediumnet.mediums", ",".join(table.index))
         mlflow.log_metrics({f"works_{s}": int(table[s].sum()) for s in table.columns})
-        mlflow.log_text(table.to_string() + "\n", "split_table.txt")
+        mlflow.log_metrics({"works_moved": summary.moved,
+                            "works_newly_assigned": summary.newly_assigned,
+                            "split_warnings": len(summary.warnings)})
+        mlflow.log_text(table.to_string() + "\n" + "".join(
+            f"warning: {w}\n" for w in summary.warnings), "split_table.txt")
         location = run_location(run)
-    return table, location
+    return summary, location

@@ -531,6 +531,8 @@ def plan_works(config: SynthConfig) -> list[WorkSpec]:
     specs: list[WorkSpec] = []
     for m_index, (medium, medium_seq) in enumerate(
             zip(MEDIUMS, root.spawn(len(MEDIUMS)), strict=True)):
+        if medium not in config.mediums:
+            continue
         rng = np.random.default_rng(medium_seq)
         n_artists = config.artists_per_class or max(1, math.ceil(config.per_class / 5))
         artists = [_artist(medium, k, rng) for k in range(n_artists)]
@@ -618,6 +620,10 @@ def check_request(config: SynthConfig, min_size: int = 1) -> None:
     """
     if config.per_class <= 0:
         raise DatasetError(f"--per-class {config.per_class}: ask for at least 1 image per medium")
+    unknown = [m for m in config.mediums if m not in MEDIUMS]
+    if unknown or not config.mediums:
+        raise DatasetError(f"--mediums {','.join(config.mediums)}: name one or more of "
+                           f"{', '.join(MEDIUMS)}")
     if config.width < min_size or config.height < min_size:
         raise DatasetError(
             f"--size {config.width}x{config.height} is below the texture tile size "

@@ -58,6 +58,9 @@ class Source:
     store: HarvestStore
     settings: HarvestConfig
     image_limiter: RateLimiter
+    fresh_listing: bool = True
+    """Set by the engine: True when the listing starts from the beginning (a first harvest,
+    or one that looks for works added since), False when it resumes an interrupted one."""
 
     def bind(self, client: HttpClient, store: HarvestStore, settings: HarvestConfig,
              image_limiter: RateLimiter) -> None:

@@ -65,6 +65,10 @@ class HarvestResult:
     manifest_rows: int = 0
     digest: str = ""
     run_location: str = ""
+    added: int = 0
+    """Works of this source that this run added to the manifest."""
+    notes: list[str] = field(default_factory=list)
+    """What the run did with its arguments beyond the obvious (one line each)."""
 
     @property
     def kept(self) -> int:
@@ -80,12 +84,15 @@ class HarvestResult:
                 "unmapped_by_reason": self.unmapped_by_reason,
                 "duplicates_dropped": self.duplicates, "listing_complete": self.complete,
                 "retries": self.retries, "seconds": round(self.seconds, 3),
-                "manifest_rows": self.manifest_rows, "manifest_digest": self.digest}
+                "manifest_rows": self.manifest_rows, "manifest_digest": self.digest,
+                "added": self.added, "notes": self.notes}
 
     def text(self) -> str:
         """Return a short human summary, one fact per line."""
-        lines = [f"{self.source}: {self.seen} records examined, {self.kept} kept"
+        lines = [f"{self.source}: {self.seen} records examined, {self.kept} kept "
+                 f"({self.added} new)"
                  f"{'' if self.complete else ' (listing not finished: run again to go on)'}"]
+        lines += [f"  note:    {note}" for note in self.notes]
         lines.append("  kept:    " + ", ".join(f"{m} {self.kept_by_medium.get(m, 0)}"
                                                for m in MEDIUMS))
         if self.dropped_by_reason:
@@ -365,6 +372,8 @@ def harvest(source: Source, dataset_dir: str | os.PathLike[str], settings: Harve
     started = time.perf_counter()
     root = ensure_dataset_dir(dataset_dir)
     store = HarvestStore(root, source.name)
+    kept_before = _kept_in_manifest(root, source.name)
+    notes = _plan_listing(source, store, limit)
     client = HttpClient(rate=settings.api_rate or source.api_rate, retries=settings.retries,
                         backoff=settings.backoff, max_backoff=settings.max_backoff,
                         timeout=settings.timeout, retry_statuses=source.retry_statuses,
@@ -379,7 +388,7 @@ def harvest(source: Source, dataset_dir: str | os.PathLike[str], settings: Harve
     # disable=None: a bar on a terminal, none in logs; leave=False: an error line stands alone.
     bar = tqdm(desc=f"harvest {source.name}", unit="rec", disable=None if progress else True,
                initial=len(store.outcomes), leave=False)
-    complete = bool(state.get("done"))
+    complete = False
 
     def batches():
         # Records that failed on an earlier run (a download error, a broken image) first.
@@ -387,9 +396,8 @@ def harvest(source: Source, dataset_dir: str | os.PathLike[str], settings: Harve
                  if o["status"] == "failed" and o.get("record")]
         if retry:
             yield retry, None, False
-        if not complete:
-            for records, after in source.batches(state.get("cursor")):
-                yield records, after, True
+        for records, after in source.batches(state.get("cursor")):
+            yield records, after, True
 
     try:
         if limit is None or kept_so_far < limit:
@@ -415,8 +423,52 @@ def harvest(source: Source, dataset_dir: str | os.PathLike[str], settings: Harve
     finally:
         bar.close()
 
-    return _finish(store, settings, complete=complete, retries=client.retried,
-                   started=started)
+    result = _finish(store, settings, complete=complete, retries=client.retried,
+                     started=started)
+    result.added = result.kept - kept_before
+    result.notes = notes
+    return result
+
+
+def _kept_in_manifest(root: Path, source: str) -> int:
+    """Works of ``source`` in the manifest of ``root`` now (0 when there is none)."""
+    from mediumnet.data.manifest import manifest_path, read_manifest
+
+    if not manifest_path(root).is_file():
+        return 0
+    return int((read_manifest(root)["source"] == source).sum())
+
+
+def _plan_listing(source: Source, store: HarvestStore, limit: int | None) -> list[str]:
+    """Decide whether the listing resumes or starts again; return the notes for the user.
+
+    An interrupted harvest with the same source settings resumes where it stopped. Anything
+    else lists the source from the beginning — a finished harvest run again (the collection
+    may have gained works), new settings such as another ``--from`` — and only records not
+    settled before are examined: a data set grows, it is never replaced.
+    """
+    params = source.params()
+    state = store.state
+    before = state.get("params", params)
+    settled = sum(1 for o in store.outcomes.values() if o["status"] != "failed")
+    resume = (not state.get("done") and state.get("cursor") is not None and before == params)
+    source.fresh_listing = not resume
+    notes = []
+    if not resume:
+        if before != params:
+            changed = ", ".join(f"{k} {before.get(k)!r} -> {v!r}" for k, v in params.items()
+                                if before.get(k) != v)
+            notes.append(f"new source settings ({changed}): listed from the start; the "
+                         f"{settled} records examined before are kept and not fetched again")
+        elif state.get("done"):
+            notes.append(f"listed again from the start for works added since; the {settled} "
+                         "records examined before are not fetched again")
+        store.save_state(cursor=None, done=False, params=params)
+    kept = store.kept_count()
+    if limit is not None and kept >= limit:
+        notes.append(f"--limit {limit}: {kept} works of {source.name} are kept already, so "
+                     "nothing new was fetched; raise --limit to add more")
+    return notes
 
 
 def _finish(store: HarvestStore, settings: HarvestConfig, *, complete: bool, retries: int,
@@ -469,6 +521,13 @@ def reparse(source: Source, dataset_dir: str | os.PathLike[str], settings: Harve
         raise DatasetError(f"no raw answers of {source.name} in {raw}: harvest it first with "
                            f"mediumnet harvest {source.name} {dataset_dir}")
     store = HarvestStore(root, source.name)
+    logged = store.state.get("params")
+    if logged is not None and logged != source.params():
+        changed = ", ".join(f"{k} {v!r}" for k, v in source.params().items()
+                            if logged.get(k) != v)
+        raise DatasetError(f"--offline judges again the records already logged (harvested "
+                           f"with other settings), so it cannot take {changed}: drop --offline "
+                           "to harvest with these settings")
     for record in source.records_from_raw(store.raw_records()):
         outcome = judge(source.name, record, settings)
         previous = store.outcomes.get(record.id) or {}

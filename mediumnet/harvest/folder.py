@@ -82,6 +82,9 @@ class FolderSource(Source):
         for first in range(start, len(self._all), size):
             records = []
             for name, path, label_text, artist in self._all[first:first + size]:
+                if self.store.is_final(f"folder:{name}"):  # settled by an earlier harvest
+                    records.append(Record(id=f"folder:{name}", source=self.name))
+                    continue
                 self.store.append_raw("file", str(path), {"name": name, "label": label_text,
                                                           "artist": artist})
                 records.append(self._record(name, path, label_text, artist))

@@ -46,11 +46,11 @@ class MetSource(Source):
                 "department_ids": ",".join(map(str, self.department_ids)) or "all"}
 
     def _object_ids(self) -> list[int]:
-        """Return the object ids, from the dataset folder when this query was listed before."""
+        """Return the object ids: asked anew on a fresh listing, else from the dataset folder."""
         query = {"departmentIds": "|".join(map(str, self.department_ids))} \
             if self.department_ids else {}
         cache = self.store.raw_dir / "met-objects.json"
-        if cache.exists():
+        if cache.exists() and not self.fresh_listing:  # a resumed listing keeps its list
             saved = json.loads(cache.read_text())
             if saved.get("query") == query and saved.get("api_url") == self.api_url:
                 return saved["objectIDs"]
@@ -68,7 +68,10 @@ class MetSource(Source):
         start = int(cursor or 0)
         size = self.settings.page_size
         for first in range(start, len(self._ids), size):
-            records = [self._fetch(object_id) for object_id in self._ids[first:first + size]]
+            # Objects already settled by an earlier harvest are not asked for again.
+            records = [Record(id=f"met:{i}", source=self.name)
+                       if self.store.is_final(f"met:{i}") else self._fetch(i)
+                       for i in self._ids[first:first + size]]
             after = first + size
             yield records, (after if after < len(self._ids) else None)
 

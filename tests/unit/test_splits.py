@@ -2,7 +2,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mediumnet.data.splits import split_table, splits
+from mediumnet.data.splits import (
+    require_split,
+    split_table,
+    split_warnings,
+    splits,
+    summarize_split,
+)
 from mediumnet.errors import DatasetError
 from mediumnet.labels import MEDIUMS
 
@@ -53,3 +59,68 @@ def test_bad_fractions(val, test):
 def test_empty_manifest():
     with pytest.raises(DatasetError, match="no works to split"):
         splits(pd.DataFrame(columns=["id", "label", "artist"]))
+
+
+def _small(mediums=("painting", "drawing", "photography"), artists=3, works=4, prefix=""):
+    """``works`` works by each of ``artists`` artists per medium (the 12-per-medium first try)."""
+    rows = [{"id": f"{prefix}{m}:{a}:{i}", "label": m, "artist": f"{m} hand {a}"}
+            for m in mediums for a in range(artists) for i in range(works)]
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("mediums", [("painting", "photography"),
+                                     ("painting", "drawing", "photography"),
+                                     ("painting", "engraving", "drawing", "photography")])
+def test_every_medium_with_three_artists_gets_val_and_test(mediums):
+    result = splits(_small(mediums), val=0.15, test=0.15)
+    table = split_table(result)
+    assert list(table.index) == list(mediums)          # only the mediums present
+    assert (table > 0).all().all(), table
+    assert (result.groupby("artist")["split"].nunique() == 1).all()
+
+
+def test_a_medium_with_two_artists_is_refused_in_one_line():
+    frame = pd.concat([_small(("painting", "photography")),
+                       _small(("drawing",), artists=2)], ignore_index=True)
+    with pytest.raises(DatasetError) as error:
+        splits(frame)
+    message = str(error.value)
+    assert "drawing (2)" in message and "painting" not in message
+    assert "--min-groups" in message and "\n" not in message
+    # Lowering the bar lets it through.
+    assert set(splits(frame, min_groups=2)["split"]) == {"train", "val", "test"}
+
+
+def test_a_resplit_after_adding_works_keeps_every_existing_split():
+    first = splits(_small(), seed=1)
+    grown = pd.concat([first,
+                       _small(artists=2, prefix="new-").assign(split=""),
+                       # a new work by an artist already in the set goes where they are
+                       pd.DataFrame([{"id": "late", "label": "drawing",
+                                      "artist": "drawing hand 0", "split": ""}])],
+                      ignore_index=True)
+    grown.loc[grown["id"].str.startswith("new-"), "artist"] = \
+        grown["artist"] + " (new)"
+    again = splits(grown, seed=1).set_index("id")["split"]
+    before = first.set_index("id")["split"]
+    assert (again[before.index] == before).all()
+    artist_split = first.set_index("artist")["split"].to_dict()
+    assert again["late"] == artist_split["drawing hand 0"]
+    assert set(again[again.index.str.startswith("new-")]) <= {"train", "val", "test"}
+    summary = summarize_split(grown, splits(grown, seed=1))
+    assert summary.moved == 0 and summary.newly_assigned == 25
+    reshuffled = splits(grown, seed=7, reshuffle=True)
+    assert summarize_split(grown, reshuffled).moved > 0
+
+
+def test_thin_validation_is_warned_and_a_missing_split_is_explained():
+    result = splits(_small())
+    warnings = split_warnings(result)
+    assert any("fewer than 5 validation works of painting" in w for w in warnings)
+    assert split_warnings(splits(_small(works=8), val=0.3, test=0.3)) == []
+    with pytest.raises(DatasetError, match="is not split yet: run mediumnet split ds"):
+        require_split(_small().assign(split=""), "val", "ds")
+    no_val = splits(_small(), val=0.0, test=0.3)
+    with pytest.raises(DatasetError, match=r"left no works in 'val' \(train \d+, val 0, "
+                                           r"test \d+\): run mediumnet split ds --reshuffle"):
+        require_split(no_val, "val", "ds")

@@ -131,12 +131,47 @@ def test_meta_learner_learns_and_gives_out_of_fold_probabilities():
     assert "C" in fit_meta_learner(x, y, EnsembleConfig()).best_params
 
 
-def test_meta_learner_refuses_a_validation_split_too_thin():
+def test_meta_learner_degrades_on_a_single_work_of_a_medium(caplog):
     rng = np.random.default_rng(0)
     x, y = _separable(4, rng)
-    keep = ~((y == 3) & (np.arange(len(y)) % 4 != 0))   # one drawing... gouache left
-    with pytest.raises(MediumnetError, match="fewer than 2 works of gouache_watercolor"):
+    keep = ~((y == 3) & (np.arange(len(y)) % 4 != 0))   # one gouache left
+    with caplog.at_level("WARNING", logger="mediumnet"):
+        fit = fit_meta_learner(x[keep], y[keep], EnsembleConfig())
+    assert "single work of gouache_watercolor (1)" in caplog.text
+    assert "fixed instead of chosen by cross-validation" in caplog.text
+    assert fit.best_params == {"C": pytest.approx(np.logspace(-3, 2, 11)[5])}
+    assert fit.oof_probabilities.shape == (int(keep.sum()), 5)
+    assert fit.cv_macro_f1 > 0.5
+
+
+def test_meta_learner_uses_fewer_folds_when_a_medium_is_rare(caplog):
+    rng = np.random.default_rng(0)
+    x, y = _separable(6, rng)
+    keep = ~((y == 1) & (np.arange(len(y)) % 6 > 2))   # three engravings
+    with caplog.at_level("WARNING", logger="mediumnet"):
+        fit = fit_meta_learner(x[keep], y[keep], EnsembleConfig(cv_folds=5))
+    assert fit.folds == 3 and "on 3 folds instead of 5" in caplog.text
+
+
+def test_meta_learner_refuses_a_medium_with_no_validation_work():
+    rng = np.random.default_rng(0)
+    x, y = _separable(4, rng)
+    keep = y != 3
+    with pytest.raises(MediumnetError, match="the validation split has no works of "
+                                             "gouache_watercolor"):
         fit_meta_learner(x[keep], y[keep], EnsembleConfig())
+
+
+def test_meta_learner_over_three_mediums_scores_only_those():
+    rng = np.random.default_rng(0)
+    x, y = _separable(8, rng)
+    keep = np.isin(y, [0, 2, 4])
+    classes = ("painting", "drawing", "photography")
+    fit = fit_meta_learner(x[keep], y[keep], EnsembleConfig(cv_folds=3), classes=classes)
+    probs = fit.oof_probabilities
+    assert probs.shape == (24, 5)
+    assert (probs[:, [1, 3]] == 0).all()     # never an absent medium
+    assert fit.cv_macro_f1 > 0.75            # over five it could not pass 0.6
 
 
 def test_label_issues_find_flipped_labels_and_suggest_the_true_medium():

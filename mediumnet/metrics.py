@@ -1,0 +1,51 @@
+"""Scores over the mediums a model knows, never over mediums it was never shown.
+
+A model trained on a print room's collection knows painting, engraving and drawing; averaging
+its macro-F1 over all five mediums would count photography and gouache as two zeros and report
+0.52 for a model that is 0.87 on what it knows. Every figure mediumnet reports (training's
+validation score, early stopping, the stack table, evaluation, the champion comparison) goes
+through these functions with the model's ``classes``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from mediumnet.labels import MEDIUMS
+
+
+def class_indices(classes: Sequence[str] | None = None) -> list[int]:
+    """Return the indices into :data:`~mediumnet.labels.MEDIUMS` of ``classes`` (default: all)."""
+    return [MEDIUMS.index(c) for c in (classes or MEDIUMS)]
+
+
+def macro_f1(y_true: np.ndarray, y_pred: np.ndarray,
+             classes: Sequence[str] | None = None) -> float:
+    """Macro-F1 averaged over ``classes`` only (indices into MEDIUMS; 0 for no works)."""
+    from sklearn.metrics import f1_score
+
+    if len(y_true) == 0:
+        return 0.0
+    return float(f1_score(y_true, y_pred, labels=class_indices(classes), average="macro",
+                          zero_division=0))
+
+
+def scores(y_true: np.ndarray, probs: np.ndarray,
+           classes: Sequence[str] | None = None) -> dict[str, float]:
+    """Accuracy and macro-F1 (over ``classes``) of ``(n, 5)`` probabilities."""
+    pred = np.asarray(probs).argmax(axis=1)
+    y_true = np.asarray(y_true, int)
+    accuracy = float((pred == y_true).mean()) if len(y_true) else 0.0
+    return {"accuracy": accuracy, "macro_f1": macro_f1(y_true, pred, classes)}
+
+
+def to_five(probs: np.ndarray, classes: Sequence[str]) -> np.ndarray:
+    """Spread ``(n, k)`` probabilities over ``classes`` onto the five mediums (0 elsewhere)."""
+    probs = np.asarray(probs, np.float64)
+    if len(classes) == len(MEDIUMS) and tuple(classes) == MEDIUMS:
+        return probs
+    out = np.zeros((len(probs), len(MEDIUMS)))
+    out[:, class_indices(classes)] = probs
+    return out
