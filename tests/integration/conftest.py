@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
+import signal
+import socket
 import struct
+import subprocess
+import sys
+import time
+import urllib.request
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,3 +102,50 @@ def in_store(stacked: Stacked, monkeypatch: pytest.MonkeyPatch) -> Stacked:
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(stacked.home)
     return stacked
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve_model(home: Path, uri: str) -> Iterator[str]:
+    """Run a real ``mlflow models serve`` of ``uri`` from the store in ``home``; yield its URL."""
+    bin_dir = Path(sys.executable).parent
+    env = {k: v for k, v in os.environ.items() if k not in MLFLOW_VARS}
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
+    port = _free_port()
+    log_path = home / f"serve-{port}.log"
+    log = log_path.open("wb")
+    proc = subprocess.Popen(
+        [str(bin_dir / "mlflow"), "models", "serve", "-m", uri, "--env-manager", "local",
+         "-h", "127.0.0.1", "-p", str(port)],
+        cwd=home, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            if proc.poll() is not None:
+                pytest.fail("mlflow models serve exited:\n" + log_path.read_text()[-3000:])
+            try:
+                with urllib.request.urlopen(f"{url}/ping", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("the server did not answer /ping within 240 s:\n"
+                            + log_path.read_text()[-3000:])
+            time.sleep(1)
+        yield url
+    finally:
+        # The server execs uvicorn, whose worker would keep serving: stop the whole group.
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        log.close()

@@ -17,7 +17,12 @@ from PIL import Image
 import mediumnet
 from mediumnet.ensemble import OUTPUT_COLUMNS, PROBABILITY_COLUMNS
 from mediumnet.labels import MEDIUMS
-from mediumnet.stacking import TAG_TEST_SPLIT, promote_if_better
+from mediumnet.stacking import (
+    TAG_SELECTION_MACRO_F1,
+    TAG_TEST_SPLIT,
+    TAG_VAL_SPLIT,
+    promote_if_better,
+)
 from tests.integration.conftest import BAD_IMAGES, jpeg_bytes
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -76,39 +81,45 @@ def test_the_label_audit_lists_works_a_curator_can_find(in_store):
     assert list(issues["rank"]) == list(range(1, len(issues) + 1))
 
 
-def test_champion_moves_only_when_not_worse_on_the_same_split(in_store):
+def test_champion_moves_on_the_validation_selection_score_never_on_test(in_store):
     from mediumnet.registry import register
 
     result = in_store.result
-    digest = mlflow.MlflowClient().get_model_version(
-        "mediumnet-ensemble", result.version).tags[TAG_TEST_SPLIT]
+    client = mlflow.MlflowClient()
+    tags = client.get_model_version("mediumnet-ensemble", result.version).tags
+    digest = tags[TAG_VAL_SPLIT]
+    selection = result.table.loc["stack", "val_macro_f1"]
+    assert float(tags[TAG_SELECTION_MACRO_F1]) == pytest.approx(selection, abs=1e-6)
+    assert tags[TAG_TEST_SPLIT] != digest                  # test is reported, not used
     worse = register(result.model_uri, "ensemble").version
-    champion_f1 = result.table.loc["stack", "macro_f1"]
-    promoted, reason, compared = promote_if_better(worse, champion_f1 - 0.05, digest, [],
+    promoted, reason, compared = promote_if_better(worse, selection - 0.05, digest, [],
                                                    np.array([]))
-    assert not promoted and "recorded score" in reason
-    assert compared == pytest.approx(champion_f1, abs=1e-6)
-    assert str(mlflow.MlflowClient().get_model_version_by_alias(
+    assert not promoted and "recorded score on the same validation works" in reason
+    assert compared == pytest.approx(selection, abs=1e-6)
+    assert str(client.get_model_version_by_alias(
         "mediumnet-ensemble", "champion").version) == result.version
 
-    # A champion scored on another split is evaluated again on this one.
-    mlflow.MlflowClient().set_model_version_tag("mediumnet-ensemble", result.version,
-                                                TAG_TEST_SPLIT, "another-split")
+    # A champion scored on other validation works is scored again on these.
+    client.set_model_version_tag("mediumnet-ensemble", result.version, TAG_VAL_SPLIT,
+                                 "another-split")
     from mediumnet.data.manifest import read_manifest
+    from mediumnet.ensemble import load_classifier
+    from mediumnet.metrics import scores
 
     manifest = read_manifest(in_store.dataset)
-    test = manifest[manifest["split"] == "test"]
-    y = np.array([MEDIUMS.index(v) for v in test["label"]])
-    promoted, reason, compared = promote_if_better(
-        worse, 1.0, "this-split", [str(in_store.dataset / p) for p in test["image_path"]], y)
-    assert promoted and "re-evaluated" in reason and compared == pytest.approx(champion_f1)
-    assert str(mlflow.MlflowClient().get_model_version_by_alias(
+    val = manifest[manifest["split"] == "val"]
+    y = np.array([MEDIUMS.index(v) for v in val["label"]])
+    paths = [str(in_store.dataset / p) for p in val["image_path"]]
+    probs, _ = load_classifier(f"models:/mediumnet-ensemble/{result.version}").predict_proba(
+        paths)
+    promoted, reason, compared = promote_if_better(worse, 1.0, "this-split", paths, y)
+    assert promoted and "re-evaluated on these validation works" in reason
+    assert compared == pytest.approx(scores(y, probs)["macro_f1"])
+    assert str(client.get_model_version_by_alias(
         "mediumnet-ensemble", "champion").version) == str(worse)
     # Put things back for the other tests.
-    mlflow.MlflowClient().set_model_version_tag("mediumnet-ensemble", result.version,
-                                                TAG_TEST_SPLIT, digest)
-    mlflow.MlflowClient().set_registered_model_alias("mediumnet-ensemble", "champion",
-                                                     result.version)
+    client.set_model_version_tag("mediumnet-ensemble", result.version, TAG_VAL_SPLIT, digest)
+    client.set_registered_model_alias("mediumnet-ensemble", "champion", result.version)
 
 
 class _Images(BaseHTTPRequestHandler):

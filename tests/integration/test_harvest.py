@@ -374,10 +374,16 @@ def test_met_harvest(apis, workdir):
     assert len(apis.requests_to("/met/v1/objects/2")) == 2
     manifest = read_manifest(workdir / "ds")
     assert set(manifest["artist"]) <= {f"Met artist {i}" for i in range(4)}
-    # a second run reads the object list from the dataset folder, not the network
-    harvest(MetSource(f"{apis.base}/met/v1", department_ids=[9, 11]), workdir / "ds", FAST,
-            progress=False)
-    assert len([e for e in apis.log if e.path == "/met/v1/objects"]) == 1
+    # A second run asks for the object list again (the museum may have added works) but
+    # never again for an object it has settled.
+    apis.routes["/met/v1/objects"] = {"total": len(ids) + 1, "objectIDs": [*ids, 10]}
+    met_object(apis, 10, "Paintings", "Tempera on panel")
+    again = harvest(MetSource(f"{apis.base}/met/v1", department_ids=[9, 11]), workdir / "ds",
+                    FAST, progress=False)
+    assert len([e for e in apis.log if e.path == "/met/v1/objects"]) == 2
+    assert len([e for e in apis.log if e.path == "/met/v1/objects/1"]) == 1
+    assert again.added == 1 and again.kept_by_medium["painting"] == 2
+    assert "listed again from the start for works added since" in again.text()
 
 
 def test_artic_harvest_names_itself_and_uses_iiif(apis, workdir):
@@ -487,10 +493,15 @@ def test_failed_downloads_are_tried_again_without_listing_again(apis, workdir):
     first = harvest(artsy(apis), workdir / "ds", FAST, progress=False)
     assert first.kept == 4 and first.failed_by_reason == {"download_http_503": 1}
     assert first.complete
-    listed = len(apis.requests_to("/artsy/api/artworks"))
+    def fetched(path):
+        return sum(e.path == path for e in apis.log)
+
+    images = {k: fetched(k) for k in apis.routes if k.startswith("/cdn/")}
     second = harvest(artsy(apis), workdir / "ds", FAST, progress=False)
     assert second.kept == 5 and second.failed_by_reason == {}
-    assert len(apis.requests_to("/artsy/api/artworks")) == listed
+    # The failed image is fetched again; no image of a settled work is.
+    again = {k: fetched(k) - n for k, n in images.items()}
+    assert again.pop(flaky) == 1 and set(again.values()) == {0}
 
 
 def test_reparse_needs_no_network(apis, workdir):
@@ -524,3 +535,60 @@ def test_reparse_without_raw_answers_is_a_clear_error(workdir, mediumnet_exe):
                           "--offline"], cwd=workdir, capture_output=True, text=True, timeout=120)
     assert out.returncode == 1
     assert "no raw answers of folder in" in out.stderr and "harvest it first" in out.stderr
+
+
+# -- data sets that grow ----------------------------------------------------------------------
+
+def _csv(root: Path, name: str, n: int) -> Path:
+    """A CSV of the first ``n`` of 40 images in ``root/imgs`` (paths relative to the CSV)."""
+    (root / "imgs").mkdir(exist_ok=True)
+    labels = ["painting", "drawing", "photography", "engraving"]
+    lines = ["path,label,artist"]
+    for i in range(n):
+        image = root / "imgs" / f"{i}.jpg"
+        if not image.exists():
+            image.write_bytes(make_jpeg(700 + i))
+        lines.append(f"imgs/{i}.jpg,{labels[i % 4]},Hand {i % 7}")
+    (root / name).write_text("\n".join(lines) + "\n")
+    return root / name
+
+
+def test_a_folder_harvest_adds_what_a_larger_csv_brings(workdir, mediumnet_exe):
+    first = _csv(workdir, "first.csv", 15)
+    everything = _csv(workdir, "all.csv", 40)
+    done = subprocess.run([mediumnet_exe, "harvest", "folder", "ds", "--from", str(first)],
+                          cwd=workdir, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert len(read_manifest(workdir / "ds")) == 15
+    before = read_manifest(workdir / "ds").set_index("id")
+    done = subprocess.run([mediumnet_exe, "harvest", "folder", "ds", "--from", str(everything)],
+                          cwd=workdir, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    manifest = read_manifest(workdir / "ds").set_index("id")
+    assert len(manifest) == 40
+    pd.testing.assert_frame_equal(manifest.loc[before.index], before)   # kept as it was
+    assert "40 kept (25 new)" in done.stdout
+    assert "new source settings" in done.stdout and "the 15 records examined before" \
+        in done.stdout
+
+
+def test_an_offline_harvest_cannot_take_a_new_source_in_one_line(workdir, mediumnet_exe):
+    harvest(FolderSource(_csv(workdir, "first.csv", 6)), workdir / "ds", FAST, progress=False)
+    before = read_manifest(workdir / "ds")
+    other = _csv(workdir, "all.csv", 10)
+    out = subprocess.run([mediumnet_exe, "harvest", "folder", "ds", "--from", str(other),
+                          "--offline"], cwd=workdir, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1 and out.stderr.count("\n") == 1
+    assert "--offline judges again the records already logged" in out.stderr
+    assert "drop --offline" in out.stderr
+    pd.testing.assert_frame_equal(read_manifest(workdir / "ds"), before)
+
+
+def test_a_limit_already_reached_is_said_not_ignored(workdir):
+    src = _csv(workdir, "all.csv", 10)
+    harvest(FolderSource(src), workdir / "ds", FAST, limit=5, progress=False)
+    again = harvest(FolderSource(src), workdir / "ds", FAST, limit=5, progress=False)
+    assert again.added == 0
+    assert "--limit 5: 5 works of folder are kept already" in again.text()
+    more = harvest(FolderSource(src), workdir / "ds", FAST, limit=8, progress=False)
+    assert more.added == 3 and len(read_manifest(workdir / "ds")) == 8

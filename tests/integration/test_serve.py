@@ -4,29 +4,17 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import signal
-import socket
 import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
 from mediumnet.labels import MEDIUMS
-from tests.integration.conftest import BAD_IMAGES, MLFLOW_VARS, jpeg_bytes
+from tests.integration.conftest import BAD_IMAGES, jpeg_bytes, serve_model
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _strict_json(text: str):
@@ -39,44 +27,8 @@ def _strict_json(text: str):
 
 @pytest.fixture(scope="module")
 def server(stacked):
-    bin_dir = Path(sys.executable).parent
-    env = {k: v for k, v in os.environ.items() if k not in MLFLOW_VARS}
-    env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
-    port = _free_port()
-    log = (stacked.home / "serve.log").open("wb")
-    proc = subprocess.Popen(
-        [str(bin_dir / "mlflow"), "models", "serve", "-m",
-         "models:/mediumnet-ensemble@champion", "--env-manager", "local",
-         "-h", "127.0.0.1", "-p", str(port)],
-        cwd=stacked.home, env=env, stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 240
-        while True:
-            if proc.poll() is not None:
-                pytest.fail("mlflow models serve exited:\n"
-                            + (stacked.home / "serve.log").read_text()[-3000:])
-            try:
-                with urllib.request.urlopen(f"{url}/ping", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("the server did not answer /ping within 240 s:\n"
-                            + (stacked.home / "serve.log").read_text()[-3000:])
-            time.sleep(1)
+    with serve_model(stacked.home, "models:/mediumnet-ensemble@champion") as url:
         yield url
-    finally:
-        # The server execs uvicorn, whose worker would keep serving: stop the whole group.
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-        log.close()
 
 
 def _post(url: str, payload: dict) -> tuple[int, object]:

@@ -191,3 +191,26 @@ def test_label_issues_find_flipped_labels_and_suggest_the_true_medium():
     assert {f"w{i}" for i in flipped} >= set(issues["id"])
     assert len(issues) >= 2
     assert list(issues["suggested"]) == [MEDIUMS[y_true[int(i[1:])]] for i in issues["id"]]
+
+
+def test_branches_trained_on_different_mediums_cannot_be_stacked(tmp_path):
+    from mediumnet.ensemble import Branch, ImageClassifier, save_ensemble
+
+    three = {"view": "composition", "size": 32, "classes": ["painting", "drawing",
+                                                             "photography"]}
+    two = {"view": "texture", "tile": 16, "tiles_per_image": 2,
+           "classes": ["painting", "photography"]}
+    with pytest.raises(MediumnetError) as error:
+        ImageClassifier([Branch("composition", None, three), Branch("texture", None, two)])
+    assert str(error.value) == (
+        "the branch models were trained on different mediums (composition: painting, "
+        "drawing, photography; texture: painting, photography): stack branches trained on "
+        "the same data set")
+    with pytest.raises(MediumnetError, match="trained on different mediums"):
+        save_ensemble(tmp_path / "m", {"composition": "a", "texture": "b"},
+                      {"composition": three, "texture": two}, None, ())
+    same = ImageClassifier([Branch("composition", None, three),
+                            Branch("texture", None, {**two, "classes": three["classes"]})])
+    assert same.classes == ("painting", "drawing", "photography")
+    old = ImageClassifier([Branch("composition", None, {"view": "composition", "size": 32})])
+    assert old.classes == MEDIUMS        # a model saved before mediums were recorded
