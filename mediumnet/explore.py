@@ -357,9 +357,10 @@ def write_contact_sheet(dataset_dir: str | os.PathLike[str], frame: pd.DataFrame
 
     from mediumnet.data.views import thumbnail
 
-    fig, axes = plt.subplots(len(MEDIUMS), per_class, squeeze=False,
-                             figsize=(per_class * 1.6, len(MEDIUMS) * 1.5))
-    for r, medium in enumerate(MEDIUMS):
+    mediums = [m for m in MEDIUMS if m in set(frame["label"])] or list(MEDIUMS)
+    fig, axes = plt.subplots(len(mediums), per_class, squeeze=False,
+                             figsize=(per_class * 1.6, len(mediums) * 1.5))
+    for r, medium in enumerate(mediums):
         rows = frame[frame["label"] == medium].head(per_class)
         for c in range(per_class):
             ax = axes[r, c]

@@ -70,7 +70,8 @@ class ViewCache:
         """
         from mediumnet.data.splits import require_split
 
-        wanted = set(require_split(manifest, split)["id"]) if split else set(self.ids)
+        root = self.path.parent.parent  # DATASET_DIR/cache/<view>-<key>
+        wanted = set(require_split(manifest, split, root)["id"]) if split else set(self.ids)
         known = set(classes or MEDIUMS)
         return np.array([i for i, work_id in enumerate(self.ids)
                          if work_id in wanted and work_id not in self.failed

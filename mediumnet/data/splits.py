@@ -261,7 +261,7 @@ def run_split(dataset_dir, config, *, reshuffle: bool = False) -> tuple[SplitSum
     import mlflow
 
     from mediumnet.data.manifest import manifest_digest, read_manifest, write_manifest
-    from mediumnet.tracking import TAG_DATASET_DIGEST, run_location, start_run
+    from mediumnet.tracking import TAG_DATASET_DIGEST, TAG_MEDIUMS, run_location, start_run
 
     d = config.data
     manifest = read_manifest(dataset_dir)
@@ -273,7 +273,7 @@ def run_split(dataset_dir, config, *, reshuffle: bool = False) -> tuple[SplitSum
         write_manifest(dataset_dir, result)
         table = summary.table
         mlflow.set_tag(TAG_DATASET_DIGEST, manifest_digest(result))
-        mlflow.set_tag("mediumnet.mediums", ",".join(table.index))
+        mlflow.set_tag(TAG_MEDIUMS, ",".join(table.index))
         mlflow.log_metrics({f"works_{s}": int(table[s].sum()) for s in table.columns})
         mlflow.log_metrics({"works_moved": summary.moved,
                             "works_newly_assigned": summary.newly_assigned,

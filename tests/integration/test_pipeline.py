@@ -98,7 +98,8 @@ def test_unsplit_manifest_is_a_clear_error(tmp_path):
     root = tmp_path / "raw"
     synthesize(root, SynthConfig(per_class=1, width=320, height=240, workers=1),
                progress=False)
-    with pytest.raises(DatasetError, match="no works in split 'train': run mediumnet split"):
+    with pytest.raises(DatasetError, match=f"the manifest of {root} is not split yet: run "
+                                           f"mediumnet split {root}"):
         make_dataset(root, "composition", "train", CONFIG)
 
 

@@ -126,7 +126,7 @@ def test_train_cli_bad_branch_and_unsplit_data(workdir, mediumnet_exe):
     out = subprocess.run([mediumnet_exe, "train", "composition", "raw", "--preset", "demo"],
                          cwd=workdir, capture_output=True, text=True, timeout=300)
     assert out.returncode == 1
-    assert "no works in split 'train': run mediumnet split first" in out.stderr
+    assert "the manifest of raw is not split yet: run mediumnet split raw" in out.stderr
     assert out.stderr.count("\n") == 1
     assert (REPO / "mlproject" / "train.py").is_file()
 

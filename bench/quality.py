@@ -1,0 +1,92 @@
+"""Quality on a real image set: the whole chain, then the test table and seconds per step.
+
+    .venv/bin/python bench/quality.py DATA [--preset demo] [--work DIR] [--with-effnet]
+                                          [--set SECTION.FIELD=VALUE ...]
+
+DATA is a folder of ``<medium>/`` subfolders or a CSV with ``path,label[,artist]`` (paths
+relative to the CSV's own folder), read where it lies: nothing is written there. The chain
+(folder harvest → split → train composition → train texture [→ effnet] → stack) runs in
+``--work`` (default: a temporary folder) with its own MLflow store, so a benchmark never
+touches the project's runs. The table is the stack's: each branch, the features-only model,
+the blend and the stack, with the selection score on validation (out-of-fold) and the test
+accuracy and macro-F1, all over the mediums DATA holds.
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from mediumnet.config import load_config  # noqa: E402
+from mediumnet.console import quiet  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data", type=Path, help="<medium>/ folders or a path,label CSV")
+    parser.add_argument("--preset", default="demo")
+    parser.add_argument("--work", type=Path, default=None,
+                        help="where the data set and MLflow store go (default: a temp dir)")
+    parser.add_argument("--with-effnet", action="store_true",
+                        help="train and stack the EfficientNet branch too")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="SECTION.FIELD=VALUE")
+    args = parser.parse_args()
+    quiet()
+    data = args.data.resolve()
+    config = load_config(args.preset, args.overrides)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = (args.work or Path(tmp)).resolve()
+        work.mkdir(parents=True, exist_ok=True)
+        for var in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_RUN_ID"):
+            os.environ.pop(var, None)
+        os.chdir(work)  # MLflow's embedded store: ./mlflow.db and ./mlruns in the work folder
+        run_chain(data, work / "dataset", config, args.with_effnet)
+
+
+def run_chain(data: Path, root: Path, config, with_effnet: bool) -> None:
+    from mediumnet.data.manifest import read_manifest
+    from mediumnet.data.splits import run_split
+    from mediumnet.harvest.engine import run_harvest
+    from mediumnet.harvest.folder import FolderSource
+    from mediumnet.stacking import markdown_table, stack
+    from mediumnet.train import train_branch
+
+    seconds: dict[str, float] = {}
+
+    def timed(name, func, *a, **kw):
+        started = time.perf_counter()
+        value = func(*a, **kw)
+        seconds[name] = time.perf_counter() - started
+        print(f"{name}: {seconds[name]:.0f} s", flush=True)
+        return value
+
+    timed("harvest", run_harvest, FolderSource(data), root, config, progress=False)
+    summary, _ = timed("split", run_split, root, config)
+    branches = ["composition", "texture"] + (["effnet"] if with_effnet else [])
+    results = {b: timed(f"train {b}", train_branch, root, b, config, progress=False)
+               for b in branches}
+    result = timed("stack", stack, root, config, effnet=None if with_effnet else "none",
+                   progress=False)
+    manifest = read_manifest(root)
+    print()
+    print(f"data: {data} ({len(manifest)} works; {summary.table.to_dict('index')})")
+    print(f"preset: {config.preset}; mediums: {', '.join(summary.table.index)}")
+    for b, r in results.items():
+        print(f"{b}: validation macro-F1 {r.val_macro_f1:.3f}"
+              f"{' (collapsed)' if r.collapsed else ''}, {r.params:,} parameters")
+    print()
+    print(markdown_table(result.table), end="")
+    print()
+    print("| step | seconds |\n|---|---|")
+    for name, value in seconds.items():
+        print(f"| {name} | {value:.0f} |")
+    print(f"| whole chain | {sum(seconds.values()):.0f} |")
+
+
+if __name__ == "__main__":
+    main()
