@@ -74,7 +74,9 @@ def run_chain(data: Path, root: Path, config, with_effnet: bool) -> None:
                    progress=False)
     manifest = read_manifest(root)
     print()
-    print(f"data: {data} ({len(manifest)} works; {summary.table.to_dict('index')})")
+    counts = "; ".join(f"{m} {'/'.join(str(int(v)) for v in row)}"
+                       for m, row in summary.table.iterrows())
+    print(f"data: {data}: {len(manifest)} works (train/val/test: {counts})")
     print(f"preset: {config.preset}; mediums: {', '.join(summary.table.index)}")
     for b, r in results.items():
         print(f"{b}: validation macro-F1 {r.val_macro_f1:.3f}"

@@ -302,7 +302,8 @@ def summary_text(result: WorkflowResult, dataset_dir: str | os.PathLike[str]) ->
     lines = ["", f"Steps: {done}.", ""]
     table = root / "stack" / "table.md"
     if table.is_file():
-        lines += ["Test split, macro-F1 and accuracy of each model:", "",
+        lines += ["Each model: the selection score on val (it alone chooses the champion), then "
+                  "test accuracy and macro-F1 (for reporting):", "",
                   table.read_text().rstrip(), ""]
         lines += [stack_verdict(root / "stack" / "table.csv"), ""]
     uri = mlflow.get_tracking_uri()
