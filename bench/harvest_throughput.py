@@ -9,32 +9,89 @@ this one run.
 """
 
 import argparse
+import json
 import multiprocessing
 import sys
 import tempfile
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mediumnet.config import HarvestConfig  # noqa: E402
 from mediumnet.harvest.artic import ArticSource  # noqa: E402
 from mediumnet.harvest.engine import harvest  # noqa: E402
-from tests.integration.fakeapis import FakeApis, aic_artwork, serve_aic_pages  # noqa: E402
 
 KINDS = [("Painting", "Oil on canvas"), ("Print", "Etching"),
          ("Drawing and Watercolor", "Graphite on paper"),
          ("Drawing and Watercolor", "Watercolor on paper"), ("Photograph", "Gelatin silver print")]
 
 
+def _jpeg(seed: int) -> bytes:
+    """A small JPEG whose picture differs from every other seed's (no near-duplicates)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    coarse = np.random.default_rng(seed).integers(0, 255, (6, 8, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(coarse).resize((96, 72), Image.BICUBIC).save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+class _AicShaped(BaseHTTPRequestHandler):
+    """Answers like the Art Institute of Chicago API: listing pages and IIIF images."""
+
+    records = 0
+    base = ""
+    image = b""
+
+    def do_GET(self):  # noqa: N802 - http.server's name
+        parts = urlsplit(self.path)
+        if parts.path == "/aic/api/v1/artworks":
+            page = int(parse_qs(parts.query).get("page", ["1"])[0])
+            first, pages = (page - 1) * 100, -(-self.records // 100)
+            data = [{"id": i, "title": f"AIC {i}", "artist_title": f"AIC artist {i % 3}",
+                     "artwork_type_title": KINDS[i % len(KINDS)][0],
+                     "medium_display": KINDS[i % len(KINDS)][1], "is_public_domain": True,
+                     "image_id": f"img-{i}", "date_display": "1890",
+                     "dimensions_detail": [{"height": 50, "width": 40}]}
+                    for i in range(first, min(first + 100, self.records))]
+            body = json.dumps({"pagination": {"total": self.records, "limit": 100,
+                                              "offset": first, "total_pages": pages,
+                                              "current_page": page},
+                               "data": data, "config": {"iiif_url": f"{self.base}/iiif"}})
+            self._send(body.encode(), "application/json")
+        elif parts.path.startswith("/iiif/img-"):
+            number = int(parts.path.split("/")[2].removeprefix("img-"))
+            self._send(_jpeg(20_000 + number), "image/jpeg")
+        else:
+            self.send_error(404)
+
+    def _send(self, body: bytes, kind: str) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
 def serve(records: int, conn) -> None:
     """Run the loopback server until told to stop (in a child process)."""
-    server = FakeApis().start()
-    items = [aic_artwork(server, i, *KINDS[i % len(KINDS)]) for i in range(records)]
-    serve_aic_pages(server, items, page_size=100)
-    conn.send(server.base)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _AicShaped)
+    _AicShaped.records = records
+    _AicShaped.base = f"http://127.0.0.1:{server.server_address[1]}"
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    conn.send(_AicShaped.base)
     conn.recv()
-    server.stop()
+    server.shutdown()
 
 
 def timed_harvest(base: str, rate: float, workers: int) -> tuple[float, int]:

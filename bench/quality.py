@@ -50,9 +50,9 @@ def main() -> None:
 
 def run_chain(data: Path, root: Path, config, with_effnet: bool) -> None:
     from mediumnet.data.manifest import read_manifest
-    from mediumnet.data.splits import run_split
     from mediumnet.harvest.engine import run_harvest
     from mediumnet.harvest.folder import FolderSource
+    from mediumnet.prepare import run_split
     from mediumnet.stacking import markdown_table, stack
     from mediumnet.train import train_branch
 

@@ -47,14 +47,15 @@ def build(folder: Path, config, with_effnet: bool) -> Path:
     from sklearn.linear_model import LogisticRegression
 
     from mediumnet.ensemble import save_ensemble
-    from mediumnet.explore import NUMERIC_FOR_MODELS
-    from mediumnet.train import _build_model, preprocessing_settings
+    from mediumnet.features import NUMERIC_FOR_MODELS
+    from mediumnet.preprocessing import branch_preprocessor
+    from mediumnet.train import _build_model
 
     branches = ["composition", "texture"] + (["effnet"] if with_effnet else [])
     dirs, settings = {}, {}
     for branch in branches:
         model = _build_model(branch, config)
-        settings[branch] = preprocessing_settings(branch, config)
+        settings[branch] = branch_preprocessor(branch, config).to_config()
         dirs[branch] = folder / branch
         mlflow.keras.save_model(model, str(dirs[branch]), pip_requirements=[],
                                 metadata={"mediumnet": settings[branch]})

@@ -122,7 +122,7 @@ def synth_command(dataset_dir: str, per_class: int | None, size: str | None, see
         extra.append(f"synth.mediums={mediums}")
     config = load_config(preset, extra)
 
-    from mediumnet.data.synth import run_synth
+    from mediumnet.prepare import run_synth
 
     started = time.perf_counter()
     result = run_synth(dataset_dir, config)
@@ -159,7 +159,7 @@ def split_command(dataset_dir: str, val: float | None, test: float | None, seed:
     manifest's split column.
     """
     from mediumnet.config import load_config
-    from mediumnet.data.splits import run_split
+    from mediumnet.prepare import run_split
 
     extra = list(overrides)
     for key, value in (("val_fraction", val), ("test_fraction", test), ("split_seed", seed),
@@ -480,3 +480,38 @@ def harvest_folder(dataset_dir: str, src: str, link: bool, limit: int | None,
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``mediumnet`` console script."""
     cli.main(args=argv, prog_name="mediumnet")
+
+
+def run_entry_point(argv: list[str] | None = None) -> None:
+    """Run an MLproject entry point: ``mlproject/<shim>.py NAME --param value …``.
+
+    The parameters are those of :data:`mediumnet.entry_points.ENTRY_POINTS`; a step becomes
+    the ``mediumnet`` command line it stands for, ``main`` runs the whole workflow.
+    """
+    import argparse
+
+    from mediumnet.entry_points import ENTRY_POINTS, to_cli_args
+
+    argv = sys.argv[1:] if argv is None else argv
+    name = argv[0] if argv else ""
+    if name not in ENTRY_POINTS:
+        _fail(f"unknown entry point {name!r}: choose one of {', '.join(ENTRY_POINTS)}")
+    parser = argparse.ArgumentParser(prog=f"mlproject {name}")
+    for param in ENTRY_POINTS[name].params:
+        parser.add_argument(f"--{param.name}", default=str(param.default))
+    values = vars(parser.parse_args(argv[1:]))
+    if name != "main":
+        cli.main(args=to_cli_args(name, values), prog_name=f"mlproject {name}")
+        return
+    from mediumnet.console import quiet
+    from mediumnet.workflow import run_workflow, summary_text
+
+    quiet()
+    try:
+        result = run_workflow(values["source"], values["dataset_dir"], values["preset"],
+                              values["with_effnet"], src=values["src"],
+                              limit=int(float(values["limit"] or 0)), overrides=values["set"],
+                              echo=lambda line: click.echo(f"mediumnet main {line}"))
+        click.echo(summary_text(result, result.dataset_dir))
+    except MediumnetError as exc:
+        _fail(str(exc))

@@ -27,6 +27,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
+from mediumnet.downloads import MAX_IMAGE_BYTES
 from mediumnet.errors import ConfigError
 from mediumnet.labels import MEDIUMS
 
@@ -100,7 +101,7 @@ class HarvestConfig:
     """Longest wait between two tries, Retry-After included."""
     timeout: float = 30.0
     """Seconds to wait for a server to answer."""
-    max_image_bytes: int = 64_000_000
+    max_image_bytes: int = MAX_IMAGE_BYTES
     """Larger images are refused (and counted) rather than downloaded."""
     max_depth_ratio: float = 0.15
     """Works whose depth exceeds this share of their larger side are three-dimensional."""

@@ -5,7 +5,7 @@ Three layers, each usable alone:
 * :class:`ImageClassifier` decodes each image **once** and cuts every view from the same
   pixels — the composition view (letterboxed), the texture grid (of the bounded copy the
   texture branch was trained on), the EfficientNet view, and the visual features of
-  :mod:`mediumnet.explore` — then runs the branch models on batches and, when it has one, the
+  :mod:`mediumnet.features` — then runs the branch models on batches and, when it has one, the
   meta-learner. A bad image never stops the others: its row gets an error message instead.
 * :func:`meta_inputs` is the meta-learner's input: branch log-probabilities, then features.
 * :class:`MediumnetEnsemble`, the ``mlflow.pyfunc`` model registered as ``mediumnet-ensemble``:
@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mediumnet.downloads import MAX_IMAGE_BYTES as MAX_DOWNLOAD_BYTES
 from mediumnet.errors import MediumnetError
 from mediumnet.labels import MEDIUMS
 
@@ -52,8 +53,6 @@ PROBABILITY_COLUMNS = tuple(f"p_{m}" for m in MEDIUMS)
 OUTPUT_COLUMNS = ("label", "confidence", *PROBABILITY_COLUMNS, "error")
 """Serving output, one row per input row; ``error`` is null when the row succeeded."""
 
-MAX_DOWNLOAD_BYTES = 200 * 1024 * 1024
-"""A ``url`` row whose body is larger than this is refused."""
 URL_TIMEOUT = (5.0, 30.0)
 """Connect and read timeouts of a ``url`` row, in seconds."""
 
@@ -78,7 +77,7 @@ def decode(item: object) -> Decoded:
         If the item cannot be used (named in the message).
     """
     from mediumnet.data.views import ImageError, native_pixels, open_image, to_rgb
-    from mediumnet.explore import file_bytes, jpeg_quality
+    from mediumnet.features import file_bytes, jpeg_quality
 
     if isinstance(item, np.ndarray):
         return Decoded(_array_pixels(item))
@@ -115,33 +114,33 @@ def _array_pixels(array: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Branch:
-    """A branch model with the preprocessing settings it was trained with."""
+    """A branch model with the preprocessor it was trained with (rebuilt from its settings)."""
 
     name: str
     model: Any
     settings: dict[str, Any]
+    """The preprocessor's configuration as the model saved it."""
     local_dir: str | None = None
     """The MLflow model folder it was loaded from (what the ensemble packs as an artifact)."""
 
+    def __post_init__(self) -> None:
+        from mediumnet.preprocessing import from_config
+
+        self.preprocessor = from_config(self.settings)
+
     def inputs(self, image: Decoded) -> np.ndarray:
         """Return the model inputs of one image: ``(1, S, S, 3)`` or ``(tiles, T, T, 3)``."""
-        from mediumnet.data.views import bound_pixels, letterbox_pixels, tiles_from_pixels
-
-        s = self.settings
-        if s["view"] == "texture":
-            pixels = bound_pixels(image.pixels, s.get("long_edge"))
-            return tiles_from_pixels(pixels, s["tile"], s["tiles_per_image"], mode="grid")[0]
-        return letterbox_pixels(image.pixels, s["size"], pad=s.get("letterbox_pad", 127))[None]
+        return self.preprocessor(image.pixels)
 
     @property
     def classes(self) -> tuple[str, ...]:
         """The mediums the model tells apart, in the order of its outputs."""
-        return tuple(self.settings.get("classes") or MEDIUMS)
+        return self.preprocessor.classes
 
     @property
     def per_image(self) -> int:
         """Model inputs per image (tiles for the texture branch, else 1)."""
-        return self.settings["tiles_per_image"] if self.settings["view"] == "texture" else 1
+        return self.preprocessor.per_image
 
 
 @dataclass
@@ -230,10 +229,10 @@ class ImageClassifier:
         rows already known to be bad and are reported as their message.
         """
         from mediumnet.data.views import ImageError, map_images
-        from mediumnet.explore import features_from_pixels
         from mediumnet.metrics import to_five
-        from mediumnet.models.texture import pool_tiles
+        from mediumnet.preprocessing import FeaturesPreprocessor
 
+        measure = FeaturesPreprocessor(self.feature_names)
         want_features = bool(self.feature_names) if with_features is None else with_features
         n = len(items)
         errors: list[str | None] = [None] * n
@@ -246,9 +245,8 @@ class ImageClassifier:
             views = {b.name: b.inputs(image) for b in self.branches}
             stats = None
             if want_features:
-                values = features_from_pixels(image.pixels, file_bytes=image.file_bytes,
-                                              jpeg_quality=image.jpeg_quality)
-                stats = [values[name] for name in (self.feature_names or values)]
+                stats = measure(image.pixels, file_bytes=image.file_bytes,
+                                jpeg_quality=image.jpeg_quality)
             return views, stats
 
         def prepare(item):
@@ -274,9 +272,8 @@ class ImageClassifier:
             if not ok.any():
                 probabilities[branch.name] = np.zeros((0, len(MEDIUMS)))
                 continue
-            probs = self._run(branch, np.concatenate(inputs[branch.name]))
-            if branch.settings["view"] == "texture":
-                probs = pool_tiles(probs, branch.per_image)
+            probs = branch.preprocessor.pool(self._run(branch,
+                                                       np.concatenate(inputs[branch.name])))
             probabilities[branch.name] = to_five(probs, branch.classes)
         feats = np.asarray(features, np.float64).reshape(int(ok.sum()), -1) \
             if want_features else None
@@ -401,16 +398,15 @@ def _from_url(url: str, session) -> bytes | Exception:
 
     if not url.lower().startswith(("http://", "https://")):
         return ValueError(f"{url}: only http(s) URLs can be fetched")
+    from mediumnet.downloads import TooLargeError, read_capped
+
     try:
         with session.get(url, timeout=URL_TIMEOUT, stream=True) as response:
             if response.status_code != 200:
                 return ValueError(f"{url}: HTTP {response.status_code}")
-            body = io.BytesIO()
-            for chunk in response.iter_content(1 << 16):
-                body.write(chunk)
-                if body.tell() > MAX_DOWNLOAD_BYTES:
-                    return ValueError(f"{url}: larger than {MAX_DOWNLOAD_BYTES >> 20} MiB")
-            return body.getvalue()
+            return read_capped(response, MAX_DOWNLOAD_BYTES, name=url)
+    except TooLargeError:
+        return ValueError(f"{url}: larger than {MAX_DOWNLOAD_BYTES:,} bytes")
     except requests.RequestException as exc:
         return ValueError(f"{url}: could not fetch ({type(exc).__name__})")
 

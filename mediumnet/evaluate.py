@@ -245,14 +245,6 @@ def evaluation_report(y_true: np.ndarray, probs: np.ndarray, out_dir: str | os.P
     -------
     EvaluationReport
     """
-    from sklearn.metrics import (
-        accuracy_score,
-        balanced_accuracy_score,
-        confusion_matrix,
-        f1_score,
-        precision_recall_fscore_support,
-    )
-
     from mediumnet.metrics import class_indices
 
     out = Path(out_dir)
@@ -261,33 +253,14 @@ def evaluation_report(y_true: np.ndarray, probs: np.ndarray, out_dir: str | os.P
     probs = np.asarray(probs, np.float64)
     if len(y_true) == 0:
         raise MediumnetError("nothing to evaluate: no works with a prediction")
-    y_pred = probs.argmax(axis=1)
     classes = tuple(classes or MEDIUMS)
-    labels = class_indices(classes)
-    outside = int((~np.isin(y_true, labels)).sum())
+    outside = int((~np.isin(y_true, class_indices(classes))).sum())
     if outside:
         log.warning("%d works are of mediums the model does not know (it knows %s): they "
                     "count as errors in accuracy and are left out of the per-medium figures",
                     outside, ", ".join(classes))
-    precision, recall, f1, support = precision_recall_fscore_support(
-        y_true, y_pred, labels=labels, zero_division=0)
-    per_class = pd.DataFrame({"medium": classes, "precision": precision, "recall": recall,
-                              "f1": f1, "support": support})
-    confusion = confusion_matrix(y_true, y_pred, labels=labels)
-    ece, bins = expected_calibration_error(y_true, probs)
-    metrics = {
-        "accuracy": float(accuracy_score(y_true, y_pred)),
-        "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred))
-        if len(set(y_true)) > 1 else float(accuracy_score(y_true, y_pred)),
-        "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro",
-                                   zero_division=0)),
-        "expected_calibration_error": ece,
-        "works": float(len(y_true)),
-        "mediums": float(len(classes)),
-    }
-    for row in per_class.itertuples():
-        for name in ("precision", "recall", "f1"):
-            metrics[f"{name}_{row.medium}"] = float(getattr(row, name))
+    metrics, per_class, confusion, bins = _measure(y_true, probs, classes)
+    ece = metrics["expected_calibration_error"]
     metrics = {prefix + k: v for k, v in metrics.items()}
     pairs = confused_pairs(confusion, classes)
 
@@ -302,25 +275,7 @@ def evaluation_report(y_true: np.ndarray, probs: np.ndarray, out_dir: str | os.P
     files += [out / "per_class.csv", out / "confused_pairs.csv", out / "calibration_bins.csv",
               out / "confusion_matrix.csv"]
     if works is not None:
-        per_work = works[[c for c in ("id", "artist", "title", "image_path")
-                          if c in works.columns]].reset_index(drop=True).copy()
-        per_work["true"] = [MEDIUMS[i] for i in y_true]
-        per_work["predicted"] = [MEDIUMS[i] for i in y_pred]
-        per_work["confidence"] = probs.max(axis=1)
-        for j, medium in enumerate(MEDIUMS):
-            per_work[f"p_{medium}"] = probs[:, j]
-        per_work.to_csv(out / "predictions.csv", index=False)
-        files.append(out / "predictions.csv")
-        if dataset_dir is not None and "image_path" in per_work:
-            mistakes = per_work[per_work["true"] != per_work["predicted"]].sort_values(
-                "confidence", ascending=False).head(GALLERY_SIZE)
-            files.append(write_gallery(
-                dataset_dir, list(mistakes["image_path"]),
-                [f"{t} → {p} ({c:.0%})" for t, p, c in zip(
-                    mistakes["true"], mistakes["predicted"], mistakes["confidence"],
-                    strict=True)],
-                out / "confident_mistakes.png",
-                title=f"{title}: most confident mistakes (true → predicted)"))
+        files += _per_work_files(works, y_true, probs, out, dataset_dir, title)
     (out / "report.md").write_text(_markdown(metrics, per_class, pairs, prefix, title,
                                              classes, outside))
     files.append(out / "report.md")
@@ -332,6 +287,67 @@ def evaluation_report(y_true: np.ndarray, probs: np.ndarray, out_dir: str | os.P
             mlflow.log_metrics(metrics)
             mlflow.log_artifacts(str(out), artifact_path)
     return report
+
+
+def _measure(y_true: np.ndarray, probs: np.ndarray, classes: tuple[str, ...]
+             ) -> tuple[dict[str, float], pd.DataFrame, np.ndarray, pd.DataFrame]:
+    """Compute the metrics, the per-medium table, the confusion matrix and calibration bins."""
+    from sklearn.metrics import (
+        accuracy_score,
+        balanced_accuracy_score,
+        confusion_matrix,
+        f1_score,
+        precision_recall_fscore_support,
+    )
+
+    from mediumnet.metrics import class_indices
+
+    y_pred = probs.argmax(axis=1)
+    labels = class_indices(classes)
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, zero_division=0)
+    per_class = pd.DataFrame({"medium": classes, "precision": precision, "recall": recall,
+                              "f1": f1, "support": support})
+    ece, bins = expected_calibration_error(y_true, probs)
+    metrics = {
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred))
+        if len(set(y_true)) > 1 else float(accuracy_score(y_true, y_pred)),
+        "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro",
+                                   zero_division=0)),
+        "expected_calibration_error": ece,
+        "works": float(len(y_true)),
+        "mediums": float(len(classes)),
+    }
+    for row in per_class.itertuples():
+        for name in ("precision", "recall", "f1"):
+            metrics[f"{name}_{row.medium}"] = float(getattr(row, name))
+    return metrics, per_class, confusion_matrix(y_true, y_pred, labels=labels), bins
+
+
+def _per_work_files(works: pd.DataFrame, y_true: np.ndarray, probs: np.ndarray, out: Path,
+                    dataset_dir: str | os.PathLike[str] | None, title: str) -> list[Path]:
+    """Write ``predictions.csv`` (one row per work) and the confident-mistakes gallery."""
+    y_pred = probs.argmax(axis=1)
+    per_work = works[[c for c in ("id", "artist", "title", "image_path")
+                      if c in works.columns]].reset_index(drop=True).copy()
+    per_work["true"] = [MEDIUMS[i] for i in y_true]
+    per_work["predicted"] = [MEDIUMS[i] for i in y_pred]
+    per_work["confidence"] = probs.max(axis=1)
+    for j, medium in enumerate(MEDIUMS):
+        per_work[f"p_{medium}"] = probs[:, j]
+    per_work.to_csv(out / "predictions.csv", index=False)
+    files = [out / "predictions.csv"]
+    if dataset_dir is not None and "image_path" in per_work:
+        mistakes = per_work[per_work["true"] != per_work["predicted"]].sort_values(
+            "confidence", ascending=False).head(GALLERY_SIZE)
+        files.append(write_gallery(
+            dataset_dir, list(mistakes["image_path"]),
+            [f"{t} → {p} ({c:.0%})" for t, p, c in zip(
+                mistakes["true"], mistakes["predicted"], mistakes["confidence"], strict=True)],
+            out / "confident_mistakes.png",
+            title=f"{title}: most confident mistakes (true → predicted)"))
+    return files
 
 
 def _markdown(metrics: dict[str, float], per_class: pd.DataFrame, pairs: pd.DataFrame,
@@ -420,7 +436,8 @@ def evaluate_model(model_uri: str, dataset_dir: str | os.PathLike[str], *,
     import mlflow
 
     from mediumnet.ensemble import load_classifier
-    from mediumnet.tracking import TAG_MEDIUMS, start_run
+    from mediumnet.names import TAG_MEDIUMS
+    from mediumnet.tracking import start_run
 
     classifier = load_classifier(model_uri)
     with start_run("evaluate", config=config, dataset_digest=manifest_digest(manifest),

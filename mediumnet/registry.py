@@ -15,16 +15,7 @@ from mediumnet.errors import MediumnetError
 if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion
 
-MODEL_NAMES: dict[str, str] = {
-    "composition": "mediumnet-composition",
-    "texture": "mediumnet-texture",
-    "effnet": "mediumnet-effnet",
-    "ensemble": "mediumnet-ensemble",
-}
-"""Model kind → registered model name."""
-
-CHAMPION = "champion"
-"""The alias of the version to serve."""
+from mediumnet.names import CHAMPION, MODEL_NAMES
 
 
 def model_name(kind: str) -> str:

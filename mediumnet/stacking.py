@@ -37,6 +37,23 @@ import pandas as pd
 
 from mediumnet.errors import MediumnetError
 from mediumnet.labels import MEDIUMS
+from mediumnet.names import (
+    TAG_BRANCH_PREFIX,
+    TAG_DATASET_DIGEST,
+    TAG_ENSEMBLE_VERSION,
+    TAG_GIT_COMMIT,
+    TAG_MEDIUMS,
+    TAG_META_LEARNER,
+    TAG_PRESET,
+    TAG_PROMOTABLE,
+    TAG_PROMOTED,
+    TAG_PROMOTION_REASON,
+    TAG_SELECTION_MACRO_F1,
+    TAG_TEST_MACRO_F1,
+    TAG_TEST_SPLIT,
+    TAG_USE_FEATURES,
+    TAG_VAL_SPLIT,
+)
 
 if TYPE_CHECKING:
     from mediumnet.config import Config, EnsembleConfig
@@ -45,12 +62,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("mediumnet")
 TABLE_MODELS = ("composition", "texture", "effnet", "features", "blend", "stack")
 """Rows of the comparison table, in order (``effnet`` only when that branch is used)."""
-TAG_TEST_SPLIT = "mediumnet.test_split_digest"
-TAG_TEST_MACRO_F1 = "mediumnet.test_macro_f1"
-TAG_VAL_SPLIT = "mediumnet.val_split_digest"
-TAG_SELECTION_MACRO_F1 = "mediumnet.selection_macro_f1"
-"""Out-of-fold macro-F1 on the validation works: what the champion comparison reads."""
-TAG_PROMOTED = "mediumnet.promoted"
 AUDIT_GALLERY = 12
 
 
@@ -120,10 +131,7 @@ def fit_meta_learner(x: np.ndarray, y: np.ndarray, config: EnsembleConfig, *,
     MediumnetError
         If a medium of ``classes`` has no work in ``y``.
     """
-    from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.exceptions import ConvergenceWarning
-    from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import (
         GridSearchCV,
         KFold,
@@ -131,8 +139,6 @@ def fit_meta_learner(x: np.ndarray, y: np.ndarray, config: EnsembleConfig, *,
         StratifiedKFold,
         cross_val_predict,
     )
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
 
     from mediumnet.metrics import class_indices, macro_f1
 
@@ -142,16 +148,7 @@ def fit_meta_learner(x: np.ndarray, y: np.ndarray, config: EnsembleConfig, *,
         raise MediumnetError(
             f"the validation split has no works of {', '.join(missing)}: the stack is fit on "
             "it, so run mediumnet split --reshuffle (each medium needs works by 3 artists)")
-    if config.meta_learner == "boosting":
-        model = HistGradientBoostingClassifier(class_weight="balanced", max_iter=150,
-                                               random_state=seed)
-        # Validation splits are small: leaves of a few works must be allowed.
-        grid = {"learning_rate": [0.05, 0.1], "max_leaf_nodes": [7, 15],
-                "min_samples_leaf": [3, 10]}
-    else:
-        model = make_pipeline(SimpleImputer(strategy="median"), StandardScaler(),
-                              LogisticRegression(class_weight="balanced", max_iter=5000))
-        grid = {"logisticregression__C": list(np.logspace(-3, 2, 11))}
+    model, grid = _meta_candidate(config.meta_learner, seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         if counts.min() < 2 or len(y) < 4:
@@ -196,6 +193,25 @@ def fit_meta_learner(x: np.ndarray, y: np.ndarray, config: EnsembleConfig, *,
                    {k.split("__")[-1]: (float(v) if isinstance(v, float | np.floating) else v)
                     for k, v in search.best_params_.items()},
                    macro_f1(y, oof.argmax(axis=1), classes), folds, grouped)
+
+
+def _meta_candidate(meta_learner: str, seed: int) -> tuple[Any, dict[str, list]]:
+    """Return the meta-learner to fit and the grid its cross-validation searches."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    if meta_learner == "boosting":
+        model = HistGradientBoostingClassifier(class_weight="balanced", max_iter=150,
+                                               random_state=seed)
+        # Validation splits are small: leaves of a few works must be allowed.
+        return model, {"learning_rate": [0.05, 0.1], "max_leaf_nodes": [7, 15],
+                       "min_samples_leaf": [3, 10]}
+    model = make_pipeline(SimpleImputer(strategy="median"), StandardScaler(),
+                          LogisticRegression(class_weight="balanced", max_iter=5000))
+    return model, {"logisticregression__C": list(np.logspace(-3, 2, 11))}
 
 
 def _spread(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -273,8 +289,6 @@ def default_branch_uri(kind: str, dataset_digest: str) -> tuple[str, str] | None
     from mlflow import MlflowClient
 
     from mediumnet.registry import CHAMPION, model_name, model_uri
-    from mediumnet.tracking import TAG_DATASET_DIGEST
-    from mediumnet.train import TAG_PROMOTABLE
 
     client = MlflowClient()
     name = model_name(kind)
@@ -510,6 +524,33 @@ def _audit(parts: dict[str, _SplitOutputs], fit: MetaFit, test_stack: np.ndarray
     return issues
 
 
+def _log_comparison(table: pd.DataFrame, fit: MetaFit, test_stack: np.ndarray,
+                    parts: dict[str, _SplitOutputs], root: Path, out_dir: Path,
+                    classes: tuple[str, ...], unreadable: int) -> pd.DataFrame:
+    """Write and log the table, the stack's evaluation report and the label audit."""
+    import mlflow
+
+    from mediumnet.evaluate import evaluation_report
+
+    mlflow.log_metrics({f"test_{metric}_{m}": float(table.loc[m, metric])
+                        for m in table.index for metric in ("accuracy", "macro_f1")})
+    mlflow.log_metrics({f"val_selection_macro_f1_{m}": float(table.loc[m, "val_macro_f1"])
+                        for m in table.index})
+    mlflow.log_metrics({"val_cv_macro_f1_stack": fit.cv_macro_f1,
+                        "unreadable_images": float(unreadable)})
+    mlflow.set_tag(TAG_MEDIUMS, ",".join(classes))
+    table.to_csv(out_dir / "table.csv", index_label="model")
+    (out_dir / "table.md").write_text(markdown_table(table))
+    evaluation_report(parts["test"].y, test_stack, out_dir / "evaluation",
+                      works=parts["test"].works, dataset_dir=root, prefix="test_",
+                      title="stacked ensemble", classes=classes)
+    issues = _audit(parts, fit, test_stack, root, out_dir)
+    mlflow.log_metric("label_issues", float(len(issues)))
+    for name in ("table.csv", "table.md", "label_issues.csv", "label_issues.png"):
+        mlflow.log_artifact(str(out_dir / name))
+    return issues
+
+
 def _register_and_promote(model_uri: str, table: pd.DataFrame, parts, root: Path,
                           tags: dict[str, str], classes: tuple[str, ...]
                           ) -> tuple[str, bool, str]:
@@ -531,8 +572,8 @@ def _register_and_promote(model_uri: str, table: pd.DataFrame, parts, root: Path
     if not np.isnan(champion_f1):
         mlflow.log_metric("champion_selection_macro_f1", champion_f1)
     mlflow.set_tags({TAG_PROMOTED: str(promoted).lower(),
-                     "mediumnet.promotion_reason": reason,
-                     "mediumnet.ensemble_version": version})
+                     TAG_PROMOTION_REASON: reason,
+                     TAG_ENSEMBLE_VERSION: version})
     set_version_tag("ensemble", version, TAG_PROMOTED, str(promoted).lower())
     return version, promoted, reason
 
@@ -583,15 +624,8 @@ def stack(dataset_dir: str | os.PathLike[str], config: Config, *,
     import mlflow
 
     from mediumnet.ensemble import ImageClassifier, load_branch, save_ensemble
-    from mediumnet.evaluate import evaluation_report
-    from mediumnet.explore import NUMERIC_FOR_MODELS
-    from mediumnet.tracking import (
-        TAG_DATASET_DIGEST,
-        TAG_MEDIUMS,
-        git_commit,
-        run_location,
-        start_run,
-    )
+    from mediumnet.features import NUMERIC_FOR_MODELS
+    from mediumnet.tracking import git_commit, run_location, start_run
 
     uris, versions = _branch_uris({"composition": composition, "texture": texture,
                                    "effnet": effnet}, digest, root)
@@ -612,23 +646,8 @@ def stack(dataset_dir: str | os.PathLike[str], config: Config, *,
                            "test_works": len(parts["test"].works),
                            **{f"branch_{k}": v for k, v in uris.items()},
                            **{f"meta_{k}": v for k, v in fit.best_params.items()}}) as run:
-        mlflow.log_metrics({f"test_{metric}_{m}": float(table.loc[m, metric])
-                            for m in table.index for metric in ("accuracy", "macro_f1")})
-        mlflow.log_metrics({f"val_selection_macro_f1_{m}": float(table.loc[m, "val_macro_f1"])
-                            for m in table.index})
-        mlflow.log_metrics({"val_cv_macro_f1_stack": fit.cv_macro_f1,
-                            "unreadable_images": float(len(failed))})
-        mlflow.set_tag(TAG_MEDIUMS, ",".join(classes))
-        table.to_csv(out_dir / "table.csv", index_label="model")
-        (out_dir / "table.md").write_text(markdown_table(table))
-        evaluation_report(parts["test"].y, test_probs["stack"], out_dir / "evaluation",
-                          works=parts["test"].works, dataset_dir=root, prefix="test_",
-                          title="stacked ensemble", classes=classes)
-        issues = _audit(parts, fit, test_probs["stack"], root, out_dir)
-        mlflow.log_metric("label_issues", float(len(issues)))
-        for name in ("table.csv", "table.md", "label_issues.csv", "label_issues.png"):
-            mlflow.log_artifact(str(out_dir / name))
-
+        issues = _log_comparison(table, fit, test_probs["stack"], parts, root, out_dir,
+                                 classes, len(failed))
         with tempfile.TemporaryDirectory() as tmp:
             save_ensemble(Path(tmp) / "model", {b.name: b.local_dir for b in branches},
                           {b.name: b.settings for b in branches}, fit.estimator, feature_names,
@@ -639,15 +658,15 @@ def stack(dataset_dir: str | os.PathLike[str], config: Config, *,
         model_uri = f"runs:/{run.info.run_id}/model"
         version, promoted, reason = None, False, "not registered"
         if register:
-            tags = {TAG_DATASET_DIGEST: digest, "mediumnet.preset": config.preset,
-                    "mediumnet.meta_learner": config.ensemble.meta_learner,
-                    "mediumnet.use_features": str(use_features).lower(),
+            tags = {TAG_DATASET_DIGEST: digest, TAG_PRESET: config.preset,
+                    TAG_META_LEARNER: config.ensemble.meta_learner,
+                    TAG_USE_FEATURES: str(use_features).lower(),
                     TAG_MEDIUMS: ",".join(classes),
-                    **{f"mediumnet.branch.{k}": f"{uris[k]} (v{versions[k]})" if versions[k]
+                    **{f"{TAG_BRANCH_PREFIX}{k}": f"{uris[k]} (v{versions[k]})" if versions[k]
                        else uris[k] for k in uris}}
             commit = git_commit()
             if commit:
-                tags["mediumnet.git_commit"] = commit
+                tags[TAG_GIT_COMMIT] = commit
             version, promoted, reason = _register_and_promote(model_uri, table, parts, root,
                                                               tags, classes)
         location = run_location(run)

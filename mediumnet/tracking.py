@@ -25,17 +25,16 @@ if TYPE_CHECKING:
 
     from mediumnet.config import Config
 
-EXPERIMENT = "mediumnet"
-"""The MLflow experiment every mediumnet run belongs to."""
-
-TAG_VERSION = "mediumnet.version"
-TAG_GIT_COMMIT = "mediumnet.git_commit"
-TAG_DATASET_DIGEST = "mediumnet.dataset_digest"
-TAG_DATASET_DIR = "mediumnet.dataset_dir"
-TAG_PRESET = "mediumnet.preset"
-TAG_STEP = "mediumnet.step"
-TAG_MEDIUMS = "mediumnet.mediums"
-"""The mediums a model was trained on (comma-separated, in the order of MEDIUMS)."""
+from mediumnet.names import (  # noqa: F401 - TAG_MEDIUMS: the steps' tag, re-exported
+    EXPERIMENT,
+    TAG_DATASET_DIGEST,
+    TAG_DATASET_DIR,
+    TAG_GIT_COMMIT,
+    TAG_MEDIUMS,
+    TAG_PRESET,
+    TAG_STEP,
+    TAG_VERSION,
+)
 
 _QUIET_LOGGERS = ("alembic", "mlflow.store.db.utils", "mlflow.store.model_registry",
                   "mlflow.tracking.fluent", "mlflow.pyfunc")

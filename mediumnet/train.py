@@ -32,6 +32,16 @@ import numpy as np
 
 from mediumnet.errors import MediumnetError
 from mediumnet.labels import MEDIUMS
+from mediumnet.names import (
+    TAG_COLLAPSE_REASON,
+    TAG_COLLAPSED,
+    TAG_DATASET_DIGEST,
+    TAG_GIT_COMMIT,
+    TAG_MEDIUMS,
+    TAG_PREPROCESSING,
+    TAG_PRESET,
+    TAG_PROMOTABLE,
+)
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -41,8 +51,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("mediumnet")
 BRANCHES = ("composition", "texture", "effnet")
 COLLAPSE_SHARE = 0.9
-TAG_COLLAPSED = "mediumnet.collapsed"
-TAG_PROMOTABLE = "mediumnet.promotable"
 
 
 def select_strategy(setting: str = "auto") -> tf.distribute.Strategy:
@@ -144,23 +152,6 @@ class TrainResult:
     resumed_from_epoch: int = 0
     run_location: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def preprocessing_settings(branch: str, config: Config,
-                           classes: tuple[str, ...] = MEDIUMS) -> dict[str, Any]:
-    """Return the settings inference needs to reproduce the training views exactly.
-
-    ``classes`` are the mediums the model tells apart, in the order of its outputs.
-    """
-    d = config.data
-    if branch == "texture":
-        return {"view": "texture", "tile": d.texture_tile,
-                "tiles_per_image": d.tiles_per_image_eval, "long_edge": d.cache_long_edge,
-                "pooling": "mean_log_probability",
-                "classes": list(classes)}
-    size = config.effnet.image_size if branch == "effnet" else d.composition_size
-    return {"view": "composition", "size": size, "letterbox_pad": 127,
-            "classes": list(classes)}
 
 
 def _view_config(branch: str, config: Config) -> Config:
@@ -342,158 +333,229 @@ def train_branch(dataset_dir: str | os.PathLike[str], branch: str, config: Confi
     MediumnetError
         Unknown branch, no split, unreadable data, or weights that cannot be had.
     """
-    from mediumnet.data.manifest import manifest_digest, read_manifest
-    from mediumnet.data.pipeline import build_cache, class_weights, make_dataset
-
     if branch not in BRANCHES:
         raise MediumnetError(f"unknown branch {branch!r}: choose one of {', '.join(BRANCHES)}")
     started = time.perf_counter()
-    root = Path(dataset_dir)
+    t = _prepare(Path(dataset_dir), branch, config)
+
+    import mlflow
+
+    from mediumnet.tracking import run_location, start_run
+
+    policy = configure_precision(config.train.mixed_precision)
+    strategy = select_strategy(config.train.strategy)
+    with start_run(f"train_{branch}", config=config if t.resume_id is None else None,
+                   dataset_digest=t.digest, dataset_dir=t.root, resume_run_id=t.resume_id,
+                   params=None if t.resume_id else {
+                       "branch": branch, "precision": policy,
+                       "strategy": type(strategy).__name__, "train_works": t.n_train,
+                       "mediums": ",".join(t.classes)}) as run:
+        t.run_file.write_text(run.info.run_id)
+        with strategy.scope():
+            model = _build_model(branch, config, len(t.classes))
+        mlflow.log_metric("parameters", model.count_params())
+        history, resumed_from = _fit(t, model, strategy, progress)
+        val_f1, collapsed, reason = _evaluate(t, model)
+        model_uri, settings = _log_model(t, model, history, run.info.run_id)
+        version = _register(t, model_uri, settings, collapsed) if register else None
+        location = run_location(run)
+    shutil.rmtree(t.work, ignore_errors=True)  # finished: nothing to resume
+    return TrainResult(branch=branch, run_id=run.info.run_id, model_uri=model_uri,
+                       version=version, history=history, val_macro_f1=val_f1,
+                       collapsed=collapsed, collapse_reason=reason,
+                       params=model.count_params(), seconds=time.perf_counter() - started,
+                       resumed_from_epoch=resumed_from, run_location=location)
+
+
+@dataclass
+class _Training:
+    """Everything one training needs, worked out before its run opens."""
+
+    root: Path
+    branch: str
+    config: Config
+    manifest: Any
+    classes: tuple[str, ...]
+    digest: str
+    view_config: Config
+    cache: Any
+    train_ds: Any
+    val_ds: Any
+    weights: dict[int, float] | None
+    n_train: int
+    per_work: int
+    steps: int
+    stages: list[tuple[int, float]]
+    work: Path
+    resume_id: str | None
+
+    @property
+    def run_file(self) -> Path:
+        """Where the run id is kept, so that a restarted training resumes its run."""
+        return self.work / "mlflow_run_id"
+
+
+def _prepare(root: Path, branch: str, config: Config) -> _Training:
+    """Check the data (before TensorFlow loads), build the cached views and the datasets."""
+    from mediumnet.data.manifest import manifest_digest, read_manifest
+    from mediumnet.data.pipeline import build_cache, class_weights, make_dataset
+
     manifest = read_manifest(root)
     classes = training_mediums(manifest, root)
     digest = manifest_digest(manifest)
-
     import keras
-    import mlflow
 
     # keras-cv's augmentation layers make TensorFlow warn that it falls back to a while_loop
     # for some random ops, a dozen lines per model build that say nothing to a user.
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
-
-    from mediumnet.registry import register as register_model
-    from mediumnet.tracking import TAG_DATASET_DIGEST, TAG_MEDIUMS, run_location, start_run
-
     view = "texture" if branch == "texture" else "composition"
     view_config = _view_config(branch, config)
     cache = build_cache(root, view, view_config)
-    train_ds = make_dataset(root, view, "train", view_config, cache=cache, classes=classes)
-    val_ds = make_dataset(root, view, "val", view_config, cache=cache, classes=classes)
-    weights = class_weights(manifest, "train", classes) if config.train.class_weights else None
     n_train = len(cache.rows(manifest, "train", classes))
     per_work = config.data.tiles_per_image_train if branch == "texture" else 1
     batch = (view_config.texture if branch == "texture" else view_config.composition).batch_size
-    steps = max(1, -(-n_train * per_work // batch))
-
-    keras.utils.set_random_seed(config.train.seed)
-    policy = configure_precision(config.train.mixed_precision)
-    strategy = select_strategy(config.train.strategy)
-    work = _work_dir(root, branch, config, digest)
-    work.mkdir(parents=True, exist_ok=True)
-    run_file = work / "mlflow_run_id"
-    resume_id = run_file.read_text().strip() if run_file.exists() else None
     if branch == "effnet":
         stages = list(zip(config.effnet.stage_epochs, config.effnet.stage_learning_rates,
                           strict=True))
     else:
         section = getattr(config, branch)
         stages = [(section.epochs, section.learning_rate)]
+    keras.utils.set_random_seed(config.train.seed)
+    work = _work_dir(root, branch, config, digest)
+    work.mkdir(parents=True, exist_ok=True)
+    run_file = work / "mlflow_run_id"
+    return _Training(
+        root=root, branch=branch, config=config, manifest=manifest, classes=classes,
+        digest=digest, view_config=view_config, cache=cache,
+        train_ds=make_dataset(root, view, "train", view_config, cache=cache, classes=classes),
+        val_ds=make_dataset(root, view, "val", view_config, cache=cache, classes=classes),
+        weights=class_weights(manifest, "train", classes) if config.train.class_weights
+        else None,
+        n_train=n_train, per_work=per_work, steps=max(1, -(-n_train * per_work // batch)),
+        stages=stages, work=work,
+        resume_id=run_file.read_text().strip() if run_file.exists() else None)
 
-    with start_run(f"train_{branch}", config=config if resume_id is None else None,
-                   dataset_digest=digest, dataset_dir=root, resume_run_id=resume_id,
-                   params=None if resume_id else {"branch": branch, "precision": policy,
-                                                  "strategy": type(strategy).__name__,
-                                                  "train_works": n_train,
-                                                  "mediums": ",".join(classes)}) as run:
-        run_file.write_text(run.info.run_id)
+
+def _callbacks(t: _Training, stage_dir: Path, offset: int) -> list:
+    """Per-epoch metrics, backups to resume from, early stopping and the best checkpoint."""
+    import keras
+
+    monitor = t.config.train.monitor
+    mode = "max" if monitor.endswith("f1") else "min"
+    return [
+        # Metrics first: an epoch the backup counts as done is always logged.
+        _MlflowEpochs.make(t.n_train * t.per_work, offset),
+        keras.callbacks.BackupAndRestore(str(stage_dir / "backup")),
+        keras.callbacks.EarlyStopping(
+            monitor=monitor, mode=mode, patience=t.config.train.early_stopping_patience,
+            restore_best_weights=True, start_from_epoch=t.config.train.early_stopping_start),
+        keras.callbacks.ModelCheckpoint(str(stage_dir / "best.keras"), monitor=monitor,
+                                        mode=mode, save_best_only=True),
+    ]
+
+
+def _fit(t: _Training, model, strategy, progress: bool) -> tuple[dict[str, list[float]], int]:
+    """Train every stage (one for the CNNs, three for EfficientNet), resuming a killed one.
+
+    Returns the history and the epoch training resumed after (0: a fresh start).
+    """
+    from mediumnet.tracking import start_run
+
+    config, branch = t.config, t.branch
+    history: dict[str, list[float]] = {}
+    offset = resumed_from = 0
+    for stage, (epochs, lr) in enumerate(t.stages, start=1):
+        if epochs <= 0:
+            continue
+        stage_dir = t.work / f"stage{stage}"
+        finished = stage_dir / "finished.weights.h5"
+        if finished.exists():  # done before a kill in a later stage: not trained again
+            model.load_weights(str(finished))
+            resumed_from = offset = offset + epochs
+            continue
+        final_lr = (config.effnet.stage_learning_rates[stage - 1] / 5 if branch == "effnet"
+                    else getattr(config, branch).final_learning_rate)
+        if branch == "effnet":
+            from mediumnet.models.effnet import set_stage
+
+            set_stage(model, stage)
         with strategy.scope():
-            model = _build_model(branch, config, len(classes))
-        mlflow.log_metric("parameters", model.count_params())
-        history: dict[str, list[float]] = {}
-        offset = 0
-        resumed_from = 0
-        for stage, (epochs, lr) in enumerate(stages, start=1):
-            if epochs <= 0:
-                continue
-            stage_dir = work / f"stage{stage}"
-            finished = stage_dir / "finished.weights.h5"
-            if finished.exists():  # done before a kill in a later stage: not trained again
-                model.load_weights(str(finished))
-                resumed_from = offset + epochs
-                offset += epochs
-                continue
-            final_lr = (config.effnet.stage_learning_rates[stage - 1] / 5 if branch == "effnet"
-                        else getattr(config, branch).final_learning_rate)
-            if branch == "effnet":
-                from mediumnet.models.effnet import set_stage
+            _compile(model, learning_rate_schedule(config, lr, final_lr, t.steps, epochs),
+                     config)
+        metadata = stage_dir / "backup" / "training_metadata.json"
+        if metadata.exists() and not resumed_from:  # an earlier attempt was killed
+            resumed_from = offset + int(json.loads(metadata.read_text())["epoch"])
+        nested = (start_run(f"train_{branch}_stage{stage}", nested=True,
+                            params={"stage": stage, "epochs": epochs, "learning_rate": lr})
+                  if branch == "effnet" else None)
+        with nested or contextlib.nullcontext():
+            fit = model.fit(t.train_ds, validation_data=t.val_ds, epochs=epochs,
+                            class_weight=t.weights, callbacks=_callbacks(t, stage_dir, offset),
+                            shuffle=False, verbose=1 if progress else 0)
+        for key, values in fit.history.items():
+            history.setdefault(key, []).extend(float(v) for v in values)
+        if len(t.stages) > 1:
+            stage_dir.mkdir(parents=True, exist_ok=True)
+            model.save_weights(str(finished))
+        offset += epochs
+    return history, resumed_from
 
-                set_stage(model, stage)
-            with strategy.scope():
-                _compile(model, learning_rate_schedule(config, lr, final_lr, steps, epochs),
-                         config)
-            metadata = stage_dir / "backup" / "training_metadata.json"
-            if metadata.exists() and not resumed_from:  # an earlier attempt was killed
-                resumed_from = offset + int(json.loads(metadata.read_text())["epoch"])
-            monitor = config.train.monitor
-            mode = "max" if monitor.endswith("f1") else "min"
-            callbacks = [
-                # Metrics first: an epoch the backup counts as done is always logged.
-                _MlflowEpochs.make(n_train * per_work, offset),
-                keras.callbacks.BackupAndRestore(str(stage_dir / "backup")),
-                keras.callbacks.EarlyStopping(
-                    monitor=monitor, mode=mode, patience=config.train.early_stopping_patience,
-                    restore_best_weights=True, start_from_epoch=config.train.early_stopping_start),
-                keras.callbacks.ModelCheckpoint(str(stage_dir / "best.keras"), monitor=monitor,
-                                                mode=mode, save_best_only=True),
-            ]
-            nested = (start_run(f"train_{branch}_stage{stage}", nested=True,
-                                params={"stage": stage, "epochs": epochs, "learning_rate": lr})
-                      if branch == "effnet" else None)
-            with nested or contextlib.nullcontext():
-                fit = model.fit(train_ds, validation_data=val_ds, epochs=epochs,
-                                class_weight=weights, callbacks=callbacks, shuffle=False,
-                                verbose=1 if progress else 0)
-            for key, values in fit.history.items():
-                history.setdefault(key, []).extend(float(v) for v in values)
-            if len(stages) > 1:
-                stage_dir.mkdir(parents=True, exist_ok=True)
-                model.save_weights(str(finished))
-            offset += epochs
 
-        y_true, y_pred = _validation_predictions(model, val_ds, branch, view_config)
-        collapsed, reason = detect_collapse(y_true, y_pred, classes)
-        from mediumnet.metrics import macro_f1
+def _evaluate(t: _Training, model) -> tuple[float, bool, str]:
+    """Score the validation split over the known mediums, detect collapse, log both."""
+    import mlflow
 
-        # Model outputs are indices into ``classes``; scored over those mediums only.
-        val_f1 = macro_f1(_to_mediums(y_true, classes), _to_mediums(y_pred, classes), classes)
-        mlflow.log_metric("final_val_macro_f1", val_f1)
-        if branch == "texture":
-            # The research judged a work by its single centre crop; report that too.
-            y_c, p_c = _center_crop_predictions(model, cache, manifest, view_config, classes)
-            mlflow.log_metric("final_val_macro_f1_center_crop", macro_f1(
-                _to_mediums(y_c, classes), _to_mediums(p_c, classes), classes))
-        mlflow.set_tags({TAG_COLLAPSED: str(collapsed).lower(), TAG_DATASET_DIGEST: digest,
-                         TAG_MEDIUMS: ",".join(classes)})
-        if collapsed:
-            log.warning("training collapsed: %s", reason)
-            mlflow.set_tag("mediumnet.collapse_reason", reason)
-        import tempfile
+    from mediumnet.metrics import macro_f1
 
-        with tempfile.TemporaryDirectory() as tmp:
-            mlflow.log_artifact(str(_learning_curves(history, Path(tmp) / "learning_curves.png")))
-        settings = preprocessing_settings(branch, config, classes)
-        mlflow.log_dict(settings, "preprocessing.json")
-        model_uri = _log_keras_model(model, _input_example(branch, view_config), settings,
-                                     run.info.run_id)
-        version = None
-        if register:
-            tags = {TAG_DATASET_DIGEST: digest, TAG_COLLAPSED: str(collapsed).lower(),
-                    TAG_PROMOTABLE: str(not collapsed).lower(),
-                    "mediumnet.preprocessing": json.dumps(settings),
-                    TAG_MEDIUMS: ",".join(classes),
-                    "mediumnet.preset": config.preset}
-            from mediumnet.tracking import git_commit
+    classes = t.classes
+    y_true, y_pred = _validation_predictions(model, t.val_ds, t.branch, t.view_config)
+    collapsed, reason = detect_collapse(y_true, y_pred, classes)
+    # Model outputs are indices into ``classes``; scored over those mediums only.
+    val_f1 = macro_f1(_to_mediums(y_true, classes), _to_mediums(y_pred, classes), classes)
+    mlflow.log_metric("final_val_macro_f1", val_f1)
+    if t.branch == "texture":
+        # The research judged a work by its single centre crop; report that too.
+        y_c, p_c = _center_crop_predictions(model, t.cache, t.manifest, t.view_config, classes)
+        mlflow.log_metric("final_val_macro_f1_center_crop", macro_f1(
+            _to_mediums(y_c, classes), _to_mediums(p_c, classes), classes))
+    mlflow.set_tags({TAG_COLLAPSED: str(collapsed).lower(), TAG_DATASET_DIGEST: t.digest,
+                     TAG_MEDIUMS: ",".join(classes)})
+    if collapsed:
+        log.warning("training collapsed: %s", reason)
+        mlflow.set_tag(TAG_COLLAPSE_REASON, reason)
+    return val_f1, collapsed, reason
 
-            commit = git_commit()
-            if commit:
-                tags["mediumnet.git_commit"] = commit
-            version = register_model(model_uri, branch, tags=tags).version
-        location = run_location(run)
-    shutil.rmtree(work, ignore_errors=True)  # finished: nothing to resume
-    return TrainResult(branch=branch, run_id=run.info.run_id, model_uri=model_uri,
-                       version=version, history=history, val_macro_f1=val_f1,
-                       collapsed=collapsed, collapse_reason=reason,
-                       params=model.count_params(), seconds=time.perf_counter() - started,
-                       resumed_from_epoch=resumed_from, run_location=location)
+
+def _log_model(t: _Training, model, history: dict[str, list[float]], run_id: str
+               ) -> tuple[str, dict[str, Any]]:
+    """Log the learning curves and the model with its preprocessor; return its URI."""
+    import tempfile
+
+    import mlflow
+
+    from mediumnet.preprocessing import branch_preprocessor
+
+    with tempfile.TemporaryDirectory() as tmp:
+        mlflow.log_artifact(str(_learning_curves(history, Path(tmp) / "learning_curves.png")))
+    preprocessor = branch_preprocessor(t.branch, t.config, t.classes)
+    settings = preprocessor.to_config()
+    mlflow.log_dict(settings, "preprocessing.json")
+    return _log_keras_model(model, preprocessor.example(), settings, run_id), settings
+
+
+def _register(t: _Training, model_uri: str, settings: dict[str, Any], collapsed: bool) -> str:
+    """Register the model as ``mediumnet-<branch>`` with its lineage tags."""
+    from mediumnet.registry import register as register_model
+    from mediumnet.tracking import git_commit
+
+    tags = {TAG_DATASET_DIGEST: t.digest, TAG_COLLAPSED: str(collapsed).lower(),
+            TAG_PROMOTABLE: str(not collapsed).lower(),
+            TAG_PREPROCESSING: json.dumps(settings), TAG_MEDIUMS: ",".join(t.classes),
+            TAG_PRESET: t.config.preset}
+    commit = git_commit()
+    if commit:
+        tags[TAG_GIT_COMMIT] = commit
+    return register_model(model_uri, t.branch, tags=tags).version
 
 
 def _log_keras_model(model, example: np.ndarray, settings: dict[str, Any], run_id: str) -> str:
@@ -563,6 +625,3 @@ def _validation_predictions(model, val_ds, branch: str, config: Config
     return y.argmax(axis=1), p.argmax(axis=1)
 
 
-def _input_example(branch: str, config: Config) -> np.ndarray:
-    size = config.data.texture_tile if branch == "texture" else config.data.composition_size
-    return np.full((1, size, size, 3), 127, dtype=np.uint8)

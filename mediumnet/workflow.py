@@ -22,12 +22,18 @@ from pathlib import Path
 from typing import Any
 
 from mediumnet.errors import MediumnetError
+from mediumnet.names import (
+    TAG_COMMIT,
+    TAG_DATASET_DIGEST,
+    TAG_ENSEMBLE_VERSION,
+    TAG_ENTRY_POINT,
+    TAG_PARENT,
+    TAG_REUSED,
+    TAG_SOURCE,
+    TAG_STEP_RUN_PREFIX,
+)
 
 SOURCES = ("synth", "artsy", "met", "artic", "folder")
-TAG_PARENT = "mlflow.parentRunId"
-TAG_ENTRY_POINT = "mlflow.project.entryPoint"
-TAG_COMMIT = "mlflow.source.git.commit"
-TAG_REUSED = "mediumnet.reused_run"
 
 
 @dataclass
@@ -88,7 +94,6 @@ def find_finished_run(entry_point: str, parameters: dict[str, str], commit: str 
         filter_string=f"tags.`{TAG_ENTRY_POINT}` = '{entry_point}' and "
                       "attributes.status = 'FINISHED'",
         order_by=["attributes.start_time DESC"], max_results=200)
-    from mediumnet.tracking import TAG_DATASET_DIGEST
 
     def logged(value: str | None) -> str | None:
         # `mlflow run` logs an empty parameter as its shell quoting, ''.
@@ -106,38 +111,80 @@ def find_finished_run(entry_point: str, parameters: dict[str, str], commit: str 
     return None
 
 
-def _plan(source: str, dataset_dir: str, preset: str, with_effnet: bool, config,
-          src: str, limit: int) -> list[tuple[str, dict[str, str]]]:
-    """List the steps to run, with the parameters of each entry point."""
-    s = config.synth
-    if source == "synth":
-        first = ("synth", {"dataset_dir": dataset_dir, "per_class": str(s.per_class),
-                           "size": f"{s.width}x{s.height}", "seed": str(s.seed),
-                           "preset": preset})
-    else:
-        first = ("harvest", {"source": source, "dataset_dir": dataset_dir,
-                             "limit": str(limit), "api_url": "", "src": src})
-    d = config.data
-    steps = [first,
-             ("split", {"dataset_dir": dataset_dir, "val": str(d.val_fraction),
-                        "test": str(d.test_fraction), "seed": str(d.split_seed)}),
-             ("explore", {"dataset_dir": dataset_dir, "sample": "0"}),
-             ("train_composition", {"dataset_dir": dataset_dir, "preset": preset,
-                                    "epochs": "0"}),
-             ("train_texture", {"dataset_dir": dataset_dir, "preset": preset, "epochs": "0"})]
+def _plan(source: str, dataset_dir: str, preset: str, with_effnet: bool, src: str,
+          limit: int, overrides: str = "") -> list[tuple[str, dict[str, str]]]:
+    """List the steps to run, with every parameter of each entry point (from the table)."""
+    from mediumnet.entry_points import step_parameters
+
+    common = {"dataset_dir": dataset_dir, "preset": preset, "set": overrides}
+    first = (("synth", step_parameters("synth", **common)) if source == "synth" else
+             ("harvest", step_parameters("harvest", source=source, limit=limit, src=src,
+                                         **common)))
+    steps = [first, *((name, step_parameters(name, **common)) for name in (
+        "split", "explore", "train_composition", "train_texture"))]
     if with_effnet:
-        steps.append(("train_effnet", {"dataset_dir": dataset_dir, "preset": preset,
-                                       "variant": "", "image_size": "0", "epochs": "",
-                                       "weights": ""}))
-    steps.append(("stack", {"dataset_dir": dataset_dir, "preset": preset, "composition": "",
-                            "texture": "", "effnet": "" if with_effnet else "none",
-                            "features": "auto", "meta_learner": ""}))
+        steps.append(("train_effnet", step_parameters("train_effnet", **common)))
+    steps.append(("stack", step_parameters("stack", effnet="" if with_effnet else "none",
+                                           **common)))
+    steps.append(("evaluate", step_parameters("evaluate", model_uri="", **common)))
     return steps
+
+
+def _effnet_wanted(with_effnet: str | bool, preset: str) -> bool:
+    """Resolve ``with_effnet``: ``auto`` is on except in the demo and tiny presets."""
+    if not isinstance(with_effnet, str):
+        return bool(with_effnet)
+    choice = with_effnet.strip().lower()
+    if choice not in ("auto", "true", "false", "1", "0", "yes", "no", "on", "off"):
+        raise MediumnetError(f"with_effnet={with_effnet!r}: use auto, true or false")
+    return (preset not in ("demo", "tiny")) if choice == "auto" else \
+        choice in ("true", "1", "yes", "on")
+
+
+def _reusable(entry_point: str, params: dict[str, str], root: Path, commit: str | None,
+              experiment_id: str):
+    """Find the finished run that can stand for this step now, if its data is still there."""
+    exists, split_done, digest = _manifest_state(root)
+    if entry_point in ("synth", "harvest"):
+        ok = exists
+    elif entry_point == "split":
+        ok = split_done
+    else:
+        ok = split_done and digest is not None
+    if not ok:
+        return None
+    return find_finished_run(entry_point, params, commit, experiment_id,
+                             dataset_digest=None if entry_point in ("synth", "harvest", "split")
+                             else digest)
+
+
+def _launch(project: Path, entry_point: str, params: dict[str, str], experiment_id: str,
+            parent_id: str) -> str:
+    """Run one entry point with ``mlflow.projects.run``, nested under the parent; its run id.
+
+    Raises
+    ------
+    MediumnetError
+        If the step failed (its run named).
+    """
+    import mlflow
+    from mlflow import MlflowClient
+
+    submitted = mlflow.projects.run(str(project), entry_point=entry_point, parameters=params,
+                                    env_manager="local", experiment_id=experiment_id,
+                                    synchronous=False)
+    ok = submitted.wait()
+    MlflowClient().set_tag(submitted.run_id, TAG_PARENT, parent_id)  # nested under main
+    if not ok:
+        raise MediumnetError(f"step {entry_point} failed (run {submitted.run_id}); its output "
+                             "is above. Fix the cause and run main again: finished steps are "
+                             "reused")
+    return submitted.run_id
 
 
 def run_workflow(source: str = "synth", dataset_dir: str = "data/synth", preset: str = "demo",
                  with_effnet: str | bool = "auto", *, src: str = "", limit: int = 0,
-                 project_dir: str | os.PathLike[str] | None = None,
+                 overrides: str = "", project_dir: str | os.PathLike[str] | None = None,
                  echo: Callable[[str], None] = print) -> WorkflowResult:
     """Run the whole chain as nested MLflow runs under one parent, reusing finished steps.
 
@@ -154,6 +201,8 @@ def run_workflow(source: str = "synth", dataset_dir: str = "data/synth", preset:
         ``tiny`` presets.
     src, limit :
         The folder source's folder or CSV; the harvest's work limit (0: all).
+    overrides : str
+        ``--set`` overrides for every step (``section.field=value``, separated by spaces).
     project_dir : path-like, optional
         The MLflow project (default: the checkout this module belongs to).
     echo : callable
@@ -176,77 +225,46 @@ def run_workflow(source: str = "synth", dataset_dir: str = "data/synth", preset:
 
     if source not in SOURCES:
         raise MediumnetError(f"unknown source {source!r}: choose one of {', '.join(SOURCES)}")
-    if isinstance(with_effnet, str):
-        choice = with_effnet.strip().lower()
-        if choice not in ("auto", "true", "false", "1", "0", "yes", "no", "on", "off"):
-            raise MediumnetError(f"with_effnet={with_effnet!r}: use auto, true or false")
-        with_effnet = (preset not in ("demo", "tiny")) if choice == "auto" else \
-            choice in ("true", "1", "yes", "on")
-    config = load_config(preset)
+    with_effnet = _effnet_wanted(with_effnet, preset)
+    config = load_config(preset, overrides.replace(";", " ").split())
     project = Path(project_dir) if project_dir else Path(__file__).resolve().parents[1]
     if not (project / "MLproject").is_file():
         raise MediumnetError(f"{project} holds no MLproject: run from a mediumnet checkout")
     root = Path(dataset_dir)
     if not root.is_absolute():
         root = (project / root).resolve()
-        dataset_dir = str(root)
-    steps = _plan(source, dataset_dir, preset, with_effnet, config, src, limit)
-    steps.append(("evaluate", {"model_uri": "", "dataset_dir": dataset_dir, "split": "test",
-                               "preset": preset}))
+    steps = _plan(source, str(root), preset, with_effnet, src, limit, overrides)
     commit = git_commit(project)
-    client = MlflowClient()
-    result = None
     # The entry point's own parameters are already logged by `mlflow run`; what they resolve
     # to goes under other names (MLflow refuses to change a logged param).
-    with start_run("main", config=config, dataset_dir=root,
-                   tags={"mediumnet.source": source},
+    with start_run("main", config=config, dataset_dir=root, tags={TAG_SOURCE: source},
                    params={"effnet_branch": with_effnet}) as parent:
         result = WorkflowResult(parent.info.run_id, root)
         experiment_id = parent.info.experiment_id
         fresh = False  # once a step runs, every later step runs too
         for number, (entry_point, params) in enumerate(steps, start=1):
             started = time.perf_counter()
-            exists, split_done, digest = _manifest_state(root)
             if entry_point == "evaluate":
                 params = dict(params, model_uri=_ensemble_uri(result))
-            reusable = None
-            if not fresh:
-                if entry_point in ("synth", "harvest"):
-                    ok = exists
-                elif entry_point == "split":
-                    ok = split_done
-                else:
-                    ok = split_done and digest is not None
-                if ok:
-                    reusable = find_finished_run(
-                        entry_point, params, commit, experiment_id,
-                        dataset_digest=None if entry_point in ("synth", "harvest", "split")
-                        else digest)
+            reusable = None if fresh else _reusable(entry_point, params, root, commit,
+                                                    experiment_id)
             echo(f"[{number}/{len(steps)}] {entry_point}: "
                  + (f"reusing finished run {reusable.info.run_id}" if reusable else "running"))
             if reusable is not None:
                 run_id = reusable.info.run_id
             else:
                 fresh = True
-                submitted = mlflow.projects.run(
-                    str(project), entry_point=entry_point, parameters=params,
-                    env_manager="local", experiment_id=experiment_id, synchronous=False)
-                ok = submitted.wait()
-                run_id = submitted.run_id
-                client.set_tag(run_id, TAG_PARENT, parent.info.run_id)  # nested under main
-                if not ok:
-                    raise MediumnetError(
-                        f"step {entry_point} failed (run {run_id}); its output is above. Fix "
-                        "the cause and run main again: finished steps are reused")
+                run_id = _launch(project, entry_point, params, experiment_id,
+                                 parent.info.run_id)
             # A reused run stays under the parent that made it; this parent names it.
-            mlflow.set_tag(f"mediumnet.step_run.{entry_point}", run_id)
+            mlflow.set_tag(f"{TAG_STEP_RUN_PREFIX}{entry_point}", run_id)
             seconds = time.perf_counter() - started
             result.steps.append(StepOutcome(entry_point, run_id, reusable is not None,
                                             seconds))
             mlflow.log_metric(f"step_seconds_{entry_point}", seconds)
             if entry_point == "stack":
-                result.ensemble_version = client.get_run(run_id).data.tags.get(
-                    "mediumnet.ensemble_version")
+                result.ensemble_version = MlflowClient().get_run(run_id).data.tags.get(
+                    TAG_ENSEMBLE_VERSION)
         mlflow.set_tag(TAG_REUSED, ",".join(s.entry_point for s in result.steps if s.reused))
     return result
 

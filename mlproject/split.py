@@ -1,8 +1,6 @@
-"""MLproject entry point `split`: the same code as `mediumnet split`."""
+"""MLproject entry point split: the parameters of mediumnet/entry_points.py, run."""
 
-import sys
-
-from mediumnet.cli import cli
+from mediumnet.cli import run_entry_point
 
 if __name__ == "__main__":
-    cli.main(args=["split", *sys.argv[1:]], prog_name="mlproject/split.py")
+    run_entry_point()

@@ -1,8 +1,6 @@
-"""MLproject entry point `synth`: the same code as `mediumnet synth`, inside the MLflow run."""
+"""MLproject entry point synth: the parameters of mediumnet/entry_points.py, run."""
 
-import sys
-
-from mediumnet.cli import cli
+from mediumnet.cli import run_entry_point
 
 if __name__ == "__main__":
-    cli.main(args=["synth", *sys.argv[1:]], prog_name="mlproject/synth.py")
+    run_entry_point()

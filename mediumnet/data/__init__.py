@@ -1,12 +1,13 @@
-"""Data: the manifest contract, the image store, splits, views, pipelines, the synthetic set.
+"""Data (pure, tracks nothing): manifest, image store, splits, views, pipelines, synthetic set.
 
 The public API that training, evaluation, the benchmark and the serving model call::
 
     from mediumnet.data import composition_view, texture_tiles, splits, make_dataset
+    splits.splits(manifest)        # the module mediumnet.data.splits, never rebound
 """
 
+from mediumnet.data import splits
 from mediumnet.data.pipeline import build_cache, class_weights, make_dataset
-from mediumnet.data.splits import splits
 from mediumnet.data.views import ImageError, composition_view, texture_tiles
 
 __all__ = ["ImageError", "build_cache", "class_weights", "composition_view", "make_dataset",

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from mediumnet.errors import DatasetError, MediumnetError
+from mediumnet.errors import DatasetError
 from mediumnet.labels import MEDIUMS
 
 if TYPE_CHECKING:
@@ -95,13 +95,9 @@ class ViewCache:
 
 def view_settings(view: str, config: Config) -> dict[str, Any]:
     """Return the settings that change a view's cached pixels (they enter the cache key)."""
-    d = config.data
-    if view == "composition":
-        return {"size": d.composition_size}
-    if view == "texture":
-        return {"tile": d.texture_tile, "long_edge": d.cache_long_edge,
-                "grid_tiles": d.tiles_per_image_eval}
-    raise MediumnetError(f"unknown view {view!r}: choose composition or texture")
+    from mediumnet.preprocessing import view_preprocessor
+
+    return view_preprocessor(view, config).cache_settings()
 
 
 def cache_key(manifest: pd.DataFrame, view: str, config: Config) -> str:
@@ -116,15 +112,16 @@ def cache_key(manifest: pd.DataFrame, view: str, config: Config) -> str:
 
 def _build_composition(tmp: Path, root: Path, manifest: pd.DataFrame, config: Config,
                        workers: int) -> dict[str, Any]:
-    from mediumnet.data.views import composition_view, map_images
+    from mediumnet.data.views import map_images
+    from mediumnet.preprocessing import view_preprocessor
 
-    size = config.data.composition_size
+    preprocessor = view_preprocessor("composition", config)
+    size = preprocessor.size
     paths = [root / p for p in manifest["image_path"]]
     images = np.lib.format.open_memmap(tmp / "images.npy", mode="w+", dtype=np.uint8,
                                        shape=(len(paths), size, size, 3))
     failed: dict[int, str] = {}
-    for i, (view, error) in enumerate(
-            map_images(lambda p: composition_view(p, size), paths, workers)):
+    for i, (view, error) in enumerate(map_images(preprocessor.from_file, paths, workers)):
         if error:
             failed[i] = error
         else:
@@ -135,25 +132,26 @@ def _build_composition(tmp: Path, root: Path, manifest: pd.DataFrame, config: Co
 
 def _build_texture(tmp: Path, root: Path, manifest: pd.DataFrame, config: Config,
                    workers: int) -> dict[str, Any]:
-    from mediumnet.data.views import bounded_pixels, map_images, tiles_from_pixels
+    from mediumnet.data.views import map_images
+    from mediumnet.preprocessing import view_preprocessor
 
-    d = config.data
+    preprocessor = view_preprocessor("texture", config)
+    tile = preprocessor.tile
     paths = [root / p for p in manifest["image_path"]]
     grid = np.lib.format.open_memmap(tmp / "grid.npy", mode="w+", dtype=np.uint8,
-                                     shape=(len(paths), d.tiles_per_image_eval, d.texture_tile,
-                                            d.texture_tile, 3))
+                                     shape=(len(paths), preprocessor.tiles_per_image, tile,
+                                            tile, 3))
     offsets = np.zeros(len(paths), np.int64)
     shapes = np.zeros((len(paths), 2), np.int64)
     failed: dict[int, str] = {}
     position = 0
     with (tmp / "pixels.u8").open("wb") as fh:
         for i, (pixels, error) in enumerate(
-                map_images(lambda p: bounded_pixels(p, d.cache_long_edge), paths, workers)):
+                map_images(preprocessor.bounded_from_file, paths, workers)):
             if error:
                 failed[i] = error
                 continue
-            grid[i] = tiles_from_pixels(pixels, d.texture_tile, d.tiles_per_image_eval,
-                                        mode="grid")[0]
+            grid[i] = preprocessor.grid(pixels)
             data = np.ascontiguousarray(pixels).tobytes()
             fh.write(data)
             offsets[i], shapes[i] = position, pixels.shape[:2]
@@ -320,20 +318,37 @@ def make_dataset(dataset_dir: str | os.PathLike[str], view: View, split: str, co
         ds = ds.batch(batch).map(read, num_parallel_calls=autotune)
         return _mix_batches(ds, split, config).prefetch(autotune)
 
-    tile, batch = d.texture_tile, config.texture.batch_size
+    batch = config.texture.batch_size
+    read, k = _tile_reader(cache, split, config, onehot_t)
+    works_per_read = max(1, batch // k)
+    ds = ds.batch(works_per_read).map(read, num_parallel_calls=autotune).unbatch().batch(batch)
+    # Unbatching hides how many batches there are; state it, so that Keras knows where an
+    # epoch ends instead of running into the end of the data (and warning about it).
+    ds = ds.apply(tf.data.experimental.assert_cardinality(-(-len(rows) * k // batch)))
+    return _mix_batches(ds, split, config).prefetch(autotune)
+
+
+def _tile_reader(cache: ViewCache, split: str, config: Config, onehot_t):
+    """Return ``read(work rows) -> (tiles, labels)`` and the tiles per work of a split.
+
+    Training cuts fresh random tiles of the bounded copies on every pass; other splits read
+    the fixed evaluation grid.
+    """
+    import tensorflow as tf
+
+    d = config.data
+    tile = d.texture_tile
     if split == "train":
+        from mediumnet.data.views import tiles_from_pixels
+
         read_image = cache.image_reader()
         k = d.tiles_per_image_train
 
-        from mediumnet.data.views import tiles_from_pixels
-
         def cut(idx, draw):
             rng = np.random.default_rng(int(draw))
-            out = []
-            for j in np.asarray(idx):
-                out.append(tiles_from_pixels(read_image(j), tile, k, mode="random", rng=rng,
-                                             blank_std=d.blank_tile_std)[0])
-            return np.concatenate(out)
+            return np.concatenate([
+                tiles_from_pixels(read_image(j), tile, k, mode="random", rng=rng,
+                                  blank_std=d.blank_tile_std)[0] for j in np.asarray(idx)])
 
         def read(idx):
             # A stateful random draw: different on every pass, so every epoch has new tiles.
@@ -341,22 +356,18 @@ def make_dataset(dataset_dir: str | os.PathLike[str], view: View, split: str, co
             x = tf.numpy_function(cut, [idx, draw], tf.uint8)
             x.set_shape((None, tile, tile, 3))
             return x, tf.repeat(tf.gather(onehot_t, idx), k, axis=0)
-    else:
-        grid = np.load(cache.path / "grid.npy", mmap_mode="r")
-        k = d.tiles_per_image_eval
 
-        def read(idx):
-            x = tf.numpy_function(
-                lambda j: grid[np.asarray(j)].reshape(-1, tile, tile, 3), [idx], tf.uint8)
-            x.set_shape((None, tile, tile, 3))
-            return x, tf.repeat(tf.gather(onehot_t, idx), k, axis=0)
+        return read, k
+    grid = np.load(cache.path / "grid.npy", mmap_mode="r")
+    k = d.tiles_per_image_eval
 
-    works_per_read = max(1, batch // k)
-    ds = ds.batch(works_per_read).map(read, num_parallel_calls=autotune).unbatch().batch(batch)
-    # Unbatching hides how many batches there are; state it, so that Keras knows where an
-    # epoch ends instead of running into the end of the data (and warning about it).
-    ds = ds.apply(tf.data.experimental.assert_cardinality(-(-len(rows) * k // batch)))
-    return _mix_batches(ds, split, config).prefetch(autotune)
+    def read_grid(idx):
+        x = tf.numpy_function(
+            lambda j: grid[np.asarray(j)].reshape(-1, tile, tile, 3), [idx], tf.uint8)
+        x.set_shape((None, tile, tile, 3))
+        return x, tf.repeat(tf.gather(onehot_t, idx), k, axis=0)
+
+    return read_grid, k
 
 
 def _mix_batches(ds: tf.data.Dataset, split: str, config: Config) -> tf.data.Dataset:

@@ -37,7 +37,6 @@ import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -703,88 +702,3 @@ def synth_summary(frame) -> str:
     table = frame.groupby(["label", "category"]).size().unstack(fill_value=0)
     table.columns = [c.split("/", 1)[1] for c in table.columns]
     return table.reindex(MEDIUMS).fillna(0).astype(int).to_string()
-
-
-_SHORT_VARIANT = {"typical": "typical", "composition_misleads": "composition misleads",
-                  "texture_misleads": "texture misleads"}
-
-
-@dataclass(frozen=True)
-class SynthResult:
-    """What :func:`run_synth` made and where it went."""
-
-    dataset_dir: Path
-    manifest_path: Path
-    n_images: int
-    digest: str
-    summary: str
-    run_id: str
-    run_location: str
-
-
-def run_synth(dataset_dir: str | os.PathLike[str], config, *, progress: bool = True
-              ) -> SynthResult:
-    """Generate the synthetic set as one tracked MLflow run (the ``synth`` step).
-
-    The run logs the resolved config (params and ``config.yaml``), the manifest digest, the
-    number of works per medium, the generation speed, a table of works per medium and variant
-    and a contact sheet PNG.
-
-    Parameters
-    ----------
-    dataset_dir : path-like
-        Dataset folder.
-    config : mediumnet.config.Config
-        Resolved settings; ``config.synth`` drives the generator, ``config.data.texture_tile``
-        is the smallest image side allowed.
-    progress : bool
-        Show a progress bar.
-
-    Returns
-    -------
-    SynthResult
-    """
-    import tempfile
-    import time
-
-    import mlflow
-
-    from mediumnet.data.manifest import (
-        ensure_dataset_dir,
-        manifest_digest,
-        manifest_path,
-        read_manifest,
-    )
-    from mediumnet.explore import write_contact_sheet
-    from mediumnet.tracking import TAG_DATASET_DIGEST, run_location, start_run
-
-    # Check before a run is opened: a bad request leaves no empty failed run behind.
-    check_request(config.synth, config.data.texture_tile)
-    root = ensure_dataset_dir(dataset_dir)
-    with start_run("synth", config=config, dataset_dir=root) as run:
-        started = time.perf_counter()
-        frame = synthesize(root, config.synth, min_size=config.data.texture_tile,
-                           progress=progress)
-        seconds = time.perf_counter() - started
-        manifest = read_manifest(root)
-        digest = manifest_digest(manifest)
-        summary = synth_summary(frame)
-        mlflow.set_tag(TAG_DATASET_DIGEST, digest)
-        mlflow.log_metrics({
-            "images": len(frame),
-            "seconds": seconds,
-            "images_per_second": len(frame) / max(seconds, 1e-9),
-            "manifest_rows": len(manifest),
-            **{f"images_{m}": int((frame["label"] == m).sum()) for m in MEDIUMS},
-        })
-        mlflow.log_text(summary + "\n", "synth_summary.txt")
-        with tempfile.TemporaryDirectory() as tmp:
-            shown = frame.assign(variant=frame["category"].str.split("/").str[1]
-                                 .map(_SHORT_VARIANT))
-            sheet = write_contact_sheet(root, shown, Path(tmp) / "contact_sheet.png",
-                                        caption="variant")
-            mlflow.log_artifact(str(sheet))
-        location = run_location(run)
-    return SynthResult(dataset_dir=root, manifest_path=manifest_path(root), n_images=len(frame),
-                       digest=digest, summary=summary, run_id=run.info.run_id,
-                       run_location=location)

@@ -578,7 +578,8 @@ def run_harvest(source: Source, dataset_dir: str | os.PathLike[str], config: Con
     import mlflow
 
     from mediumnet.data.manifest import ensure_dataset_dir, read_manifest
-    from mediumnet.tracking import TAG_DATASET_DIGEST, run_location, start_run
+    from mediumnet.names import TAG_DATASET_DIGEST
+    from mediumnet.tracking import run_location, start_run
 
     root = ensure_dataset_dir(dataset_dir)
     params = {"source": source.name, "limit": limit if limit is not None else "none",

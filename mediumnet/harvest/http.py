@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 import requests
 
 from mediumnet import __version__
+from mediumnet.downloads import TooLargeError as CapExceeded
+from mediumnet.downloads import read_capped
 from mediumnet.errors import MediumnetError
 
 USER_AGENT = (f"mediumnet/{__version__} (artwork medium classifier; "
@@ -205,22 +207,13 @@ class HttpClient:
             if response.status_code != 200:
                 raise HarvestHttpError(f"HTTP {response.status_code} for {_safe_url(url)}",
                                        status=response.status_code, url=url)
-            declared = response.headers.get("Content-Length")
-            if declared and declared.isdigit() and int(declared) > max_bytes:
-                raise TooLargeError(f"{_safe_url(url)} is {declared} bytes, over the cap of "
-                               f"{max_bytes}", url=url)
-            chunks, size = [], 0
             try:
-                for chunk in response.iter_content(chunk_size=256 * 1024):
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise TooLargeError(
-                            f"{_safe_url(url)} exceeds the cap of {max_bytes} bytes", url=url)
-                    chunks.append(chunk)
+                return read_capped(response, max_bytes, name=_safe_url(url))
+            except CapExceeded as exc:
+                raise TooLargeError(str(exc), url=url) from None
             except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
                 raise HarvestHttpError(f"connection lost while reading {_safe_url(url)}",
                                        url=url) from None
-        return b"".join(chunks)
 
 
 def _is_refused(exc: requests.ConnectionError) -> bool:

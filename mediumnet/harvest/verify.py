@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mediumnet.data.views import MAX_PIXELS
 from mediumnet.errors import MediumnetError
 
 FORMAT_EXT = {"JPEG": ".jpg", "PNG": ".png", "TIFF": ".tif", "WEBP": ".webp", "GIF": ".gif",
@@ -36,7 +37,7 @@ class VerifiedImage:
     phash: str
 
 
-def verify_image(data: bytes, *, max_pixels: int = 400_000_000) -> VerifiedImage:
+def verify_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> VerifiedImage:
     """Decode ``data`` fully; return its format, size and perceptual hash.
 
     Raises

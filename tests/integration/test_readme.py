@@ -91,3 +91,33 @@ def test_every_entry_point_and_parameter_is_documented():
         assert row, f"entry point {name} is not in the README's table"
         for parameter in entry.get("parameters", {}):
             assert f"`{parameter}`" in row, f"{name}: {parameter}"
+
+
+def test_mlproject_is_rendered_from_the_one_parameter_table():
+    from mediumnet.entry_points import ENTRY_POINTS, render_mlproject
+
+    assert (REPO / "MLproject").read_text() == render_mlproject(), (
+        "MLproject differs from mediumnet/entry_points.py: run "
+        "`python -m mediumnet.entry_points > MLproject`")
+    for name, entry in ENTRY_POINTS.items():
+        assert {"preset", "set"} <= {p.name for p in entry.params}, name
+        shim = REPO / "mlproject" / f"{'main' if name == 'main' else name.split('_')[0]}.py"
+        assert "run_entry_point()" in shim.read_text(), shim
+
+
+def test_entry_point_parameters_become_the_documented_command_lines():
+    from mediumnet.entry_points import step_parameters, to_cli_args
+
+    assert to_cli_args("split", step_parameters(
+        "split", dataset_dir="ds", preset="tiny", set="data.split_seed=3;train.seed=1")) == [
+        "split", "ds", "--preset", "tiny", "--set", "data.split_seed=3", "--set",
+        "train.seed=1"]
+    assert to_cli_args("train_texture", {"dataset_dir": "ds", "epochs": "3.0"}) == [
+        "train", "texture", "ds", "--preset", "seed", "--set", "texture.epochs=3", "--quiet"]
+    assert to_cli_args("stack", {"dataset_dir": "ds", "features": "off", "effnet": "none",
+                                 "meta_learner": "boosting"}) == [
+        "stack", "ds", "--preset", "seed", "--effnet", "none", "--no-features", "--set",
+        "ensemble.meta_learner=boosting", "--quiet"]
+    assert to_cli_args("harvest", {"source": "folder", "dataset_dir": "ds", "src": "a.csv",
+                                   "limit": "0"}) == [
+        "harvest", "folder", "ds", "--preset", "seed", "--from", "a.csv"]

@@ -1,0 +1,227 @@
+"""The MLflow project's entry points and their parameters: one table, everything derived.
+
+:data:`ENTRY_POINTS` is the only place an entry point's parameters are stated. The
+``MLproject`` file is rendered from it (:func:`render_mlproject`; a test holds the file equal
+to the rendering), every ``mlproject/`` shim turns its parameters into a ``mediumnet`` command
+line with :func:`to_cli_args`, and the multistep ``main`` plans its steps with
+:func:`step_parameters`. Every entry point takes ``preset`` and ``set`` (overrides such as
+``data.val_fraction=0.2 train.seed=1``, separated by spaces or semicolons).
+
+Regenerate the file after changing the table::
+
+    python -m mediumnet.entry_points > MLproject
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Param:
+    """One entry-point parameter and how it becomes words of a ``mediumnet`` command.
+
+    ``kind``: ``argument`` (positional), ``option`` (``--flag value``, left out when empty or
+    0), ``override`` (``--set key=value``, left out when empty or 0; ``{branch}`` in the key is
+    the training branch), ``switch`` (``auto``/``on``/``off`` → nothing/``--flag``/
+    ``--no-flag``) or ``overrides`` (the ``set`` parameter: several ``--set``).
+    """
+
+    name: str
+    default: str | float = ""
+    type: str = "string"
+    kind: str = "option"
+    target: str = ""
+    """The option (``--val``) or the setting (``data.val_fraction``) it fills."""
+
+
+def _common(preset: str = "seed") -> tuple[Param, ...]:
+    return (Param("preset", preset, kind="option", target="--preset"),
+            Param("set", "", kind="overrides"))
+
+
+def _train(branch: str, *extra: Param) -> tuple[Param, ...]:
+    epochs = () if extra else (Param("epochs", 0.0, "float", "override", "{branch}.epochs"),)
+    return (Param("dataset_dir", "data/synth", kind="argument"), *_common(), *epochs, *extra)
+
+
+@dataclass(frozen=True)
+class EntryPoint:
+    """An MLproject entry point: the ``mediumnet`` command it runs and its parameters."""
+
+    name: str
+    command: tuple[str, ...]
+    params: tuple[Param, ...]
+    doc: str = ""
+    fixed: tuple[str, ...] = field(default_factory=tuple)
+    """Words always added (``--quiet`` for steps whose progress bars fill logs)."""
+
+
+ENTRY_POINTS: dict[str, EntryPoint] = {e.name: e for e in (
+    EntryPoint("main", (), (
+        Param("source", "synth"), Param("dataset_dir", "data/synth"),
+        Param("preset", "demo"), Param("with_effnet", "auto"), Param("src", ""),
+        Param("limit", 0.0, "float"), Param("set", "")),
+        doc="The whole chain as nested runs under one parent: synth (or harvest) -> split -> "
+            "explore -> train_composition -> train_texture -> train_effnet -> stack -> "
+            "evaluate. A step that already finished with the same parameters, code version and "
+            "data is reused. source: synth, artsy, met, artic or folder (src: the folder or "
+            "CSV; limit 0 = all); with_effnet: auto (off in the demo and tiny presets), true "
+            "or false; set: overrides passed to every step."),
+    EntryPoint("synth", ("synth",), (
+        Param("dataset_dir", "data/synth", kind="argument"), *_common(),
+        Param("per_class", 0.0, "float", target="--per-class"),
+        Param("size", "", target="--size"), Param("seed", 0.0, "float", target="--seed"),
+        Param("mediums", "", target="--mediums")),
+        doc="per_class 0, size '' and mediums '' keep the preset's."),
+    EntryPoint("harvest", ("harvest",), (
+        Param("source", "artic", kind="argument"),
+        Param("dataset_dir", "data/harvest", kind="argument"), *_common(),
+        Param("limit", 0.0, "float", target="--limit"),
+        Param("api_url", "", target="--api-url"), Param("src", "", target="--from")),
+        doc="source: artsy | met | artic | folder. limit 0 = everything; api_url '' = the "
+            "source's public API; src = the folder or CSV (folder source only). Artsy "
+            "credentials come from ARTSY_CLIENT_ID / ARTSY_CLIENT_SECRET."),
+    EntryPoint("split", ("split",), (
+        Param("dataset_dir", "data/synth", kind="argument"), *_common(),
+        Param("val", "", target="--val"), Param("test", "", target="--test"),
+        Param("seed", "", target="--seed"), Param("min_groups", "", target="--min-groups"),
+        Param("reshuffle", "false", kind="switch", target="--reshuffle")),
+        doc="val, test, seed, min_groups '' keep the preset's; works keep their split unless "
+            "reshuffle is true."),
+    EntryPoint("explore", ("explore",), (
+        Param("dataset_dir", "data/synth", kind="argument"), *_common(),
+        Param("sample", 0.0, "float", target="--sample")),
+        doc="sample 0 = every work."),
+    EntryPoint("train_composition", ("train", "composition"), _train("composition"),
+               fixed=("--quiet",)),
+    EntryPoint("train_texture", ("train", "texture"), _train("texture"), fixed=("--quiet",)),
+    EntryPoint("train_effnet", ("train", "effnet"), _train(
+        "effnet", Param("variant", "", kind="override", target="effnet.variant"),
+        Param("image_size", 0.0, "float", "override", "effnet.image_size"),
+        Param("epochs", "", kind="override", target="effnet.stage_epochs"),
+        Param("weights", "", kind="override", target="effnet.weights")),
+        doc="variant B0-B7; image_size 0 = the variant's size in the preset; epochs: three "
+            "stage epoch counts such as 5,5,5; weights: imagenet, none or a path to a local "
+            "weights file. Empty values keep the preset's (seed: B6 at 528 px, ImageNet).",
+        fixed=("--quiet",)),
+    EntryPoint("stack", ("stack",), (
+        Param("dataset_dir", "data/synth", kind="argument"), *_common(),
+        Param("composition", "", target="--composition"),
+        Param("texture", "", target="--texture"), Param("effnet", "", target="--effnet"),
+        Param("features", "auto", kind="switch", target="--features"),
+        Param("meta_learner", "", kind="override", target="ensemble.meta_learner")),
+        doc="Empty URIs: the branch models trained on dataset_dir (champion, else newest "
+            "promotable). features: auto (the preset's), on or off; meta_learner: '' (the "
+            "preset's), logistic or boosting.",
+        fixed=("--quiet",)),
+    EntryPoint("evaluate", ("evaluate",), (
+        Param("model_uri", "models:/mediumnet-ensemble@champion", kind="argument"),
+        Param("dataset_dir", "data/synth", kind="argument"), *_common(),
+        Param("split", "test", target="--split"))),
+)}
+"""Entry point name → its command and parameters, in the order of the chain."""
+
+_ON = ("on", "true", "1", "yes")
+
+
+def _empty(value: str) -> bool:
+    text = str(value).strip()
+    return text in ("", "''", '""') or _is_zero(text)
+
+
+def _is_zero(text: str) -> bool:
+    try:
+        return float(text) == 0
+    except ValueError:
+        return False
+
+
+def _word(value: str, param: Param) -> str:
+    """Write a float that holds a whole number as an integer (MLflow passes 40 as 40.0)."""
+    if param.type == "float" and float(value) == int(float(value)):
+        return str(int(float(value)))
+    return str(value)
+
+
+def to_cli_args(name: str, values: Mapping[str, str]) -> list[str]:
+    """Turn an entry point's parameter values into ``mediumnet`` command-line words.
+
+    Raises
+    ------
+    KeyError
+        If ``name`` is not an entry point.
+    """
+    entry = ENTRY_POINTS[name]
+    branch = entry.command[-1] if entry.command[:1] == ("train",) else ""
+    words = list(entry.command)
+    options: list[str] = []
+    for param in entry.params:
+        value = str(values.get(param.name, param.default))
+        if param.kind == "argument":
+            words.append(value)
+        elif param.kind == "switch":
+            choice = value.strip().lower()
+            if choice in _ON:
+                options.append(param.target)
+            elif choice in ("off", "false", "0", "no") and param.name == "features":
+                options.append("--no-" + param.target.removeprefix("--"))
+        elif _empty(value):
+            continue
+        elif param.kind == "option":
+            options += [param.target, _word(value, param)]
+        elif param.kind == "override":
+            options += ["--set", f"{param.target.format(branch=branch)}={_word(value, param)}"]
+        elif param.kind == "overrides":
+            for assignment in value.replace(";", " ").split():
+                options += ["--set", assignment]
+    return words + options + list(entry.fixed)
+
+
+def step_parameters(name: str, **values: object) -> dict[str, str]:
+    """Every parameter of an entry point as the string ``mlflow run`` passes: given or default."""
+    entry = ENTRY_POINTS[name]
+    unknown = set(values) - {p.name for p in entry.params}
+    if unknown:
+        raise KeyError(f"{name} has no parameters {sorted(unknown)}")
+    return {p.name: str(values.get(p.name, p.default)) for p in entry.params}
+
+
+def render_mlproject() -> str:
+    """Return the text of the ``MLproject`` file, rendered from :data:`ENTRY_POINTS`."""
+    lines = ["# Rendered from mediumnet/entry_points.py by `python -m mediumnet.entry_points`:",
+             "# edit the table there, not this file (a test holds the two equal).",
+             "name: mediumnet", "",
+             "# Environment for `mlflow run .` (conda). Inside an environment where mediumnet "
+             "is already", "# installed (no conda), add `--env-manager local`.",
+             "conda_env: conda.yaml", "", "entry_points:"]
+    for entry in ENTRY_POINTS.values():
+        lines.append(f"  {entry.name}:")
+        if entry.doc:
+            lines += _wrap(entry.doc, "    # ")
+        lines.append("    parameters:")
+        for p in entry.params:
+            default = p.default if p.type == "float" else f'"{p.default}"'
+            lines.append(f"      {p.name}: {{type: {p.type}, default: {default}}}")
+        shim = "main" if entry.name == "main" else entry.name.split("_")[0]
+        words = " ".join(f"--{p.name} {{{p.name}}}" for p in entry.params)
+        lines.append("    command: >-")
+        lines += _wrap(f"python mlproject/{shim}.py {entry.name} {words}", "      ")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _wrap(text: str, prefix: str, width: int = 96) -> list[str]:
+    out, line = [], ""
+    for word in text.split():
+        if line and len(prefix) + len(line) + 1 + len(word) > width:
+            out.append(prefix + line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    return [*out, prefix + line] if line else out
+
+
+if __name__ == "__main__":
+    print(render_mlproject(), end="")

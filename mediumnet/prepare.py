@@ -1,0 +1,147 @@
+"""The data steps as tracked MLflow runs: ``synth`` (the synthetic set) and ``split``.
+
+The pure work — drawing images, assigning splits — lives in :mod:`mediumnet.data.synth` and
+:mod:`mediumnet.data.splits`, which track nothing; these functions open the run, call them,
+and log what a person wants to see (digests, counts, the split table, a contact sheet).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mediumnet.labels import MEDIUMS
+
+if TYPE_CHECKING:
+    from mediumnet.data.splits import SplitSummary
+
+
+_SHORT_VARIANT = {"typical": "typical", "composition_misleads": "composition misleads",
+                  "texture_misleads": "texture misleads"}
+
+
+@dataclass(frozen=True)
+class SynthResult:
+    """What :func:`run_synth` made and where it went."""
+
+    dataset_dir: Path
+    manifest_path: Path
+    n_images: int
+    digest: str
+    summary: str
+    run_id: str
+    run_location: str
+
+
+def run_synth(dataset_dir: str | os.PathLike[str], config, *, progress: bool = True
+              ) -> SynthResult:
+    """Generate the synthetic set as one tracked MLflow run (the ``synth`` step).
+
+    The run logs the resolved config (params and ``config.yaml``), the manifest digest, the
+    number of works per medium, the generation speed, a table of works per medium and variant
+    and a contact sheet PNG.
+
+    Parameters
+    ----------
+    dataset_dir : path-like
+        Dataset folder.
+    config : mediumnet.config.Config
+        Resolved settings; ``config.synth`` drives the generator, ``config.data.texture_tile``
+        is the smallest image side allowed.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    SynthResult
+    """
+    import tempfile
+    import time
+
+    import mlflow
+
+    from mediumnet.data.manifest import (
+        ensure_dataset_dir,
+        manifest_digest,
+        manifest_path,
+        read_manifest,
+    )
+    from mediumnet.data.synth import check_request, synth_summary, synthesize
+    from mediumnet.explore import write_contact_sheet
+    from mediumnet.names import TAG_DATASET_DIGEST
+    from mediumnet.tracking import run_location, start_run
+
+    # Check before a run is opened: a bad request leaves no empty failed run behind.
+    check_request(config.synth, config.data.texture_tile)
+    root = ensure_dataset_dir(dataset_dir)
+    with start_run("synth", config=config, dataset_dir=root) as run:
+        started = time.perf_counter()
+        frame = synthesize(root, config.synth, min_size=config.data.texture_tile,
+                           progress=progress)
+        seconds = time.perf_counter() - started
+        manifest = read_manifest(root)
+        digest = manifest_digest(manifest)
+        summary = synth_summary(frame)
+        mlflow.set_tag(TAG_DATASET_DIGEST, digest)
+        mlflow.log_metrics({
+            "images": len(frame),
+            "seconds": seconds,
+            "images_per_second": len(frame) / max(seconds, 1e-9),
+            "manifest_rows": len(manifest),
+            **{f"images_{m}": int((frame["label"] == m).sum()) for m in MEDIUMS},
+        })
+        mlflow.log_text(summary + "\n", "synth_summary.txt")
+        with tempfile.TemporaryDirectory() as tmp:
+            shown = frame.assign(variant=frame["category"].str.split("/").str[1]
+                                 .map(_SHORT_VARIANT))
+            sheet = write_contact_sheet(root, shown, Path(tmp) / "contact_sheet.png",
+                                        caption="variant")
+            mlflow.log_artifact(str(sheet))
+        location = run_location(run)
+    return SynthResult(dataset_dir=root, manifest_path=manifest_path(root), n_images=len(frame),
+                       digest=digest, summary=summary, run_id=run.info.run_id,
+                       run_location=location)
+
+
+def run_split(dataset_dir, config, *, reshuffle: bool = False) -> tuple[SplitSummary, str]:
+    """Split the manifest of ``dataset_dir`` in place, as one tracked MLflow run.
+
+    Works that already have a split keep it unless ``reshuffle``; the run logs how many works
+    moved and how many were newly assigned.
+
+    Returns
+    -------
+    summary : SplitSummary
+        Works per medium and split, moves and warnings.
+    location : str
+        Where the run went.
+    """
+    import mlflow
+
+    from mediumnet.data.manifest import manifest_digest, read_manifest, write_manifest
+    from mediumnet.data.splits import splits, summarize_split
+    from mediumnet.names import TAG_DATASET_DIGEST, TAG_MEDIUMS, TAG_RESHUFFLED
+    from mediumnet.tracking import run_location, start_run
+
+    d = config.data
+    manifest = read_manifest(dataset_dir)
+    result = splits(manifest, d.val_fraction, d.test_fraction, d.split_seed,
+                    min_groups=d.min_groups, reshuffle=reshuffle)
+    summary = summarize_split(manifest, result)
+    # Not a param: the entry point's own `reshuffle` parameter is logged by `mlflow run`.
+    with start_run("split", config=config, dataset_dir=dataset_dir,
+                   tags={TAG_RESHUFFLED: str(reshuffle).lower()}) as run:
+        write_manifest(dataset_dir, result)
+        table = summary.table
+        mlflow.set_tag(TAG_DATASET_DIGEST, manifest_digest(result))
+        mlflow.set_tag(TAG_MEDIUMS, ",".join(table.index))
+        mlflow.log_metrics({f"works_{s}": int(table[s].sum()) for s in table.columns})
+        mlflow.log_metrics({"works_moved": summary.moved,
+                            "works_newly_assigned": summary.newly_assigned,
+                            "split_warnings": len(summary.warnings)})
+        mlflow.log_text(table.to_string() + "\n" + "".join(
+            f"warning: {w}\n" for w in summary.warnings), "split_table.txt")
+        location = run_location(run)
+    return summary, location
