@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from mediumnet.ensemble import ImageClassifier
 
-__version__ = "0.1.0"
+from mediumnet.version import __version__
 
 __all__ = ["MEDIUMS", "MediumnetError", "__version__", "classify", "load_model"]
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import click
 
-from mediumnet import __version__
 from mediumnet.errors import MediumnetError
+from mediumnet.version import __version__
 
 _SIZE = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
 

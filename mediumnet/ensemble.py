@@ -529,8 +529,6 @@ def save_ensemble(path: str | os.PathLike[str], branch_dirs: Mapping[str, str | 
     from mlflow.models import ModelSignature
     from mlflow.types.schema import ColSpec, Schema
 
-    import mediumnet
-
     _quiet_downloads()  # saving validates the input example by loading the model
     order = [b for b in BRANCH_ORDER if b in branch_dirs]
     known = {tuple(branch_settings[b].get("classes") or MEDIUMS) for b in order}
@@ -556,7 +554,7 @@ def save_ensemble(path: str | os.PathLike[str], branch_dirs: Mapping[str, str | 
         mlflow.pyfunc.save_model(
             str(path), python_model=str(Path(__file__).with_name("ensemble_model.py")),
             artifacts=artifacts,
-            code_paths=[str(Path(mediumnet.__file__).parent)],
+            code_paths=[str(Path(__file__).parent)],  # the mediumnet package
             pip_requirements=pip_requirements(), signature=signature,
             input_example=example_frame(),
             metadata={"mediumnet": {k: v for k, v in settings.items()}})

@@ -1,4 +1,4 @@
-"""Registered model names, aliases and lineage tags: the only place that knows them.
+"""Register models, point aliases, read versions back (the names live in mediumnet.names).
 
 Every model mediumnet keeps is registered under one of :data:`MODEL_NAMES`; a version's tags
 say which data, code and settings produced it, and, for the ensemble, which branch versions it

@@ -69,7 +69,7 @@ def standard_tags(*, dataset_digest: str | None = None,
                   dataset_dir: str | os.PathLike[str] | None = None,
                   config: Config | None = None, step: str | None = None) -> dict[str, str]:
     """Return the tags every mediumnet run carries."""
-    from mediumnet import __version__
+    from mediumnet.version import __version__
 
     tags = {TAG_VERSION: __version__}
     commit = git_commit()

@@ -19,10 +19,10 @@ from urllib.parse import urlsplit
 
 import requests
 
-from mediumnet import __version__
 from mediumnet.downloads import TooLargeError as CapExceeded
 from mediumnet.downloads import read_capped
 from mediumnet.errors import MediumnetError
+from mediumnet.version import __version__
 
 USER_AGENT = (f"mediumnet/{__version__} (artwork medium classifier; "
               "https://pypi.org/project/mediumnet/)")
