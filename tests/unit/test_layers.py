@@ -82,3 +82,15 @@ def test_the_map_catches_an_upward_import(tmp_path):
 def test_bench_never_imports_tests():
     for path in (REPO / "bench").glob("*.py"):
         assert not any(i == "tests" or i.startswith("tests.") for i in _imports(path)), path
+
+
+def test_no_function_does_more_than_one_step():
+    # The house rule: no function over 100 lines (docstring included).
+    long = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > 100:
+                    long.append(f"{_module_name(path)}.{node.name}: {lines} lines")
+    assert not long, "\n".join(long)
