@@ -44,10 +44,12 @@ demo: $(STAMP)
 	$(MLFLOW) run . -e main --env-manager local --experiment-name mediumnet \
 	    -P preset=demo -P dataset_dir=$(DEMO_DIR) -P with_effnet=$(DEMO_EFFNET)
 
-# The champion ensemble over HTTP on 127.0.0.1 (POST /invocations; see the README).
+# The champion ensemble over HTTP on 127.0.0.1 (POST /invocations; see the README). Path rows
+# may read the demo data set only (MEDIUMNET_SERVE_ROOTS); URL rows reach public hosts only.
+SERVE_ROOTS ?= $(CURDIR)/$(DEMO_DIR)
 serve: $(STAMP)
-	$(MLFLOW) models serve -m models:/mediumnet-ensemble@champion --env-manager local \
-	    -h 127.0.0.1 -p $(SERVE_PORT)
+	MEDIUMNET_SERVE_ROOTS="$(SERVE_ROOTS)" $(MLFLOW) models serve \
+	    -m models:/mediumnet-ensemble@champion --env-manager local -h 127.0.0.1 -p $(SERVE_PORT)
 
 # The MLflow UI on the embedded store (./mlflow.db, ./mlruns).
 ui: $(STAMP)

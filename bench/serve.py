@@ -2,6 +2,13 @@
 
     .venv/bin/python bench/serve.py [--preset seed] [--requests 20] [--batches 5]
                                     [--effnet-variant B0]
+    .venv/bin/python bench/serve.py --load 60 [--preset demo] [--clients 16]
+
+With ``--load SECONDS``: the ensemble without EfficientNet served with 1 and then 2 uvicorn
+workers (``mlflow models serve -w``), 16 concurrent clients for that long, each request a mix
+of good and bad rows (two 1600x1200 JPEGs, a truncated image, a refused path, a refused
+internal URL); every request must be answered with a row per row. It prints images/s,
+request latency p50/p95/p99, and each worker's memory growth after a warm-up.
 
 Builds the branch models of a preset (untrained: speed does not depend on the weights) and a
 meta-learner, saves the ensemble twice (with and without the EfficientNet branch), serves each
@@ -79,14 +86,15 @@ def post(url: str, images: list[bytes]) -> float:
     return seconds
 
 
-def serve(model_dir: Path):
+def serve(model_dir: Path, workers: int = 1):
     bin_dir = Path(sys.executable).parent
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
     proc = subprocess.Popen([str(bin_dir / "mlflow"), "models", "serve", "-m", str(model_dir),
-                             "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)],
+                             "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port),
+                             "-w", str(workers)],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     url = f"http://127.0.0.1:{port}"
@@ -99,6 +107,80 @@ def serve(model_dir: Path):
     raise SystemExit("the server did not start")
 
 
+def _tree_rss(pid: int) -> dict[int, int]:
+    """Resident memory of the server's worker processes (the server itself when it has none)."""
+    import psutil
+
+    root = psutil.Process(pid)
+    workers = [p for p in root.children(recursive=True) if p.name().startswith("python")] \
+        or [root]
+    return {p.pid: p.memory_info().rss for p in workers}
+
+
+def _mixed_request(url: str, good: list[str], bad: str, i: int) -> float:
+    """One request of good and bad rows; check each row is answered as it should be."""
+    rows = [{"image": good[i % len(good)]}, {"image": good[(i + 3) % len(good)]},
+            {"image": bad}, {"path": "/etc/passwd"},
+            {"url": "http://169.254.169.254/latest/meta-data/"}]
+    request = urllib.request.Request(f"{url}/invocations",
+                                     json.dumps({"dataframe_records": rows}).encode(),
+                                     {"Content-Type": "application/json"})
+    start = time.perf_counter()
+    with urllib.request.urlopen(request, timeout=600) as response:
+        answer = json.loads(response.read())["predictions"]
+    took = time.perf_counter() - start
+    errors = [row["error"] for row in answer]
+    assert len(answer) == 5 and errors[:2] == [None, None] and all(errors[2:]), answer
+    return took
+
+
+def _clients(url: str, good: list[str], bad: str, clients: int, seconds: float
+             ) -> list[float]:
+    """``clients`` threads sending mixed requests back to back for ``seconds``; latencies."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    until = time.perf_counter() + seconds
+
+    def client(c: int) -> list[float]:
+        times, i = [], c
+        while time.perf_counter() < until:
+            times.append(_mixed_request(url, good, bad, i))
+            i += clients
+        return times
+
+    with ThreadPoolExecutor(clients) as pool:
+        return sorted(t for ts in pool.map(client, range(clients)) for t in ts)
+
+
+def load(config, seconds: float, clients: int) -> None:
+    """Many clients, mixed rows, 1 and 2 workers: throughput, latency, memory after warm-up."""
+    good = [base64.b64encode(jpeg(1600, 1200, i)).decode() for i in range(8)]
+    bad = base64.b64encode(jpeg(1600, 1200, 99)[:3000]).decode()
+    print(f"load: {clients} clients x {seconds:.0f} s per setting; each request 2 good "
+          "1600x1200 JPEGs + a truncated image + a refused path + a refused internal URL")
+    with tempfile.TemporaryDirectory() as tmp:
+        model_dir = build(Path(tmp), config, with_effnet=False)
+        for workers in (1, 2):
+            proc, url = serve(model_dir, workers)
+            try:
+                _clients(url, good, bad, clients, 10)  # warm-up: traces, caches, pools
+                before = _tree_rss(proc.pid)
+                started = time.perf_counter()
+                latencies = _clients(url, good, bad, clients, seconds)
+                elapsed = time.perf_counter() - started
+                after = _tree_rss(proc.pid)
+            finally:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(30)
+            n = len(latencies)
+            growth = [100 * (after.get(pid, rss) - rss) / rss for pid, rss in before.items()]
+            print(f"{workers} worker{'s' if workers > 1 else ' '}: {n} requests, all answered; "
+                  f"{2 * n / elapsed:5.1f} images/s; latency p50 {latencies[n // 2]:.2f} s, "
+                  f"p95 {latencies[int(0.95 * (n - 1))]:.2f} s, "
+                  f"p99 {latencies[int(0.99 * (n - 1))]:.2f} s; memory growth per worker "
+                  f"after warm-up: {', '.join(f'{g:+.1f}%' for g in growth)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="seed")
@@ -106,11 +188,17 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=5)
     parser.add_argument("--effnet-variant", default="",
                         help="EfficientNet variant (default: the preset's)")
+    parser.add_argument("--load", type=float, default=0,
+                        help="seconds of concurrent load per worker setting (0: no load test)")
+    parser.add_argument("--clients", type=int, default=16)
     args = parser.parse_args()
     overrides = ["effnet.weights=none"]
     if args.effnet_variant:
         overrides.append(f"effnet.variant={args.effnet_variant}")
     config = load_config(args.preset, overrides)
+    if args.load:
+        load(config, args.load, args.clients)
+        return
     one = jpeg(3000, 2000, 0)
     batch = [jpeg(3000, 2000, i) for i in range(16)]
     print(f"preset {args.preset} (composition {config.data.composition_size}px, texture "

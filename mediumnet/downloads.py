@@ -7,6 +7,7 @@ both read image bodies with :func:`read_capped`, under the same default cap
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from mediumnet.errors import MediumnetError
@@ -21,7 +22,8 @@ class TooLargeError(MediumnetError):
     """A body declared or delivered more bytes than the cap."""
 
 
-def read_capped(response: Any, max_bytes: int = MAX_IMAGE_BYTES, *, name: str = "") -> bytes:
+def read_capped(response: Any, max_bytes: int = MAX_IMAGE_BYTES, *, name: str = "",
+                deadline: float | None = None) -> bytes:
     """Read a streamed ``requests`` response body, refusing it past ``max_bytes``.
 
     Parameters
@@ -32,11 +34,15 @@ def read_capped(response: Any, max_bytes: int = MAX_IMAGE_BYTES, *, name: str = 
         The cap.
     name : str
         How to name the body in the error message (a URL without its query).
+    deadline : float, optional
+        A ``time.monotonic()`` instant: reading past it raises ``TimeoutError``.
 
     Raises
     ------
     TooLargeError
         When the declared ``Content-Length`` or the bytes received exceed ``max_bytes``.
+    TimeoutError
+        When the body is still arriving at ``deadline``.
     requests.RequestException
         When the connection breaks mid-body.
     """
@@ -50,4 +56,6 @@ def read_capped(response: Any, max_bytes: int = MAX_IMAGE_BYTES, *, name: str = 
         if size > max_bytes:
             raise TooLargeError(f"{name or 'the body'} exceeds the cap of {max_bytes} bytes")
         chunks.append(chunk)
+        if deadline is not None and time.monotonic() > deadline:
+            raise TimeoutError(f"{name or 'the body'}: still arriving at the deadline")
     return b"".join(chunks)

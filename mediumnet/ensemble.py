@@ -29,14 +29,16 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from mediumnet.downloads import MAX_IMAGE_BYTES as MAX_DOWNLOAD_BYTES
 from mediumnet.errors import MediumnetError
 from mediumnet.labels import MEDIUMS
+
+if TYPE_CHECKING:
+    from mediumnet.guard import ServePolicy
 
 try:  # the pyfunc base class; mediumnet's own import stays light without it
     from mlflow.pyfunc import PythonModel
@@ -52,9 +54,6 @@ INPUT_COLUMNS = ("image", "path", "url")
 PROBABILITY_COLUMNS = tuple(f"p_{m}" for m in MEDIUMS)
 OUTPUT_COLUMNS = ("label", "confidence", *PROBABILITY_COLUMNS, "error")
 """Serving output, one row per input row; ``error`` is null when the row succeeded."""
-
-URL_TIMEOUT = (5.0, 30.0)
-"""Connect and read timeouts of a ``url`` row, in seconds."""
 
 _BUCKETS = (1, 2, 4, 8, 16, 32)
 
@@ -346,24 +345,30 @@ def output_frame(probs: np.ndarray, errors: Sequence[str | None]) -> pd.DataFram
     return frame
 
 
-def rows_to_items(frame: pd.DataFrame) -> list[object]:
+def rows_to_items(frame: pd.DataFrame, policy: ServePolicy | None = None) -> list[object]:
     """Turn serving input rows into decodable items (bytes or paths) or per-row errors.
 
     Each row's first non-empty value among :data:`INPUT_COLUMNS` is used: ``image`` is base64
-    (a ``data:…;base64,`` prefix is accepted), ``path`` a file on the server, ``url`` an
-    http(s) address fetched with a timeout and a size limit.
+    (a ``data:…;base64,`` prefix is accepted), ``path`` a file, ``url`` an http(s) address.
+    Under ``policy`` (:class:`mediumnet.guard.ServePolicy`; default: no limits, in-process
+    use) paths are confined to the allowed folders and URLs checked before each connection;
+    all URL rows are fetched in parallel within the policy's deadline, and rows past its
+    pixel budget are answered with an error.
 
     Raises
     ------
     MediumnetError
         If the frame has none of the input columns.
     """
+    from mediumnet.guard import RefusedError, ServePolicy
+
+    policy = policy or ServePolicy.local()
     present = [c for c in INPUT_COLUMNS if c in frame.columns]
     if not present:
         raise MediumnetError(f"the input has columns {list(frame.columns)}: send one of "
                              f"{', '.join(INPUT_COLUMNS)} (base64 file bytes, a path, a URL)")
     items: list[object] = []
-    session = None
+    urls: dict[int, str] = {}
     for values in frame[present].itertuples(index=False):
         column, value = next(((c, v) for c, v in zip(present, values, strict=True)
                               if isinstance(v, str | bytes) and len(v)), (None, None))
@@ -372,14 +377,69 @@ def rows_to_items(frame: pd.DataFrame) -> list[object]:
         elif column == "image":
             items.append(_from_base64(value))
         elif column == "path":
-            items.append(value)
+            try:
+                items.append(policy.check_path(value))
+            except RefusedError as exc:
+                items.append(exc)
         else:
-            if session is None:
-                import requests
+            urls[len(items)] = value
+            items.append(None)
+    for index, result in _fetch_all(urls, policy).items():
+        items[index] = result
+    return _within_pixel_budget(items, policy.max_pixels)
 
-                session = requests.Session()
-            items.append(_from_url(value, session))
-    return items
+
+def _fetch_all(urls: dict[int, str], policy: ServePolicy) -> dict[int, bytes | Exception]:
+    """Fetch every URL row at once; a row still fetching at the deadline gets an error."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor, wait
+
+    import requests
+
+    from mediumnet.guard import fetch
+
+    if not urls:
+        return {}
+    deadline = time.monotonic() + policy.deadline if policy.deadline else None
+    session = requests.Session()
+    pool = ThreadPoolExecutor(max_workers=min(16, len(urls)), thread_name_prefix="fetch")
+    futures = {i: pool.submit(fetch, url, session, policy, deadline) for i, url in urls.items()}
+    wait(futures.values(), timeout=None if deadline is None else policy.deadline + 1.0)
+    pool.shutdown(wait=False, cancel_futures=True)
+    results: dict[int, bytes | Exception] = {}
+    for i, future in futures.items():
+        if not future.done():
+            results[i] = ValueError(f"{urls[i]}: not fetched within the request's deadline")
+        else:
+            try:
+                results[i] = future.result()
+            except ValueError as exc:
+                results[i] = exc
+    return results
+
+
+def _within_pixel_budget(items: list[object], budget: int | None) -> list[object]:
+    """Replace the rows past a request's decoded-pixel budget by errors (header sizes only)."""
+    if budget is None:
+        return items
+    from mediumnet.data.views import ImageError, open_image
+
+    used = 0
+    out: list[object] = []
+    for item in items:
+        if isinstance(item, Exception) or item is None:
+            out.append(item)
+            continue
+        try:
+            width, height = open_image(item).size
+        except (ImageError, OSError, ValueError):
+            out.append(item)  # decoding reports what is wrong with it
+            continue
+        used += width * height
+        out.append(item if used <= budget else ValueError(
+            f"{width}x{height}: past this request's budget of {budget:,} decoded pixels; "
+            "send fewer or smaller images per request"))
+    return out
 
 
 def _from_base64(value: str | bytes) -> bytes | Exception:
@@ -391,24 +451,6 @@ def _from_base64(value: str | bytes) -> bytes | Exception:
     except (binascii.Error, ValueError):
         return ValueError("image: not valid base64; send the file's bytes base64-encoded")
     return data if data else ValueError("image: empty after base64 decoding")
-
-
-def _from_url(url: str, session) -> bytes | Exception:
-    import requests
-
-    if not url.lower().startswith(("http://", "https://")):
-        return ValueError(f"{url}: only http(s) URLs can be fetched")
-    from mediumnet.downloads import TooLargeError, read_capped
-
-    try:
-        with session.get(url, timeout=URL_TIMEOUT, stream=True) as response:
-            if response.status_code != 200:
-                return ValueError(f"{url}: HTTP {response.status_code}")
-            return read_capped(response, MAX_DOWNLOAD_BYTES, name=url)
-    except TooLargeError:
-        return ValueError(f"{url}: larger than {MAX_DOWNLOAD_BYTES:,} bytes")
-    except requests.RequestException as exc:
-        return ValueError(f"{url}: could not fetch ({type(exc).__name__})")
 
 
 # --- the registered model -------------------------------------------------------------------
@@ -454,14 +496,21 @@ class MediumnetEnsemble(PythonModel):
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None
                 ) -> pd.DataFrame:
         """Answer every row of ``model_input``; a bad row gets ``error`` and no probabilities."""
+        from mlflow.exceptions import MlflowException
+        from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+
+        from mediumnet.guard import ENV_MAX_ROWS, ServePolicy
+
         if not isinstance(model_input, pd.DataFrame):
             model_input = pd.DataFrame(model_input)
         try:
-            items = rows_to_items(model_input)
-        except MediumnetError as exc:
-            from mlflow.exceptions import MlflowException
-            from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
-
+            policy = ServePolicy.from_env()
+            if policy.max_rows is not None and len(model_input) > policy.max_rows:
+                raise MediumnetError(
+                    f"{len(model_input)} rows in one request; this server answers at most "
+                    f"{policy.max_rows} ({ENV_MAX_ROWS}): split the request")
+            items = rows_to_items(model_input, policy)
+        except (MediumnetError, ValueError) as exc:
             raise MlflowException(str(exc), error_code=INVALID_PARAMETER_VALUE) from None
         frame = self.classifier.predict(items)
         # Missing values as None, not NaN: the server's JSON then says null, which every JSON

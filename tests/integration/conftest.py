@@ -111,19 +111,25 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve_model(home: Path, uri: str) -> Iterator[str]:
-    """Run a real ``mlflow models serve`` of ``uri`` from the store in ``home``; yield its URL."""
+def serve_model(home: Path, uri: str, env_extra: dict[str, str] | None = None,
+                host: str = "127.0.0.1") -> Iterator[str]:
+    """Run a real ``mlflow models serve`` of ``uri`` from the store in ``home``; yield its URL.
+
+    ``env_extra`` goes into the server's environment (the deployer's settings).
+    """
     bin_dir = Path(sys.executable).parent
-    env = {k: v for k, v in os.environ.items() if k not in MLFLOW_VARS}
+    env = {k: v for k, v in os.environ.items() if k not in MLFLOW_VARS
+           and not k.startswith("MEDIUMNET_SERVE_")}
+    env.update(env_extra or {})
     env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
     port = _free_port()
     log_path = home / f"serve-{port}.log"
     log = log_path.open("wb")
     proc = subprocess.Popen(
         [str(bin_dir / "mlflow"), "models", "serve", "-m", uri, "--env-manager", "local",
-         "-h", "127.0.0.1", "-p", str(port)],
+         "-h", host, "-p", str(port)],
         cwd=home, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://{host}:{port}"
     try:
         deadline = time.monotonic() + 240
         while True:

@@ -138,7 +138,11 @@ class _Images(BaseHTTPRequestHandler):
         pass
 
 
-def test_the_pyfunc_answers_good_rows_and_marks_each_bad_one(in_store):
+def test_the_pyfunc_answers_good_rows_and_marks_each_bad_one(in_store, monkeypatch):
+    # The pyfunc is the served model, safe by default: this deployer opens the store's folder
+    # and the loopback image server below.
+    monkeypatch.setenv("MEDIUMNET_SERVE_ROOTS", str(in_store.home))
+    monkeypatch.setenv("MEDIUMNET_SERVE_ALLOW_HOSTS", "127.0.0.1")
     good = jpeg_bytes(seed=1)
     _Images.body = good
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Images)

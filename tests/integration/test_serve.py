@@ -26,8 +26,10 @@ def _strict_json(text: str):
 
 
 @pytest.fixture(scope="module")
-def server(stacked):
-    with serve_model(stacked.home, "models:/mediumnet-ensemble@champion") as url:
+def server(stacked, tmp_path_factory):
+    # The deployer opens path rows for the test folders (the README's tmp_path among them).
+    roots = {"MEDIUMNET_SERVE_ROOTS": str(tmp_path_factory.getbasetemp())}
+    with serve_model(stacked.home, "models:/mediumnet-ensemble@champion", roots) as url:
         yield url
 
 
