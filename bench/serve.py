@@ -108,13 +108,18 @@ def serve(model_dir: Path, workers: int = 1):
 
 
 def _tree_rss(pid: int) -> dict[int, int]:
-    """Resident memory of the server's worker processes (the server itself when it has none)."""
+    """Resident memory of the processes that hold the model (the biggest of the server tree).
+
+    ``mlflow models serve`` runs uvicorn under its own CLI process; with ``-w 2`` uvicorn has
+    a small master and two workers. The processes within half of the largest are the ones
+    that hold TensorFlow and the model.
+    """
     import psutil
 
     root = psutil.Process(pid)
-    workers = [p for p in root.children(recursive=True) if p.name().startswith("python")] \
-        or [root]
-    return {p.pid: p.memory_info().rss for p in workers}
+    rss = {p.pid: p.memory_info().rss for p in [root, *root.children(recursive=True)]}
+    largest = max(rss.values())
+    return {p: r for p, r in rss.items() if r >= largest / 2}
 
 
 def _mixed_request(url: str, good: list[str], bad: str, i: int) -> float:
@@ -152,7 +157,7 @@ def _clients(url: str, good: list[str], bad: str, clients: int, seconds: float
         return sorted(t for ts in pool.map(client, range(clients)) for t in ts)
 
 
-def load(config, seconds: float, clients: int) -> None:
+def load(config, seconds: float, clients: int, warmup: float = 30.0) -> None:
     """Many clients, mixed rows, 1 and 2 workers: throughput, latency, memory after warm-up."""
     good = [base64.b64encode(jpeg(1600, 1200, i)).decode() for i in range(8)]
     bad = base64.b64encode(jpeg(1600, 1200, 99)[:3000]).decode()
@@ -163,7 +168,7 @@ def load(config, seconds: float, clients: int) -> None:
         for workers in (1, 2):
             proc, url = serve(model_dir, workers)
             try:
-                _clients(url, good, bad, clients, 10)  # warm-up: traces, caches, pools
+                _clients(url, good, bad, clients, warmup)  # warm-up: traces, caches, pools
                 before = _tree_rss(proc.pid)
                 started = time.perf_counter()
                 latencies = _clients(url, good, bad, clients, seconds)
@@ -174,11 +179,13 @@ def load(config, seconds: float, clients: int) -> None:
                 proc.wait(30)
             n = len(latencies)
             growth = [100 * (after.get(pid, rss) - rss) / rss for pid, rss in before.items()]
+            sizes = ", ".join(f"{rss >> 20}->{after.get(pid, rss) >> 20} MB"
+                              for pid, rss in before.items())
             print(f"{workers} worker{'s' if workers > 1 else ' '}: {n} requests, all answered; "
                   f"{2 * n / elapsed:5.1f} images/s; latency p50 {latencies[n // 2]:.2f} s, "
                   f"p95 {latencies[int(0.95 * (n - 1))]:.2f} s, "
                   f"p99 {latencies[int(0.99 * (n - 1))]:.2f} s; memory growth per worker "
-                  f"after warm-up: {', '.join(f'{g:+.1f}%' for g in growth)}")
+                  f"after warm-up: {', '.join(f'{g:+.1f}%' for g in growth)} ({sizes})")
 
 
 def main() -> None:
@@ -191,13 +198,15 @@ def main() -> None:
     parser.add_argument("--load", type=float, default=0,
                         help="seconds of concurrent load per worker setting (0: no load test)")
     parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--warmup", type=float, default=30,
+                        help="seconds of load before memory is first measured")
     args = parser.parse_args()
     overrides = ["effnet.weights=none"]
     if args.effnet_variant:
         overrides.append(f"effnet.variant={args.effnet_variant}")
     config = load_config(args.preset, overrides)
     if args.load:
-        load(config, args.load, args.clients)
+        load(config, args.load, args.clients, args.warmup)
         return
     one = jpeg(3000, 2000, 0)
     batch = [jpeg(3000, 2000, i) for i in range(16)]

@@ -490,6 +490,9 @@ class MediumnetEnsemble(PythonModel):
         branches = [Branch(name, _load_keras_branch(context.artifacts[name]),
                            settings["branches"][name]) for name in settings["branch_order"]]
         meta = joblib.load(context.artifacts["meta"])
+        from mediumnet.guard import ServePolicy
+
+        ServePolicy.from_env()  # a misconfigured server fails at start, not per request
         self.settings = settings
         self.classifier = ImageClassifier(branches, meta, settings["feature_names"])
 
