@@ -126,11 +126,26 @@ class ServePolicy:
         except (socket.gaierror, UnicodeError):
             raise RefusedError(f"{url}: the host name does not resolve") from None
         for info in infos:
-            address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+            address = _embedded_ipv4(ipaddress.ip_address(info[4][0].split("%", 1)[0]))
             if not address.is_global or address.is_multicast:
                 raise RefusedError(f"url refused: {host} is an internal address (loopback, "
                               "private, link-local, multicast or reserved); this server "
                               f"fetches it only if {ENV_ALLOW_HOSTS} names it")
+
+
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def _embedded_ipv4(address: ipaddress.IPv4Address | ipaddress.IPv6Address):
+    """Return the IPv4 address an IPv6 one stands for (mapped, 6to4, NAT64), else itself."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped:
+            return address.ipv4_mapped
+        if address.sixtofour:
+            return address.sixtofour
+        if address in _NAT64:
+            return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return address
 
 
 def _positive(env: Mapping[str, str], name: str, default: float) -> float:

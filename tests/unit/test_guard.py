@@ -14,7 +14,9 @@ def test_the_default_served_policy_reads_no_path_and_fetches_no_internal_host():
         policy.check_path("/etc/passwd")
     for url in ("http://127.0.0.1/x.jpg", "http://localhost/x.jpg", "http://[::1]/x.jpg",
                 "http://10.1.2.3/x.jpg", "http://192.168.0.9/x.jpg", "http://169.254.169.254/",
-                "http://[fe80::1]/x.jpg", "http://224.0.0.1/x.jpg", "http://0.0.0.0/x.jpg"):
+                "http://[fe80::1]/x.jpg", "http://224.0.0.1/x.jpg", "http://0.0.0.0/x.jpg",
+                "http://[::ffff:127.0.0.1]/", "http://[64:ff9b::7f00:1]/",
+                "http://[2002:7f00:1::]/"):
         with pytest.raises(RefusedError, match="internal address"):
             policy.check_url(url)
     with pytest.raises(RefusedError, match=r"only http\(s\) URLs"):
