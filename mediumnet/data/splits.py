@@ -13,12 +13,12 @@ Rules, in order:
 2. **Enough groups.** A medium needs works by at least ``min_groups`` artist groups (3 by
    default: one each for train, validation and test); with fewer, :func:`splits` refuses
    before anything is written.
-3. **Every medium in every split.** Each medium with three or more groups gets at least one
-   group in validation and one in test: the smallest single-medium groups are placed there
-   first.
-4. **Proportions.** The remaining groups are taken largest first (ties in a seeded random
-   order), each to the split whose per-medium counts it brings closest to their targets (the
-   smallest growth of the squared, target-scaled distance).
+3. **Proportions.** The new groups are taken largest first (ties in a seeded random order),
+   each to the split whose per-medium counts it brings closest to their targets (the smallest
+   growth of the squared, target-scaled distance).
+4. **Every medium in every split.** Each medium with three or more groups then has at least
+   one group in validation and one in test: where the proportions left one out, the smallest
+   single-medium group of that medium moves there from the split holding most of its groups.
 
 The mediums of a data set are the ones it holds (:func:`present_mediums`): two or more of the
 five; a set without photographs is split, trained and scored over the other mediums only.
@@ -140,34 +140,49 @@ def splits(manifest: pd.DataFrame, val: float = 0.15, test: float = 0.15,
     tiebreak = rng.permutation(len(counts))
     free = [i for i in range(len(counts)) if counts.index[i] not in assignment]
 
-    # Rule 3: a group of each medium in val and test, from the media with fewest groups.
-    n_groups = (matrix > 0).sum(axis=0)
-    mediums_in = (matrix > 0).sum(axis=1)
-    for m in np.argsort(n_groups, kind="stable"):
-        if n_groups[m] < 3:
-            continue
-        for split in ("val", "test"):
-            s = names.index(split)
-            if assigned[s, m] > 0 or (val if split == "val" else test) == 0:
-                continue
-            candidates = [i for i in free if matrix[i, m] > 0]
-            if len(candidates) < 2:  # keep one for train
-                continue
-            best = min(candidates, key=lambda i: (mediums_in[i], matrix[i].sum(), tiebreak[i]))
-            assignment[counts.index[best]] = split
-            assigned[s] += matrix[best]
-            free.remove(best)
-
-    # Rule 4: the rest, largest first, where they bring the counts closest to the targets.
+    # Rule 3: the new groups, largest first, where they bring the counts closest to targets.
     sizes = matrix.sum(axis=1)
+    placed: dict[int, int] = {}
     for index in sorted(free, key=lambda i: (-sizes[i], tiebreak[i])):
         g = matrix[index]
         growth = (((assigned + g - target) ** 2 - (assigned - target) ** 2) / scale).sum(axis=1)
         best = int(np.argmin(growth))
         assigned[best] += g
-        assignment[counts.index[index]] = names[best]
+        placed[index] = best
+    # Rule 4: a medium of three or more groups left without val or test works gets one of
+    # its newly placed groups moved there, the smallest single-medium one from the split
+    # that has most groups of it (train first on a tie).
+    _every_medium_everywhere(matrix, placed, assigned, tiebreak,
+                             {names.index("val"): val, names.index("test"): test})
+    for index, split in placed.items():
+        assignment[counts.index[index]] = names[split]
     frame["split"] = groups.map(assignment).astype(str)
     return frame
+
+
+def _every_medium_everywhere(matrix: np.ndarray, placed: dict[int, int], assigned: np.ndarray,
+                             tiebreak: np.ndarray, wanted: dict[int, float]) -> None:
+    """Move newly placed groups so that each medium of 3+ groups has val and test works."""
+    train = assigned.shape[0] - 1  # splits are ordered test, val, train
+    n_groups = (matrix > 0).sum(axis=0)
+    mediums_in = (matrix > 0).sum(axis=1)
+    for m in np.argsort(n_groups, kind="stable"):
+        if n_groups[m] < 3:
+            continue
+        for split, share in wanted.items():
+            if share == 0 or assigned[split, m] > 0:
+                continue
+            per_split = np.bincount([s for i, s in placed.items() if matrix[i, m] > 0],
+                                    minlength=assigned.shape[0])
+            movable = [i for i, s in placed.items()
+                       if matrix[i, m] > 0 and s != split and per_split[s] >= 2]
+            if not movable:
+                continue
+            best = min(movable, key=lambda i: (-per_split[placed[i]], placed[i] != train,
+                                               mediums_in[i], matrix[i].sum(), tiebreak[i]))
+            assigned[placed[best]] -= matrix[best]
+            assigned[split] += matrix[best]
+            placed[best] = split
 
 
 @dataclass
