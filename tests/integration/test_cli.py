@@ -71,6 +71,9 @@ def test_config_prints_the_resolved_yaml(workdir, mediumnet_exe):
      "--size 10x10 is below the texture tile size (64 px): ask for at least 64x64"),
     (["synth", "ds", "--size", "big"],
      "--size 'big': write WIDTHxHEIGHT, e.g. --size 1600x1200"),
+    (["synth", "ds", "--mediums", "painting,sculpture"],
+     "--mediums painting,sculpture: name one or more of painting, engraving, drawing"),
+    (["split", "ds", "--min-groups", "0"], "data.min_groups=0 must be positive"),
     (["synth", "blocker/ds", "--preset", "demo"],
      "cannot write to dataset folder"),
 ])
