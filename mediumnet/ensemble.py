@@ -142,6 +142,22 @@ class Branch:
         return self.preprocessor.per_image
 
 
+def shared_classes(classes_by_branch: Mapping[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """Return the mediums every branch knows; branches trained on different ones cannot mix.
+
+    Raises
+    ------
+    MediumnetError
+        If the branches were trained on different mediums (each branch's named).
+    """
+    known = set(classes_by_branch.values())
+    if len(known) != 1:
+        which = "; ".join(f"{b}: {', '.join(c)}" for b, c in classes_by_branch.items())
+        raise MediumnetError(f"the branch models were trained on different mediums "
+                             f"({which}): stack branches trained on the same data set")
+    return known.pop()
+
+
 @dataclass
 class BranchOutputs:
     """What the branches and the feature study say about a list of images."""
@@ -192,12 +208,7 @@ class ImageClassifier:
                  feature_names: Sequence[str] = (), workers: int | None = None) -> None:
         if not branches:
             raise MediumnetError("an image classifier needs at least one branch model")
-        known = {b.classes for b in branches}
-        if len(known) > 1:
-            which = "; ".join(f"{b.name}: {', '.join(b.classes)}" for b in branches)
-            raise MediumnetError(f"the branch models were trained on different mediums "
-                                 f"({which}): stack branches trained on the same data set")
-        self.classes: tuple[str, ...] = known.pop()
+        self.classes: tuple[str, ...] = shared_classes({b.name: b.classes for b in branches})
         """The mediums this classifier tells apart; the others always get probability 0."""
         self.branches = list(branches)
         self.meta = meta
@@ -583,13 +594,11 @@ def save_ensemble(path: str | os.PathLike[str], branch_dirs: Mapping[str, str | 
 
     _quiet_downloads()  # saving validates the input example by loading the model
     order = [b for b in BRANCH_ORDER if b in branch_dirs]
-    known = {tuple(branch_settings[b].get("classes") or MEDIUMS) for b in order}
-    if len(known) != 1:
-        raise MediumnetError("the branch models were trained on different mediums: stack "
-                             "branches trained on the same data set")
+    classes = shared_classes({b: tuple(branch_settings[b].get("classes") or MEDIUMS)
+                              for b in order})
     settings = {"branch_order": order,
                 "branches": {b: dict(branch_settings[b]) for b in order},
-                "feature_names": list(feature_names), "classes": list(known.pop()),
+                "feature_names": list(feature_names), "classes": list(classes),
                 **dict(extra or {})}
     signature = ModelSignature(
         inputs=Schema([ColSpec("string", c, required=False) for c in INPUT_COLUMNS]),
