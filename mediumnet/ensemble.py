@@ -333,10 +333,9 @@ def _as_items(items: object) -> list[object]:
 
 def full_proba(estimator: Any, x: np.ndarray) -> np.ndarray:
     """Return a fitted classifier's ``predict_proba`` with a column for each medium, in order."""
-    probs = estimator.predict_proba(x)
-    out = np.zeros((len(x), len(MEDIUMS)))
-    out[:, np.asarray(estimator.classes_, int)] = probs
-    return out
+    from mediumnet.metrics import spread
+
+    return spread(estimator.predict_proba(x), estimator.classes_)
 
 
 def output_frame(probs: np.ndarray, errors: Sequence[str | None]) -> pd.DataFrame:

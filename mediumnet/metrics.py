@@ -41,11 +41,16 @@ def scores(y_true: np.ndarray, probs: np.ndarray,
     return {"accuracy": accuracy, "macro_f1": macro_f1(y_true, pred, classes)}
 
 
+def spread(probs: np.ndarray, indices: Sequence[int]) -> np.ndarray:
+    """Put ``(n, k)`` probabilities of the mediums at ``indices`` into ``(n, 5)`` columns."""
+    out = np.zeros((len(probs), len(MEDIUMS)))
+    out[:, np.asarray(indices, int)] = probs
+    return out
+
+
 def to_five(probs: np.ndarray, classes: Sequence[str]) -> np.ndarray:
     """Spread ``(n, k)`` probabilities over ``classes`` onto the five mediums (0 elsewhere)."""
     probs = np.asarray(probs, np.float64)
-    if len(classes) == len(MEDIUMS) and tuple(classes) == MEDIUMS:
+    if tuple(classes) == MEDIUMS:
         return probs
-    out = np.zeros((len(probs), len(MEDIUMS)))
-    out[:, class_indices(classes)] = probs
-    return out
+    return spread(probs, class_indices(classes))

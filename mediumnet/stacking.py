@@ -140,7 +140,7 @@ def fit_meta_learner(x: np.ndarray, y: np.ndarray, config: EnsembleConfig, *,
         cross_val_predict,
     )
 
-    from mediumnet.metrics import class_indices, macro_f1
+    from mediumnet.metrics import class_indices, macro_f1, spread
 
     counts = np.bincount(y, minlength=len(MEDIUMS))[class_indices(classes)]
     missing = [m for m, c in zip(classes, counts, strict=True) if c == 0]
@@ -164,7 +164,7 @@ def fit_meta_learner(x: np.ndarray, y: np.ndarray, config: EnsembleConfig, *,
             warnings.simplefilter("ignore", UserWarning)
             oof = cross_val_predict(estimator, x, y, method="predict_proba",
                                     cv=KFold(folds, shuffle=True, random_state=seed))
-            oof = _spread(oof, np.unique(y))
+            oof = spread(oof, np.unique(y))
             estimator.fit(x, y)
             return MetaFit(estimator, oof, {k.split("__")[-1]: v for k, v in fixed.items()},
                            macro_f1(y, oof.argmax(axis=1), classes), folds, False)
@@ -188,7 +188,7 @@ def fit_meta_learner(x: np.ndarray, y: np.ndarray, config: EnsembleConfig, *,
         search.fit(x, y, groups=fit_groups)
         oof = cross_val_predict(search.best_estimator_, x, y, groups=fit_groups, cv=cv,
                                 method="predict_proba")
-    oof = _spread(oof, np.unique(y))
+    oof = spread(oof, np.unique(y))
     return MetaFit(search.best_estimator_, oof,
                    {k.split("__")[-1]: (float(v) if isinstance(v, float | np.floating) else v)
                     for k, v in search.best_params_.items()},
@@ -212,13 +212,6 @@ def _meta_candidate(meta_learner: str, seed: int) -> tuple[Any, dict[str, list]]
     model = make_pipeline(SimpleImputer(strategy="median"), StandardScaler(),
                           LogisticRegression(class_weight="balanced", max_iter=5000))
     return model, {"logisticregression__C": list(np.logspace(-3, 2, 11))}
-
-
-def _spread(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """``(n, len(labels))`` probabilities of sorted class indices → ``(n, 5)``."""
-    out = np.zeros((len(probs), len(MEDIUMS)))
-    out[:, np.asarray(labels, int)] = probs
-    return out
 
 
 def find_label_issues(works: pd.DataFrame, y: np.ndarray, probs: np.ndarray) -> pd.DataFrame:
