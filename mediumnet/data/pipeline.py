@@ -25,6 +25,7 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -343,17 +344,21 @@ def _tile_reader(cache: ViewCache, split: str, config: Config, onehot_t):
 
         read_image = cache.image_reader()
         k = d.tiles_per_image_train
+        # The random state lives here, in Python, and goes on across passes: every epoch cuts
+        # new tiles. (A random op inside the tf.data function restarts with every iterator
+        # once a global seed is set, and would repeat the first epoch's tiles.)
+        seeds = np.random.default_rng(config.train.seed)
+        lock = threading.Lock()
 
-        def cut(idx, draw):
-            rng = np.random.default_rng(int(draw))
+        def cut(idx):
+            with lock:
+                rng = np.random.default_rng(int(seeds.integers(2**62)))
             return np.concatenate([
                 tiles_from_pixels(read_image(j), tile, k, mode="random", rng=rng,
                                   blank_std=d.blank_tile_std)[0] for j in np.asarray(idx)])
 
         def read(idx):
-            # A stateful random draw: different on every pass, so every epoch has new tiles.
-            draw = tf.random.uniform([], maxval=2**62, dtype=tf.int64)
-            x = tf.numpy_function(cut, [idx, draw], tf.uint8)
+            x = tf.numpy_function(cut, [idx], tf.uint8)
             x.set_shape((None, tile, tile, 3))
             return x, tf.repeat(tf.gather(onehot_t, idx), k, axis=0)
 
