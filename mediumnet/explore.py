@@ -19,13 +19,28 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mediumnet.errors import DatasetError
-from mediumnet.features import FEATURE_NAMES, FEATURES_VERSION, NUMERIC_FOR_MODELS, image_features
+from mediumnet.feature_table import FEATURES_NAME, feature_table
+from mediumnet.features import (
+    BASE_NAMES,
+    BASE_NUMERIC,
+    DESCRIPTOR_NAMES,
+    FEATURE_NAMES,
+    FEATURES_VERSION,
+    NUMERIC_FOR_MODELS,
+    feature_meaning,
+    image_features,
+)
 from mediumnet.labels import MEDIUMS
 
 if TYPE_CHECKING:
     import pandas as pd
 
-FEATURES_NAME = "features.parquet"
+__all__ = ["FEATURES_NAME", "ExploreResult", "discriminating", "explore", "image_features",
+           "markdown_table", "run_explore", "summarise", "write_contact_sheet"]
+STUDIED = BASE_NUMERIC + DESCRIPTOR_NAMES
+"""The features the study ranks: what describes the work (not its file), spreads included."""
+TOP_DESCRIPTORS = 12
+"""Texture descriptors shown in the study's plot of the most discriminating ones."""
 
 
 @dataclass
@@ -41,6 +56,8 @@ class ExploreResult:
     report: Path | None = None
     plots: list[Path] = field(default_factory=list)
     run_location: str = ""
+    ranking: pd.DataFrame | None = None
+    """Every model feature ranked by how well it separates the mediums (:func:`discriminating`)."""
 
 
 def summarise(features: pd.DataFrame, names: Iterable[str] = FEATURE_NAMES) -> pd.DataFrame:
@@ -57,14 +74,75 @@ def summarise(features: pd.DataFrame, names: Iterable[str] = FEATURE_NAMES) -> p
 
 
 def markdown_table(summary: pd.DataFrame) -> str:
-    """Return the per-medium summary as a Markdown table (median and IQR per cell)."""
+    """Return the per-medium summary as a Markdown table (median and IQR per cell, meaning)."""
     mediums = list(summary["median"].columns)
-    lines = ["| feature | " + " | ".join(f"{m} median (IQR)" for m in mediums) + " |",
-             "|---|" + "---|" * len(mediums)]
+    lines = ["| feature | " + " | ".join(f"{m} median (IQR)" for m in mediums)
+             + " | meaning |", "|---|" + "---|" * (len(mediums) + 1)]
     for feature, row in summary.iterrows():
         cells = [f"{row[('median', m)]:.3g} ({row[('iqr', m)]:.3g})" for m in mediums]
-        lines.append(f"| {feature} | " + " | ".join(cells) + " |")
+        lines.append(f"| {feature} | " + " | ".join(cells)
+                     + f" | {feature_meaning(str(feature))} |")
     return "\n".join(lines) + "\n"
+
+
+def discriminating(features: pd.DataFrame) -> pd.DataFrame:
+    """Rank the work's features by how well each alone separates the mediums.
+
+    The score is the one-way ANOVA F statistic over the mediums present (between-medium
+    over within-medium variance; scikit-learn's ``f_classif``): higher separates better.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``feature``; columns ``f_statistic``, ``p_value``, ``kind`` (``descriptor``
+        or ``statistic``) and ``meaning``; best first. F is NaN with fewer than two mediums.
+    """
+    import warnings
+
+    import pandas as pd
+    from sklearn.feature_selection import f_classif
+
+    names = [n for n in STUDIED if n in features]
+    values = features[names].astype(float)
+    values = values.fillna(values.median()).fillna(0.0).to_numpy()
+    f_stat = np.full(len(names), np.nan)
+    p_value = np.full(len(names), np.nan)
+    if features["label"].nunique() >= 2:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # constant features: F undefined (NaN)
+            f_stat, p_value = f_classif(values, features["label"].to_numpy())
+    ranking = pd.DataFrame({"f_statistic": f_stat, "p_value": p_value,
+                            "kind": ["descriptor" if n in DESCRIPTOR_NAMES else "statistic"
+                                     for n in names],
+                            "meaning": [feature_meaning(n) for n in names]},
+                           index=pd.Index(names, name="feature"))
+    return ranking.sort_values("f_statistic", ascending=False, na_position="last")
+
+
+def _descriptor_plot(features: pd.DataFrame, mediums: list[str], colours: dict,
+                     plt) -> object | None:
+    """Box plots of the most discriminating texture descriptors, one panel each."""
+    ranking = discriminating(features)
+    top = [n for n in ranking[ranking["kind"] == "descriptor"].dropna().index][:TOP_DESCRIPTORS]
+    if not top:
+        return None
+    cols = 4
+    rows = (len(top) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 3.2, rows * 2.6), squeeze=False)
+    for ax, name in zip(axes.ravel(), top, strict=False):
+        values = [features.loc[features["label"] == m, name].dropna().to_numpy()
+                  for m in mediums]
+        boxes = ax.boxplot([v if len(v) else [np.nan] for v in values], patch_artist=True,
+                           tick_labels=[m[:5] for m in mediums], showfliers=False)
+        for box, medium in zip(boxes["boxes"], mediums, strict=True):
+            box.set_facecolor(colours[medium])
+        ax.set_title(f"{name}\nF = {ranking.at[name, 'f_statistic']:.0f}", fontsize=7)
+        ax.tick_params(labelsize=6)
+    for ax in axes.ravel()[len(top):]:
+        ax.axis("off")
+    fig.suptitle("the most discriminating texture descriptors (ANOVA F over mediums)",
+                 fontsize=9)
+    return fig
 
 
 def _plots(features: pd.DataFrame, manifest: pd.DataFrame, root: Path, out: Path) -> list[Path]:
@@ -106,7 +184,7 @@ def _plots(features: pd.DataFrame, manifest: pd.DataFrame, root: Path, out: Path
     ax.set_title("image sizes")
     save(fig, "image_sizes.png")
 
-    for name in FEATURE_NAMES:
+    for name in BASE_NAMES:
         values = [features.loc[features["label"] == m, name].dropna().to_numpy()
                   for m in mediums]
         if not any(len(v) for v in values):
@@ -116,6 +194,10 @@ def _plots(features: pd.DataFrame, manifest: pd.DataFrame, root: Path, out: Path
                    tick_labels=[m.replace("_", "\n") for m in mediums], showfliers=False)
         ax.set_title(name)
         save(fig, f"feature_{name}.png")
+
+    fig = _descriptor_plot(features, mediums, colours, plt)
+    if fig is not None:
+        save(fig, "descriptors_top.png")
 
     numeric = features[list(NUMERIC_FOR_MODELS)].fillna(0.0).to_numpy()
     if len(features) >= 3:
@@ -189,6 +271,14 @@ def _report(result: ExploreResult, manifest: pd.DataFrame, out: Path) -> Path:
     lines = ["# Visual feature study", "",
              f"{len(result.features)} images measured ({result.reused} reused from an earlier "
              f"run) in {result.seconds:.1f} s; feature code version {FEATURES_VERSION}.", ""]
+    if result.ranking is not None:
+        lines += ["## What separates the mediums best", "",
+                  "One-way ANOVA F over the mediums present, each feature alone (higher "
+                  "separates better; all of them in `discriminating.csv`).", "",
+                  "| feature | F | meaning |", "|---|---|---|"]
+        for name, row in result.ranking.head(15).iterrows():
+            lines.append(f"| {name} | {row['f_statistic']:.1f} | {row['meaning']} |")
+        lines.append("")
     lines += ["## Per medium: median (interquartile range)", "", markdown_table(result.summary)]
     lines += ["## Plots", ""]
     for plot in result.plots:
@@ -230,11 +320,7 @@ def explore(dataset_dir: str | os.PathLike[str], *, sample: int | None = None, s
     DatasetError
         If the manifest is missing or empty, or no image could be read.
     """
-    import pandas as pd
-    from tqdm.auto import tqdm
-
     from mediumnet.data.manifest import read_manifest
-    from mediumnet.data.views import map_images
 
     started = time.perf_counter()
     root = Path(dataset_dir)
@@ -247,50 +333,21 @@ def explore(dataset_dir: str | os.PathLike[str], *, sample: int | None = None, s
         manifest = (manifest.groupby("label", group_keys=False)
                     .sample(frac=fraction, random_state=seed)
                     .sort_values("id").reset_index(drop=True))
-    features_path = root / FEATURES_NAME
-    previous = pd.DataFrame()
-    if features_path.is_file():
-        previous = pd.read_parquet(features_path)
-        if "features_version" in previous:
-            previous = previous[previous["features_version"] == FEATURES_VERSION]
-        else:
-            previous = pd.DataFrame()
-    known = {} if previous.empty else {
-        (r["id"], r["sha256"]): r for r in previous.to_dict("records")}
-    todo = [r for r in manifest.to_dict("records") if (r["id"], r["sha256"]) not in known]
-    rows, failed = [], {}
-    measured = tqdm(map_images(image_features, [root / r["image_path"] for r in todo],
-                               workers or os.cpu_count() or 1),
-                    total=len(todo), desc="explore", unit="img",
-                    disable=None if progress else True, leave=False)
-    for record, (values, error) in zip(todo, measured, strict=True):
-        if error:
-            failed[record["id"]] = error
-            continue
-        rows.append({"id": record["id"], "sha256": record["sha256"], "label": record["label"],
-                     "features_version": FEATURES_VERSION, **values})
-    reused = [known[(r["id"], r["sha256"])] for r in manifest.to_dict("records")
-              if (r["id"], r["sha256"]) in known]
-    for row in reused:
-        row["label"] = manifest.set_index("id").at[row["id"], "label"]
-    features = pd.DataFrame(reused + rows)
+    table = feature_table(root, manifest, workers=workers, progress=progress, desc="explore")
+    features, failed = table.features, table.failed
     if features.empty:
         raise DatasetError(f"none of the {len(manifest)} images of {root} could be read: "
                            "see the errors above")
-    features = features.sort_values("id").reset_index(drop=True)
-    keep = previous[~previous["id"].isin(features["id"])] if not previous.empty else None
-    stored = pd.concat([keep, features]) if keep is not None and len(keep) else features
-    tmp = features_path.with_suffix(".parquet.part")
-    stored.sort_values("id").reset_index(drop=True).to_parquet(tmp, index=False)
-    tmp.replace(features_path)
 
     out = root / "explore"
     out.mkdir(exist_ok=True)
     summary = summarise(features)
     summary.to_csv(out / "summary.csv")
     (out / "summary.md").write_text(markdown_table(summary))
+    ranking = discriminating(features)
+    ranking.to_csv(out / "discriminating.csv", index_label="feature")
     result = ExploreResult(features=features, summary=summary, failed=failed,
-                           reused=len(reused), out_dir=out)
+                           reused=table.reused, out_dir=out, ranking=ranking)
     result.plots = _plots(features, manifest, root, out)
     result.seconds = time.perf_counter() - started
     result.report = _report(result, manifest, out)
