@@ -83,6 +83,8 @@ def run_chain(data: Path, root: Path, config, with_effnet: bool) -> None:
               f"{' (collapsed)' if r.collapsed else ''}, {r.params:,} parameters")
     print()
     print(markdown_table(result.table), end="")
+    print(f"registered: the {'features-only ensemble' if result.kind == 'features' else 'stack'}"
+          f" (higher validation selection score); texture backbone: {config.texture.backbone}")
     print()
     print("| step | seconds |\n|---|---|")
     for name, value in seconds.items():

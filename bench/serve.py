@@ -53,8 +53,9 @@ def build(folder: Path, config, with_effnet: bool) -> Path:
     import mlflow
     from sklearn.linear_model import LogisticRegression
 
-    from mediumnet.ensemble import save_ensemble
+    from mediumnet.ensemble import FeatureModel, save_ensemble
     from mediumnet.features import NUMERIC_FOR_MODELS
+    from mediumnet.labels import MEDIUMS
     from mediumnet.preprocessing import branch_preprocessor
     from mediumnet.train import _build_model
 
@@ -67,10 +68,14 @@ def build(folder: Path, config, with_effnet: bool) -> Path:
         mlflow.keras.save_model(model, str(dirs[branch]), pip_requirements=[],
                                 metadata={"mediumnet": settings[branch]})
     rng = np.random.default_rng(0)
-    width = 5 * len(branches) + len(NUMERIC_FOR_MODELS)
+    features = FeatureModel(LogisticRegression(max_iter=200).fit(
+        rng.normal(size=(50, len(NUMERIC_FOR_MODELS))), np.arange(50) % 5),
+        NUMERIC_FOR_MODELS, MEDIUMS)
+    width = 5 * (len(branches) + 1)   # every branch's probabilities, the features branch's too
     meta = LogisticRegression(max_iter=200).fit(rng.normal(size=(50, width)),
                                                 np.arange(50) % 5)
-    return save_ensemble(folder / "ensemble", dirs, settings, meta, NUMERIC_FOR_MODELS)
+    return save_ensemble(folder / "ensemble", dirs, settings, meta, NUMERIC_FOR_MODELS,
+                         feature_model=features, meta_features=False)
 
 
 def post(url: str, images: list[bytes]) -> float:

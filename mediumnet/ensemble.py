@@ -7,6 +7,9 @@ Three layers, each usable alone:
   texture branch was trained on), the EfficientNet view, and the visual features of
   :mod:`mediumnet.features` — then runs the branch models on batches and, when it has one, the
   meta-learner. A bad image never stops the others: its row gets an error message instead.
+  The features also feed the *features branch* (:class:`FeatureModel`, a scikit-learn
+  classifier fit on the training split), whose probabilities the meta-learner takes like
+  any branch's; a classifier of that branch alone is the features-only ensemble.
 * :func:`meta_inputs` is the meta-learner's input: branch log-probabilities, then features.
 * :class:`MediumnetEnsemble`, the ``mlflow.pyfunc`` model registered as ``mediumnet-ensemble``:
   artifacts are the branch models, the meta-learner and the preprocessing settings; input is a
@@ -46,7 +49,9 @@ except ImportError:  # pragma: no cover - MLflow is a hard dependency
     PythonModel = object  # type: ignore[assignment,misc]
 
 BRANCH_ORDER = ("composition", "texture", "effnet")
-"""Branches in the order their outputs enter the meta-learner."""
+"""Image branches in the order their outputs enter the meta-learner (the features branch,
+when there is one, comes after them)."""
+FEATURES_BRANCH = "features"
 
 INPUT_COLUMNS = ("image", "path", "url")
 """Serving input: one of these per row (base64 file bytes, a local path, an http(s) URL)."""
@@ -142,6 +147,23 @@ class Branch:
         return self.preprocessor.per_image
 
 
+@dataclass
+class FeatureModel:
+    """The features branch: a scikit-learn classifier on the visual features of an image."""
+
+    estimator: Any
+    """Fit on class indices into :data:`~mediumnet.labels.MEDIUMS`."""
+    names: tuple[str, ...]
+    """The features it takes, in order."""
+    classes: tuple[str, ...]
+    """The mediums it was trained on."""
+    name: str = FEATURES_BRANCH
+
+    def predict_proba(self, features: np.ndarray) -> np.ndarray:
+        """Return ``(n, 5)`` probabilities (0 for the mediums it does not know)."""
+        return full_proba(self.estimator, features)
+
+
 def shared_classes(classes_by_branch: Mapping[str, tuple[str, ...]]) -> tuple[str, ...]:
     """Return the mediums every branch knows; branches trained on different ones cannot mix.
 
@@ -194,27 +216,50 @@ class ImageClassifier:
     Parameters
     ----------
     branches : sequence of Branch
-        In :data:`BRANCH_ORDER`, all trained on the same mediums.
+        Image branches in :data:`BRANCH_ORDER`, all trained on the same mediums (may be
+        empty when there is a ``feature_model``: the features-only ensemble).
     meta : scikit-learn estimator, optional
         Fit on :func:`meta_inputs`; without it the probabilities are the mean of the branches'
         (one branch: its own).
     feature_names : sequence of str
-        Visual features the meta-learner takes (empty: none).
+        Visual features measured for the features branch and the meta-learner (empty: none).
     workers : int, optional
         Threads that decode images (default: the CPU count).
+    feature_model : FeatureModel, optional
+        The features branch (it takes ``feature_names``).
+    meta_features : bool, optional
+        The meta-learner also takes the features themselves (default: when there is no
+        features branch and there are features: how ensembles before it were made).
     """
 
     def __init__(self, branches: Sequence[Branch], meta: Any = None,
-                 feature_names: Sequence[str] = (), workers: int | None = None) -> None:
-        if not branches:
+                 feature_names: Sequence[str] = (), workers: int | None = None, *,
+                 feature_model: FeatureModel | None = None,
+                 meta_features: bool | None = None) -> None:
+        if not branches and feature_model is None:
             raise MediumnetError("an image classifier needs at least one branch model")
-        self.classes: tuple[str, ...] = shared_classes({b.name: b.classes for b in branches})
+        if feature_model is not None and tuple(feature_model.names) != tuple(feature_names):
+            raise MediumnetError("the features branch takes other features than the "
+                                 "classifier measures: save them together")
+        known = {b.name: b.classes for b in branches}
+        if feature_model is not None:
+            known[feature_model.name] = tuple(feature_model.classes)
+        self.classes: tuple[str, ...] = shared_classes(known)
         """The mediums this classifier tells apart; the others always get probability 0."""
         self.branches = list(branches)
         self.meta = meta
         self.feature_names = tuple(feature_names)
+        self.feature_model = feature_model
+        self.meta_features = (feature_model is None and bool(feature_names)
+                              if meta_features is None else meta_features)
         self.workers = workers or os.cpu_count() or 1
         self._lock = threading.Lock()
+
+    @property
+    def branch_names(self) -> list[str]:
+        """Every branch whose probabilities enter the meta-learner, in order."""
+        names = [b.name for b in self.branches]
+        return names + ([self.feature_model.name] if self.feature_model is not None else [])
 
     def _run(self, branch: Branch, batch: np.ndarray) -> np.ndarray:
         """Predict a batch padded to a fixed bucket size (few traced shapes, no retracing)."""
@@ -244,6 +289,7 @@ class ImageClassifier:
 
         measure = FeaturesPreprocessor(self.feature_names)
         want_features = bool(self.feature_names) if with_features is None else with_features
+        want_features = want_features or self.feature_model is not None
         n = len(items)
         errors: list[str | None] = [None] * n
         inputs: dict[str, list[np.ndarray]] = {b.name: [] for b in self.branches}
@@ -278,6 +324,12 @@ class ImageClassifier:
             if stats is not None:
                 features.append(stats)
         probabilities = {}
+        feats = np.asarray(features, np.float64).reshape(int(ok.sum()), -1) \
+            if want_features else None
+        if self.feature_model is not None:
+            probabilities[self.feature_model.name] = (
+                self.feature_model.predict_proba(feats) if ok.any() and feats is not None
+                else np.zeros((0, len(MEDIUMS))))
         for branch in self.branches:
             if not ok.any():
                 probabilities[branch.name] = np.zeros((0, len(MEDIUMS)))
@@ -285,17 +337,15 @@ class ImageClassifier:
             probs = branch.preprocessor.pool(self._run(branch,
                                                        np.concatenate(inputs[branch.name])))
             probabilities[branch.name] = to_five(probs, branch.classes)
-        feats = np.asarray(features, np.float64).reshape(int(ok.sum()), -1) \
-            if want_features else None
         return BranchOutputs(probabilities, feats, ok, errors)
 
     def combine(self, outputs: BranchOutputs) -> np.ndarray:
         """Probabilities of the images that decoded: the meta-learner's, else the blend."""
-        names = [b.name for b in self.branches]
+        names = self.branch_names
+        if len(outputs.ok) and not outputs.ok.any():
+            return np.zeros((0, len(MEDIUMS)))
         if self.meta is not None:
-            if len(outputs.ok) and not outputs.ok.any():
-                return np.zeros((0, len(MEDIUMS)))
-            x = meta_inputs(outputs.probabilities, outputs.features if self.feature_names
+            x = meta_inputs(outputs.probabilities, outputs.features if self.meta_features
                             else None, names, self.classes)
             return full_proba(self.meta, x)
         return np.mean([outputs.probabilities[b] for b in names], axis=0)
@@ -484,9 +534,11 @@ def _load_keras_branch(path: str):
 class MediumnetEnsemble(PythonModel):
     """The served ensemble: raw images in, medium probabilities and a label out.
 
-    Artifacts: one MLflow Keras model folder per branch (``composition``, ``texture``,
-    optionally ``effnet``), ``meta`` (the pickled meta-learner) and ``settings`` (the
-    preprocessing settings and the feature names, a JSON file).
+    Artifacts: one MLflow Keras model folder per image branch (``composition``, ``texture``,
+    optionally ``effnet``; none in a features-only ensemble), ``features`` (the pickled
+    features branch, when there is one), ``meta`` (the pickled meta-learner, absent in a
+    features-only ensemble) and ``settings`` (the preprocessing settings and the feature
+    names, a JSON file).
     """
 
     def load_context(self, context) -> None:
@@ -499,12 +551,19 @@ class MediumnetEnsemble(PythonModel):
         settings = json.loads(Path(context.artifacts["settings"]).read_text())
         branches = [Branch(name, _load_keras_branch(context.artifacts[name]),
                            settings["branches"][name]) for name in settings["branch_order"]]
-        meta = joblib.load(context.artifacts["meta"])
+        meta = joblib.load(context.artifacts["meta"]) if "meta" in context.artifacts else None
+        feature_model = None
+        if "features" in context.artifacts:
+            feature_model = FeatureModel(joblib.load(context.artifacts["features"]),
+                                         tuple(settings["feature_names"]),
+                                         tuple(settings["classes"]))
         from mediumnet.guard import ServePolicy
 
         ServePolicy.from_env()  # a misconfigured server fails at start, not per request
         self.settings = settings
-        self.classifier = ImageClassifier(branches, meta, settings["feature_names"])
+        self.classifier = ImageClassifier(branches, meta, settings["feature_names"],
+                                          feature_model=feature_model,
+                                          meta_features=settings.get("meta_features"))
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None
                 ) -> pd.DataFrame:
@@ -539,7 +598,8 @@ def pip_requirements() -> list[str]:
     from importlib.metadata import PackageNotFoundError, version
 
     names = ("mlflow", "tensorflow", "keras", "keras-cv", "numpy", "pandas", "pyarrow",
-             "scikit-learn", "joblib", "pillow", "opencv-python-headless", "requests",
+             "scikit-learn", "scikit-image", "joblib", "pillow", "opencv-python-headless",
+             "requests",
              "matplotlib", "pyyaml", "tqdm", "click")
     out = []
     for name in names:
@@ -561,7 +621,8 @@ def example_frame() -> pd.DataFrame:
 
 def save_ensemble(path: str | os.PathLike[str], branch_dirs: Mapping[str, str | os.PathLike[str]],
                   branch_settings: Mapping[str, dict[str, Any]], meta: Any,
-                  feature_names: Sequence[str], *, extra: Mapping[str, Any] | None = None
+                  feature_names: Sequence[str], *, extra: Mapping[str, Any] | None = None,
+                  feature_model: FeatureModel | None = None, meta_features: bool | None = None
                   ) -> Path:
     """Save the ensemble as an MLflow pyfunc model folder at ``path``.
 
@@ -573,12 +634,17 @@ def save_ensemble(path: str | os.PathLike[str], branch_dirs: Mapping[str, str | 
         Branch → local folder of its MLflow Keras model.
     branch_settings : mapping
         Branch → preprocessing settings.
-    meta : scikit-learn estimator
-        The fitted meta-learner.
+    meta : scikit-learn estimator or None
+        The fitted meta-learner (None: the mean of the branches; the features branch alone
+        in a features-only ensemble).
     feature_names : sequence of str
-        The visual features it takes, in order (empty: none).
+        The visual features measured, in order (empty: none).
     extra : mapping, optional
         Added to the settings file and the model metadata (branch versions, digests).
+    feature_model : FeatureModel, optional
+        The features branch (takes ``feature_names``).
+    meta_features : bool, optional
+        The meta-learner takes the features too (see :class:`ImageClassifier`).
 
     Returns
     -------
@@ -593,11 +659,18 @@ def save_ensemble(path: str | os.PathLike[str], branch_dirs: Mapping[str, str | 
 
     _quiet_downloads()  # saving validates the input example by loading the model
     order = [b for b in BRANCH_ORDER if b in branch_dirs]
-    classes = shared_classes({b: tuple(branch_settings[b].get("classes") or MEDIUMS)
-                              for b in order})
+    known = {b: tuple(branch_settings[b].get("classes") or MEDIUMS) for b in order}
+    if feature_model is not None:
+        known[feature_model.name] = tuple(feature_model.classes)
+    if not known:
+        raise MediumnetError("an ensemble needs at least one branch")
+    classes = shared_classes(known)
     settings = {"branch_order": order,
                 "branches": {b: dict(branch_settings[b]) for b in order},
                 "feature_names": list(feature_names), "classes": list(classes),
+                "features_branch": feature_model is not None,
+                "meta_features": (feature_model is None and bool(feature_names)
+                                  if meta_features is None else meta_features),
                 **dict(extra or {})}
     signature = ModelSignature(
         inputs=Schema([ColSpec("string", c, required=False) for c in INPUT_COLUMNS]),
@@ -605,12 +678,15 @@ def save_ensemble(path: str | os.PathLike[str], branch_dirs: Mapping[str, str | 
                         *[ColSpec("double", c) for c in PROBABILITY_COLUMNS],
                         ColSpec("string", "error", required=False)]))
     with tempfile.TemporaryDirectory() as tmp:
-        meta_path = Path(tmp) / "meta.joblib"
-        joblib.dump(meta, meta_path)
         settings_path = Path(tmp) / SETTINGS_FILE
         settings_path.write_text(json.dumps(settings, indent=2, default=str))
         artifacts = {b: str(branch_dirs[b]) for b in order}
-        artifacts.update(meta=str(meta_path), settings=str(settings_path))
+        artifacts["settings"] = str(settings_path)
+        for name, estimator in (("meta", meta), ("features", getattr(feature_model,
+                                                                     "estimator", None))):
+            if estimator is not None:
+                joblib.dump(estimator, Path(tmp) / f"{name}.joblib")
+                artifacts[name] = str(Path(tmp) / f"{name}.joblib")
         mlflow.pyfunc.save_model(
             str(path), python_model=str(Path(__file__).with_name("ensemble_model.py")),
             artifacts=artifacts,
@@ -621,7 +697,7 @@ def save_ensemble(path: str | os.PathLike[str], branch_dirs: Mapping[str, str | 
     return Path(path)
 
 
-def _fetch_model(uri: str):
+def fetch_model(uri: str):
     """Download a model by any MLflow URI; return its local folder and its ``ModelInfo``.
 
     Raises
@@ -658,7 +734,7 @@ def load_branch(uri: str, name: str) -> Branch:
     MediumnetError
         If the URI does not resolve, or the model carries no mediumnet preprocessing settings.
     """
-    local, info = _fetch_model(uri)
+    local, info = fetch_model(uri)
     settings = (info.metadata or {}).get("mediumnet")
     if not settings or "view" not in settings or "keras" not in info.flavors:
         raise MediumnetError(f"{uri} is not a mediumnet branch model (no Keras flavor with "
@@ -679,7 +755,7 @@ def load_classifier(uri: str) -> ImageClassifier:
     """
     import mlflow
 
-    local, info = _fetch_model(uri)
+    local, info = fetch_model(uri)
     if "keras" in info.flavors:
         view = ((info.metadata or {}).get("mediumnet") or {}).get("view", "composition")
         return ImageClassifier([load_branch(local, view)])

@@ -49,6 +49,9 @@ TAG_PROMOTION_REASON = "mediumnet.promotion_reason"
 TAG_ENSEMBLE_VERSION = "mediumnet.ensemble_version"
 TAG_META_LEARNER = "mediumnet.meta_learner"
 TAG_USE_FEATURES = "mediumnet.use_features"
+TAG_ENSEMBLE_KIND = "mediumnet.ensemble_kind"
+"""``stack`` or ``features``: which ensemble a ``mediumnet-ensemble`` version is (the
+features-only one is registered when it beats the stack on the validation works)."""
 TAG_BRANCH_PREFIX = "mediumnet.branch."
 """``mediumnet.branch.<kind>``: the branch model version an ensemble was built from."""
 

@@ -40,6 +40,7 @@ from mediumnet.labels import MEDIUMS
 from mediumnet.names import (
     TAG_BRANCH_PREFIX,
     TAG_DATASET_DIGEST,
+    TAG_ENSEMBLE_KIND,
     TAG_ENSEMBLE_VERSION,
     TAG_GIT_COMMIT,
     TAG_MEDIUMS,
@@ -57,11 +58,13 @@ from mediumnet.names import (
 
 if TYPE_CHECKING:
     from mediumnet.config import Config, EnsembleConfig
-    from mediumnet.ensemble import Branch
+    from mediumnet.ensemble import Branch, FeatureModel
 
 log = logging.getLogger("mediumnet")
 TABLE_MODELS = ("composition", "texture", "effnet", "features", "blend", "stack")
 """Rows of the comparison table, in order (``effnet`` only when that branch is used)."""
+ENSEMBLE_TITLES = {"stack": "stacked ensemble", "features": "features-only ensemble"}
+"""The two ensembles :func:`stack` may register, by kind."""
 AUDIT_GALLERY = 12
 
 
@@ -88,6 +91,9 @@ class StackResult:
     table: pd.DataFrame
     promoted: bool
     promotion_reason: str
+    kind: str
+    """What was registered: ``stack``, or ``features`` when the features-only ensemble scored
+    higher on the validation works."""
     label_issues: pd.DataFrame
     out_dir: Path
     branch_uris: dict[str, str]
@@ -98,16 +104,19 @@ class StackResult:
 
 def fit_meta_learner(x: np.ndarray, y: np.ndarray, config: EnsembleConfig, *,
                      groups: np.ndarray | None = None, seed: int = 0,
-                     classes: tuple[str, ...] = MEDIUMS) -> MetaFit:
+                     classes: tuple[str, ...] = MEDIUMS,
+                     split: str = "validation") -> MetaFit:
     """Fit the meta-learner, its regularisation chosen by cross-validation on ``x``.
 
     The setting with the best cross-validated log-loss is kept; its cross-validated macro-F1
-    (over ``classes``) is reported.
+    (over ``classes``) is reported. The features branch is fit the same way, on the
+    training split.
 
     Logistic regression (multinomial, balanced class weights, inputs imputed and scaled)
     searches its inverse regularisation ``C``; gradient boosting (balanced class weights) its
-    learning rate and tree size. Folds are stratified and, when every medium has works of
-    enough distinct artists, grouped by artist (no artist in two folds).
+    learning rate and tree size; ``auto`` searches both and keeps the better (by the same
+    log-loss). Folds are stratified and, when every medium has works of enough distinct
+    artists, grouped by artist (no artist in two folds).
 
     On very small validation splits it degrades rather than fails, with a warning: folds
     fall to the fewest works of a medium (at least 2); a medium with a single work leaves no
@@ -125,6 +134,8 @@ def fit_meta_learner(x: np.ndarray, y: np.ndarray, config: EnsembleConfig, *,
         The artist of each row.
     classes : tuple of str
         The mediums the branches know; each must have a work in ``y``.
+    split : str
+        The split ``x`` comes from (named in messages).
 
     Raises
     ------
@@ -134,7 +145,6 @@ def fit_meta_learner(x: np.ndarray, y: np.ndarray, config: EnsembleConfig, *,
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.model_selection import (
         GridSearchCV,
-        KFold,
         StratifiedGroupKFold,
         StratifiedKFold,
         cross_val_predict,
@@ -146,33 +156,18 @@ def fit_meta_learner(x: np.ndarray, y: np.ndarray, config: EnsembleConfig, *,
     missing = [m for m, c in zip(classes, counts, strict=True) if c == 0]
     if missing:
         raise MediumnetError(
-            f"the validation split has no works of {', '.join(missing)}: the stack is fit on "
+            f"the {split} split has no works of {', '.join(missing)}: the stack is fit on "
             "it, so run mediumnet split --reshuffle (each medium needs works by 3 artists)")
     model, grid = _meta_candidate(config.meta_learner, seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         if counts.min() < 2 or len(y) < 4:
-            thin = ", ".join(f"{m} ({c})" for m, c in zip(classes, counts, strict=True)
-                             if c < 2)
-            log.warning("the validation split has a single work of %s: the meta-learner's "
-                        "regularisation is fixed instead of chosen by cross-validation",
-                        thin or "some medium")
-            fixed = {k: v[len(v) // 2] if k.endswith("__C") else v[0] for k, v in grid.items()}
-            estimator = model.set_params(**fixed)
-            folds = max(2, min(config.cv_folds, len(y)))
-            warnings.simplefilter("ignore", RuntimeWarning)
-            warnings.simplefilter("ignore", UserWarning)
-            oof = cross_val_predict(estimator, x, y, method="predict_proba",
-                                    cv=KFold(folds, shuffle=True, random_state=seed))
-            oof = spread(oof, np.unique(y))
-            estimator.fit(x, y)
-            return MetaFit(estimator, oof, {k.split("__")[-1]: v for k, v in fixed.items()},
-                           macro_f1(y, oof.argmax(axis=1), classes), folds, False)
+            return _fixed_fit(model, grid, x, y, counts, config, seed, classes, split)
         folds = int(max(2, min(config.cv_folds, counts.min())))
         if folds < config.cv_folds:
-            log.warning("the validation split has only %d works of its rarest medium: the "
+            log.warning("the %s split has only %d works of its rarest medium: the "
                         "meta-learner is cross-validated on %d folds instead of %d",
-                        counts.min(), folds, config.cv_folds)
+                        split, counts.min(), folds, config.cv_folds)
         present = [MEDIUMS.index(c) for c in classes]
         grouped = groups is not None and all(
             len(set(groups[y == c])) >= folds for c in present)
@@ -189,29 +184,119 @@ def fit_meta_learner(x: np.ndarray, y: np.ndarray, config: EnsembleConfig, *,
         oof = cross_val_predict(search.best_estimator_, x, y, groups=fit_groups, cv=cv,
                                 method="predict_proba")
     oof = spread(oof, np.unique(y))
-    return MetaFit(search.best_estimator_, oof,
-                   {k.split("__")[-1]: (float(v) if isinstance(v, float | np.floating) else v)
-                    for k, v in search.best_params_.items()},
+    return MetaFit(search.best_estimator_, oof, _plain_params(search.best_params_),
                    macro_f1(y, oof.argmax(axis=1), classes), folds, grouped)
 
 
-def _meta_candidate(meta_learner: str, seed: int) -> tuple[Any, dict[str, list]]:
-    """Return the meta-learner to fit and the grid its cross-validation searches."""
+def _fixed_fit(model, grid, x: np.ndarray, y: np.ndarray, counts: np.ndarray,
+               config: EnsembleConfig, seed: int, classes: tuple[str, ...],
+               split: str) -> MetaFit:
+    """Fit with a fixed regularisation: a medium with a single work leaves no room to search."""
+    from sklearn.model_selection import KFold, cross_val_predict
+
+    from mediumnet.metrics import macro_f1, spread
+
+    thin = ", ".join(f"{m} ({c})" for m, c in zip(classes, counts, strict=True) if c < 2)
+    log.warning("the %s split has a single work of %s: the meta-learner's "
+                "regularisation is fixed instead of chosen by cross-validation",
+                split, thin or "some medium")
+    first = grid[0] if isinstance(grid, list) else grid
+    fixed = {k: v[len(v) // 2] if k.endswith("__C") else v[0] for k, v in first.items()}
+    estimator = model.set_params(**fixed)
+    folds = max(2, min(config.cv_folds, len(y)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        oof = cross_val_predict(estimator, x, y, method="predict_proba",
+                                cv=KFold(folds, shuffle=True, random_state=seed))
+        oof = spread(oof, np.unique(y))
+        estimator.fit(x, y)
+    return MetaFit(estimator, oof, _plain_params(fixed),
+                   macro_f1(y, oof.argmax(axis=1), classes), folds, False)
+
+
+def _plain_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Return search parameters as loggable values: ``model__C`` → ``C``, estimators by kind."""
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        if hasattr(value, "fit"):
+            value = "boosting" if "Boosting" in type(value).__name__ else "logistic"
+        elif isinstance(value, float | np.floating):
+            value = float(value)
+        out[key.split("__")[-1]] = value
+    return out
+
+
+def _meta_candidate(meta_learner: str, seed: int) -> tuple[Any, dict[str, list] | list[dict]]:
+    """Return the meta-learner to fit and the grid its cross-validation searches.
+
+    Both kinds sit in one pipeline (impute, scale, model): every input is scaled, which
+    logistic regression needs and boosting ignores.
+    """
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
+    from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
+    if meta_learner not in ("logistic", "boosting", "auto"):
+        raise MediumnetError(f"unknown meta-learner {meta_learner!r}: choose logistic, "
+                             "boosting or auto")
+    logistic = LogisticRegression(class_weight="balanced", max_iter=5000)
+    boosting = HistGradientBoostingClassifier(class_weight="balanced", max_iter=150,
+                                              random_state=seed)
+    logistic_grid = {"model__C": list(np.logspace(-3, 2, 11))}
+    # Validation splits are small: leaves of a few works must be allowed.
+    boosting_grid = {"model__learning_rate": [0.05, 0.1], "model__max_leaf_nodes": [7, 15],
+                     "model__min_samples_leaf": [3, 10]}
+    first = boosting if meta_learner == "boosting" else logistic
+    model = Pipeline([("impute", SimpleImputer(strategy="median")),
+                      ("scale", StandardScaler()), ("model", first)])
+    if meta_learner == "logistic":
+        return model, logistic_grid
     if meta_learner == "boosting":
-        model = HistGradientBoostingClassifier(class_weight="balanced", max_iter=150,
-                                               random_state=seed)
-        # Validation splits are small: leaves of a few works must be allowed.
-        return model, {"learning_rate": [0.05, 0.1], "max_leaf_nodes": [7, 15],
-                       "min_samples_leaf": [3, 10]}
-    model = make_pipeline(SimpleImputer(strategy="median"), StandardScaler(),
-                          LogisticRegression(class_weight="balanced", max_iter=5000))
-    return model, {"logisticregression__C": list(np.logspace(-3, 2, 11))}
+        return model, boosting_grid
+    return model, [{"model": [logistic], **logistic_grid},
+                   {"model": [boosting], "model__learning_rate": [0.1],
+                    "model__max_leaf_nodes": [7], "model__min_samples_leaf": [3, 10]}]
+
+
+def fit_features_branch(root: Path, manifest: pd.DataFrame, config: Config,
+                        classes: tuple[str, ...], progress: bool = True
+                        ) -> tuple[FeatureModel, MetaFit]:
+    """Fit the features branch on the training split's visual features.
+
+    The features come from the data set's feature table (``features.parquet``: measured once,
+    by the code that serving runs, and reused). The classifier is chosen like the
+    meta-learner (:func:`fit_meta_learner`, ``config.ensemble.meta_learner``): cross-validated
+    by artist groups inside the training split, never looking at validation or test works.
+
+    Raises
+    ------
+    MediumnetError
+        If the training split has no works, none could be measured, or a medium of
+        ``classes`` has no training work.
+    """
+    from mediumnet.data.splits import artist_groups, require_split
+    from mediumnet.ensemble import FeatureModel
+    from mediumnet.feature_table import feature_table
+    from mediumnet.features import NUMERIC_FOR_MODELS
+
+    train = require_split(manifest, "train", root)
+    train = train[train["label"].isin(classes)].reset_index(drop=True)
+    table = feature_table(root, train, progress=progress, desc="train features")
+    if table.failed:
+        log.warning("%d training images could not be measured and are left out of the "
+                    "features branch", len(table.failed))
+    if table.features.empty:
+        raise MediumnetError(f"none of the {len(train)} training images of {root} could be "
+                             "measured: the features branch has nothing to learn from")
+    frame = table.features.merge(train.assign(group=artist_groups(train))[["id", "group"]],
+                                 on="id")
+    x = frame[list(NUMERIC_FOR_MODELS)].to_numpy(np.float64)
+    y = np.array([MEDIUMS.index(v) for v in frame["label"]], dtype=int)
+    fit = fit_meta_learner(x, y, config.ensemble, groups=frame["group"].to_numpy(),
+                           seed=config.train.seed, classes=classes, split="training")
+    return FeatureModel(fit.estimator, tuple(NUMERIC_FOR_MODELS), tuple(classes)), fit
 
 
 def find_label_issues(works: pd.DataFrame, y: np.ndarray, probs: np.ndarray) -> pd.DataFrame:
@@ -393,7 +478,7 @@ def _branch_outputs(classifier, root: Path, works: pd.DataFrame, progress: bool)
         for start in range(0, len(paths), 64):
             parts.append(classifier.branch_outputs(paths[start:start + 64]))
             bar.update(len(paths[start:start + 64]))
-    names = [b.name for b in classifier.branches]
+    names = classifier.branch_names
     return BranchOutputs(
         {b: np.concatenate([p.probabilities[b] for p in parts]) for b in names},
         np.concatenate([p.features for p in parts]) if classifier.feature_names else None,
@@ -463,32 +548,30 @@ def _outputs_by_split(classifier, root: Path, manifest: pd.DataFrame, progress: 
     return parts, failed
 
 
-def _compare(parts: dict[str, _SplitOutputs], names: list[str], config: Config,
-             classes: tuple[str, ...], use_features: bool
+def _compare(parts: dict[str, _SplitOutputs], classifier, config: Config,
+             classes: tuple[str, ...]
              ) -> tuple[pd.DataFrame, dict[str, np.ndarray], MetaFit]:
-    """Fit the stack (and a features-only model) on val; score every model on val and test.
+    """Fit the stack on val; score it, each branch and the blend on val and test.
 
-    The ``val_macro_f1`` column is the selection score: out-of-fold for the fitted models
-    (features, stack), the validation predictions for the branches and the blend. ``accuracy``
-    and ``macro_f1`` are on the test split, for reporting.
+    Every branch of ``classifier`` is a row, the features branch (the features-only model)
+    included. The ``val_macro_f1`` column is the selection score: out-of-fold for the stack,
+    the validation predictions for the branches (fit on the training split) and the blend.
+    ``accuracy`` and ``macro_f1`` are on the test split, for reporting.
     """
+    from mediumnet.data.splits import artist_groups
     from mediumnet.ensemble import full_proba, meta_inputs
     from mediumnet.metrics import scores
 
     val, test = parts["val"], parts["test"]
-    groups = val.works["artist"].fillna("").astype(str).to_numpy()
-    x = {s: meta_inputs(parts[s].outputs.probabilities, parts[s].outputs.features, names,
-                        classes) for s in parts}
-    seed = config.train.seed
-    fit = fit_meta_learner(x["val"], val.y, config.ensemble, groups=groups, seed=seed,
-                           classes=classes)
+    names = classifier.branch_names
+    groups = artist_groups(val.works).to_numpy()
+    x = {s: meta_inputs(parts[s].outputs.probabilities,
+                        parts[s].outputs.features if classifier.meta_features else None,
+                        names, classes) for s in parts}
+    fit = fit_meta_learner(x["val"], val.y, config.ensemble, groups=groups,
+                           seed=config.train.seed, classes=classes)
     val_probs = {b: val.outputs.probabilities[b] for b in names}
     test_probs = {b: test.outputs.probabilities[b] for b in names}
-    if use_features:
-        feature_fit = fit_meta_learner(val.outputs.features, val.y, config.ensemble,
-                                       groups=groups, seed=seed, classes=classes)
-        val_probs["features"] = feature_fit.oof_probabilities
-        test_probs["features"] = full_proba(feature_fit.estimator, test.outputs.features)
     val_probs["blend"] = np.mean([val_probs[b] for b in names], axis=0)
     test_probs["blend"] = np.mean([test_probs[b] for b in names], axis=0)
     val_probs["stack"] = fit.oof_probabilities
@@ -517,10 +600,10 @@ def _audit(parts: dict[str, _SplitOutputs], fit: MetaFit, test_stack: np.ndarray
     return issues
 
 
-def _log_comparison(table: pd.DataFrame, fit: MetaFit, test_stack: np.ndarray,
+def _log_comparison(table: pd.DataFrame, fit: MetaFit, test_probs: dict[str, np.ndarray],
                     parts: dict[str, _SplitOutputs], root: Path, out_dir: Path,
-                    classes: tuple[str, ...], unreadable: int) -> pd.DataFrame:
-    """Write and log the table, the stack's evaluation report and the label audit."""
+                    classes: tuple[str, ...], unreadable: int, kind: str) -> pd.DataFrame:
+    """Write and log the table, the kept ensemble's evaluation report and the label audit."""
     import mlflow
 
     from mediumnet.evaluate import evaluation_report
@@ -534,10 +617,10 @@ def _log_comparison(table: pd.DataFrame, fit: MetaFit, test_stack: np.ndarray,
     mlflow.set_tag(TAG_MEDIUMS, ",".join(classes))
     table.to_csv(out_dir / "table.csv", index_label="model")
     (out_dir / "table.md").write_text(markdown_table(table))
-    evaluation_report(parts["test"].y, test_stack, out_dir / "evaluation",
+    evaluation_report(parts["test"].y, test_probs[kind], out_dir / "evaluation",
                       works=parts["test"].works, dataset_dir=root, prefix="test_",
-                      title="stacked ensemble", classes=classes)
-    issues = _audit(parts, fit, test_stack, root, out_dir)
+                      title=ENSEMBLE_TITLES[kind], classes=classes)
+    issues = _audit(parts, fit, test_probs["stack"], root, out_dir)
     mlflow.log_metric("label_issues", float(len(issues)))
     for name in ("table.csv", "table.md", "label_issues.csv", "label_issues.png"):
         mlflow.log_artifact(str(out_dir / name))
@@ -545,19 +628,19 @@ def _log_comparison(table: pd.DataFrame, fit: MetaFit, test_stack: np.ndarray,
 
 
 def _register_and_promote(model_uri: str, table: pd.DataFrame, parts, root: Path,
-                          tags: dict[str, str], classes: tuple[str, ...]
+                          tags: dict[str, str], classes: tuple[str, ...], kind: str
                           ) -> tuple[str, bool, str]:
-    """Register the ensemble with its lineage and move ``champion`` on the selection score."""
+    """Register the kept ensemble with its lineage; move ``champion`` on the selection score."""
     import mlflow
 
     from mediumnet.registry import register as register_model
     from mediumnet.registry import set_version_tag
 
-    selection = float(table.loc["stack", "val_macro_f1"])
+    selection = float(table.loc[kind, "val_macro_f1"])
     val_digest = _split_digest(parts["val"].works)
     tags = {**tags, TAG_VAL_SPLIT: val_digest, TAG_SELECTION_MACRO_F1: f"{selection:.6f}",
-            TAG_TEST_SPLIT: _split_digest(parts["test"].works),
-            TAG_TEST_MACRO_F1: f"{float(table.loc['stack', 'macro_f1']):.6f}"}
+            TAG_TEST_SPLIT: _split_digest(parts["test"].works), TAG_ENSEMBLE_KIND: kind,
+            TAG_TEST_MACRO_F1: f"{float(table.loc[kind, 'macro_f1']):.6f}"}
     version = str(register_model(model_uri, "ensemble", tags=tags).version)
     promoted, reason, champion_f1 = promote_if_better(
         version, selection, val_digest,
@@ -569,6 +652,62 @@ def _register_and_promote(model_uri: str, table: pd.DataFrame, parts, root: Path
                      TAG_ENSEMBLE_VERSION: version})
     set_version_tag("ensemble", version, TAG_PROMOTED, str(promoted).lower())
     return version, promoted, reason
+
+
+def kept_kind(table: pd.DataFrame, keep: str = "better") -> str:
+    """Choose the ensemble to register: ``stack`` or ``features`` (the features-only one).
+
+    ``better`` keeps the features-only ensemble only when its validation score is strictly
+    higher than the stack's (the stack wins ties); the test columns never choose.
+
+    Raises
+    ------
+    MediumnetError
+        If ``features`` is asked for without a features branch.
+    """
+    has_features = "features" in table.index
+    if keep == "features" and not has_features:
+        raise MediumnetError("ensemble.keep=features needs the features branch: leave "
+                             "--no-features out")
+    if keep in ("stack", "features"):
+        return keep
+    if has_features and table.loc["features", "val_macro_f1"] > table.loc["stack",
+                                                                          "val_macro_f1"]:
+        return "features"
+    return "stack"
+
+
+def _run_params(use_features: bool, classifier, fit: MetaFit, feature_fit: MetaFit | None,
+                parts: dict[str, _SplitOutputs], uris: dict[str, str], kind: str
+                ) -> dict[str, Any]:
+    """Return the stack run's parameters: inputs, how learners were chosen, what was kept."""
+    params = {"use_features": use_features, "meta_features": classifier.meta_features,
+              "cv_folds": fit.folds, "cv_grouped_by_artist": fit.grouped,
+              "mediums": ",".join(classifier.classes), "val_works": len(parts["val"].works),
+              "test_works": len(parts["test"].works), "registered_kind": kind,
+              **{f"branch_{k}": v for k, v in uris.items()},
+              **{f"meta_{k}": v for k, v in fit.best_params.items()}}
+    if feature_fit is not None:
+        params.update({f"features_{k}": v for k, v in feature_fit.best_params.items()})
+        params["features_train_works"] = len(feature_fit.oof_probabilities)
+    return params
+
+
+def _save_kept(path: Path, kind: str, classifier, fit: MetaFit, config: Config,
+               extra: dict[str, Any]) -> None:
+    """Save the ensemble that won on the validation works: the stack or the features alone."""
+    from mediumnet.ensemble import save_ensemble
+
+    if kind == "features":
+        save_ensemble(path, {}, {}, None, classifier.feature_names,
+                      feature_model=classifier.feature_model, meta_features=False,
+                      extra={**extra, "meta_learner": "none"})
+        return
+    save_ensemble(path, {b.name: b.local_dir for b in classifier.branches},
+                  {b.name: b.settings for b in classifier.branches}, fit.estimator,
+                  classifier.feature_names, feature_model=classifier.feature_model,
+                  meta_features=classifier.meta_features,
+                  extra={**extra, "meta_learner": config.ensemble.meta_learner})
 
 
 def stack(dataset_dir: str | os.PathLike[str], config: Config, *,
@@ -616,37 +755,35 @@ def stack(dataset_dir: str | os.PathLike[str], config: Config, *,
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     import mlflow
 
-    from mediumnet.ensemble import ImageClassifier, load_branch, save_ensemble
+    from mediumnet.ensemble import ImageClassifier, load_branch, shared_classes
     from mediumnet.features import NUMERIC_FOR_MODELS
     from mediumnet.tracking import git_commit, run_location, start_run
 
     uris, versions = _branch_uris({"composition": composition, "texture": texture,
                                    "effnet": effnet}, digest, root)
     branches: list[Branch] = [load_branch(uris[k], k) for k in uris]
-    names = [b.name for b in branches]
-    feature_names = NUMERIC_FOR_MODELS if use_features else ()
-    classifier = ImageClassifier(branches, feature_names=feature_names)
-    classes = classifier.classes
+    classes = shared_classes({b.name: b.classes for b in branches})
+    feature_model, feature_fit = (fit_features_branch(root, manifest, config, classes, progress)
+                                  if use_features else (None, None))
+    classifier = ImageClassifier(
+        branches, feature_names=NUMERIC_FOR_MODELS if use_features else (),
+        feature_model=feature_model, meta_features=use_features and config.ensemble.meta_features)
     parts, failed = _outputs_by_split(classifier, root, manifest, progress)
-    table, test_probs, fit = _compare(parts, names, config, classes, use_features)
+    table, test_probs, fit = _compare(parts, classifier, config, classes)
+    kind = kept_kind(table, config.ensemble.keep)
     out_dir = root / "stack"
     out_dir.mkdir(parents=True, exist_ok=True)
-
+    params = _run_params(use_features, classifier, fit, feature_fit, parts, uris, kind)
     with start_run("stack", config=config, dataset_digest=digest, dataset_dir=root,
-                   params={"use_features": use_features, "cv_folds": fit.folds,
-                           "cv_grouped_by_artist": fit.grouped, "mediums": ",".join(classes),
-                           "val_works": len(parts["val"].works),
-                           "test_works": len(parts["test"].works),
-                           **{f"branch_{k}": v for k, v in uris.items()},
-                           **{f"meta_{k}": v for k, v in fit.best_params.items()}}) as run:
-        issues = _log_comparison(table, fit, test_probs["stack"], parts, root, out_dir,
-                                 classes, len(failed))
+                   params=params) as run:
+        if feature_fit is not None:
+            mlflow.log_metric("train_cv_macro_f1_features", feature_fit.cv_macro_f1)
+        issues = _log_comparison(table, fit, test_probs, parts, root, out_dir, classes,
+                                 len(failed), kind)
         with tempfile.TemporaryDirectory() as tmp:
-            save_ensemble(Path(tmp) / "model", {b.name: b.local_dir for b in branches},
-                          {b.name: b.settings for b in branches}, fit.estimator, feature_names,
-                          extra={"branch_uris": uris, "branch_versions": versions,
-                                 "dataset_digest": digest,
-                                 "meta_learner": config.ensemble.meta_learner})
+            _save_kept(Path(tmp) / "model", kind, classifier, fit, config,
+                       {"branch_uris": uris, "branch_versions": versions,
+                        "dataset_digest": digest, "ensemble_kind": kind})
             mlflow.log_artifacts(str(Path(tmp) / "model"), "model")
         model_uri = f"runs:/{run.info.run_id}/model"
         version, promoted, reason = None, False, "not registered"
@@ -654,17 +791,18 @@ def stack(dataset_dir: str | os.PathLike[str], config: Config, *,
             tags = {TAG_DATASET_DIGEST: digest, TAG_PRESET: config.preset,
                     TAG_META_LEARNER: config.ensemble.meta_learner,
                     TAG_USE_FEATURES: str(use_features).lower(),
-                    TAG_MEDIUMS: ",".join(classes),
-                    **{f"{TAG_BRANCH_PREFIX}{k}": f"{uris[k]} (v{versions[k]})" if versions[k]
-                       else uris[k] for k in uris}}
+                    TAG_MEDIUMS: ",".join(classes)}
+            if kind == "stack":
+                tags.update({f"{TAG_BRANCH_PREFIX}{k}": f"{uris[k]} (v{versions[k]})"
+                             if versions[k] else uris[k] for k in uris})
             commit = git_commit()
             if commit:
                 tags[TAG_GIT_COMMIT] = commit
             version, promoted, reason = _register_and_promote(model_uri, table, parts, root,
-                                                              tags, classes)
+                                                              tags, classes, kind)
         location = run_location(run)
     return StackResult(run_id=run.info.run_id, model_uri=model_uri, version=version,
-                       table=table, promoted=promoted, promotion_reason=reason,
+                       table=table, promoted=promoted, promotion_reason=reason, kind=kind,
                        label_issues=issues, out_dir=out_dir, branch_uris=uris,
                        seconds=time.perf_counter() - started, run_location=location,
                        failed=failed)

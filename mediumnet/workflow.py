@@ -286,10 +286,19 @@ def stack_verdict(table_csv: str | os.PathLike[str]) -> str:
     best = branches["macro_f1"].idxmax()
     stack_f1, best_f1 = table.loc["stack", "macro_f1"], branches.loc[best, "macro_f1"]
     if stack_f1 > best_f1:
-        return (f"The stack beats every branch alone: test macro-F1 {stack_f1:.3f} against "
-                f"{best_f1:.3f} for the best branch ({best}).")
-    return (f"Warning: the stack (test macro-F1 {stack_f1:.3f}) does not beat the best branch "
-            f"({best}, {best_f1:.3f}); see the label audit and the evaluation report.")
+        verdict = (f"The stack beats every branch alone: test macro-F1 {stack_f1:.3f} against "
+                   f"{best_f1:.3f} for the best branch ({best}).")
+    else:
+        verdict = (f"Warning: the stack (test macro-F1 {stack_f1:.3f}) does not beat the best "
+                   f"branch ({best}, {best_f1:.3f}); see the label audit and the evaluation "
+                   "report.")
+    if "features" in table.index and (table.loc["features", "val_macro_f1"]
+                                      > table.loc["stack", "val_macro_f1"]):
+        verdict += (f" The features-only ensemble scored higher on the validation works "
+                    f"({table.loc['features', 'val_macro_f1']:.3f} against "
+                    f"{table.loc['stack', 'val_macro_f1']:.3f} for the stack): it is the "
+                    "registered version.")
+    return verdict
 
 
 def summary_text(result: WorkflowResult, dataset_dir: str | os.PathLike[str]) -> str:
@@ -324,6 +333,11 @@ def summary_text(result: WorkflowResult, dataset_dir: str | os.PathLike[str]) ->
                   "test accuracy and macro-F1 (for reporting):", "",
                   table.read_text().rstrip(), ""]
         lines += [stack_verdict(root / "stack" / "table.csv"), ""]
+    effnet = [st for st in result.steps if st.entry_point == "train_effnet"]
+    if effnet and mlflow.get_run(effnet[0].run_id).data.params.get("start_weights") == "none":
+        lines += ["EfficientNet started from random weights (effnet.weights=none: nothing is "
+                  "downloaded here), so it learns little; `mediumnet weights fetch` and "
+                  "-P set=effnet.weights=FILE give it ImageNet's.", ""]
     uri = mlflow.get_tracking_uri()
     lines += [f"Runs and models are in {uri} (parent run {result.parent_run_id}); look at "
               f"them with `make ui` or `mlflow ui --backend-store-uri {uri}`."]

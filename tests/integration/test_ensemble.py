@@ -122,6 +122,49 @@ def test_champion_moves_on_the_validation_selection_score_never_on_test(in_store
     client.set_registered_model_alias("mediumnet-ensemble", "champion", result.version)
 
 
+def test_served_features_are_the_training_features_exactly(in_store):
+    # The features branch learns from the feature table; the server measures what it is sent.
+    from mediumnet.data.manifest import read_manifest
+    from mediumnet.ensemble import load_classifier
+    from mediumnet.feature_table import feature_table
+    from mediumnet.features import NUMERIC_FOR_MODELS
+
+    manifest = read_manifest(in_store.dataset)
+    works = manifest[manifest["split"] == "train"].head(4).reset_index(drop=True)
+    table = feature_table(in_store.dataset, works, progress=False)
+    assert table.reused == len(works)               # measured once, when the stack was fit
+    trained = table.features.set_index("id").loc[works["id"], list(NUMERIC_FOR_MODELS)]
+    classifier = load_classifier("models:/mediumnet-ensemble@champion")
+    assert classifier.feature_model is not None
+    paths = [in_store.dataset / p for p in works["image_path"]]
+    for items in (paths, [p.read_bytes() for p in paths]):
+        served = classifier.branch_outputs(items).features
+        assert np.array_equal(served, trained.to_numpy())
+
+
+def test_the_features_only_ensemble_is_a_servable_version(in_store, monkeypatch):
+    from mediumnet.config import load_config
+    from mediumnet.stacking import stack
+    from tests.integration.conftest import TINY
+
+    config = load_config("demo", TINY)
+    config.ensemble.keep = "features"
+    result = stack(in_store.dataset, config, register=False, progress=False)
+    assert result.kind == "features"
+    tags = mlflow.get_run(result.run_id).data.params
+    assert tags["registered_kind"] == "features"
+    model = mlflow.pyfunc.load_model(result.model_uri)
+    classifier = model.unwrap_python_model().classifier
+    assert classifier.branches == [] and classifier.meta is None
+    paths = _test_images(in_store, 3)
+    monkeypatch.setenv("MEDIUMNET_SERVE_ROOTS", str(in_store.dataset))
+    out = model.predict(pd.DataFrame({"path": paths}))
+    assert out["error"].isna().all() and set(out["label"]) <= set(MEDIUMS)
+    outputs = classifier.branch_outputs(paths)
+    assert np.allclose(out[list(PROBABILITY_COLUMNS)].to_numpy(float),
+                       outputs.probabilities["features"])
+
+
 class _Images(BaseHTTPRequestHandler):
     body = b""
 

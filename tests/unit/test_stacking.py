@@ -139,7 +139,8 @@ def test_meta_learner_degrades_on_a_single_work_of_a_medium(caplog):
         fit = fit_meta_learner(x[keep], y[keep], EnsembleConfig())
     assert "single work of gouache_watercolor (1)" in caplog.text
     assert "fixed instead of chosen by cross-validation" in caplog.text
-    assert fit.best_params == {"C": pytest.approx(np.logspace(-3, 2, 11)[5])}
+    assert fit.best_params == {"model": "logistic",
+                               "C": pytest.approx(np.logspace(-3, 2, 11)[5])}
     assert fit.oof_probabilities.shape == (int(keep.sum()), 5)
     assert fit.cv_macro_f1 > 0.5
 
