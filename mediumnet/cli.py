@@ -245,7 +245,8 @@ def train_command(branch: str, dataset_dir: str, no_register: bool, quiet: bool,
               help="EfficientNet model (default: used if one was trained on DATASET_DIR; "
                    "'none' leaves it out).")
 @click.option("--features/--no-features", default=None,
-              help="Add the visual features to the branch outputs (default: on).")
+              help="Add the features branch (visual features and texture descriptors) "
+                   "(default: on).")
 @click.option("--no-register", is_flag=True, help="Log the ensemble but do not register it.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @_config_options
@@ -255,11 +256,13 @@ def stack_command(dataset_dir: str, composition: str | None, texture: str | None
                   preset: str, overrides: tuple[str, ...]) -> None:
     """Fit the stacking ensemble over the branch models of a split DATASET_DIR.
 
-    Compares each branch alone, a features-only model, the blend (mean of branch
-    probabilities) and the stack: a selection score on val (out-of-fold) and test scores for
-    reporting; lists the works whose label the models doubt; logs and registers the
-    ensemble as mediumnet-ensemble; moves the alias champion to it if its selection score is
-    at least the champion's on the same validation works. The test split never chooses.
+    Fits the features branch on the training split, then compares each branch alone (the
+    features branch is the features-only model), the blend (mean of branch probabilities)
+    and the stack: a selection score on val (out-of-fold for the stack) and test scores for
+    reporting; lists the works whose label the models doubt; logs and registers the better
+    of the stack and the features-only ensemble on val as mediumnet-ensemble; moves the alias
+    champion to it if its selection score is at least the champion's on the same
+    validation works. The test split never chooses.
     """
     from mediumnet.config import load_config
     from mediumnet.stacking import markdown_table, stack
@@ -274,9 +277,65 @@ def stack_command(dataset_dir: str, composition: str | None, texture: str | None
                f"{result.out_dir / 'label_issues.csv'} (gallery label_issues.png)")
     if result.version:
         state = "now champion" if result.promoted else "not promoted"
-        click.echo(f"registered as version {result.version} of mediumnet-ensemble, {state}: "
-                   f"{result.promotion_reason}")
+        what = ("the features-only ensemble (it beat the stack on val)"
+                if result.kind == "features" else "the stack")
+        click.echo(f"registered {what} as version {result.version} of mediumnet-ensemble, "
+                   f"{state}: {result.promotion_reason}")
     click.echo(result.run_location)
+
+
+@cli.command("score")
+@click.argument("source", metavar="INPUT", type=click.Path())
+@click.argument("output", type=click.Path(dir_okay=False))
+@click.option("--model", "model_uri", metavar="URI", default=None,
+              help="Model to use (default: models:/mediumnet-ensemble@champion).")
+@click.option("--engine", type=click.Choice(["local", "spark"]), default="local",
+              show_default=True, help="In this process, or on Spark (mlflow spark_udf).")
+@click.option("--master", metavar="URL", default=None,
+              help="Spark master (default: local[*]); only with --engine spark.")
+@click.option("--batch", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Rows per model call (Spark: rows per Arrow batch).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@_errors_as_one_line
+def score_command(source: str, output: str, model_uri: str | None, engine: str,
+                  master: str | None, batch: int, quiet: bool) -> None:
+    """Score a folder or table of images into one Parquet table.
+
+    INPUT is a folder of images, or a CSV / Parquet table with a path, url or image column.
+    OUTPUT gets the input columns, then label, confidence, p_<medium> and error, one row
+    per input row: a bad row gets an error, the others are answered.
+    """
+    from mediumnet.score import score
+
+    if master and engine != "spark":
+        raise MediumnetError("--master is for --engine spark: add --engine spark, or leave "
+                             "--master out")
+    result = score(source, output, model_uri=model_uri, engine=engine, master=master,
+                   batch=batch, progress=not quiet)
+    click.echo(f"{result.rows} rows scored ({result.failed} with an error) in "
+               f"{result.seconds:.1f} s on {engine}: {result.output}")
+
+
+@cli.group("weights")
+def weights_group() -> None:
+    """Pretrained weights for machines without internet."""
+
+
+@weights_group.command("fetch")
+@click.argument("variants", nargs=-1, metavar="[VARIANT]...")
+@click.option("--dir", "folder", type=click.Path(file_okay=False), default="weights",
+              show_default=True, help="Folder to write the weights files into.")
+@_errors_as_one_line
+def weights_fetch_command(variants: tuple[str, ...], folder: str) -> None:
+    """Download EfficientNet's ImageNet weights (VARIANT: B0-B7; default B6, the seed's).
+
+    Needs the internet. Copy the folder to the training machine and give
+    --set effnet.weights=FOLDER/FILE (or texture.backbone=effnet with it).
+    """
+    from mediumnet.models.effnet import fetch_imagenet_weights, weights_sha256
+
+    for path in fetch_imagenet_weights([v.upper() for v in variants] or ["B6"], folder):
+        click.echo(f"{path}  sha256 {weights_sha256(str(path))}")
 
 
 @cli.command("evaluate")

@@ -114,7 +114,7 @@ ENTRY_POINTS: dict[str, EntryPoint] = {e.name: e for e in (
         Param("meta_learner", "", kind="override", target="ensemble.meta_learner")),
         doc="Empty URIs: the branch models trained on dataset_dir (champion, else newest "
             "promotable). features: auto (the preset's), on or off; meta_learner: '' (the "
-            "preset's), logistic or boosting.",
+            "preset's), auto, logistic or boosting.",
         fixed=("--quiet",)),
     EntryPoint("evaluate", ("evaluate",), (
         Param("model_uri", "models:/mediumnet-ensemble@champion", kind="argument"),

@@ -21,6 +21,134 @@ VARIANTS: dict[str, tuple[str, int]] = {
 BACKBONE = "backbone"
 
 
+def _local_weights(weights: str) -> Path:
+    local = Path(weights).expanduser()
+    if not local.is_file():
+        raise MediumnetError(f"effnet weights {weights}: no such file; give a local weights "
+                             "file (.weights.h5, .h5 or .keras: mediumnet weights fetch makes "
+                             "them), imagenet or none")
+    return local
+
+
+def build_backbone(variant: str, size: int, weights: str | None = "imagenet") -> keras.Model:
+    """Build the EfficientNet backbone (no top, average-pooled) with its starting weights.
+
+    Parameters
+    ----------
+    variant : str
+        ``B0`` … ``B7``.
+    size : int
+        Input side in pixels (weights do not depend on it).
+    weights : str or None
+        ``"imagenet"`` (Keras downloads them where the internet is reachable), None or
+        ``"none"`` (random initialisation), or a local file of the backbone's weights:
+        ``.weights.h5`` (what ``mediumnet weights fetch`` writes), Keras' own legacy
+        ``.h5`` download, or a ``.keras`` model file of the backbone.
+
+    Raises
+    ------
+    MediumnetError
+        Unknown variant, a weights file that does not exist or does not fit, or ImageNet
+        weights that cannot be downloaded.
+    """
+    if variant not in VARIANTS:
+        raise MediumnetError(f"unknown EfficientNet variant {variant!r}: choose one of "
+                             f"{', '.join(VARIANTS)}")
+    class_name = VARIANTS[variant][0]
+    local = None
+    if weights in (None, "none", ""):
+        keras_weights = None
+    elif weights == "imagenet":
+        keras_weights = "imagenet"
+    else:
+        local = _local_weights(str(weights))
+        keras_weights = None
+    try:
+        backbone = getattr(keras.applications, class_name)(
+            include_top=False, weights=keras_weights, input_shape=(size, size, 3),
+            pooling="avg")
+    except Exception as exc:  # the download raises URL, HTTP or OS errors
+        if keras_weights != "imagenet":
+            raise
+        raise MediumnetError(
+            f"cannot download the ImageNet weights of EfficientNet{variant} ({type(exc).__name__}"
+            "): fetch them where the internet is reachable with mediumnet weights fetch "
+            f"{variant} --dir DIR, copy DIR here and give --set effnet.weights=DIR/"
+            f"{weights_file_name(variant)}, or train from scratch with --set "
+            "effnet.weights=none") from None
+    backbone.name = BACKBONE
+    if local is not None:
+        try:
+            backbone.load_weights(str(local))
+        except Exception as exc:
+            raise MediumnetError(f"effnet weights {local} do not fit EfficientNet{variant} "
+                                 f"({type(exc).__name__}): give the backbone's own weights "
+                                 "file") from None
+    return backbone
+
+
+def weights_file_name(variant: str) -> str:
+    """Return the file name :func:`fetch_imagenet_weights` gives a variant's weights."""
+    return f"efficientnet{variant.lower()}_imagenet_notop.weights.h5"
+
+
+def fetch_imagenet_weights(variants: list[str], folder: str | Path) -> list[Path]:
+    """Download the ImageNet backbone weights of EfficientNet variants into ``folder``.
+
+    Keras downloads them (and checks their hash); each is saved as
+    :func:`weights_file_name`, which ``--set effnet.weights=FILE`` loads on a machine
+    without internet. Needs the internet.
+
+    Raises
+    ------
+    MediumnetError
+        Unknown variant, or the download failed (no internet).
+    """
+    folder = Path(folder)
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        raise MediumnetError(f"unknown EfficientNet variant {', '.join(unknown)}: choose from "
+                             f"{', '.join(VARIANTS)}")
+    written = []
+    for variant in variants:
+        class_name, native = VARIANTS[variant]
+        try:
+            backbone = getattr(keras.applications, class_name)(
+                include_top=False, weights="imagenet", input_shape=(native, native, 3),
+                pooling="avg")
+        except Exception as exc:  # URL, HTTP or OS errors of the download
+            raise MediumnetError(
+                f"cannot download the ImageNet weights of EfficientNet{variant} "
+                f"({type(exc).__name__}: {str(exc).splitlines()[0]}): mediumnet "
+                "weights fetch needs the internet; run it on a machine that has it and copy "
+                "the folder") from None
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / weights_file_name(variant)
+        part = target.with_name(target.name + ".part.weights.h5")
+        backbone.save_weights(str(part))
+        part.replace(target)
+        written.append(target)
+    return written
+
+
+def weights_sha256(weights: str | None) -> str:
+    """Return what identifies the starting weights: a local file's sha256, else the name.
+
+    ``imagenet`` is Keras' published file (its hash is checked on download): ``imagenet``.
+    """
+    import hashlib
+
+    if weights in (None, "", "none"):
+        return "none"
+    if weights == "imagenet":
+        return "imagenet"
+    digest = hashlib.sha256()
+    with open(_local_weights(str(weights)), "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def build_effnet(variant: str = "B6", image_size: int | None = None, *,
                  weights: str | None = "imagenet", dropout: float = 0.3,
                  augmentation: keras.layers.Layer | None = None,
@@ -52,36 +180,7 @@ def build_effnet(variant: str = "B6", image_size: int | None = None, *,
                              f"{', '.join(VARIANTS)}")
     class_name, native = VARIANTS[variant]
     size = image_size or native
-    local = None
-    if weights in (None, "none", ""):
-        keras_weights = None
-    elif weights == "imagenet":
-        keras_weights = "imagenet"
-    else:
-        local = Path(weights).expanduser()
-        if not local.is_file():
-            raise MediumnetError(f"effnet weights {weights}: no such file; give a local "
-                                 "weights file, imagenet or none")
-        keras_weights = None
-    try:
-        backbone = getattr(keras.applications, class_name)(
-            include_top=False, weights=keras_weights, input_shape=(size, size, 3),
-            pooling="avg")
-    except Exception as exc:  # the download raises URL, HTTP or OS errors
-        if keras_weights != "imagenet":
-            raise
-        raise MediumnetError(
-            f"cannot download the ImageNet weights of EfficientNet{variant} ({type(exc).__name__}"
-            "): give a local file with --set effnet.weights=/path/to/weights.h5 or train from "
-            "scratch with --set effnet.weights=none") from None
-    backbone.name = BACKBONE
-    if local is not None:
-        try:
-            backbone.load_weights(str(local))
-        except Exception as exc:
-            raise MediumnetError(f"effnet weights {local} do not fit EfficientNet{variant} "
-                                 f"({type(exc).__name__}): give the backbone's own weights "
-                                 "file") from None
+    backbone = build_backbone(variant, size, weights)
     inputs = keras.Input((size, size, 3), name="image")
     x = augmentation(inputs) if augmentation is not None else inputs
     # training=False: BatchNormalization stays in inference mode even once unfrozen, as

@@ -72,6 +72,90 @@ def test_texture_and_effnet_train_and_register(dataset):
     assert sorted(children["params.stage"]) == ["1", "2", "3"]
 
 
+@pytest.mark.parametrize("suffix", [".weights.h5", ".h5", ".keras"])
+def test_local_backbone_weights_load_in_every_keras_format(tmp_path, suffix):
+    import keras
+    from keras.src.legacy.saving import legacy_h5_format
+
+    from mediumnet.models.effnet import BACKBONE, build_backbone, build_effnet
+
+    # Stands for the ImageNet file: a freshly built backbone's own (random) weights.
+    source = build_backbone("B0", 32, weights=None)
+    path = tmp_path / f"b0{suffix}"
+    if suffix == ".weights.h5":
+        source.save_weights(str(path))
+    elif suffix == ".keras":
+        source.save(str(path))
+    else:  # Keras' ImageNet downloads are legacy HDF5 weights files
+        import h5py
+
+        with h5py.File(path, "w") as handle:
+            legacy_h5_format.save_weights_to_hdf5_group(handle, source)
+    model = build_effnet("B0", 48, weights=str(path))   # weights do not depend on the size
+    loaded = model.get_layer(BACKBONE)
+    assert all(np.array_equal(a, b) for a, b in zip(source.get_weights(), loaded.get_weights(),
+                                                      strict=True))
+    fresh = build_backbone("B0", 48, weights=None)
+    kernels = [i for i, w in enumerate(source.get_weights()) if w.ndim == 4]
+    assert not np.array_equal(fresh.get_weights()[kernels[0]], source.get_weights()[kernels[0]])
+    assert isinstance(loaded, keras.Model)
+
+
+def test_effnet_training_starts_from_a_local_weights_file_and_records_it(dataset, tmp_path):
+    import hashlib
+
+    import keras
+
+    from mediumnet.models.effnet import BACKBONE, build_backbone
+
+    source = build_backbone("B0", 32, weights=None)
+    rng = np.random.default_rng(0)
+    norms = [layer.name for layer in source.layers
+             if isinstance(layer, keras.layers.BatchNormalization)]
+    for name in norms:  # statistics no fresh model has: only the file can put them there
+        layer = source.get_layer(name)
+        layer.set_weights([rng.uniform(0.5, 1.5, w.shape).astype("float32")
+                           for w in layer.get_weights()])
+    path = tmp_path / "start.weights.h5"
+    source.save_weights(str(path))
+    config = load_config("demo", [*TINY, f"effnet.weights={path}"])
+    result = train_branch(dataset, "effnet", config, progress=False)
+    params = mlflow.get_run(result.run_id).data.params
+    assert params["start_weights"] == str(path)
+    assert params["start_weights_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    # BatchNormalization stays frozen in every stage: after all three, it is still the file's.
+    trained = mlflow.keras.load_model(result.model_uri).get_layer(BACKBONE)
+    for name in norms:
+        assert all(np.array_equal(a, b) for a, b in zip(
+            source.get_layer(name).get_weights(), trained.get_layer(name).get_weights(),
+            strict=True)), name
+
+
+def test_texture_tiles_through_an_effnet_backbone(dataset):
+    from mediumnet.ensemble import load_branch
+
+    config = load_config("demo", [*TINY, "texture.backbone=effnet", "effnet.weights=none"])
+    result = train_branch(dataset, "texture", config, progress=False)
+    model = mlflow.keras.load_model(result.model_uri)
+    assert model.get_layer("backbone").name == "backbone"   # EfficientNet inside
+    params = mlflow.get_run(result.run_id).data.params
+    assert params["texture.backbone"] == "effnet" and params["start_weights"] == "none"
+    branch = load_branch(result.model_uri, "texture")      # same tiles, same pooling
+    assert branch.per_image == 2 and branch.settings["tile"] == 32
+
+
+def test_weights_fetch_without_internet_says_so_in_one_line(workdir, mediumnet_exe):
+    done = subprocess.run([mediumnet_exe, "weights", "fetch", "B0", "--dir", "w"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1
+    assert "needs the internet" in done.stderr and "EfficientNetB0" in done.stderr
+    assert not (workdir / "w").exists()                     # nothing half-written
+    bad = subprocess.run([mediumnet_exe, "weights", "fetch", "B9"], capture_output=True,
+                         text=True, timeout=120)
+    assert bad.returncode == 1 and "unknown EfficientNet variant B9" in bad.stderr
+
+
 def test_killed_training_resumes_at_the_next_epoch(dataset, workdir):
     sets = [a for item in TINY + ["composition.epochs=4", "train.early_stopping_start=10"]
             for a in ("--set", item)]
