@@ -33,6 +33,7 @@ import numpy as np
 from mediumnet.errors import MediumnetError
 from mediumnet.labels import MEDIUMS
 from mediumnet.names import (
+    EXPERIMENT,
     TAG_COLLAPSE_REASON,
     TAG_COLLAPSED,
     TAG_DATASET_DIGEST,
@@ -67,6 +68,72 @@ def select_strategy(setting: str = "auto") -> tf.distribute.Strategy:
     if setting == "mirrored" or (setting == "auto" and len(gpus) > 1):
         return tf.distribute.MirroredStrategy()
     return tf.distribute.get_strategy()
+
+
+def _strategy_name(strategy) -> str:
+    """Return the strategy's public name (MultiWorkerMirroredStrategy's class has another)."""
+    import tensorflow as tf
+
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return "MultiWorkerMirroredStrategy"
+    return type(strategy).__name__
+
+
+def worker_count(strategy) -> int:
+    """Return the machines (tasks) a strategy trains on: 1 unless multi-worker."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not getattr(resolver, "task_type", None):
+        return 1
+    spec = resolver.cluster_spec().as_dict()
+    return sum(len(spec.get(kind, ())) for kind in ("chief", "worker")) or 1
+
+
+def is_chief(strategy) -> bool:
+    """Return whether this process is the one that logs, registers and cleans up.
+
+    The ``chief`` task when the cluster has one, else worker 0; always true on one machine.
+    """
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not getattr(resolver, "task_type", None):
+        return True
+    if resolver.task_type == "chief":
+        return True
+    has_chief = bool(resolver.cluster_spec().as_dict().get("chief"))
+    return resolver.task_type == "worker" and int(resolver.task_id or 0) == 0 and not has_chief
+
+
+@contextlib.contextmanager
+def _worker_store(chief: bool):
+    """On a non-chief worker: MLflow and the backups go to a temp dir of its own, removed after.
+
+    Every worker runs the same training (the collective steps need them all); only the
+    chief's runs, metrics and registered model reach the real store.
+    """
+    if chief:
+        yield None
+        return
+    import tempfile
+
+    import mlflow
+
+    scratch = Path(tempfile.mkdtemp(prefix="mediumnet-worker-"))
+    saved_uri = os.environ.pop("MLFLOW_TRACKING_URI", None)
+    saved_run = os.environ.pop("MLFLOW_RUN_ID", None)
+    previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    store = f"sqlite:///{scratch / 'mlflow.db'}"
+    mlflow.set_tracking_uri(store)
+    mlflow.set_registry_uri(store)
+    # Its artifacts too: an experiment made here would put them in ./mlruns, the chief's.
+    mlflow.create_experiment(EXPERIMENT, artifact_location=(scratch / "mlruns").as_uri())
+    try:
+        yield scratch
+    finally:
+        mlflow.set_tracking_uri(previous[0])
+        mlflow.set_registry_uri(previous[1])
+        for key, value in (("MLFLOW_TRACKING_URI", saved_uri), ("MLFLOW_RUN_ID", saved_run)):
+            if value is not None:
+                os.environ[key] = value
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def configure_precision(setting: str = "auto") -> str:
@@ -191,6 +258,16 @@ def detect_collapse(y_true: np.ndarray, y_pred: np.ndarray,
     return False, ""
 
 
+def _start_weights(branch: str, config: Config) -> dict[str, str]:
+    """Return what an EfficientNet backbone starts from: the weights named, their sha256."""
+    if branch != "effnet" and not (branch == "texture" and config.texture.backbone == "effnet"):
+        return {}
+    from mediumnet.models.effnet import weights_sha256
+
+    weights = str(config.effnet.weights or "none")
+    return {"start_weights": weights, "start_weights_sha256": weights_sha256(weights)}
+
+
 def _build_model(branch: str, config: Config, num_classes: int = len(MEDIUMS)):
     from mediumnet.models import get_builder
     from mediumnet.models.augment import build_augmentation
@@ -205,6 +282,16 @@ def _build_model(branch: str, config: Config, num_classes: int = len(MEDIUMS)):
     section = config.composition if branch == "composition" else config.texture
     size = config.data.composition_size if branch == "composition" else config.data.texture_tile
     aug = build_augmentation(size, t.augmentation, seed=t.seed)
+    if branch == "texture" and config.texture.backbone == "effnet":
+        from mediumnet.models.effnet import set_stage
+
+        e = config.effnet
+        model = get_builder("effnet")(e.variant, size, weights=e.weights,
+                                      dropout=config.texture.dropout, augmentation=aug,
+                                      num_classes=num_classes)
+        # One training stage: pretrained, the top half adapts; from scratch, everything.
+        set_stage(model, 3 if e.weights in (None, "", "none") else 2)
+        return model
     return get_builder(branch)(size, filters=section.filters, kernel_size=section.kernel_size,
                                dense_units=section.dense_units, dropout=section.dropout,
                                head=section.head, augmentation=aug, num_classes=num_classes)
@@ -336,20 +423,36 @@ def train_branch(dataset_dir: str | os.PathLike[str], branch: str, config: Confi
     if branch not in BRANCHES:
         raise MediumnetError(f"unknown branch {branch!r}: choose one of {', '.join(BRANCHES)}")
     started = time.perf_counter()
-    t = _prepare(Path(dataset_dir), branch, config)
+    from mediumnet.data.manifest import read_manifest
 
+    training_mediums(read_manifest(dataset_dir), dataset_dir)  # bad data: fail before TF
+    # The strategy comes before any other TensorFlow work: a multi-worker (collective) one
+    # cannot be created once TensorFlow has started.
+    strategy = select_strategy(config.train.strategy)
+    policy = configure_precision(config.train.mixed_precision)
+    chief = is_chief(strategy)
+    with _worker_store(chief) as scratch:
+        return _train(Path(dataset_dir), branch, config, strategy, policy, scratch, started,
+                      register=register, progress=progress)
+
+
+def _train(root: Path, branch: str, config: Config, strategy, policy: str,
+           scratch: Path | None, started: float, *, register: bool, progress: bool
+           ) -> TrainResult:
+    """Train, evaluate, log and register (a non-chief worker: into its own scratch store)."""
     import mlflow
 
     from mediumnet.tracking import run_location, start_run
 
-    policy = configure_precision(config.train.mixed_precision)
-    strategy = select_strategy(config.train.strategy)
+    t = _prepare(root, branch, config, scratch, worker_count(strategy))
     with start_run(f"train_{branch}", config=config if t.resume_id is None else None,
                    dataset_digest=t.digest, dataset_dir=t.root, resume_run_id=t.resume_id,
                    params=None if t.resume_id else {
                        "branch": branch, "precision": policy,
-                       "strategy": type(strategy).__name__, "train_works": t.n_train,
-                       "mediums": ",".join(t.classes)}) as run:
+                       "strategy": _strategy_name(strategy), "train_works": t.n_train,
+                       "mediums": ",".join(t.classes), "workers": t.workers,
+                       **_start_weights(branch, config)}
+                   ) as run:
         t.run_file.write_text(run.info.run_id)
         with strategy.scope():
             model = _build_model(branch, config, len(t.classes))
@@ -388,6 +491,8 @@ class _Training:
     stages: list[tuple[int, float]]
     work: Path
     resume_id: str | None
+    workers: int = 1
+    """Machines training together (``MultiWorkerMirroredStrategy``); 1 on one machine."""
 
     @property
     def run_file(self) -> Path:
@@ -395,8 +500,13 @@ class _Training:
         return self.work / "mlflow_run_id"
 
 
-def _prepare(root: Path, branch: str, config: Config) -> _Training:
-    """Check the data (before TensorFlow loads), build the cached views and the datasets."""
+def _prepare(root: Path, branch: str, config: Config, scratch: Path | None = None,
+             workers: int = 1) -> _Training:
+    """Check the data, build the cached views and the datasets (sharded over the workers).
+
+    ``scratch``: a non-chief worker's own folder for its backups (the chief's live in the
+    data set, where a restarted training finds them).
+    """
     from mediumnet.data.manifest import manifest_digest, read_manifest
     from mediumnet.data.pipeline import build_cache, class_weights, make_dataset
 
@@ -422,6 +532,8 @@ def _prepare(root: Path, branch: str, config: Config) -> _Training:
         stages = [(section.epochs, section.learning_rate)]
     keras.utils.set_random_seed(config.train.seed)
     work = _work_dir(root, branch, config, digest)
+    if scratch is not None:
+        work = scratch / work.name
     work.mkdir(parents=True, exist_ok=True)
     run_file = work / "mlflow_run_id"
     return _Training(
@@ -432,7 +544,7 @@ def _prepare(root: Path, branch: str, config: Config) -> _Training:
         weights=class_weights(manifest, "train", classes) if config.train.class_weights
         else None,
         n_train=n_train, per_work=per_work, steps=max(1, -(-n_train * per_work // batch)),
-        stages=stages, work=work,
+        stages=stages, work=work, workers=workers,
         resume_id=run_file.read_text().strip() if run_file.exists() else None)
 
 
@@ -488,10 +600,10 @@ def _fit(t: _Training, model, strategy, progress: bool) -> tuple[dict[str, list[
         nested = (start_run(f"train_{branch}_stage{stage}", nested=True,
                             params={"stage": stage, "epochs": epochs, "learning_rate": lr})
                   if branch == "effnet" else None)
-        with nested or contextlib.nullcontext():
-            fit = model.fit(t.train_ds, validation_data=t.val_ds, epochs=epochs,
-                            class_weight=t.weights, callbacks=_callbacks(t, stage_dir, offset),
-                            shuffle=False, verbose=1 if progress else 0)
+        with nested or contextlib.nullcontext(), _multi_worker_fit(model, strategy, t.workers):
+            fit = model.fit(**_fit_data(t), epochs=epochs, class_weight=t.weights,
+                            callbacks=_callbacks(t, stage_dir, offset), shuffle=False,
+                            verbose=1 if progress else 0)
         for key, values in fit.history.items():
             history.setdefault(key, []).extend(float(v) for v in values)
         if len(t.stages) > 1:
@@ -499,6 +611,74 @@ def _fit(t: _Training, model, strategy, progress: bool) -> tuple[dict[str, list[
             model.save_weights(str(finished))
         offset += epochs
     return history, resumed_from
+
+
+@contextlib.contextmanager
+def _multi_worker_fit(model, strategy, workers: int):
+    """Let Keras 3's ``fit`` run under MultiWorkerMirroredStrategy (two upstream bugs).
+
+    Keras 3.15 fails there in two places (keras-team/keras#20585, open):
+
+    - a model that remembers its strategy is built by reducing the first distributed *input*
+      batch across replicas ("Attempt to convert a value (PerReplica …)"). Forgetting the
+      remembered strategy and fitting inside the strategy's scope gives Keras the same
+      strategy through ``tf.distribute.get_strategy()`` without that reduction; the
+      variables were created under the scope, so they stay mirrored across the workers.
+    - each step's logs (scalars) are averaged across workers along axis 0, which a scalar
+      does not have. While ``fit`` runs, that reduction is made with ``axis=None`` — the
+      mean of the workers' values, what Keras means to report — and everything else goes
+      to Keras' own function, restored when ``fit`` returns.
+
+    The model keeps no strategy afterwards: evaluating and saving predict on each worker's
+    own copy of the (identical) weights, not across workers.
+    """
+    if workers <= 1:
+        yield
+        return
+    import tensorflow as tf
+    from keras.src.backend.tensorflow import trainer as keras_trainer
+
+    original = keras_trainer.reduce_per_replica
+
+    def reduce_scalars_too(values, strategy, reduction):
+        if reduction in ("auto", "mean") and isinstance(
+                strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            return tf.nest.map_structure(
+                lambda v: strategy.reduce("MEAN", v, axis=None)
+                if isinstance(v, tf.distribute.DistributedValues) else v, values)
+        return original(values, strategy, reduction)
+
+    model._distribute_strategy = None  # stays so: afterwards each worker predicts locally
+    keras_trainer.reduce_per_replica = reduce_scalars_too
+    try:
+        with strategy.scope():
+            yield
+    finally:
+        keras_trainer.reduce_per_replica = original
+
+
+def _fit_data(t: _Training) -> dict[str, Any]:
+    """Return what ``model.fit`` trains on; over several workers, sharded in equal steps.
+
+    Each worker takes every n-th batch (tf.data ``DATA`` sharding). The collective steps
+    need every worker to take the same number of them, so the datasets repeat and each epoch
+    is the batches that divide evenly among the workers.
+    """
+    if t.workers <= 1:
+        return {"x": t.train_ds, "validation_data": t.val_ds}
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+
+    def sharded(ds):
+        batches = int(ds.cardinality())
+        return ds.repeat().with_options(options), max(1, batches // t.workers)
+
+    train, steps = sharded(t.train_ds)
+    val, val_steps = sharded(t.val_ds)
+    return {"x": train, "steps_per_epoch": steps, "validation_data": val,
+            "validation_steps": val_steps}
 
 
 def _evaluate(t: _Training, model) -> tuple[float, bool, str]:

@@ -91,6 +91,8 @@ def stacked(tmp_path_factory) -> Stacked:
         config = load_config("demo", TINY)
         for branch in ("composition", "texture"):
             train_branch(root, branch, config, progress=False)
+        # The stack itself, whatever the tiny branches score: these tests serve all parts.
+        config.ensemble.keep = "stack"
         result = stack(root, config, progress=False)
     return Stacked(home, root, result)
 
@@ -108,6 +110,25 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wait_until_answering(proc: subprocess.Popen, url: str, log_path: Path, what: str,
+                         seconds: float) -> None:
+    """Wait until ``url`` answers 200; fail with the server's log if it exits or never does."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if proc.poll() is not None:
+            pytest.fail(f"{what} exited:\n" + log_path.read_text()[-3000:])
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} did not answer {url} within {seconds:.0f} s:\n"
+                        + log_path.read_text()[-3000:])
+        time.sleep(1)
 
 
 @contextlib.contextmanager
@@ -131,20 +152,7 @@ def serve_model(home: Path, uri: str, env_extra: dict[str, str] | None = None,
         cwd=home, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://{host}:{port}"
     try:
-        deadline = time.monotonic() + 240
-        while True:
-            if proc.poll() is not None:
-                pytest.fail("mlflow models serve exited:\n" + log_path.read_text()[-3000:])
-            try:
-                with urllib.request.urlopen(f"{url}/ping", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("the server did not answer /ping within 240 s:\n"
-                            + log_path.read_text()[-3000:])
-            time.sleep(1)
+        wait_until_answering(proc, f"{url}/ping", log_path, "mlflow models serve", 240)
         yield url
     finally:
         # The server execs uvicorn, whose worker would keep serving: stop the whole group.
