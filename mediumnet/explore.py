@@ -119,10 +119,9 @@ def discriminating(features: pd.DataFrame) -> pd.DataFrame:
     return ranking.sort_values("f_statistic", ascending=False, na_position="last")
 
 
-def _descriptor_plot(features: pd.DataFrame, mediums: list[str], colours: dict,
-                     plt) -> object | None:
+def _descriptor_plot(features: pd.DataFrame, ranking: pd.DataFrame, mediums: list[str],
+                     colours: dict, plt) -> object | None:
     """Box plots of the most discriminating texture descriptors, one panel each."""
-    ranking = discriminating(features)
     top = [n for n in ranking[ranking["kind"] == "descriptor"].dropna().index][:TOP_DESCRIPTORS]
     if not top:
         return None
@@ -145,7 +144,8 @@ def _descriptor_plot(features: pd.DataFrame, mediums: list[str], colours: dict,
     return fig
 
 
-def _plots(features: pd.DataFrame, manifest: pd.DataFrame, root: Path, out: Path) -> list[Path]:
+def _plots(features: pd.DataFrame, manifest: pd.DataFrame, root: Path, out: Path,
+           ranking: pd.DataFrame) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -195,7 +195,7 @@ def _plots(features: pd.DataFrame, manifest: pd.DataFrame, root: Path, out: Path
         ax.set_title(name)
         save(fig, f"feature_{name}.png")
 
-    fig = _descriptor_plot(features, mediums, colours, plt)
+    fig = _descriptor_plot(features, ranking, mediums, colours, plt)
     if fig is not None:
         save(fig, "descriptors_top.png")
 
@@ -348,7 +348,7 @@ def explore(dataset_dir: str | os.PathLike[str], *, sample: int | None = None, s
     ranking.to_csv(out / "discriminating.csv", index_label="feature")
     result = ExploreResult(features=features, summary=summary, failed=failed,
                            reused=table.reused, out_dir=out, ranking=ranking)
-    result.plots = _plots(features, manifest, root, out)
+    result.plots = _plots(features, manifest, root, out, ranking)
     result.seconds = time.perf_counter() - started
     result.report = _report(result, manifest, out)
     return result

@@ -28,10 +28,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from mediumnet.ensemble import INPUT_COLUMNS
 from mediumnet.errors import MediumnetError
 
-INPUT_KINDS = ("path", "url", "image")
-"""The columns a row's image may come in (the served model's input columns)."""
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".gif")
 ENGINES = ("local", "spark")
 
@@ -82,8 +81,7 @@ def read_input(source: str | os.PathLike[str]) -> tuple[pd.DataFrame, list[Path]
         frame = pd.read_parquet(source)
     else:
         raise MediumnetError(f"{source}: give a folder of images, a .csv or a .parquet table")
-    present = [c for c in INPUT_KINDS if c in frame.columns]
-    if not present:
+    if not any(c in frame.columns for c in INPUT_COLUMNS):
         raise MediumnetError(f"{source}: no path, url or image column (columns: "
                              f"{', '.join(map(str, frame.columns)) or 'none'}); name the "
                              "column of image paths 'path'")
@@ -107,14 +105,10 @@ def _guard_env(folders: list[Path], batch: int) -> dict[str, str]:
     return {ENV_ROOTS: os.pathsep.join(roots), ENV_MAX_ROWS: str(batch)}
 
 
-def _columns(frame: pd.DataFrame) -> list[str]:
-    return [c for c in INPUT_KINDS if c in frame.columns]
-
-
 def _model_input(frame: pd.DataFrame) -> pd.DataFrame:
     """Return the served model's input: its three columns, strings or missing."""
     out = pd.DataFrame(index=frame.index)
-    for column in INPUT_KINDS:
+    for column in INPUT_COLUMNS:
         values = frame[column] if column in frame.columns else None
         out[column] = (values.astype(object).where(values.notna(), None)
                        if values is not None else None)
@@ -181,15 +175,15 @@ def score_spark(frame: pd.DataFrame, model_uri: str, batch: int, master: str | N
     try:
         inputs = _model_input(frame)
         inputs.insert(0, "_row", range(len(inputs)))
-        sdf = spark.createDataFrame(inputs, schema="_row long, path string, url string, "
-                                                   "image string")
+        sdf = spark.createDataFrame(inputs, schema=", ".join(
+            ["_row long", *[f"{c} string" for c in INPUT_COLUMNS]]))
         result_type = ", ".join(["label string", "confidence double",
                                  *[f"{c} double" for c in PROBABILITY_COLUMNS],
                                  "error string"])
         udf = mlflow.pyfunc.spark_udf(spark, model_uri, result_type=result_type,
                                       env_manager="local")
         # By name: one struct whose fields are the model's input columns.
-        answered = (sdf.select("_row", udf(sf.struct(*[sf.col(c) for c in INPUT_KINDS]))
+        answered = (sdf.select("_row", udf(sf.struct(*[sf.col(c) for c in INPUT_COLUMNS]))
                                .alias("out")).select("_row", "out.*")
                     # spark_udf casts a missing string with str(): "None". No label or error
                     # message is ever that text, so it is put back to null.

@@ -258,9 +258,14 @@ def detect_collapse(y_true: np.ndarray, y_pred: np.ndarray,
     return False, ""
 
 
+def _on_effnet(branch: str, config: Config) -> bool:
+    """Return whether a branch's model is built on an EfficientNet backbone."""
+    return branch == "effnet" or (branch == "texture" and config.texture.backbone == "effnet")
+
+
 def _start_weights(branch: str, config: Config) -> dict[str, str]:
     """Return what an EfficientNet backbone starts from: the weights named, their sha256."""
-    if branch != "effnet" and not (branch == "texture" and config.texture.backbone == "effnet"):
+    if not _on_effnet(branch, config):
         return {}
     from mediumnet.models.effnet import weights_sha256
 
@@ -282,7 +287,7 @@ def _build_model(branch: str, config: Config, num_classes: int = len(MEDIUMS)):
     section = config.composition if branch == "composition" else config.texture
     size = config.data.composition_size if branch == "composition" else config.data.texture_tile
     aug = build_augmentation(size, t.augmentation, seed=t.seed)
-    if branch == "texture" and config.texture.backbone == "effnet":
+    if _on_effnet(branch, config):  # the texture branch on EfficientNet
         from mediumnet.models.effnet import set_stage
 
         e = config.effnet

@@ -281,6 +281,8 @@ def stack_verdict(table_csv: str | os.PathLike[str]) -> str:
     """Say whether the stack beat every branch alone on test macro-F1, with the figures."""
     import pandas as pd
 
+    from mediumnet.stacking import kept_kind
+
     table = pd.read_csv(table_csv, index_col="model")
     branches = table.loc[[b for b in ("composition", "texture", "effnet") if b in table.index]]
     best = branches["macro_f1"].idxmax()
@@ -292,8 +294,7 @@ def stack_verdict(table_csv: str | os.PathLike[str]) -> str:
         verdict = (f"Warning: the stack (test macro-F1 {stack_f1:.3f}) does not beat the best "
                    f"branch ({best}, {best_f1:.3f}); see the label audit and the evaluation "
                    "report.")
-    if "features" in table.index and (table.loc["features", "val_macro_f1"]
-                                      > table.loc["stack", "val_macro_f1"]):
+    if kept_kind(table) == "features":
         verdict += (f" The features-only ensemble scored higher on the validation works "
                     f"({table.loc['features', 'val_macro_f1']:.3f} against "
                     f"{table.loc['stack', 'val_macro_f1']:.3f} for the stack): it is the "

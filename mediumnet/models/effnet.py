@@ -21,6 +21,26 @@ VARIANTS: dict[str, tuple[str, int]] = {
 BACKBONE = "backbone"
 
 
+def _variant(variant: str) -> tuple[str, int]:
+    """Return a variant's keras.applications class name and native size.
+
+    Raises
+    ------
+    MediumnetError
+        If the variant is not B0-B7.
+    """
+    if variant not in VARIANTS:
+        raise MediumnetError(f"unknown EfficientNet variant {variant!r}: choose one of "
+                             f"{', '.join(VARIANTS)}")
+    return VARIANTS[variant]
+
+
+def _application(variant: str, size: int, weights: str | None) -> keras.Model:
+    """Build Keras' EfficientNet backbone (no top, average-pooled); ``imagenet`` downloads."""
+    return getattr(keras.applications, _variant(variant)[0])(
+        include_top=False, weights=weights, input_shape=(size, size, 3), pooling="avg")
+
+
 def _local_weights(weights: str) -> Path:
     local = Path(weights).expanduser()
     if not local.is_file():
@@ -51,10 +71,7 @@ def build_backbone(variant: str, size: int, weights: str | None = "imagenet") ->
         Unknown variant, a weights file that does not exist or does not fit, or ImageNet
         weights that cannot be downloaded.
     """
-    if variant not in VARIANTS:
-        raise MediumnetError(f"unknown EfficientNet variant {variant!r}: choose one of "
-                             f"{', '.join(VARIANTS)}")
-    class_name = VARIANTS[variant][0]
+    _variant(variant)  # an unknown variant is said as such, never as a failed download
     local = None
     if weights in (None, "none", ""):
         keras_weights = None
@@ -64,9 +81,7 @@ def build_backbone(variant: str, size: int, weights: str | None = "imagenet") ->
         local = _local_weights(str(weights))
         keras_weights = None
     try:
-        backbone = getattr(keras.applications, class_name)(
-            include_top=False, weights=keras_weights, input_shape=(size, size, 3),
-            pooling="avg")
+        backbone = _application(variant, size, keras_weights)
     except Exception as exc:  # the download raises URL, HTTP or OS errors
         if keras_weights != "imagenet":
             raise
@@ -111,11 +126,8 @@ def fetch_imagenet_weights(variants: list[str], folder: str | Path) -> list[Path
                              f"{', '.join(VARIANTS)}")
     written = []
     for variant in variants:
-        class_name, native = VARIANTS[variant]
         try:
-            backbone = getattr(keras.applications, class_name)(
-                include_top=False, weights="imagenet", input_shape=(native, native, 3),
-                pooling="avg")
+            backbone = _application(variant, VARIANTS[variant][1], "imagenet")
         except Exception as exc:  # URL, HTTP or OS errors of the download
             raise MediumnetError(
                 f"cannot download the ImageNet weights of EfficientNet{variant} "
@@ -175,11 +187,7 @@ def build_effnet(variant: str = "B6", image_size: int | None = None, *,
         Unknown variant, a weights file that does not exist, or ImageNet weights that cannot
         be downloaded.
     """
-    if variant not in VARIANTS:
-        raise MediumnetError(f"unknown EfficientNet variant {variant!r}: choose one of "
-                             f"{', '.join(VARIANTS)}")
-    class_name, native = VARIANTS[variant]
-    size = image_size or native
+    size = image_size or _variant(variant)[1]
     backbone = build_backbone(variant, size, weights)
     inputs = keras.Input((size, size, 3), name="image")
     x = augmentation(inputs) if augmentation is not None else inputs
