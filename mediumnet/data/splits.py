@@ -42,6 +42,11 @@ MIN_GROUPS = 3
 """Artist groups a medium needs by default: one each for train, validation and test."""
 MIN_VAL_WORKS = 5
 """Below this many validation works of a medium, :func:`split_warnings` says so."""
+DOMINANT_SHARE = 0.5
+"""Above this share of a medium's validation or test works by one artist,
+:func:`split_warnings` says that the split's figure for the medium mostly measures that
+artist (said only where the split holds at least ``2 * MIN_VAL_WORKS`` works of the medium:
+below that, the thin-split warning already applies)."""
 
 
 def artist_groups(manifest: pd.DataFrame) -> pd.Series:
@@ -221,6 +226,25 @@ def split_warnings(manifest: pd.DataFrame) -> list[str]:
     if thin:
         out.append(f"fewer than {MIN_VAL_WORKS} validation works of {', '.join(thin)}: "
                    "validation scores of so few works are noisy; add works, or raise --val")
+    return out + _dominant_artists(manifest)
+
+
+def _dominant_artists(manifest: pd.DataFrame) -> list[str]:
+    """Say where one artist holds most of a medium's validation or test works."""
+    out = []
+    frame = manifest.assign(group=artist_groups(manifest))
+    for split in ("val", "test"):
+        for medium, works in frame[frame["split"] == split].groupby("label"):
+            if len(works) < 2 * MIN_VAL_WORKS:
+                continue
+            counts = works["group"].value_counts()
+            if counts.iloc[0] / len(works) <= DOMINANT_SHARE:
+                continue
+            artist = works.loc[works["group"] == counts.index[0], "artist"].iloc[0]
+            out.append(f"{split}: {counts.iloc[0]} of the {len(works)} {medium} works are by "
+                       f"{artist} ({counts.iloc[0] / len(works):.0%}): the {split} figures "
+                       f"for {medium} mostly measure one artist's works; add works by other "
+                       "artists for a broader measure")
     return out
 
 

@@ -352,3 +352,23 @@ def test_stack_needs_branch_models_of_this_dataset(workdir, mediumnet_exe):
     assert done.stderr.strip().splitlines()[-1] == (
         f"mediumnet: error: no mediumnet-composition model was trained on this dataset: run "
         f"mediumnet train composition {root}, or name one with --composition URI")
+
+
+def test_features_cross_validation_scores_every_work_once_and_refuses_too_many_folds(in_store):
+    from mediumnet.config import load_config
+    from mediumnet.data.manifest import read_manifest
+    from mediumnet.errors import MediumnetError
+    from mediumnet.stacking import cross_validate_features
+    from tests.integration.conftest import TINY
+
+    before = read_manifest(in_store.dataset)
+    config = load_config("demo", TINY)
+    cv = cross_validate_features(in_store.dataset, config, folds=3, progress=False)
+    assert cv.works == len(before)                    # every work, whatever its split
+    assert cv.classes == tuple(sorted(set(before["label"]), key=MEDIUMS.index))
+    assert len(cv.fold_macro_f1) == 3
+    assert cv.pooled_macro_f1 > 0.6                   # five mediums: chance is 0.2
+    assert read_manifest(in_store.dataset).equals(before)  # the splits are left as they were
+    with pytest.raises(MediumnetError, match=r"works by fewer than 5 artists, too few for 5 "
+                                             r"folds grouped by artist; ask for fewer folds"):
+        cross_validate_features(in_store.dataset, config, folds=5, progress=False)

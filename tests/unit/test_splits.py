@@ -124,3 +124,31 @@ def test_thin_validation_is_warned_and_a_missing_split_is_explained():
     with pytest.raises(DatasetError, match=r"left no works in 'val' \(train \d+, val 0, "
                                            r"test \d+\): run mediumnet split ds --reshuffle"):
         require_split(no_val, "val", "ds")
+
+
+def _works(split, label, artist, n, tag=""):
+    return [{"id": f"{split}:{label}:{artist}:{tag}{i}", "label": label, "artist": artist,
+             "split": split} for i in range(n)]
+
+
+def test_a_split_dominated_by_one_artist_is_said():
+    # peopleart-mediums' test split: 47 of its 53 engravings are Hokusai's.
+    rows = (_works("test", "engraving", "Katsushika Hokusai", 47)
+            + sum((_works("test", "engraving", f"engraver {a}", 2) for a in range(3)), [])
+            + sum((_works(s, "painting", f"{s} painter {a}", 4) for s in ("train", "val", "test")
+                   for a in range(5)), [])
+            + sum((_works(s, "engraving", f"{s} engraver {a}", 5) for s in ("train", "val")
+                   for a in range(4)), []))
+    warned = split_warnings(pd.DataFrame(rows))
+    assert warned == ["test: 47 of the 53 engraving works are by Katsushika Hokusai (89%): the "
+                      "test figures for engraving mostly measure one artist's works; add works "
+                      "by other artists for a broader measure"]
+
+
+def test_half_by_one_artist_or_a_small_split_is_not_said_dominated():
+    half = (_works("val", "painting", "Hand A", 10) + _works("val", "painting", "Hand B", 5)
+            + _works("val", "painting", "Hand C", 5))
+    small = _works("test", "painting", "Hand D", 8) + _works("test", "painting", "Hand E", 1)
+    unknown = _works("test", "drawing", "", 30)  # unknown artists: each work its own group
+    warned = split_warnings(pd.DataFrame(half + small + unknown))
+    assert not any("mostly measure" in w for w in warned), warned
