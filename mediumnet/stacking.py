@@ -330,6 +330,21 @@ def cross_validate_features(dataset_dir: str | os.PathLike[str], config: Config,
     :func:`fit_features_branch` fits it (learner chosen by grouped CV inside those works).
     The splits of the manifest are ignored.
 
+    Parameters
+    ----------
+    dataset_dir : path-like
+        A harvested data set (its feature table is reused and completed).
+    config : Config
+        ``config.ensemble`` chooses the learner as for the features branch.
+    folds : int
+        Folds; every medium needs works by at least this many artist groups.
+    progress : bool
+        Show a progress bar while features are measured.
+
+    Returns
+    -------
+    FeaturesCV
+
     Raises
     ------
     MediumnetError
