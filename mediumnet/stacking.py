@@ -281,19 +281,23 @@ def fit_features_branch(root: Path, manifest: pd.DataFrame, config: Config,
     from mediumnet.features import NUMERIC_FOR_MODELS
 
     train = require_split(manifest, "train", root)
-    frame = _feature_frame(root, train[train["label"].isin(classes)], "training", progress)
-    x = frame[list(NUMERIC_FOR_MODELS)].to_numpy(np.float64)
-    y = np.array([MEDIUMS.index(v) for v in frame["label"]], dtype=int)
-    fit = fit_meta_learner(x, y, config.ensemble, groups=frame["group"].to_numpy(),
-                           seed=config.train.seed, classes=classes, split="training")
+    x, y, groups = _feature_arrays(root, train[train["label"].isin(classes)], "training",
+                                   progress)
+    fit = fit_meta_learner(x, y, config.ensemble, groups=groups, seed=config.train.seed,
+                           classes=classes, split="training")
     return FeatureModel(fit.estimator, tuple(NUMERIC_FOR_MODELS), tuple(classes)), fit
 
 
-def _feature_frame(root: Path, works: pd.DataFrame, what: str, progress: bool
-                   ) -> pd.DataFrame:
-    """Return the feature-table rows of ``works`` with their artist group (warn of gaps)."""
+def _feature_arrays(root: Path, works: pd.DataFrame, what: str, progress: bool
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the features branch's inputs, class indices and artist groups for ``works``.
+
+    The features come from the feature table; works it could not measure are left out
+    (with a warning).
+    """
     from mediumnet.data.splits import artist_groups
     from mediumnet.feature_table import feature_table
+    from mediumnet.features import NUMERIC_FOR_MODELS
 
     works = works.reset_index(drop=True)
     table = feature_table(root, works, progress=progress, desc=f"{what} features")
@@ -303,8 +307,11 @@ def _feature_frame(root: Path, works: pd.DataFrame, what: str, progress: bool
     if table.features.empty:
         raise MediumnetError(f"none of the {len(works)} {what} images of {root} could be "
                              "measured: the features branch has nothing to learn from")
-    return table.features.merge(works.assign(group=artist_groups(works))[["id", "group"]],
-                                on="id")
+    frame = table.features.merge(works.assign(group=artist_groups(works))[["id", "group"]],
+                                 on="id")
+    return (frame[list(NUMERIC_FOR_MODELS)].to_numpy(np.float64),
+            np.array([MEDIUMS.index(v) for v in frame["label"]], dtype=int),
+            frame["group"].to_numpy())
 
 
 @dataclass
@@ -354,16 +361,13 @@ def cross_validate_features(dataset_dir: str | os.PathLike[str], config: Config,
 
     from mediumnet.data.manifest import read_manifest
     from mediumnet.data.splits import present_mediums
-    from mediumnet.features import NUMERIC_FOR_MODELS
     from mediumnet.metrics import macro_f1
 
     root = Path(dataset_dir)
     manifest = read_manifest(root)
     classes = present_mediums(manifest["label"])
-    frame = _feature_frame(root, manifest[manifest["label"].isin(classes)], "all", progress)
-    x = frame[list(NUMERIC_FOR_MODELS)].to_numpy(np.float64)
-    y = np.array([MEDIUMS.index(v) for v in frame["label"]], dtype=int)
-    groups = frame["group"].to_numpy()
+    x, y, groups = _feature_arrays(root, manifest[manifest["label"].isin(classes)], "all",
+                                   progress)
     thin = [m for m in classes if len(set(groups[y == MEDIUMS.index(m)])) < folds]
     if thin:
         raise MediumnetError(f"{', '.join(thin)}: works by fewer than {folds} artists, too "
