@@ -19,9 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.pipeline import make_jpeg  # noqa: E402
 from mediumnet.data.images import store_image_bytes  # noqa: E402
 from mediumnet.data.manifest import manifest_frame, write_manifest  # noqa: E402
-from mediumnet.explore import explore, image_features  # noqa: E402
-from mediumnet.features import FEATURE_NAMES  # noqa: E402
 from mediumnet.labels import MEDIUMS  # noqa: E402
+from mediumnet.study.explore import explore, image_features  # noqa: E402
+from mediumnet.study.features import FEATURE_NAMES  # noqa: E402
 
 
 def one_core(root: Path, rows: list[dict]) -> None:
@@ -29,7 +29,7 @@ def one_core(root: Path, rows: list[dict]) -> None:
     import cv2
 
     from mediumnet.data.views import native_pixels
-    from mediumnet.features import features_from_pixels
+    from mediumnet.study.features import features_from_pixels
 
     threads = cv2.getNumThreads()
     cv2.setNumThreads(1)

@@ -115,7 +115,7 @@ def main() -> None:
                       f"mediumnet {o1:6.2f} img/s ({o1 * mp:6.1f} MP/s) = {o1 / n1:4.1f}x | "
                       f"with {cores} threads {on:6.2f} img/s = {on / n1:4.1f}x")
 
-        from mediumnet.data.pipeline import make_dataset
+        from mediumnet.branches import keras_branches
 
         epoch_root = Path(tmp) / "epoch"
         epoch_root.mkdir()
@@ -130,9 +130,12 @@ def main() -> None:
         write_manifest(epoch_root, manifest_frame(epoch_rows))
         config = load_config("seed", ["composition.batch_size=8", "texture.batch_size=32",
                                       "data.tiles_per_image_train=4"])
-        for view in ("composition", "texture"):
+        views = {}
+        for branch in keras_branches():  # one branch per view the cache holds
+            views.setdefault(branch.preprocessor(config).view, branch)
+        for view, branch in views.items():
             start = time.perf_counter()
-            dataset = make_dataset(epoch_root, view, "train", config)
+            dataset = branch.dataset(epoch_root, "train", config)
             for _ in dataset:
                 pass
             first = time.perf_counter() - start
@@ -141,7 +144,7 @@ def main() -> None:
                 pass
             second = time.perf_counter() - start
             start = time.perf_counter()
-            for _ in make_dataset(epoch_root, view, "train", config):  # a second run
+            for _ in branch.dataset(epoch_root, "train", config):  # a second run
                 pass
             rerun = time.perf_counter() - start
             print(f"{view:11s} {len(epoch_rows)} works of 3000x2000: first epoch (decode + "

@@ -1,18 +1,20 @@
 """Quality on a real image set: the whole chain, then the test table and seconds per step.
 
-    .venv/bin/python bench/quality.py DATA [--preset demo] [--work DIR] [--with-effnet]
+    .venv/bin/python bench/quality.py DATA [--preset demo] [--work DIR] [--with BRANCH]
                                           [--cv K] [--set SECTION.FIELD=VALUE ...]
 
 DATA is a folder of ``<medium>/`` subfolders or a CSV with ``path,label[,artist]`` (paths
 relative to the CSV's own folder), read where it lies: nothing is written there. The chain
-(folder harvest → split → train composition → train texture [→ effnet] → stack) runs in
+(folder harvest → split → train every Keras branch of the registry but the optional ones,
+which ``--with`` adds (EfficientNet) → stack) runs in
 ``--work`` (default: a temporary folder) with its own MLflow store, so a benchmark never
 touches the project's runs. The table is the stack's: each branch, the features-only model,
 the blend and the stack, with the selection score on validation (out-of-fold) and the test
 accuracy and macro-F1, all over the mediums DATA holds. The split's warnings come first:
 where one artist holds most of a medium's test works, the test figures measure that artist.
-``--cv K`` adds the features-only model cross-validated over every work (K folds grouped by
-artist), a figure that does not hang on which artists the test split holds.
+``--cv K`` adds the registered kind, when it is a fitted branch alone (else the features-only
+model), cross-validated over every work (K folds grouped by artist), a figure that does not
+hang on which artists the test split holds.
 """
 
 import argparse
@@ -36,8 +38,9 @@ def main() -> None:
     parser.add_argument("--preset", default="demo")
     parser.add_argument("--work", type=Path, default=None,
                         help="where the data set and MLflow store go (default: a temp dir)")
-    parser.add_argument("--with-effnet", action="store_true",
-                        help="train and stack the EfficientNet branch too")
+    parser.add_argument("--with", dest="optional", action="append", default=[],
+                        metavar="BRANCH", help="train and stack this optional branch too "
+                                               "(effnet; repeatable)")
     parser.add_argument("--cv", type=int, default=0, metavar="K",
                         help="also cross-validate the features-only model over every work, "
                              "K folds grouped by artist (default: off)")
@@ -53,17 +56,22 @@ def main() -> None:
         for var in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_RUN_ID"):
             os.environ.pop(var, None)
         os.chdir(work)  # MLflow's embedded store: ./mlflow.db and ./mlruns in the work folder
-        run_chain(data, work / "dataset", config, args.with_effnet, args.cv)
+        run_chain(data, work / "dataset", config, args.optional, args.cv)
 
 
-def run_chain(data: Path, root: Path, config, with_effnet: bool, cv_folds: int = 0) -> None:
+def run_chain(data: Path, root: Path, config, optional: list[str], cv_folds: int = 0) -> None:
+    from mediumnet.branches import get_branch, keras_branches, standalone_names
     from mediumnet.data.manifest import read_manifest
+    from mediumnet.ensemble.cv import cross_validate_branch
+    from mediumnet.ensemble.stacking import STACK, ensemble_title, markdown_table, stack
     from mediumnet.harvest.engine import run_harvest
     from mediumnet.harvest.folder import FolderSource
     from mediumnet.prepare import run_split
-    from mediumnet.stacking import cross_validate_features, markdown_table, stack
     from mediumnet.train import train_branch
 
+    for name in optional:
+        if get_branch(name).stacking != "when_trained":
+            raise SystemExit(f"--with {name}: not an optional branch")
     seconds: dict[str, float] = {}
 
     def timed(name, func, *a, **kw):
@@ -75,12 +83,14 @@ def run_chain(data: Path, root: Path, config, with_effnet: bool, cv_folds: int =
 
     timed("harvest", run_harvest, FolderSource(data), root, config, progress=False)
     summary, _ = timed("split", run_split, root, config)
-    branches = ["composition", "texture"] + (["effnet"] if with_effnet else [])
+    branches = [b.name for b in keras_branches()
+                if b.stacking == "always" or b.name in optional]
+    left_out = {b.name: "none" for b in keras_branches() if b.name not in branches}
     results = {b: timed(f"train {b}", train_branch, root, b, config, progress=False)
                for b in branches}
-    result = timed("stack", stack, root, config, effnet=None if with_effnet else "none",
-                   progress=False)
-    cv = (timed("features cross-validation", cross_validate_features, root, config,
+    result = timed("stack", stack, root, config, progress=False, **left_out)
+    cv_kind = result.kind if result.kind in standalone_names() else standalone_names()[0]
+    cv = (timed(f"{cv_kind} cross-validation", cross_validate_branch, root, config, cv_kind,
                 cv_folds, progress=False) if cv_folds else None)
     manifest = read_manifest(root)
     print()
@@ -95,11 +105,11 @@ def run_chain(data: Path, root: Path, config, with_effnet: bool, cv_folds: int =
               f"{' (collapsed)' if r.collapsed else ''}, {r.params:,} parameters")
     print()
     print(markdown_table(result.table), end="")
-    print(f"registered: the {'features-only ensemble' if result.kind == 'features' else 'stack'}"
-          f" (higher validation selection score); texture backbone: {config.texture.backbone}")
+    print(f"registered: the {ensemble_title(result.kind) if result.kind != STACK else 'stack'}"
+          " (higher validation selection score)")
     if cv is not None:
         folds = np.asarray(cv.fold_macro_f1)
-        print(f"features-only, {len(folds)}-fold cross-validation over all {cv.works} works "
+        print(f"{cv.branch}-only, {len(folds)}-fold cross-validation over all {cv.works} works "
               f"(folds grouped by artist): macro-F1 {folds.mean():.3f} ± {folds.std():.3f} "
               f"over folds (from {folds.min():.3f} to {folds.max():.3f}), "
               f"{cv.pooled_macro_f1:.3f} pooled")
@@ -107,7 +117,7 @@ def run_chain(data: Path, root: Path, config, with_effnet: bool, cv_folds: int =
     print("| step | seconds |\n|---|---|")
     for name, value in seconds.items():
         print(f"| {name} | {value:.0f} |")
-    chain = sum(v for k, v in seconds.items() if k != "features cross-validation")
+    chain = sum(v for k, v in seconds.items() if not k.endswith("cross-validation"))
     print(f"| whole chain (without the cross-validation) | {chain:.0f} |")
 
 

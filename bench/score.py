@@ -6,7 +6,7 @@
 Builds the ensemble of a preset (untrained branch models and features branch: speed does
 not depend on the weights; as bench/serve.py does), writes ``--images`` generated JPEGs to a
 folder, and scores the folder with ``--engine local`` and then ``--engine spark --master
-local[2]``, each through ``mediumnet.score.score`` (reading, decoding, every branch, writing
+local[2]``, each through ``mediumnet.serving.score.score`` (reading, decoding, every branch, writing
 the Parquet table). Prints images per second of each and their ratio, measured in one run,
 and checks that both tables agree.
 """
@@ -36,13 +36,13 @@ def main() -> None:
     quiet()
     import pandas as pd
 
-    from mediumnet.ensemble import PROBABILITY_COLUMNS
-    from mediumnet.score import score
+    from mediumnet.ensemble.classifier import PROBABILITY_COLUMNS
+    from mediumnet.serving.score import score
 
     width, height = (int(v) for v in args.size.split("x"))
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        model = build(root, load_config(args.preset), with_effnet=False)
+        model = build(root, load_config(args.preset), optional=False)
         folder = root / "scans"
         folder.mkdir()
         for i in range(args.images):

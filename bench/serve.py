@@ -1,19 +1,19 @@
 """Serving speed: the ensemble behind a real `mlflow models serve`, raw JPEGs in.
 
     .venv/bin/python bench/serve.py [--preset seed] [--requests 20] [--batches 5]
-                                    [--effnet-variant B0]
+                                    [--set effnet.variant=B0]
     .venv/bin/python bench/serve.py --load 60 [--preset demo] [--clients 16]
 
-With ``--load SECONDS``: the ensemble without EfficientNet served with 1 and then 2 uvicorn
-workers (``mlflow models serve -w``), 16 concurrent clients for that long, each request a mix
-of good and bad rows (two 1600x1200 JPEGs, a truncated image, a refused path, a refused
-internal URL); every request must be answered with a row per row. It prints images/s,
-request latency p50/p95/p99, and each worker's memory growth after a warm-up.
+With ``--load SECONDS``: the ensemble without the optional branches (EfficientNet) served
+with 1 and then 2 uvicorn workers (``mlflow models serve -w``), 16 concurrent clients for that
+long, each request a mix of good and bad rows (two 1600x1200 JPEGs, a truncated image, a
+refused path, a refused internal URL); every request must be answered with a row per row. It
+prints images/s, request latency p50/p95/p99, and each worker's memory growth after a warm-up.
 
 Builds the branch models of a preset (untrained: speed does not depend on the weights) and a
-meta-learner, saves the ensemble twice (with and without the EfficientNet branch), serves each
-on 127.0.0.1, and prints the latency p50/p95 of a request with one 3000x2000 JPEG and the
-images per second of requests with batches of 16 such JPEGs. Decoding, both views, the
+meta-learner, saves the ensemble twice (with and without the optional branches: EfficientNet),
+serves each on 127.0.0.1, and prints the latency p50/p95 of a request with one 3000x2000 JPEG
+and the images per second of requests with batches of 16 such JPEGs. Decoding, every view, the
 features, every branch and the meta-learner are inside the measurement; so is HTTP and JSON.
 """
 
@@ -49,33 +49,40 @@ def jpeg(width: int, height: int, seed: int) -> bytes:
     return buffer.getvalue()
 
 
-def build(folder: Path, config, with_effnet: bool) -> Path:
+def build(folder: Path, config, optional: bool) -> Path:
+    """Save an ensemble of every branch of the registry, untrained, with a meta-learner.
+
+    ``optional``: with the branches that are not always stacked (EfficientNet) too.
+    """
     import mlflow
     from sklearn.linear_model import LogisticRegression
 
-    from mediumnet.ensemble import FeatureModel, save_ensemble
-    from mediumnet.features import NUMERIC_FOR_MODELS
+    from mediumnet.branches import fitted_branches, keras_branches
+    from mediumnet.data.decode import decode
+    from mediumnet.ensemble.model import save_ensemble
     from mediumnet.labels import MEDIUMS
-    from mediumnet.preprocessing import branch_preprocessor
-    from mediumnet.train import _build_model
 
-    branches = ["composition", "texture"] + (["effnet"] if with_effnet else [])
-    dirs, settings = {}, {}
-    for branch in branches:
-        model = _build_model(branch, config)
-        settings[branch] = branch_preprocessor(branch, config).to_config()
-        dirs[branch] = folder / branch
-        mlflow.keras.save_model(model, str(dirs[branch]), pip_requirements=[],
-                                metadata={"mediumnet": settings[branch]})
     rng = np.random.default_rng(0)
-    features = FeatureModel(LogisticRegression(max_iter=200).fit(
-        rng.normal(size=(50, len(NUMERIC_FOR_MODELS))), np.arange(50) % 5),
-        NUMERIC_FOR_MODELS, MEDIUMS)
-    width = 5 * (len(branches) + 1)   # every branch's probabilities, the features branch's too
+    served = []
+    for branch in keras_branches():
+        if branch.stacking != "always" and not optional:
+            continue
+        model = branch.build(config)
+        settings = branch.preprocessor(config).to_config()
+        local = folder / branch.name
+        mlflow.keras.save_model(model, str(local), pip_requirements=[],
+                                metadata={"mediumnet": settings})
+        served.append(branch.serve(model, settings, str(local)))
+    probe = decode(jpeg(640, 480, 1))
+    for branch in fitted_branches():
+        width = len(branch.from_estimator(None, MEDIUMS).inputs(probe))
+        estimator = LogisticRegression(max_iter=200).fit(rng.normal(size=(50, width)),
+                                                         np.arange(50) % 5)
+        served.append(branch.from_estimator(estimator, MEDIUMS))
+    width = 5 * len(served)   # every branch's probabilities enter the meta-learner
     meta = LogisticRegression(max_iter=200).fit(rng.normal(size=(50, width)),
                                                 np.arange(50) % 5)
-    return save_ensemble(folder / "ensemble", dirs, settings, meta, NUMERIC_FOR_MODELS,
-                         feature_model=features, meta_features=False)
+    return save_ensemble(folder / "ensemble", served, meta)
 
 
 def post(url: str, images: list[bytes]) -> float:
@@ -169,7 +176,7 @@ def load(config, seconds: float, clients: int, warmup: float = 30.0) -> None:
     print(f"load: {clients} clients x {seconds:.0f} s per setting; each request 2 good "
           "1600x1200 JPEGs + a truncated image + a refused path + a refused internal URL")
     with tempfile.TemporaryDirectory() as tmp:
-        model_dir = build(Path(tmp), config, with_effnet=False)
+        model_dir = build(Path(tmp), config, optional=False)
         for workers in (1, 2):
             proc, url = serve(model_dir, workers)
             try:
@@ -198,32 +205,31 @@ def main() -> None:
     parser.add_argument("--preset", default="seed")
     parser.add_argument("--requests", type=int, default=20)
     parser.add_argument("--batches", type=int, default=5)
-    parser.add_argument("--effnet-variant", default="",
-                        help="EfficientNet variant (default: the preset's)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="SECTION.FIELD=VALUE", help="override a setting (repeatable)")
     parser.add_argument("--load", type=float, default=0,
                         help="seconds of concurrent load per worker setting (0: no load test)")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--warmup", type=float, default=30,
                         help="seconds of load before memory is first measured")
     args = parser.parse_args()
-    overrides = ["effnet.weights=none"]
-    if args.effnet_variant:
-        overrides.append(f"effnet.variant={args.effnet_variant}")
-    config = load_config(args.preset, overrides)
+    config = load_config(args.preset, ["effnet.weights=none", *args.overrides])
     if args.load:
         load(config, args.load, args.clients, args.warmup)
         return
     one = jpeg(3000, 2000, 0)
     batch = [jpeg(3000, 2000, i) for i in range(16)]
-    print(f"preset {args.preset} (composition {config.data.composition_size}px, texture "
-          f"{config.data.tiles_per_image_eval}x{config.data.texture_tile}px, effnet "
-          f"{config.effnet.variant} {config.effnet.image_size}px); {os.cpu_count()} CPUs; "
-          "3000x2000 JPEGs")
+    from mediumnet.branches import keras_branches
+
+    optional = [b.name for b in keras_branches() if b.stacking != "always"]
+    inputs = "; ".join(f"{b.name} {b.preprocessor(config).example().shape[1]}px"
+                       for b in keras_branches())
+    print(f"preset {args.preset} ({inputs}); {os.cpu_count()} CPUs; 3000x2000 JPEGs")
     with tempfile.TemporaryDirectory() as tmp:
-        for with_effnet in (False, True):
-            folder = Path(tmp) / f"effnet-{with_effnet}"
+        for with_optional in (False, True):
+            folder = Path(tmp) / f"optional-{with_optional}"
             folder.mkdir()
-            model_dir = build(folder, config, with_effnet)
+            model_dir = build(folder, config, with_optional)
             proc, url = serve(model_dir)
             try:
                 post(url, [one])  # warm-up: first traces
@@ -236,7 +242,7 @@ def main() -> None:
             finally:
                 os.killpg(proc.pid, signal.SIGTERM)
                 proc.wait(30)
-            name = "with effnet   " if with_effnet else "without effnet"
+            name = f"{'with' if with_optional else 'without'} {', '.join(optional)}"
             print(f"{name}: one image p50 {p50 * 1000:6.0f} ms, p95 {p95 * 1000:6.0f} ms; "
                   f"batches of 16: {rate:5.2f} images/s")
 

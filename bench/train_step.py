@@ -24,26 +24,26 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--mixed-precision", action="store_true")
     parser.add_argument("--xla", action="store_true")
-    parser.add_argument("--branches", default="composition,texture,effnet")
+    parser.add_argument("--branches", default="",
+                        help="comma-separated Keras branches (default: all of the registry)")
     args = parser.parse_args()
 
     import keras
     import tensorflow as tf
 
-    from mediumnet.train import _build_model, configure_precision
+    from mediumnet.branches import get_branch, keras_branches
+    from mediumnet.train.distribute import configure_precision
 
     config = load_config(args.preset, ["effnet.weights=none"])
     policy = configure_precision("on" if args.mixed_precision else "off")
     devices = [d.device_type for d in tf.config.list_physical_devices()]
     print(f"preset {args.preset}; devices {devices}; policy {policy}; XLA {args.xla}")
-    for branch in args.branches.split(","):
-        model = _build_model(branch, config)
-        size = (config.effnet.image_size if branch == "effnet" else
-                config.data.texture_tile if branch == "texture" else
-                config.data.composition_size)
-        batch = (config.effnet.batch_size if branch == "effnet" else
-                 config.texture.batch_size if branch == "texture" else
-                 config.composition.batch_size)
+    names = args.branches.split(",") if args.branches else [b.name for b in keras_branches()]
+    for branch in names:
+        spec = get_branch(branch)
+        model = spec.build(config)
+        size = spec.preprocessor(config).example().shape[1]
+        batch = spec.batch_size(config)
         model.compile(keras.optimizers.Adam(1e-3), "categorical_crossentropy",
                       jit_compile=args.xla)
         rng = np.random.default_rng(0)

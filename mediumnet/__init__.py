@@ -12,7 +12,11 @@ functions that need them.
 from __future__ import annotations
 
 import functools
+import importlib.abc
+import importlib.util
 import os
+import sys
+import warnings
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -22,11 +26,54 @@ from mediumnet.labels import MEDIUMS
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mediumnet.ensemble import ImageClassifier
+    from mediumnet.ensemble.classifier import ImageClassifier
 
 from mediumnet.version import __version__
 
 __all__ = ["MEDIUMS", "MediumnetError", "__version__", "classify", "load_model"]
+
+MOVED_MODULES: dict[str, str] = {
+    "mediumnet.stacking": "mediumnet.ensemble.stacking",
+    "mediumnet.explore": "mediumnet.study.explore",
+    "mediumnet.evaluate": "mediumnet.study.evaluate",
+    "mediumnet.features": "mediumnet.study.features",
+    "mediumnet.descriptors": "mediumnet.study.descriptors",
+    "mediumnet.feature_table": "mediumnet.study.feature_table",
+    "mediumnet.guard": "mediumnet.serving.guard",
+    "mediumnet.downloads": "mediumnet.serving.downloads",
+    "mediumnet.score": "mediumnet.serving.score",
+    "mediumnet.models": "mediumnet.backbones",
+    "mediumnet.models.augment": "mediumnet.backbones.augment",
+    "mediumnet.models.effnet": "mediumnet.backbones.effnet",
+    "mediumnet.models.composition": "mediumnet.backbones.research_cnn",
+    "mediumnet.models.texture": "mediumnet.backbones.research_cnn",
+}
+"""Modules that moved when the package was laid out by concern → where they live now.
+
+``import mediumnet.explore`` (and every other old path) still works: it gives the module at
+its new home, with a :class:`DeprecationWarning` that names it."""
+
+
+class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Import a module by its old path: the module at its new home, and a warning."""
+
+    def find_spec(self, fullname: str, path: object, target: object = None):
+        if fullname not in MOVED_MODULES:
+            return None
+        return importlib.util.spec_from_loader(fullname, self)
+
+    def create_module(self, spec):
+        return None  # the default module, replaced below
+
+    def exec_module(self, module) -> None:
+        new = MOVED_MODULES[module.__name__]
+        warnings.warn(f"{module.__name__} moved to {new}: import it from there",
+                      DeprecationWarning, stacklevel=2)
+        # The import system returns what sys.modules holds once this returns: the new home.
+        sys.modules[module.__name__] = importlib.import_module(new)
+
+
+sys.meta_path.insert(0, _MovedModules())  # before the path finder: no second copy
 
 
 def load_model(uri: str | None = None) -> ImageClassifier:
@@ -56,7 +103,7 @@ def load_model(uri: str | None = None) -> ImageClassifier:
 
 @functools.lru_cache(maxsize=4)
 def _load_cached(uri: str) -> ImageClassifier:
-    from mediumnet.ensemble import load_classifier
+    from mediumnet.ensemble.model import load_classifier
 
     return load_classifier(uri)
 

@@ -1,9 +1,11 @@
 """Typed settings and named presets.
 
-A :class:`Config` is a tree of dataclasses, one section per concern (``data``, ``synth``,
-``composition``, ``texture``, ``effnet``, ``train``, ``ensemble``). Presets are data: a
-preset is a set of overrides on the defaults, and any field can be overridden again from the
-command line with ``--set section.field=value``.
+A :class:`Config` is a tree of dataclasses, one section per concern: the shared sections of
+:mod:`mediumnet.settings` (``data``, ``synth``, ``harvest``, ``train``, ``ensemble``) and one
+section per branch that has settings, brought by the branch itself (:mod:`mediumnet.branches`:
+``composition``, ``texture``, ``effnet`` …). Presets are data: a preset is a set of overrides
+on the defaults (the shared ones below, each branch's in its module), and any field can be
+overridden again from the command line with ``--set section.field=value``.
 
 Presets
 -------
@@ -24,213 +26,35 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
-from mediumnet.downloads import MAX_IMAGE_BYTES
+from mediumnet.branches import BRANCHES, standalone_names
 from mediumnet.errors import ConfigError
-from mediumnet.labels import MEDIUMS
+from mediumnet.settings import (
+    DataConfig,
+    EnsembleConfig,
+    HarvestConfig,
+    SynthConfig,
+    TrainConfig,
+)
+
+__all__ = ["PRESETS", "Config", "DataConfig", "EnsembleConfig", "HarvestConfig", "SynthConfig",
+           "TrainConfig", "apply_override", "load_config", "validate"]
 
 
-@dataclass
-class DataConfig:
-    """How images become the two views the branches see, and how the data set is split."""
+class _Settings:
+    """What every :class:`Config` can do, whatever sections its branches bring."""
 
-    composition_size: int = 320
-    """Side of the letterboxed whole-image (composition) view, in pixels."""
-    texture_tile: int = 320
-    """Side of one native-resolution texture tile, in pixels."""
-    tiles_per_image_train: int = 4
-    """Random texture tiles cut from each image per training epoch."""
-    tiles_per_image_eval: int = 9
-    """Texture tiles on the fixed evaluation grid of each image."""
-    cache_long_edge: int = 2400
-    """Long edge of the bounded-resolution copy that random tiles are cut from."""
-    blank_tile_std: float = 0.0
-    """Reject tiles whose grey-level standard deviation is below this (0 keeps all)."""
-    val_fraction: float = 0.15
-    """Share of works in the validation split."""
-    test_fraction: float = 0.15
-    """Share of works in the test split."""
-    split_seed: int = 0
-    """Seed of the grouped, stratified split."""
-    min_groups: int = 3
-    """Artist groups a medium needs to be split (one each for train, val and test)."""
-
-
-@dataclass
-class SynthConfig:
-    """The procedural data set of ``mediumnet synth``."""
-
-    per_class: int = 200
-    """Images per medium."""
-    width: int = 1600
-    """Image width in pixels."""
-    height: int = 1200
-    """Image height in pixels."""
-    seed: int = 0
-    """Seed: the same seed gives byte-identical images."""
-    jpeg_quality: int = 90
-    """JPEG quality of the written images."""
-    disagree_share: float = 0.2
-    """Share of images whose composition and texture cues point to different mediums."""
-    artists_per_class: int = 0
-    """Fake artists per medium (0: one artist per five works)."""
-    workers: int = 0
-    """Processes that draw images (0: one per CPU core)."""
-    mediums: tuple[str, ...] = MEDIUMS
-    """The mediums to draw (a subset gives the same works of those mediums as the full set)."""
-
-
-@dataclass
-class HarvestConfig:
-    """How ``mediumnet harvest`` talks to collection APIs and checks what it downloads."""
-
-    api_rate: float = 0.0
-    """Requests per second to the API (0: the source's polite default: Artsy 5, Met 3,
-    AIC 1)."""
-    image_rate: float = 0.0
-    """Image downloads per second (0: the source's default)."""
-    workers: int = 4
-    """Parallel image downloads."""
-    retries: int = 5
-    """Retries of one request on 429, 5xx, timeouts and connection resets."""
-    backoff: float = 1.0
-    """First back-off delay in seconds; it doubles on every retry, with jitter."""
-    max_backoff: float = 60.0
-    """Longest wait between two tries, Retry-After included."""
-    timeout: float = 30.0
-    """Seconds to wait for a server to answer."""
-    max_image_bytes: int = MAX_IMAGE_BYTES
-    """Larger images are refused (and counted) rather than downloaded."""
-    max_depth_ratio: float = 0.15
-    """Works whose depth exceeds this share of their larger side are three-dimensional."""
-    phash_distance: int = 4
-    """Images whose perceptual hashes differ in at most this many bits are near-duplicates."""
-    page_size: int = 100
-    """Records per listing page."""
-
-
-@dataclass
-class CompositionConfig:
-    """The composition CNN on the whole image (research: 3 blocks of 10x10 convolutions)."""
-
-    filters: tuple[int, ...] = (32, 64, 128)
-    kernel_size: int = 10
-    dense_units: int = 128
-    dropout: float = 0.3
-    head: str = "flatten"
-    """``flatten`` (the research) or ``gap`` (global average pooling, far fewer parameters)."""
-    epochs: int = 30
-    batch_size: int = 32
-    learning_rate: float = 0.005
-    final_learning_rate: float = 0.001
-
-
-@dataclass
-class TextureConfig:
-    """The shallow texture CNN on native-resolution tiles (research: 2 blocks of 5x5)."""
-
-    backbone: str = "cnn"
-    """``cnn`` (the research's shallow CNN) or ``effnet``: the tiles through an EfficientNet
-    backbone (variant and weights of the ``effnet`` section; the seed study's next step)."""
-    filters: tuple[int, ...] = (32, 64)
-    kernel_size: int = 5
-    dense_units: int = 128
-    dropout: float = 0.3
-    head: str = "flatten"
-    epochs: int = 30
-    batch_size: int = 64
-    learning_rate: float = 0.005
-    final_learning_rate: float = 0.001
-
-
-@dataclass
-class EffnetConfig:
-    """EfficientNet transfer learning with staged unfreezing."""
-
-    variant: str = "B6"
-    """One of B0 … B7."""
-    image_size: int = 528
-    weights: str = "imagenet"
-    """``imagenet``, ``none`` (random initialisation) or a path to a local weights file."""
-    batch_size: int = 16
-    dropout: float = 0.3
-    stage_epochs: tuple[int, ...] = (5, 5, 5)
-    """Epochs of stage 1 (head only), 2 (top half unfrozen) and 3 (all unfrozen)."""
-    stage_learning_rates: tuple[float, ...] = (0.005, 0.001, 0.0001)
-
-
-@dataclass
-class TrainConfig:
-    """What every branch's training shares."""
-
-    class_weights: bool = True
-    """Penalise errors on rare classes more (balanced class weights from the training split)."""
-    mixed_precision: str = "auto"
-    """``auto`` (on when a GPU is present), ``on`` or ``off``."""
-    strategy: str = "auto"
-    """``auto`` (MirroredStrategy on several GPUs, else default), ``mirrored``,
-    ``multiworker`` (from TF_CONFIG) or ``default``."""
-    early_stopping_patience: int = 5
-    early_stopping_start: int = 2
-    """Epochs before early stopping may act (a noisy validation set must not stop epoch 1)."""
-    monitor: str = "val_macro_f1"
-    """What early stopping and checkpoints watch: ``val_macro_f1`` or ``val_loss``."""
-    schedule: str = "linear"
-    """``linear`` (the research: learning_rate → final_learning_rate) or ``cosine``."""
-    warmup_epochs: int = 1
-    """Epochs of linear learning-rate warm-up from a tenth of the rate."""
-    label_smoothing: float = 0.0
-    augmentation: str = "medium_preserving"
-    """``medium_preserving``, ``randaugment`` or ``none``."""
-    batch_mix: str = "none"
-    """Mix training batches: ``mixup``, ``cutmix`` (Keras core layers, images and labels) or
-    ``none``."""
-    seed: int = 0
-
-
-@dataclass
-class EnsembleConfig:
-    """The stacking meta-learner over branch outputs."""
-
-    meta_learner: str = "auto"
-    """``logistic`` (multinomial, balanced class weights), ``boosting``, or ``auto``: both
-    searched, the better kept by grouped cross-validation (the features branch too)."""
-    use_features: bool = True
-    """Add the features branch: a classifier on the visual features (texture descriptors
-    included) of :mod:`mediumnet.features`, fit on the training split."""
-    meta_features: bool = False
-    """The meta-learner also takes the visual features themselves (scaled), besides the
-    features branch's probabilities. Off by default: on real works (peopleart-mediums) the
-    ~100 raw values overfit a validation split of 130 works (stack test macro-F1 0.73 with
-    them, 0.79 without)."""
-    keep: str = "better"
-    """What ``mediumnet stack`` registers: ``better`` (the stack, or the features-only
-    ensemble when it scores higher on the validation works), ``stack`` or ``features``."""
-    cv_folds: int = 5
-
-
-@dataclass
-class Config:
-    """All settings of a mediumnet run; build one with :func:`load_config`."""
-
-    preset: str = "seed"
-    data: DataConfig = field(default_factory=DataConfig)
-    synth: SynthConfig = field(default_factory=SynthConfig)
-    harvest: HarvestConfig = field(default_factory=HarvestConfig)
-    composition: CompositionConfig = field(default_factory=CompositionConfig)
-    texture: TextureConfig = field(default_factory=TextureConfig)
-    effnet: EffnetConfig = field(default_factory=EffnetConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    ensemble: EnsembleConfig = field(default_factory=EnsembleConfig)
+    def sections(self) -> dict[str, Any]:
+        """Return ``{name: section}`` for every settings section, in order."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if dataclasses.is_dataclass(getattr(self, f.name))}
 
     def to_dict(self) -> dict[str, Any]:
         """Return the settings as nested plain dicts (tuples become lists)."""
         def plain(value: Any) -> Any:
-            if isinstance(value, tuple):
-                return list(value)
-            return value
+            return list(value) if isinstance(value, tuple) else value
 
         return {
             f.name: (
@@ -259,7 +83,31 @@ class Config:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
 
-PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+def _section(kind: type) -> Any:
+    return field(default_factory=kind)
+
+
+def _config_class() -> type:
+    """Build :class:`Config`: the shared sections with each branch's section in between."""
+    fields: list[tuple[str, Any, Any]] = [
+        ("preset", str, field(default="seed")),
+        ("data", DataConfig, _section(DataConfig)),
+        ("synth", SynthConfig, _section(SynthConfig)),
+        ("harvest", HarvestConfig, _section(HarvestConfig))]
+    fields += [(b.name, b.settings, _section(b.settings)) for b in BRANCHES.values()
+               if b.settings is not None]
+    fields += [("train", TrainConfig, _section(TrainConfig)),
+               ("ensemble", EnsembleConfig, _section(EnsembleConfig))]
+    cls = dataclasses.make_dataclass("Config", fields, bases=(_Settings,))
+    cls.__module__ = __name__
+    cls.__doc__ = ("All settings of a mediumnet run; build one with :func:`load_config`. "
+                   "Sections: " + ", ".join(name for name, _, _ in fields[1:]) + ".")
+    return cls
+
+
+Config = _config_class()
+
+_SHARED_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "seed": {},
     "demo": {
         "data": {
@@ -270,12 +118,6 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             "cache_long_edge": 800,
         },
         "synth": {"per_class": 40, "width": 640, "height": 480},
-        "composition": {"filters": (8, 16, 32), "kernel_size": 5, "dense_units": 32,
-                        "head": "gap", "epochs": 6, "batch_size": 16},
-        "texture": {"filters": (16, 32), "dense_units": 32, "head": "gap", "epochs": 6,
-                    "batch_size": 32},
-        "effnet": {"variant": "B0", "image_size": 96, "weights": "none", "batch_size": 16,
-                   "stage_epochs": (1, 1, 1)},
         "train": {"early_stopping_patience": 3},
         "ensemble": {"cv_folds": 3},
     },
@@ -284,12 +126,6 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                  "tiles_per_image_eval": 2, "cache_long_edge": 400, "val_fraction": 0.25,
                  "test_fraction": 0.25},
         "synth": {"per_class": 12, "width": 320, "height": 240, "artists_per_class": 6},
-        "composition": {"filters": (4, 8, 8), "kernel_size": 5, "dense_units": 8,
-                        "head": "gap", "epochs": 2, "batch_size": 16},
-        "texture": {"filters": (4, 8), "dense_units": 8, "head": "gap", "epochs": 2,
-                    "batch_size": 32},
-        "effnet": {"variant": "B0", "image_size": 32, "weights": "none", "batch_size": 16,
-                   "stage_epochs": (1, 1, 1)},
         "train": {"warmup_epochs": 0},
         "ensemble": {"cv_folds": 2},
     },
@@ -297,20 +133,26 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "data": {"composition_size": 512, "tiles_per_image_train": 8,
                  "tiles_per_image_eval": 16, "cache_long_edge": 3000},
         "synth": {"per_class": 1000},
-        "composition": {"epochs": 60},
-        "texture": {"epochs": 60},
-        "effnet": {"variant": "B7", "image_size": 600, "batch_size": 8,
-                   "stage_epochs": (5, 10, 10)},
         "train": {"early_stopping_patience": 8},
     },
 }
+
+
+def _presets() -> dict[str, dict[str, dict[str, Any]]]:
+    """Merge the shared presets with each branch's own overrides of its section."""
+    merged = {name: dict(sections) for name, sections in _SHARED_PRESETS.items()}
+    for branch in BRANCHES.values():
+        for preset, values in branch.presets.items():
+            if preset not in merged:
+                raise ConfigError(f"branch {branch.name} sets an unknown preset {preset!r}")
+            merged[preset][branch.name] = dict(values)
+    return merged
+
+
+PRESETS: dict[str, dict[str, dict[str, Any]]] = _presets()
 """Named presets: overrides on the defaults (the defaults are the ``seed`` preset)."""
 
-_CHOICES: dict[str, tuple[str, ...]] = {
-    "composition.head": ("flatten", "gap"),
-    "texture.head": ("flatten", "gap"),
-    "texture.backbone": ("cnn", "effnet"),
-    "effnet.variant": tuple(f"B{i}" for i in range(8)),
+_SHARED_CHOICES: dict[str, tuple[str, ...]] = {
     "train.mixed_precision": ("auto", "on", "off"),
     "train.strategy": ("auto", "mirrored", "multiworker", "default"),
     "train.monitor": ("val_macro_f1", "val_loss"),
@@ -318,12 +160,23 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "train.augmentation": ("medium_preserving", "randaugment", "none"),
     "train.batch_mix": ("none", "mixup", "cutmix"),
     "ensemble.meta_learner": ("auto", "logistic", "boosting"),
-    "ensemble.keep": ("better", "stack", "features"),
+    "ensemble.keep": ("better", "stack", *standalone_names()),
 }
+_SHARED_POSITIVE = ("data.composition_size", "data.texture_tile", "data.tiles_per_image_train",
+                    "data.tiles_per_image_eval", "data.cache_long_edge",
+                    "synth.jpeg_quality", "data.min_groups")
 
 
-def _section_types(section: Any) -> dict[str, Any]:
-    return typing.get_type_hints(type(section))
+def _choices() -> dict[str, tuple[str, ...]]:
+    out = dict(_SHARED_CHOICES)
+    for branch in BRANCHES.values():
+        out.update({f"{branch.name}.{key}": values for key, values in branch.choices.items()})
+    return out
+
+
+def _positive() -> tuple[str, ...]:
+    return _SHARED_POSITIVE + tuple(f"{b.name}.{key}" for b in BRANCHES.values()
+                                    for key in b.positive)
 
 
 def _coerce(text: str, hint: Any, key: str) -> Any:
@@ -371,11 +224,12 @@ def apply_override(config: Config, assignment: str) -> None:
             "e.g. --set data.composition_size=256"
         )
     section_name, _, field_name = key.partition(".")
-    section = getattr(config, section_name, None)
-    if section is None or not dataclasses.is_dataclass(section):
-        sections = ", ".join(f.name for f in dataclasses.fields(config) if f.name != "preset")
-        raise ConfigError(f"--set {key}: unknown section {section_name!r}; sections: {sections}")
-    hints = _section_types(section)
+    sections = config.sections()
+    if section_name not in sections:
+        raise ConfigError(f"--set {key}: unknown section {section_name!r}; sections: "
+                          f"{', '.join(sections)}")
+    section = sections[section_name]
+    hints = typing.get_type_hints(type(section))
     if field_name not in hints:
         raise ConfigError(
             f"--set {key}: unknown setting {field_name!r} in {section_name}; "
@@ -393,23 +247,18 @@ def validate(config: Config) -> Config:
         Naming the first setting that is out of range.
     """
     flat = config.flat()
-    for key, choices in _CHOICES.items():
+    for key, choices in _choices().items():
         if flat[key] not in choices:
             raise ConfigError(f"{key}={flat[key]!r} is not valid: choose one of "
                               f"{', '.join(choices)}")
     for key, value in flat.items():
-        if isinstance(value, bool) or key in ("preset", "effnet.weights"):
+        if isinstance(value, bool) or key == "preset":
             continue
         if isinstance(value, int | float) and value < 0:
             raise ConfigError(f"{key}={value} must not be negative")
         if isinstance(value, list) and any(not isinstance(v, str) and v <= 0 for v in value):
             raise ConfigError(f"{key}={value}: every entry must be positive")
-    positive = ("data.composition_size", "data.texture_tile", "data.tiles_per_image_train",
-                "data.tiles_per_image_eval", "data.cache_long_edge", "effnet.image_size",
-                "composition.kernel_size", "texture.kernel_size", "composition.batch_size",
-                "texture.batch_size", "effnet.batch_size", "synth.jpeg_quality",
-                "data.min_groups")
-    for key in positive:
+    for key in _positive():
         if flat[key] <= 0:
             raise ConfigError(f"{key}={flat[key]} must be positive")
     d = config.data
@@ -425,10 +274,8 @@ def validate(config: Config) -> Config:
         raise ConfigError(f"synth.jpeg_quality={config.synth.jpeg_quality}: use 1 to 100")
     if not 0 <= config.synth.disagree_share <= 1:
         raise ConfigError(f"synth.disagree_share={config.synth.disagree_share}: use 0 to 1")
-    e = config.effnet
-    if len(e.stage_epochs) != 3 or len(e.stage_learning_rates) != 3:
-        raise ConfigError("effnet.stage_epochs and effnet.stage_learning_rates need three "
-                          "values each (head only, top half, all layers)")
+    for branch in BRANCHES.values():
+        branch.check(config)
     return config
 
 
@@ -438,7 +285,7 @@ def load_config(preset: str = "seed", overrides: typing.Iterable[str] = ()) -> C
     Parameters
     ----------
     preset : str
-        One of :data:`PRESETS` (``seed``, ``demo``, ``full``).
+        One of :data:`PRESETS` (``seed``, ``demo``, ``tiny``, ``full``).
     overrides : iterable of str
         Assignments such as ``"data.composition_size=256"`` or ``"composition.filters=16,32"``,
         applied in order after the preset.
@@ -456,10 +303,10 @@ def load_config(preset: str = "seed", overrides: typing.Iterable[str] = ()) -> C
     if preset not in PRESETS:
         raise ConfigError(f"unknown preset {preset!r}: choose one of {', '.join(PRESETS)}")
     config = Config(preset=preset)
+    sections = config.sections()
     for section_name, values in PRESETS[preset].items():
-        section = getattr(config, section_name)
         for name, value in values.items():
-            setattr(section, name, value)
+            setattr(sections[section_name], name, value)
     for assignment in overrides:
         apply_override(config, assignment)
     return validate(config)

@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from mediumnet.branches import BRANCHES, KerasBranch, keras_branches
+
 
 @dataclass(frozen=True)
 class Param:
@@ -25,7 +27,8 @@ class Param:
     ``kind``: ``argument`` (positional), ``option`` (``--flag value``, left out when empty or
     0), ``override`` (``--set key=value``, left out when empty or 0; ``{branch}`` in the key is
     the training branch), ``switch`` (``auto``/``on``/``off`` → nothing/``--flag``/
-    ``--no-flag``) or ``overrides`` (the ``set`` parameter: several ``--set``).
+    ``--no-flag`` when ``negatable``, else nothing) or ``overrides`` (the ``set`` parameter:
+    several ``--set``).
     """
 
     name: str
@@ -34,6 +37,8 @@ class Param:
     kind: str = "option"
     target: str = ""
     """The option (``--val``) or the setting (``data.val_fraction``) it fills."""
+    negatable: bool = False
+    """A switch whose ``off`` is said (``--no-flag``) rather than left to the default."""
 
 
 def _common(preset: str = "seed") -> tuple[Param, ...]:
@@ -41,9 +46,43 @@ def _common(preset: str = "seed") -> tuple[Param, ...]:
             Param("set", "", kind="overrides"))
 
 
-def _train(branch: str, *extra: Param) -> tuple[Param, ...]:
-    epochs = () if extra else (Param("epochs", 0.0, "float", "override", "{branch}.epochs"),)
-    return (Param("dataset_dir", "data/synth", kind="argument"), *_common(), *epochs, *extra)
+def _train(branch: KerasBranch) -> EntryPoint:
+    """Return the entry point ``train_<branch>`` with the parameters its branch names."""
+    extra = tuple(Param(name, default, kind_of, "override", target)
+                  for name, default, kind_of, target in branch.entry_params)
+    return EntryPoint(f"train_{branch.name}", ("train", branch.name),
+                      (Param("dataset_dir", "data/synth", kind="argument"), *_common(), *extra),
+                      doc=branch.entry_doc, fixed=("--quiet",))
+
+
+def _stack_params() -> tuple[Param, ...]:
+    """One parameter per branch: a model URI (Keras branches) or a switch (fitted ones)."""
+    return tuple(
+        Param(b.name, "auto", kind="switch", target=f"--{b.name}", negatable=True)
+        if b.stacking == "switch" else Param(b.name, "", target=f"--{b.name}")
+        for b in BRANCHES.values())
+
+
+def _main() -> EntryPoint:
+    """Return the multistep ``main``: ``with_<branch>`` for each branch not always trained."""
+    optional = [b for b in keras_branches() if b.stacking == "when_trained"]
+    chain = " -> ".join(["synth (or harvest)", "split", "explore",
+                         *(f"train_{b.name}" for b in keras_branches()), "stack", "evaluate"])
+    from mediumnet.config import PRESETS
+
+    def auto(branch: KerasBranch) -> str:
+        off = [p for p in PRESETS if not branch.in_workflow(p)]
+        return f"off in the {' and '.join(off)} presets" if off else "on"
+
+    withs = "; ".join(f"with_{b.name}: auto ({auto(b)}), true or false" for b in optional)
+    return EntryPoint("main", (), (
+        Param("source", "synth"), Param("dataset_dir", "data/synth"),
+        Param("preset", "demo"), *(Param(f"with_{b.name}", "auto") for b in optional),
+        Param("src", ""), Param("limit", 0.0, "float"), Param("set", "")),
+        doc=f"The whole chain as nested runs under one parent: {chain}. A step that already "
+            "finished with the same parameters, code version and data is reused. source: "
+            "synth, artsy, met, artic or folder (src: the folder or CSV; limit 0 = all); "
+            f"{withs}; set: overrides passed to every step.")
 
 
 @dataclass(frozen=True)
@@ -59,16 +98,7 @@ class EntryPoint:
 
 
 ENTRY_POINTS: dict[str, EntryPoint] = {e.name: e for e in (
-    EntryPoint("main", (), (
-        Param("source", "synth"), Param("dataset_dir", "data/synth"),
-        Param("preset", "demo"), Param("with_effnet", "auto"), Param("src", ""),
-        Param("limit", 0.0, "float"), Param("set", "")),
-        doc="The whole chain as nested runs under one parent: synth (or harvest) -> split -> "
-            "explore -> train_composition -> train_texture -> train_effnet -> stack -> "
-            "evaluate. A step that already finished with the same parameters, code version and "
-            "data is reused. source: synth, artsy, met, artic or folder (src: the folder or "
-            "CSV; limit 0 = all); with_effnet: auto (off in the demo and tiny presets), true "
-            "or false; set: overrides passed to every step."),
+    _main(),
     EntryPoint("synth", ("synth",), (
         Param("dataset_dir", "data/synth", kind="argument"), *_common(),
         Param("per_class", 0.0, "float", target="--per-class"),
@@ -94,27 +124,13 @@ ENTRY_POINTS: dict[str, EntryPoint] = {e.name: e for e in (
         Param("dataset_dir", "data/synth", kind="argument"), *_common(),
         Param("sample", 0.0, "float", target="--sample")),
         doc="sample 0 = every work."),
-    EntryPoint("train_composition", ("train", "composition"), _train("composition"),
-               fixed=("--quiet",)),
-    EntryPoint("train_texture", ("train", "texture"), _train("texture"), fixed=("--quiet",)),
-    EntryPoint("train_effnet", ("train", "effnet"), _train(
-        "effnet", Param("variant", "", kind="override", target="effnet.variant"),
-        Param("image_size", 0.0, "float", "override", "effnet.image_size"),
-        Param("epochs", "", kind="override", target="effnet.stage_epochs"),
-        Param("weights", "", kind="override", target="effnet.weights")),
-        doc="variant B0-B7; image_size 0 = the variant's size in the preset; epochs: three "
-            "stage epoch counts such as 5,5,5; weights: imagenet, none or a path to a local "
-            "weights file. Empty values keep the preset's (seed: B6 at 528 px, ImageNet).",
-        fixed=("--quiet",)),
+    *(_train(b) for b in keras_branches()),
     EntryPoint("stack", ("stack",), (
-        Param("dataset_dir", "data/synth", kind="argument"), *_common(),
-        Param("composition", "", target="--composition"),
-        Param("texture", "", target="--texture"), Param("effnet", "", target="--effnet"),
-        Param("features", "auto", kind="switch", target="--features"),
+        Param("dataset_dir", "data/synth", kind="argument"), *_common(), *_stack_params(),
         Param("meta_learner", "", kind="override", target="ensemble.meta_learner")),
         doc="Empty URIs: the branch models trained on dataset_dir (champion, else newest "
-            "promotable). features: auto (the preset's), on or off; meta_learner: '' (the "
-            "preset's), auto, logistic or boosting.",
+            "promotable). A fitted branch: auto (the preset's), on or off; meta_learner: '' "
+            "(the preset's), auto, logistic or boosting.",
         fixed=("--quiet",)),
     EntryPoint("evaluate", ("evaluate",), (
         Param("model_uri", "models:/mediumnet-ensemble@champion", kind="argument"),
@@ -165,7 +181,7 @@ def to_cli_args(name: str, values: Mapping[str, str]) -> list[str]:
             choice = value.strip().lower()
             if choice in _ON:
                 options.append(param.target)
-            elif choice in ("off", "false", "0", "no") and param.name == "features":
+            elif choice in ("off", "false", "0", "no") and param.negatable:
                 options.append("--no-" + param.target.removeprefix("--"))
         elif _empty(value):
             continue

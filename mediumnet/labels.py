@@ -13,6 +13,10 @@ tables kept as data:
 - :data:`TEXT_RULES` are the technique words of each medium, matched as whole words in the
   normalised text.
 
+Both tables (and :data:`NOT_ONE_MEDIUM`, :data:`LABEL_ALIASES`) are read at import from
+``mediumnet/labels_tables.json``, where each carries a ``why`` that says what it means; the
+rules that use them, and the decisions below, stay in this module.
+
 Every outcome comes with a reason, so that each kept or dropped record can be explained and
 the harvest report can count drops by reason.
 
@@ -42,10 +46,12 @@ Documented decisions for ambiguous texts
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal, get_args
 
 from mediumnet.errors import LabelError
 
@@ -61,184 +67,9 @@ MEDIUMS: tuple[str, ...] = (
 SOURCES: tuple[str, ...] = ("artsy", "met", "artic")
 """The collection APIs whose categories :func:`map_record` knows."""
 
-# --------------------------------------------------------------------------------------------
-# Technique words of each medium family, matched as whole words in normalised (lower-case,
-# accent-free) text. Order inside a family does not matter; the family precedence is applied in
-# ``_decide_from_text``.
-# --------------------------------------------------------------------------------------------
-TEXT_RULES: dict[str, tuple[str, ...]] = {
-    "photography": (
-        r"photograph\w*",
-        r"photogravure",
-        r"gelatin silver",
-        r"gelatine silver",
-        r"silver gelatin",
-        r"albumen",
-        r"salted paper",
-        r"salt print",
-        r"platinum print",
-        r"palladium print",
-        r"platinum",
-        r"palladium",
-        r"cyanotype",
-        r"daguerreotype",
-        r"ambrotype",
-        r"tintype",
-        r"ferrotype",
-        r"calotype",
-        r"collodion",
-        r"chromogenic",
-        r"c-print",
-        r"dye transfer",
-        r"dye imbibition",
-        r"silver dye bleach",
-        r"cibachrome",
-        r"ilfochrome",
-        r"polaroid",
-        r"instant print",
-        r"carbon print",
-        r"gum bichromate",
-        r"inkjet print",
-        r"pigment print",
-        r"archival pigment",
-        r"digital c-print",
-        r"film negative",
-        r"glass negative",
-    ),
-    "engraving": (
-        r"engraving",
-        r"engraved",
-        r"etching",
-        r"etched",
-        r"drypoint",
-        r"aquatint",
-        r"mezzotint",
-        r"soft-ground",
-        r"softground",
-        r"stipple engraving",
-        r"intaglio",
-        r"woodcut",
-        r"woodblock print",
-        r"woodblock",
-        r"wood engraving",
-        r"wood-engraving",
-        r"linocut",
-        r"linoleum cut",
-        r"lino cut",
-        r"lithograph\w*",
-        r"chromolithograph\w*",
-        r"offset lithograph\w*",
-        r"screenprint\w*",
-        r"screen print\w*",
-        r"silkscreen\w*",
-        r"serigraph\w*",
-        r"monotype",
-        r"monoprint",
-        r"relief print",
-        r"collagraph",
-        r"letterpress",
-        r"photo-etching",
-        r"heliogravure",
-        r"chine colle",
-        r"burin",
-        r"collotype",
-        r"pochoir",
-        r"stencil",
-        r"photolithograph\w*",
-        r"relief print\w*",
-        r"blind embossing",
-        r"embossing",
-    ),
-    "gouache_watercolor": (
-        r"watercolou?rs?",
-        r"water colou?rs?",
-        r"water-colou?rs?",
-        r"aquarelle",
-        r"gouache",
-        r"bodycolou?r",
-        r"body colou?r",
-    ),
-    "painting": (
-        r"oil",
-        r"oils",
-        r"oil paint",
-        r"oil on \w+",
-        r"acrylics?(?! glass| sheet| varnish| box)",
-        r"tempera",
-        r"egg tempera",
-        r"encaustic",
-        r"distemper",
-        r"casein",
-        r"alkyd",
-        r"fresco",
-        r"enamel paint",
-        r"household paint",
-        r"spray paint",
-        r"paint",
-        r"vinyl paint",
-        r"oil stick",
-    ),
-    "drawing": (
-        r"graphite",
-        r"pencil",
-        r"pencils",
-        r"charcoal",
-        r"chalk",
-        r"chalks",
-        r"crayon",
-        r"crayons",
-        r"pastel",
-        r"pastels",
-        r"conte",
-        r"conte crayon",
-        r"sanguine",
-        r"silverpoint",
-        r"metalpoint",
-        r"leadpoint",
-        r"pen",
-        r"ink",
-        r"inks",
-        r"india ink",
-        r"bistre",
-        r"sepia",
-        r"wash",
-        r"marker",
-        r"felt-tip",
-        r"felt tip",
-        r"ballpoint",
-        r"stylus",
-    ),
-}
-"""Technique words per medium family (regular expressions matched as whole words)."""
-
-NOT_ONE_MEDIUM: tuple[str, ...] = (
-    r"collage",
-    r"assemblage",
-    r"mixed media",
-    r"mixed-media",
-    r"found objects?",
-    r"sculpture",
-    r"installation",
-    r"video",
-    r"bronze",
-    r"marble",
-    r"ceramic",
-    r"porcelain",
-    r"terracotta",
-    r"plaster",
-    r"resin",
-    r"neon",
-    r"embroider\w*",
-    r"tapestry",
-    r"steel",
-    r"perspex",
-    r"plexiglas",
-    r"plastic",
-    r"formaldehyde",
-    r"on \w* ?base",
-    r"on \w* ?stand",
-)
-"""Words that, in an open category, mean the text does not name one two-dimensional medium."""
+# The data file of TEXT_RULES, NOT_ONE_MEDIUM, CATEGORY_TABLES and LABEL_ALIASES; each table
+# there carries a "why" that says what it means.
+_TABLES_PATH = Path(__file__).with_name("labels_tables.json")
 
 # Family precedence when the text names several families (see the module docstring).
 _PRECEDENCE: tuple[str, ...] = ("photography", "engraving", "painting", "gouache_watercolor",
@@ -270,97 +101,54 @@ class CategoryEntry:
     note: str = ""
 
 
-_DROP_3D = CategoryEntry("drop", "not a two-dimensional medium")
-_DROP_TIME = CategoryEntry("drop", "time-based media")
-_DROP_REPRO = CategoryEntry("drop", "reproduction, not an original medium")
-_DROP_MANY = CategoryEntry("drop", "holds many works")
+def _read_tables(path: Path = _TABLES_PATH) -> dict[str, Any]:
+    """Read the label tables from their JSON file (stdlib only: this module stays light)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # pragma: no cover - the file ships with the package
+        raise LabelError(f"cannot read the label tables {path}: {exc}") from None
+
+
+def _category_table(categories: dict[str, str], drops: dict[str, CategoryEntry]
+                    ) -> dict[str, CategoryEntry]:
+    """Turn one source's ``{"category": "rule" or "drop: KEY"}`` into CategoryEntry objects."""
+    table: dict[str, CategoryEntry] = {}
+    for category, value in categories.items():
+        rule, _, key = (part.strip() for part in value.partition(":"))
+        if rule == "drop" and key in drops:
+            table[category] = drops[key]
+        elif rule in get_args(CategoryRule) and rule != "drop" and not key:
+            table[category] = CategoryEntry(rule)
+        else:  # pragma: no cover - only a broken data file gets here
+            raise LabelError(f"{_TABLES_PATH.name}: category {category!r} has an unknown rule "
+                             f"{value!r}")
+    return table
+
+
+_TABLES = _read_tables()
+_DROPS = {key: CategoryEntry("drop", note)
+          for key, note in _TABLES["drop_notes"]["notes"].items()}
+
+# Technique words of each medium family, matched as whole words in normalised (lower-case,
+# accent-free) text. Order inside a family does not matter; the family precedence is applied in
+# ``_decide_from_text``.
+TEXT_RULES: dict[str, tuple[str, ...]] = {
+    medium: tuple(words) for medium, words in _TABLES["text_rules"]["families"].items()
+}
+"""Technique words per medium family (regular expressions matched as whole words)."""
+
+NOT_ONE_MEDIUM: tuple[str, ...] = tuple(_TABLES["not_one_medium"]["words"])
+"""Words that, in an open category, mean the text does not name one two-dimensional medium."""
 
 CATEGORY_TABLES: dict[str, dict[str, CategoryEntry]] = {
-    # Artsy `category` (all 20 values the API documents).
-    "artsy": {
-        "painting": CategoryEntry("painting"),
-        "print": CategoryEntry("engraving"),
-        "photography": CategoryEntry("photography"),
-        "drawing, collage or other work on paper": CategoryEntry("paper"),
-        "mixed media": CategoryEntry("open"),
-        "other": CategoryEntry("open"),
-        "": CategoryEntry("open"),
-        "architecture": _DROP_3D,
-        "books and portfolios": _DROP_MANY,
-        "design/decorative art": _DROP_3D,
-        "ephemera or merchandise": _DROP_REPRO,
-        "fashion design and wearable art": _DROP_3D,
-        "installation": _DROP_3D,
-        "jewelry": _DROP_3D,
-        "nft": CategoryEntry("drop", "digital token, no physical medium"),
-        "performance art": _DROP_TIME,
-        "posters": _DROP_REPRO,
-        "reproduction": _DROP_REPRO,
-        "sculpture": _DROP_3D,
-        "textile arts": _DROP_3D,
-        "video/film/animation": _DROP_TIME,
-    },
-    # The Met `classification` (the first part before "|"; often empty).
-    "met": {
-        "paintings": CategoryEntry("painting"),
-        "miniatures": CategoryEntry("painting"),
-        "prints": CategoryEntry("engraving"),
-        "photographs": CategoryEntry("photography"),
-        "drawings": CategoryEntry("paper"),
-        "pastels & oil sketches on paper": CategoryEntry("paper"),
-        "watercolors": CategoryEntry("paper"),
-        "": CategoryEntry("open"),
-        "books": _DROP_MANY,
-        "albums": _DROP_MANY,
-        "ephemera": _DROP_REPRO,
-        "sculpture": _DROP_3D,
-        "ceramics": _DROP_3D,
-        "glass": _DROP_3D,
-        "metalwork": _DROP_3D,
-        "furniture": _DROP_3D,
-        "textiles": _DROP_3D,
-        "costume": _DROP_3D,
-        "arms": _DROP_3D,
-        "jewelry": _DROP_3D,
-        "musical instruments": _DROP_3D,
-        "woodwork": _DROP_3D,
-        "coins": _DROP_3D,
-        "ivories": _DROP_3D,
-        "lacquer": _DROP_3D,
-    },
-    # AIC `artwork_type_title`.
-    "artic": {
-        "painting": CategoryEntry("painting"),
-        "miniature painting": CategoryEntry("painting"),
-        "print": CategoryEntry("engraving"),
-        "photograph": CategoryEntry("photography"),
-        "drawing and watercolor": CategoryEntry("paper"),
-        "architectural drawing": CategoryEntry("paper"),
-        "": CategoryEntry("open"),
-        "mixed media": CategoryEntry("open"),
-        "book": _DROP_MANY,
-        "sculpture": _DROP_3D,
-        "textile": _DROP_3D,
-        "vessel": _DROP_3D,
-        "furniture": _DROP_3D,
-        "decorative arts": _DROP_3D,
-        "design": _DROP_3D,
-        "installation": _DROP_3D,
-        "costume and accessories": _DROP_3D,
-        "ceramics": _DROP_3D,
-        "metalwork": _DROP_3D,
-        "coin": _DROP_3D,
-        "arms": _DROP_3D,
-        "basketry": _DROP_3D,
-        "mask": _DROP_3D,
-        "funerary object": _DROP_3D,
-        "jewelry": _DROP_3D,
-        "glass": _DROP_3D,
-        "film, video, new media": _DROP_TIME,
-        "film, video, new media, and sound": _DROP_TIME,
-    },
+    source: _category_table(table["categories"], _DROPS)
+    for source, table in _TABLES["category_tables"]["sources"].items()
 }
-"""Per source: normalised category → what it means. Unknown categories are dropped."""
+"""Per source: normalised category → what it means. Unknown categories are dropped.
+
+Artsy ``category`` (all 20 values the API documents), the Met ``classification`` (the first
+part before "|"; often empty), AIC ``artwork_type_title``.
+"""
 
 
 def repair_text(text: str | None) -> str:
@@ -541,22 +329,7 @@ def medium_index(medium: str) -> int:
 
 LABEL_ALIASES: dict[str, str] = {
     **{m: m for m in MEDIUMS},
-    "paintings": "painting",
-    "engravings": "engraving",
-    "print": "engraving",
-    "prints": "engraving",
-    "drawings": "drawing",
-    "gouache": "gouache_watercolor",
-    "watercolor": "gouache_watercolor",
-    "watercolour": "gouache_watercolor",
-    "watercolors": "gouache_watercolor",
-    "watercolours": "gouache_watercolor",
-    "gouache_watercolour": "gouache_watercolor",
-    "gouache-watercolor": "gouache_watercolor",
-    "photograph": "photography",
-    "photographs": "photography",
-    "photo": "photography",
-    "photos": "photography",
+    **_TABLES["label_aliases"]["aliases"],
 }
 """Names a person may give a medium (folder names, CSV labels) → the medium."""
 

@@ -8,13 +8,15 @@ them.
 EXPERIMENT = "mediumnet"
 """The MLflow experiment every mediumnet run belongs to."""
 
-MODEL_NAMES: dict[str, str] = {
-    "composition": "mediumnet-composition",
-    "texture": "mediumnet-texture",
-    "effnet": "mediumnet-effnet",
-    "ensemble": "mediumnet-ensemble",
-}
-"""Model kind → registered model name."""
+MODEL_PREFIX = "mediumnet-"
+"""Registered models are named ``mediumnet-<kind>``: a branch (``mediumnet-texture`` …) or the
+ensemble (:data:`ENSEMBLE_MODEL`)."""
+
+ENSEMBLE = "ensemble"
+"""The kind of the served ensemble's registered model."""
+
+ENSEMBLE_MODEL = MODEL_PREFIX + ENSEMBLE
+"""The registered name of the served ensemble: ``mediumnet-ensemble``."""
 
 CHAMPION = "champion"
 """The alias of the version to serve."""
@@ -35,7 +37,7 @@ TAG_RESHUFFLED = "mediumnet.reshuffled"
 TAG_COLLAPSED = "mediumnet.collapsed"
 TAG_COLLAPSE_REASON = "mediumnet.collapse_reason"
 TAG_PROMOTABLE = "mediumnet.promotable"
-TAG_PREPROCESSING = "mediumnet.preprocessing"
+TAG_PREPROCESSING = "mediumnet.branches.base"
 """The branch's preprocessor configuration, as JSON."""
 
 # -- the ensemble ---------------------------------------------------------------------------
@@ -48,10 +50,12 @@ TAG_PROMOTED = "mediumnet.promoted"
 TAG_PROMOTION_REASON = "mediumnet.promotion_reason"
 TAG_ENSEMBLE_VERSION = "mediumnet.ensemble_version"
 TAG_META_LEARNER = "mediumnet.meta_learner"
-TAG_USE_FEATURES = "mediumnet.use_features"
+TAG_USE_PREFIX = "mediumnet.use_"
+"""``mediumnet.use_<branch>``: whether an ensemble's stack fit that fitted branch
+(``mediumnet.use_features``)."""
 TAG_ENSEMBLE_KIND = "mediumnet.ensemble_kind"
-"""``stack`` or ``features``: which ensemble a ``mediumnet-ensemble`` version is (the
-features-only one is registered when it beats the stack on the validation works)."""
+"""``stack``, or the fitted branch registered alone (``features``: the features-only ensemble,
+registered when it beats the stack on the validation works)."""
 TAG_BRANCH_PREFIX = "mediumnet.branch."
 """``mediumnet.branch.<kind>``: the branch model version an ensemble was built from."""
 

@@ -69,8 +69,8 @@ def run_synth(dataset_dir: str | os.PathLike[str], config, *, progress: bool = T
         read_manifest,
     )
     from mediumnet.data.synth import check_request, synth_summary, synthesize
-    from mediumnet.explore import write_contact_sheet
     from mediumnet.names import TAG_DATASET_DIGEST
+    from mediumnet.study.explore import write_contact_sheet
     from mediumnet.tracking import run_location, start_run
 
     # Check before a run is opened: a bad request leaves no empty failed run behind.

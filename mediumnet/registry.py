@@ -1,8 +1,9 @@
 """Register models, point aliases, read versions back (the names live in mediumnet.names).
 
-Every model mediumnet keeps is registered under one of :data:`MODEL_NAMES`; a version's tags
-say which data, code and settings produced it, and, for the ensemble, which branch versions it
-was built from. The alias :data:`CHAMPION` marks the version to serve.
+Every model mediumnet keeps is registered as ``mediumnet-<kind>``: each Keras branch of the
+registry (:mod:`mediumnet.branches`) and the ensemble; a version's tags say which data, code
+and settings produced it, and, for the ensemble, which branch versions it was built from. The
+alias :data:`CHAMPION` marks the version to serve.
 """
 
 from __future__ import annotations
@@ -11,26 +12,36 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from mediumnet.errors import MediumnetError
+from mediumnet.names import CHAMPION, ENSEMBLE, ENSEMBLE_MODEL
 
 if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion
 
-from mediumnet.names import CHAMPION, MODEL_NAMES
+__all__ = ["CHAMPION", "model_name", "model_names", "model_uri", "register", "set_alias",
+           "set_version_tag", "version_by_alias"]
+
+
+def model_names() -> dict[str, str]:
+    """Return every model kind mediumnet registers → its registered name."""
+    from mediumnet.branches import keras_branches
+
+    return {**{b.name: b.model_name for b in keras_branches()}, ENSEMBLE: ENSEMBLE_MODEL}
 
 
 def model_name(kind: str) -> str:
-    """Return the registered name of a model kind (``composition``, ``texture``, …).
+    """Return the registered name of a model kind (a Keras branch, or ``ensemble``).
 
     Raises
     ------
     MediumnetError
         If ``kind`` is unknown.
     """
+    names = model_names()
     try:
-        return MODEL_NAMES[kind]
+        return names[kind]
     except KeyError:
         raise MediumnetError(
-            f"unknown model kind {kind!r}: choose one of {', '.join(MODEL_NAMES)}"
+            f"unknown model kind {kind!r}: choose one of {', '.join(names)}"
         ) from None
 
 
@@ -59,7 +70,7 @@ def register(source_uri: str, kind: str, *, tags: Mapping[str, str] | None = Non
     source_uri : str
         The logged model (``runs:/<run_id>/<path>`` or ``models:/m-…``).
     kind : str
-        One of :data:`MODEL_NAMES`.
+        A Keras branch or ``ensemble`` (:func:`model_names`).
     tags : mapping, optional
         Lineage tags set on the version (dataset digest, git commit, config, branch versions).
     alias : str, optional

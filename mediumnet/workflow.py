@@ -1,14 +1,14 @@
 """The whole chain as one MLflow multistep workflow, reusing the steps already done.
 
 :func:`run_workflow` is the MLproject entry point ``main``: synth (or a harvest) → split →
-explore → train_composition → train_texture → train_effnet (optional) → stack → evaluate, each
-launched as its own entry point with ``mlflow.projects.run`` and attached as a nested child of
-one parent run. As in MLflow's own multistep example, a step whose entry point already ran to
-the end with the same parameters and the same code version (git commit) is not run again: its
-run is reused. mediumnet adds what makes reuse safe for data: a data step is reused only while
-its data is still there (the manifest exists; for split: every work has a split), a later step
-only while the dataset digest it recorded is the current one, and once one step runs afresh
-every step after it does too.
+explore → train every Keras branch of the registry (EfficientNet optional) → stack →
+evaluate, each launched as its own entry point with ``mlflow.projects.run`` and attached as a
+nested child of one parent run. As in MLflow's own multistep example, a step whose entry
+point already ran to the end with the same parameters and the same code version (git commit)
+is not run again: its run is reused. mediumnet adds what makes reuse safe for data: a data
+step is reused only while its data is still there (the manifest exists; for split: every work
+has a split), a later step only while the dataset digest it recorded is the current one, and
+once one step runs afresh every step after it does too.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -111,34 +111,58 @@ def find_finished_run(entry_point: str, parameters: dict[str, str], commit: str 
     return None
 
 
-def _plan(source: str, dataset_dir: str, preset: str, with_effnet: bool, src: str,
+def _plan(source: str, dataset_dir: str, preset: str, optional: dict[str, bool], src: str,
           limit: int, overrides: str = "") -> list[tuple[str, dict[str, str]]]:
-    """List the steps to run, with every parameter of each entry point (from the table)."""
+    """List the steps to run, with every parameter of each entry point (from the table).
+
+    ``optional``: each branch that is not always trained → whether it is this time.
+    """
+    from mediumnet.branches import keras_branches
     from mediumnet.entry_points import step_parameters
 
     common = {"dataset_dir": dataset_dir, "preset": preset, "set": overrides}
     first = (("synth", step_parameters("synth", **common)) if source == "synth" else
              ("harvest", step_parameters("harvest", source=source, limit=limit, src=src,
                                          **common)))
-    steps = [first, *((name, step_parameters(name, **common)) for name in (
-        "split", "explore", "train_composition", "train_texture"))]
-    if with_effnet:
-        steps.append(("train_effnet", step_parameters("train_effnet", **common)))
-    steps.append(("stack", step_parameters("stack", effnet="" if with_effnet else "none",
-                                           **common)))
+    steps = [first, *((name, step_parameters(name, **common)) for name in ("split", "explore"))]
+    steps += [(f"train_{b.name}", step_parameters(f"train_{b.name}", **common))
+              for b in keras_branches() if optional.get(b.name, True)]
+    left_out = {name: "none" for name, wanted in optional.items() if not wanted}
+    steps.append(("stack", step_parameters("stack", **left_out, **common)))
     steps.append(("evaluate", step_parameters("evaluate", model_uri="", **common)))
     return steps
 
 
-def _effnet_wanted(with_effnet: str | bool, preset: str) -> bool:
-    """Resolve ``with_effnet``: ``auto`` is on except in the demo and tiny presets."""
-    if not isinstance(with_effnet, str):
-        return bool(with_effnet)
-    choice = with_effnet.strip().lower()
-    if choice not in ("auto", "true", "false", "1", "0", "yes", "no", "on", "off"):
-        raise MediumnetError(f"with_effnet={with_effnet!r}: use auto, true or false")
-    return (preset not in ("demo", "tiny")) if choice == "auto" else \
-        choice in ("true", "1", "yes", "on")
+def optional_branches(choices: Mapping[str, str | bool], preset: str) -> dict[str, bool]:
+    """Resolve ``with_<branch>`` for each branch that is not always trained.
+
+    ``auto`` (or no choice) follows the branch's own rule for the preset (EfficientNet: off
+    in the demo and tiny presets).
+
+    Raises
+    ------
+    MediumnetError
+        On a choice that is not auto, true or false, or a branch that is always trained.
+    """
+    from mediumnet.branches import keras_branches
+
+    optional = {b.name: b for b in keras_branches() if b.stacking == "when_trained"}
+    unknown = set(choices) - set(optional)
+    if unknown:
+        raise MediumnetError(f"with_{sorted(unknown)[0]}: only these branches are optional: "
+                             f"{', '.join(optional) or 'none'}")
+    out = {}
+    for name, branch in optional.items():
+        choice = choices.get(name, "auto")
+        if not isinstance(choice, str):
+            out[name] = bool(choice)
+            continue
+        text = choice.strip().lower()
+        if text not in ("auto", "true", "false", "1", "0", "yes", "no", "on", "off"):
+            raise MediumnetError(f"with_{name}={choice!r}: use auto, true or false")
+        out[name] = branch.in_workflow(preset) if text == "auto" else \
+            text in ("true", "1", "yes", "on")
+    return out
 
 
 def _reusable(entry_point: str, params: dict[str, str], root: Path, commit: str | None,
@@ -183,8 +207,9 @@ def _launch(project: Path, entry_point: str, params: dict[str, str], experiment_
 
 
 def run_workflow(source: str = "synth", dataset_dir: str = "data/synth", preset: str = "demo",
-                 with_effnet: str | bool = "auto", *, src: str = "", limit: int = 0,
-                 overrides: str = "", project_dir: str | os.PathLike[str] | None = None,
+                 *, with_branches: Mapping[str, str | bool] | None = None, src: str = "",
+                 limit: int = 0, overrides: str = "",
+                 project_dir: str | os.PathLike[str] | None = None,
                  echo: Callable[[str], None] = print) -> WorkflowResult:
     """Run the whole chain as nested MLflow runs under one parent, reusing finished steps.
 
@@ -196,9 +221,9 @@ def run_workflow(source: str = "synth", dataset_dir: str = "data/synth", preset:
         The dataset folder (a relative path is relative to the project folder).
     preset : str
         Settings of every step.
-    with_effnet : {"auto", True, False}
-        Train and stack the EfficientNet branch; ``auto``: on except in the ``demo`` and
-        ``tiny`` presets.
+    with_branches : mapping, optional
+        For each branch that is not always trained (EfficientNet): ``auto``, True or False,
+        to train and stack it (:func:`optional_branches`; default: ``auto`` for all).
     src, limit :
         The folder source's folder or CSV; the harvest's work limit (0: all).
     overrides : str
@@ -225,7 +250,7 @@ def run_workflow(source: str = "synth", dataset_dir: str = "data/synth", preset:
 
     if source not in SOURCES:
         raise MediumnetError(f"unknown source {source!r}: choose one of {', '.join(SOURCES)}")
-    with_effnet = _effnet_wanted(with_effnet, preset)
+    optional = optional_branches(with_branches or {}, preset)
     config = load_config(preset, overrides.replace(";", " ").split())
     project = Path(project_dir) if project_dir else Path(__file__).resolve().parents[1]
     if not (project / "MLproject").is_file():
@@ -233,12 +258,12 @@ def run_workflow(source: str = "synth", dataset_dir: str = "data/synth", preset:
     root = Path(dataset_dir)
     if not root.is_absolute():
         root = (project / root).resolve()
-    steps = _plan(source, str(root), preset, with_effnet, src, limit, overrides)
+    steps = _plan(source, str(root), preset, optional, src, limit, overrides)
     commit = git_commit(project)
     # The entry point's own parameters are already logged by `mlflow run`; what they resolve
     # to goes under other names (MLflow refuses to change a logged param).
     with start_run("main", config=config, dataset_dir=root, tags={TAG_SOURCE: source},
-                   params={"effnet_branch": with_effnet}) as parent:
+                   params={f"{name}_branch": on for name, on in optional.items()}) as parent:
         result = WorkflowResult(parent.info.run_id, root)
         experiment_id = parent.info.experiment_id
         fresh = False  # once a step runs, every later step runs too
@@ -281,12 +306,13 @@ def stack_verdict(table_csv: str | os.PathLike[str]) -> str:
     """Say whether the stack beat every branch alone on test macro-F1, with the figures."""
     import pandas as pd
 
-    from mediumnet.stacking import kept_kind
+    from mediumnet.branches import keras_branches
+    from mediumnet.ensemble.stacking import STACK, ensemble_title, kept_kind
 
     table = pd.read_csv(table_csv, index_col="model")
-    branches = table.loc[[b for b in ("composition", "texture", "effnet") if b in table.index]]
+    branches = table.loc[[b.name for b in keras_branches() if b.name in table.index]]
     best = branches["macro_f1"].idxmax()
-    stack_f1, best_f1 = table.loc["stack", "macro_f1"], branches.loc[best, "macro_f1"]
+    stack_f1, best_f1 = table.loc[STACK, "macro_f1"], branches.loc[best, "macro_f1"]
     if stack_f1 > best_f1:
         verdict = (f"The stack beats every branch alone: test macro-F1 {stack_f1:.3f} against "
                    f"{best_f1:.3f} for the best branch ({best}).")
@@ -294,12 +320,28 @@ def stack_verdict(table_csv: str | os.PathLike[str]) -> str:
         verdict = (f"Warning: the stack (test macro-F1 {stack_f1:.3f}) does not beat the best "
                    f"branch ({best}, {best_f1:.3f}); see the label audit and the evaluation "
                    "report.")
-    if kept_kind(table) == "features":
-        verdict += (f" The features-only ensemble scored higher on the validation works "
-                    f"({table.loc['features', 'val_macro_f1']:.3f} against "
-                    f"{table.loc['stack', 'val_macro_f1']:.3f} for the stack): it is the "
+    kind = kept_kind(table)
+    if kind != STACK:
+        verdict += (f" The {ensemble_title(kind)} scored higher on the validation works "
+                    f"({table.loc[kind, 'val_macro_f1']:.3f} against "
+                    f"{table.loc[STACK, 'val_macro_f1']:.3f} for the stack): it is the "
                     "registered version.")
     return verdict
+
+
+def _random_start_notes(result: WorkflowResult) -> list[str]:
+    """Say which trained branches started from random weights where pretrained ones exist."""
+    import mlflow
+
+    from mediumnet.branches import keras_branches
+
+    notes = []
+    for branch in keras_branches():
+        steps = [s for s in result.steps if s.entry_point == f"train_{branch.name}"]
+        if (branch.random_start_note and steps and mlflow.get_run(
+                steps[0].run_id).data.params.get("start_weights") == "none"):
+            notes += [branch.random_start_note, ""]
+    return notes
 
 
 def summary_text(result: WorkflowResult, dataset_dir: str | os.PathLike[str]) -> str:
@@ -334,11 +376,7 @@ def summary_text(result: WorkflowResult, dataset_dir: str | os.PathLike[str]) ->
                   "test accuracy and macro-F1 (for reporting):", "",
                   table.read_text().rstrip(), ""]
         lines += [stack_verdict(root / "stack" / "table.csv"), ""]
-    effnet = [st for st in result.steps if st.entry_point == "train_effnet"]
-    if effnet and mlflow.get_run(effnet[0].run_id).data.params.get("start_weights") == "none":
-        lines += ["EfficientNet started from random weights (effnet.weights=none: nothing is "
-                  "downloaded here), so it learns little; `mediumnet weights fetch` and "
-                  "-P set=effnet.weights=FILE give it ImageNet's.", ""]
+    lines += _random_start_notes(result)
     uri = mlflow.get_tracking_uri()
     lines += [f"Runs and models are in {uri} (parent run {result.parent_run_id}); look at "
               f"them with `make ui` or `mlflow ui --backend-store-uri {uri}`."]

@@ -7,7 +7,8 @@ The public API that training, evaluation, the benchmark and the serving model ca
 """
 
 from mediumnet.data import splits
-from mediumnet.data.pipeline import build_cache, class_weights, make_dataset
+from mediumnet.data.cache import build_cache
+from mediumnet.data.pipeline import class_weights, make_dataset
 from mediumnet.data.views import ImageError, composition_view, texture_tiles
 
 __all__ = ["ImageError", "build_cache", "class_weights", "composition_view", "make_dataset",

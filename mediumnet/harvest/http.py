@@ -19,9 +19,9 @@ from urllib.parse import urlsplit
 
 import requests
 
-from mediumnet.downloads import TooLargeError as CapExceeded
-from mediumnet.downloads import read_capped
 from mediumnet.errors import MediumnetError
+from mediumnet.serving.downloads import TooLargeError as CapExceeded
+from mediumnet.serving.downloads import read_capped
 from mediumnet.version import __version__
 
 USER_AGENT = (f"mediumnet/{__version__} (artwork medium classifier; "

@@ -76,7 +76,7 @@ def stacked(tmp_path_factory) -> Stacked:
     from mediumnet.data.manifest import read_manifest, write_manifest
     from mediumnet.data.splits import splits
     from mediumnet.data.synth import synthesize
-    from mediumnet.stacking import stack
+    from mediumnet.ensemble.stacking import stack
     from mediumnet.train import train_branch
 
     home = tmp_path_factory.mktemp("stacked")

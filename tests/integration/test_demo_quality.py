@@ -4,8 +4,8 @@ the registered ensemble is the better of the stack and the features alone on val
 import pytest
 
 from mediumnet.config import load_config
+from mediumnet.ensemble.stacking import stack
 from mediumnet.prepare import run_split, run_synth
-from mediumnet.stacking import stack
 from mediumnet.train import train_branch
 from mediumnet.workflow import stack_verdict
 

@@ -15,14 +15,10 @@ import pytest
 from PIL import Image
 
 import mediumnet
-from mediumnet.ensemble import OUTPUT_COLUMNS, PROBABILITY_COLUMNS
+from mediumnet.ensemble.champion import promote_if_better
+from mediumnet.ensemble.classifier import OUTPUT_COLUMNS, PROBABILITY_COLUMNS
 from mediumnet.labels import MEDIUMS
-from mediumnet.stacking import (
-    TAG_SELECTION_MACRO_F1,
-    TAG_TEST_SPLIT,
-    TAG_VAL_SPLIT,
-    promote_if_better,
-)
+from mediumnet.names import TAG_SELECTION_MACRO_F1, TAG_TEST_SPLIT, TAG_VAL_SPLIT
 from tests.integration.conftest import BAD_IMAGES, jpeg_bytes
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -103,7 +99,7 @@ def test_champion_moves_on_the_validation_selection_score_never_on_test(in_store
     client.set_model_version_tag("mediumnet-ensemble", result.version, TAG_VAL_SPLIT,
                                  "another-split")
     from mediumnet.data.manifest import read_manifest
-    from mediumnet.ensemble import load_classifier
+    from mediumnet.ensemble.model import load_classifier
     from mediumnet.metrics import scores
 
     manifest = read_manifest(in_store.dataset)
@@ -125,26 +121,27 @@ def test_champion_moves_on_the_validation_selection_score_never_on_test(in_store
 def test_served_features_are_the_training_features_exactly(in_store):
     # The features branch learns from the feature table; the server measures what it is sent.
     from mediumnet.data.manifest import read_manifest
-    from mediumnet.ensemble import load_classifier
-    from mediumnet.feature_table import feature_table
-    from mediumnet.features import NUMERIC_FOR_MODELS
+    from mediumnet.ensemble.model import load_classifier
+    from mediumnet.study.feature_table import feature_table
+    from mediumnet.study.features import NUMERIC_FOR_MODELS
 
     manifest = read_manifest(in_store.dataset)
     works = manifest[manifest["split"] == "train"].head(4).reset_index(drop=True)
     table = feature_table(in_store.dataset, works, progress=False)
     assert table.reused == len(works)               # measured once, when the stack was fit
     trained = table.features.set_index("id").loc[works["id"], list(NUMERIC_FOR_MODELS)]
-    classifier = load_classifier("models:/mediumnet-ensemble@champion")
-    assert classifier.feature_model is not None
+    from mediumnet.data.decode import decode
+
+    branch = load_classifier("models:/mediumnet-ensemble@champion").branch("features")
     paths = [in_store.dataset / p for p in works["image_path"]]
     for items in (paths, [p.read_bytes() for p in paths]):
-        served = classifier.branch_outputs(items).features
+        served = np.array([branch.inputs(decode(item)) for item in items])
         assert np.array_equal(served, trained.to_numpy())
 
 
 def test_the_features_only_ensemble_is_a_servable_version(in_store, monkeypatch):
     from mediumnet.config import load_config
-    from mediumnet.stacking import stack
+    from mediumnet.ensemble.stacking import stack
     from tests.integration.conftest import TINY
 
     config = load_config("demo", TINY)
@@ -155,7 +152,7 @@ def test_the_features_only_ensemble_is_a_servable_version(in_store, monkeypatch)
     assert tags["registered_kind"] == "features"
     model = mlflow.pyfunc.load_model(result.model_uri)
     classifier = model.unwrap_python_model().classifier
-    assert classifier.branches == [] and classifier.meta is None
+    assert classifier.branch_names == ["features"] and classifier.meta is None
     paths = _test_images(in_store, 3)
     monkeypatch.setenv("MEDIUMNET_SERVE_ROOTS", str(in_store.dataset))
     out = model.predict(pd.DataFrame({"path": paths}))
@@ -292,7 +289,7 @@ def test_cli_predict_without_a_model_says_how_to_make_one(workdir, mediumnet_exe
 
 
 def test_evaluate_writes_and_logs_the_full_report(in_store):
-    from mediumnet.evaluate import evaluate_model
+    from mediumnet.study.evaluate import evaluate_model
 
     report = evaluate_model("models:/mediumnet-ensemble@champion", in_store.dataset)
     m = report.metrics
@@ -313,7 +310,7 @@ def test_evaluate_writes_and_logs_the_full_report(in_store):
 
 
 def test_a_branch_model_is_evaluated_the_same_way(in_store):
-    from mediumnet.evaluate import evaluate_model
+    from mediumnet.study.evaluate import evaluate_model
 
     report = evaluate_model("models:/mediumnet-texture/1", in_store.dataset, split="val")
     assert "val_macro_f1" in report.metrics
@@ -357,13 +354,14 @@ def test_stack_needs_branch_models_of_this_dataset(workdir, mediumnet_exe):
 def test_features_cross_validation_scores_every_work_once_and_refuses_too_many_folds(in_store):
     from mediumnet.config import load_config
     from mediumnet.data.manifest import read_manifest
+    from mediumnet.ensemble.cv import cross_validate_branch
     from mediumnet.errors import MediumnetError
-    from mediumnet.stacking import cross_validate_features
     from tests.integration.conftest import TINY
 
     before = read_manifest(in_store.dataset)
     config = load_config("demo", TINY)
-    cv = cross_validate_features(in_store.dataset, config, folds=3, progress=False)
+    cv = cross_validate_branch(in_store.dataset, config, "features", folds=3, progress=False)
+    assert cv.branch == "features"
     assert cv.works == len(before)                    # every work, whatever its split
     assert cv.classes == tuple(sorted(set(before["label"]), key=MEDIUMS.index))
     assert len(cv.fold_macro_f1) == 3
@@ -371,4 +369,7 @@ def test_features_cross_validation_scores_every_work_once_and_refuses_too_many_f
     assert read_manifest(in_store.dataset).equals(before)  # the splits are left as they were
     with pytest.raises(MediumnetError, match=r"works by fewer than 5 artists, too few for 5 "
                                              r"folds grouped by artist; ask for fewer folds"):
-        cross_validate_features(in_store.dataset, config, folds=5, progress=False)
+        cross_validate_branch(in_store.dataset, config, folds=5, progress=False)
+    with pytest.raises(MediumnetError, match="the texture branch is trained with mediumnet "
+                                             "train, not fit here"):
+        cross_validate_branch(in_store.dataset, config, "texture", progress=False)

@@ -9,8 +9,14 @@ from mediumnet.config import SynthConfig, load_config
 from mediumnet.data.manifest import read_manifest, write_manifest
 from mediumnet.data.synth import synthesize
 from mediumnet.errors import DatasetError
-from mediumnet.explore import FEATURE_NAMES, FEATURES_VERSION, explore, image_features, run_explore
-from mediumnet.features import DESCRIPTOR_NAMES, NUMERIC_FOR_MODELS
+from mediumnet.study.explore import (
+    FEATURE_NAMES,
+    FEATURES_VERSION,
+    explore,
+    image_features,
+    run_explore,
+)
+from mediumnet.study.features import DESCRIPTOR_NAMES, NUMERIC_FOR_MODELS
 
 pytestmark = pytest.mark.integration
 

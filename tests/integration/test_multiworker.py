@@ -13,7 +13,7 @@ import mlflow
 import numpy as np
 import pytest
 
-import mediumnet.models.augment  # noqa: F401 - registers the layer the saved model holds
+import mediumnet.backbones.augment  # noqa: F401 - registers the layer the saved model holds
 from mediumnet.config import SynthConfig
 from mediumnet.data.manifest import read_manifest, write_manifest
 from mediumnet.data.splits import splits

@@ -92,7 +92,7 @@ def test_models_record_the_mediums_they_were_trained_on(first_try):
         version = client.get_model_version(name, "1")
         assert version.tags["mediumnet.mediums"] == ",".join(THREE), name
     settings = json.loads(client.get_model_version("mediumnet-texture", "1")
-                          .tags["mediumnet.preprocessing"])
+                          .tags["mediumnet.branches.base"])
     assert settings["classes"] == list(THREE)
 
 
@@ -129,7 +129,7 @@ def test_two_and_four_mediums_train_score_and_predict_over_what_they_hold(workdi
     from mediumnet.data.manifest import read_manifest, write_manifest
     from mediumnet.data.splits import split_table, splits
     from mediumnet.data.synth import synthesize
-    from mediumnet.ensemble import load_classifier
+    from mediumnet.ensemble.model import load_classifier
     from mediumnet.train import train_branch
 
     root = workdir / "ds"

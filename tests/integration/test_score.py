@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mediumnet.ensemble import OUTPUT_COLUMNS, PROBABILITY_COLUMNS
+from mediumnet.ensemble.classifier import OUTPUT_COLUMNS, PROBABILITY_COLUMNS
 from tests.conftest import REPO
 from tests.integration.conftest import BAD_IMAGES, jpeg_bytes
 

@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from mediumnet.guard import PATH_REFUSED
+from mediumnet.serving.guard import PATH_REFUSED
 from tests.integration.conftest import jpeg_bytes, serve_model
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

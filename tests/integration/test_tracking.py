@@ -9,7 +9,7 @@ from mediumnet.config import load_config
 from mediumnet.errors import MediumnetError
 from mediumnet.registry import (
     CHAMPION,
-    MODEL_NAMES,
+    ENSEMBLE_MODEL,
     model_uri,
     register,
     set_alias,
@@ -91,7 +91,7 @@ def test_registry_registers_and_resolves_an_alias(workdir):
                                        pip_requirements=[])
     version = register(info.model_uri, "ensemble", tags={"mediumnet.branches": "c1,t1"},
                        alias=CHAMPION)
-    assert version.name == MODEL_NAMES["ensemble"] == "mediumnet-ensemble"
+    assert version.name == ENSEMBLE_MODEL == "mediumnet-ensemble"
     assert model_uri("ensemble") == "models:/mediumnet-ensemble@champion"
 
     model = mlflow.pyfunc.load_model("models:/mediumnet-ensemble@champion")

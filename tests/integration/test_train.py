@@ -49,7 +49,7 @@ def test_two_epochs_lower_the_loss_log_every_epoch_and_register_a_loadable_model
     assert {"learning_curves.png", "preprocessing.json", "config.yaml"} <= {
         a.path for a in client.list_artifacts(result.run_id)}
     version = client.get_model_version("mediumnet-composition", result.version)
-    assert json.loads(version.tags["mediumnet.preprocessing"])["size"] == 48
+    assert json.loads(version.tags["mediumnet.branches.base"])["size"] == 48
     assert version.tags["mediumnet.promotable"] == str(not result.collapsed).lower()
 
     loaded = mlflow.keras.load_model(f"models:/mediumnet-composition/{result.version}")
@@ -77,7 +77,7 @@ def test_local_backbone_weights_load_in_every_keras_format(tmp_path, suffix):
     import keras
     from keras.src.legacy.saving import legacy_h5_format
 
-    from mediumnet.models.effnet import BACKBONE, build_backbone, build_effnet
+    from mediumnet.backbones.effnet import BACKBONE, build_backbone, build_effnet
 
     # Stands for the ImageNet file: a freshly built backbone's own (random) weights.
     source = build_backbone("B0", 32, weights=None)
@@ -106,7 +106,7 @@ def test_effnet_training_starts_from_a_local_weights_file_and_records_it(dataset
 
     import keras
 
-    from mediumnet.models.effnet import BACKBONE, build_backbone
+    from mediumnet.backbones.effnet import BACKBONE, build_backbone
 
     source = build_backbone("B0", 32, weights=None)
     rng = np.random.default_rng(0)
@@ -132,7 +132,7 @@ def test_effnet_training_starts_from_a_local_weights_file_and_records_it(dataset
 
 
 def test_texture_tiles_through_an_effnet_backbone(dataset):
-    from mediumnet.ensemble import load_branch
+    from mediumnet.ensemble.model import load_branch
 
     config = load_config("demo", [*TINY, "texture.backbone=effnet", "effnet.weights=none"])
     result = train_branch(dataset, "texture", config, progress=False)

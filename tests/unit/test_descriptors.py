@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mediumnet.descriptors import (
+from mediumnet.study.descriptors import (
     GABOR_ORIENTATIONS,
     GABOR_WAVELENGTHS,
     LBP_BINS,
@@ -14,7 +14,7 @@ from mediumnet.descriptors import (
     glcm_statistics,
     lbp_histogram,
 )
-from mediumnet.features import DESCRIPTOR_NAMES, FEATURE_NAMES, feature_meaning
+from mediumnet.study.features import DESCRIPTOR_NAMES, FEATURE_NAMES, feature_meaning
 
 
 def _stripes(period: int, vertical: bool, size: int = 128) -> np.ndarray:

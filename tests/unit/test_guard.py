@@ -3,8 +3,8 @@
 import pandas as pd
 import pytest
 
-from mediumnet.ensemble import rows_to_items
-from mediumnet.guard import PATH_REFUSED, RefusedError, ServePolicy
+from mediumnet.serving.guard import PATH_REFUSED, RefusedError, ServePolicy
+from mediumnet.serving.requests import rows_to_items
 
 
 def test_the_default_served_policy_reads_no_path_and_fetches_no_internal_host():

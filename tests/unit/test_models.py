@@ -5,23 +5,26 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
+from mediumnet.backbones.augment import build_augmentation  # noqa: E402
+from mediumnet.backbones.effnet import build_effnet, set_stage  # noqa: E402
+from mediumnet.backbones.research_cnn import (  # noqa: E402
+    build_composition_cnn,
+    build_texture_cnn,
+)
 from mediumnet.errors import MediumnetError  # noqa: E402
-from mediumnet.models import get_builder  # noqa: E402
-from mediumnet.models.augment import build_augmentation  # noqa: E402
-from mediumnet.models.effnet import build_effnet, set_stage  # noqa: E402
-from mediumnet.models.texture import pool_tiles  # noqa: E402
 
 BATCH = np.random.default_rng(0).integers(0, 255, (2, 64, 64, 3)).astype("uint8")
 
 
-@pytest.mark.parametrize(("branch", "kwargs"), [
-    ("composition", {"filters": (4, 8, 8), "kernel_size": 5, "dense_units": 8}),
-    ("composition", {"filters": (4, 8, 8), "kernel_size": 5, "dense_units": 8, "head": "gap"}),
-    ("texture", {"filters": (4, 8), "dense_units": 8}),
+@pytest.mark.parametrize(("build", "kwargs"), [
+    (build_composition_cnn, {"filters": (4, 8, 8), "kernel_size": 5, "dense_units": 8}),
+    (build_composition_cnn, {"filters": (4, 8, 8), "kernel_size": 5, "dense_units": 8,
+                             "head": "gap"}),
+    (build_texture_cnn, {"filters": (4, 8), "dense_units": 8}),
 ])
 @pytest.mark.parametrize("size", [48, 64])
-def test_builders_output_five_probabilities(branch, kwargs, size):
-    model = get_builder(branch)(size, **kwargs)
+def test_builders_output_five_probabilities(build, kwargs, size):
+    model = build(size, **kwargs)
     x = np.random.default_rng(1).integers(0, 255, (2, size, size, 3)).astype("uint8")
     p = np.asarray(model.predict(x, verbose=0))
     assert p.shape == (2, 5)
@@ -29,8 +32,8 @@ def test_builders_output_five_probabilities(branch, kwargs, size):
 
 
 def test_gap_head_has_far_fewer_parameters_than_flatten_at_320():
-    flat = get_builder("composition")(320, head="flatten")
-    gap = get_builder("composition")(320, head="gap")
+    flat = build_composition_cnn(320, head="flatten")
+    gap = build_composition_cnn(320, head="gap")
     assert flat.count_params() > 20 * gap.count_params()
 
 
@@ -75,8 +78,8 @@ def test_augmentation_changes_training_batches_and_is_identity_at_inference():
 
 def test_a_model_with_augmentation_inside_fits_and_saves(tmp_path):
     aug = build_augmentation(48, seed=1)
-    model = get_builder("texture")(48, filters=(4, 8), dense_units=8, head="gap",
-                                   augmentation=aug)
+    model = build_texture_cnn(48, filters=(4, 8), dense_units=8, head="gap",
+                              augmentation=aug)
     model.compile("adam", "categorical_crossentropy")
     x = np.random.default_rng(2).integers(0, 255, (8, 48, 48, 3)).astype("float32")
     y = np.eye(5)[np.arange(8) % 5]
@@ -85,18 +88,3 @@ def test_a_model_with_augmentation_inside_fits_and_saves(tmp_path):
     model.save(path)
     loaded = keras.saving.load_model(path)
     assert np.allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
-
-
-def test_pool_tiles_is_a_renormalised_geometric_mean():
-    p = np.array([[0.7, 0.1, 0.1, 0.05, 0.05], [0.5, 0.3, 0.1, 0.05, 0.05],
-                  [0.1, 0.6, 0.1, 0.1, 0.1], [0.2, 0.5, 0.1, 0.1, 0.1]])
-    pooled = pool_tiles(p, 2)
-    assert pooled.shape == (2, 5) and np.allclose(pooled.sum(1), 1)
-    assert pooled[0].argmax() == 0 and pooled[1].argmax() == 1
-    expected = np.exp(np.log(p[:2]).mean(0))
-    assert np.allclose(pooled[0], expected / expected.sum())
-
-
-def test_unknown_branch():
-    with pytest.raises(MediumnetError, match="unknown branch 'vit'"):
-        get_builder("vit")

@@ -11,11 +11,14 @@ import pytest
 from PIL import Image
 
 from mediumnet.config import EnsembleConfig
-from mediumnet.ensemble import OUTPUT_COLUMNS, decode, output_frame, rows_to_items
+from mediumnet.data.decode import decode
+from mediumnet.ensemble.audit import find_label_issues
+from mediumnet.ensemble.classifier import OUTPUT_COLUMNS, output_frame
+from mediumnet.ensemble.meta import fit_meta_learner
 from mediumnet.errors import MediumnetError
-from mediumnet.evaluate import confused_pairs, evaluation_report, expected_calibration_error
 from mediumnet.labels import MEDIUMS
-from mediumnet.stacking import find_label_issues, fit_meta_learner
+from mediumnet.serving.requests import rows_to_items
+from mediumnet.study.evaluate import confused_pairs, evaluation_report, expected_calibration_error
 
 
 def test_expected_calibration_error_of_known_predictions():
@@ -194,24 +197,29 @@ def test_label_issues_find_flipped_labels_and_suggest_the_true_medium():
     assert list(issues["suggested"]) == [MEDIUMS[y_true[int(i[1:])]] for i in issues["id"]]
 
 
-def test_branches_trained_on_different_mediums_cannot_be_stacked(tmp_path):
-    from mediumnet.ensemble import Branch, ImageClassifier, save_ensemble
+def _served(settings):
+    from mediumnet.branches import branch_of
 
-    three = {"view": "composition", "size": 32, "classes": ["painting", "drawing",
-                                                             "photography"]}
+    return branch_of(settings).serve(None, settings)
+
+
+def test_branches_trained_on_different_mediums_cannot_be_stacked(tmp_path):
+    from mediumnet.ensemble.classifier import ImageClassifier
+    from mediumnet.ensemble.model import save_ensemble
+
+    three = {"view": "composition", "branch": "composition", "size": 32,
+             "classes": ["painting", "drawing", "photography"]}
     two = {"view": "texture", "tile": 16, "tiles_per_image": 2,
            "classes": ["painting", "photography"]}
     with pytest.raises(MediumnetError) as error:
-        ImageClassifier([Branch("composition", None, three), Branch("texture", None, two)])
+        ImageClassifier([_served(three), _served(two)])
     assert str(error.value) == (
         "the branch models were trained on different mediums (composition: painting, "
         "drawing, photography; texture: painting, photography): stack branches trained on "
         "the same data set")
     with pytest.raises(MediumnetError, match="trained on different mediums"):
-        save_ensemble(tmp_path / "m", {"composition": "a", "texture": "b"},
-                      {"composition": three, "texture": two}, None, ())
-    same = ImageClassifier([Branch("composition", None, three),
-                            Branch("texture", None, {**two, "classes": three["classes"]})])
+        save_ensemble(tmp_path / "m", [_served(three), _served(two)], None)
+    same = ImageClassifier([_served(three), _served({**two, "classes": three["classes"]})])
     assert same.classes == ("painting", "drawing", "photography")
-    old = ImageClassifier([Branch("composition", None, {"view": "composition", "size": 32})])
+    old = ImageClassifier([_served({"view": "composition", "size": 32})])
     assert old.classes == MEDIUMS        # a model saved before mediums were recorded

@@ -1,0 +1,141 @@
+"""What a harvest leaves behind: the deduplicated manifest, its counts and the summary file."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mediumnet.config import HarvestConfig
+from mediumnet.harvest.dedupe import deduplicate
+from mediumnet.harvest.store import HarvestStore, write_json_atomic
+from mediumnet.labels import MEDIUMS
+
+SUMMARY_NAME = "harvest_summary_{source}.json"
+
+
+@dataclass
+class HarvestResult:
+    """What a harvest did, for the summary line and the MLflow run."""
+
+    source: str
+    dataset_dir: Path
+    seen: int = 0
+    kept_by_medium: dict[str, int] = field(default_factory=dict)
+    dropped_by_reason: dict[str, int] = field(default_factory=dict)
+    failed_by_reason: dict[str, int] = field(default_factory=dict)
+    unmapped_by_reason: dict[str, int] = field(default_factory=dict)
+    duplicates: int = 0
+    complete: bool = False
+    retries: int = 0
+    seconds: float = 0.0
+    manifest_rows: int = 0
+    digest: str = ""
+    run_location: str = ""
+    added: int = 0
+    """Works of this source that this run added to the manifest."""
+    notes: list[str] = field(default_factory=list)
+    """What the run did with its arguments beyond the obvious (one line each)."""
+
+    @property
+    def kept(self) -> int:
+        """Works of this source in the manifest."""
+        return sum(self.kept_by_medium.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready summary."""
+        return {"source": self.source, "records_seen": self.seen, "kept": self.kept,
+                "kept_by_medium": self.kept_by_medium,
+                "dropped_by_reason": self.dropped_by_reason,
+                "failed_by_reason": self.failed_by_reason,
+                "unmapped_by_reason": self.unmapped_by_reason,
+                "duplicates_dropped": self.duplicates, "listing_complete": self.complete,
+                "retries": self.retries, "seconds": round(self.seconds, 3),
+                "manifest_rows": self.manifest_rows, "manifest_digest": self.digest,
+                "added": self.added, "notes": self.notes}
+
+    def text(self) -> str:
+        """Return a short human summary, one fact per line."""
+        lines = [f"{self.source}: {self.seen} records examined, {self.kept} kept "
+                 f"({self.added} new)"
+                 f"{'' if self.complete else ' (listing not finished: run again to go on)'}"]
+        lines += [f"  note:    {note}" for note in self.notes]
+        lines.append("  kept:    " + ", ".join(f"{m} {self.kept_by_medium.get(m, 0)}"
+                                               for m in MEDIUMS))
+        if self.dropped_by_reason:
+            lines.append("  dropped: " + ", ".join(
+                f"{k} {v}" for k, v in sorted(self.dropped_by_reason.items())))
+        if self.failed_by_reason:
+            lines.append("  failed:  " + ", ".join(
+                f"{k} {v}" for k, v in sorted(self.failed_by_reason.items()))
+                + " (tried again on the next run)")
+        return "\n".join(lines)
+
+
+def build_manifest(root: Path, store: HarvestStore, settings: HarvestConfig
+                   ) -> tuple[Any, list[tuple[dict[str, Any], str]]]:
+    """Replace this source's rows in the manifest by its deduplicated kept works.
+
+    Other sources' rows stay, except that a work of theirs with the very same image bytes as a
+    kept work of this source under another label is dropped with it (``label_conflict``).
+    """
+    import pandas as pd
+
+    from mediumnet.data.manifest import (
+        empty_manifest,
+        manifest_frame,
+        manifest_path,
+        read_manifest,
+        write_manifest,
+    )
+
+    candidates = [o["row"] for o in store.outcomes.values() if o["status"] == "kept"]
+    kept, dropped = deduplicate(candidates, settings.phash_distance)
+    old = read_manifest(root) if manifest_path(root).exists() else empty_manifest()
+    others = old[old["source"] != store.source]
+    if len(others) and kept:
+        labels_by_sha = others.groupby("sha256")["label"].agg(set).to_dict()
+        conflicting = {r["sha256"] for r in kept
+                       if labels_by_sha.get(r["sha256"], {r["label"]}) != {r["label"]}}
+        same = {r["sha256"] for r in kept if r["sha256"] in labels_by_sha} - conflicting
+        dropped += [(r, "label_conflict") for r in kept if r["sha256"] in conflicting]
+        dropped += [(r, "duplicate") for r in kept if r["sha256"] in same]
+        kept = [r for r in kept if r["sha256"] not in conflicting | same]
+        others = others[~others["sha256"].isin(conflicting)]
+    split_by_id = old.set_index("id")["split"].to_dict()
+    for row in kept:
+        row["split"] = split_by_id.get(row["id"], "")
+    mine = manifest_frame(kept) if kept else empty_manifest()
+    frame = pd.concat([others, mine], ignore_index=True).sort_values("id", kind="stable")
+    write_manifest(root, frame.reset_index(drop=True))
+    return frame, dropped
+
+
+def _finish(store: HarvestStore, settings: HarvestConfig, *, complete: bool, retries: int,
+            started: float) -> HarvestResult:
+    """Write the manifest and the summary of a harvest or re-parse."""
+    from mediumnet.data.manifest import manifest_digest
+
+    root = store.root
+    frame, dup_dropped = build_manifest(root, store, settings)
+    result = HarvestResult(source=store.source, dataset_dir=root, complete=complete,
+                           retries=retries)
+    outcomes = list(store.outcomes.values())
+    result.seen = len(outcomes)
+    result.dropped_by_reason = dict(
+        Counter(o["reason"] for o in outcomes if o["status"] == "dropped")
+        + Counter(reason for _, reason in dup_dropped))
+    result.failed_by_reason = dict(Counter(o["reason"] for o in outcomes
+                                           if o["status"] == "failed"))
+    result.unmapped_by_reason = dict(Counter(o["detail"] for o in outcomes
+                                             if o["reason"] == "unmapped"))
+    result.duplicates = len(dup_dropped)
+    mine = frame[frame["source"] == store.source]
+    result.kept_by_medium = {m: int((mine["label"] == m).sum()) for m in MEDIUMS}
+    result.manifest_rows = len(frame)
+    result.digest = manifest_digest(frame)
+    result.seconds = time.perf_counter() - started
+    write_json_atomic(root / SUMMARY_NAME.format(source=store.source), result.as_dict())
+    return result

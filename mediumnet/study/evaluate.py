@@ -1,0 +1,465 @@
+"""How good a model is, and where it goes wrong: metrics, confusions, calibration, galleries.
+
+:func:`evaluation_report` turns true labels and predicted probabilities into everything a
+person checks — accuracy, balanced accuracy, macro-F1, per-class precision/recall/F1, the
+confusion matrix (counts and row-normalised, as a PNG), the most confused pairs ranked (the
+research's "error tree"), the expected calibration error with a reliability diagram, and a
+gallery of the most confident mistakes — written to a folder and logged to the active MLflow
+run. :func:`evaluate_model` does it for any mediumnet model URI on a split of a dataset, as its
+own run; MLflow's own classifier evaluator (``mlflow.models.evaluate`` on the static
+predictions) runs alongside and adds its standard metrics and per-class table.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from mediumnet.errors import MediumnetError
+from mediumnet.labels import MEDIUMS
+
+if TYPE_CHECKING:
+    from mediumnet.config import Config
+
+log = logging.getLogger("mediumnet")
+CALIBRATION_BINS = 10
+GALLERY_SIZE = 12
+
+
+@dataclass
+class EvaluationReport:
+    """What :func:`evaluation_report` measured and wrote."""
+
+    metrics: dict[str, float]
+    per_class: pd.DataFrame
+    confusion: np.ndarray
+    confused_pairs: pd.DataFrame
+    files: list[Path] = field(default_factory=list)
+    run_id: str | None = None
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+def expected_calibration_error(y_true: np.ndarray, probs: np.ndarray,
+                               bins: int = CALIBRATION_BINS) -> tuple[float, pd.DataFrame]:
+    """Compute the expected calibration error of the top-class confidence, with the per-bin table.
+
+    Parameters
+    ----------
+    y_true : numpy.ndarray
+        ``(n,)`` class indices.
+    probs : numpy.ndarray
+        ``(n, k)`` probabilities.
+    bins : int
+        Equal-width confidence bins on [0, 1].
+
+    Returns
+    -------
+    (float, pandas.DataFrame)
+        The ECE (weighted mean |accuracy - confidence| over bins) and one row per bin with
+        ``count``, ``confidence``, ``accuracy``.
+    """
+    confidence = probs.max(axis=1)
+    correct = probs.argmax(axis=1) == y_true
+    edges = np.linspace(0, 1, bins + 1)
+    index = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
+    rows = []
+    ece = 0.0
+    for b in range(bins):
+        mask = index == b
+        count = int(mask.sum())
+        conf = float(confidence[mask].mean()) if count else np.nan
+        acc = float(correct[mask].mean()) if count else np.nan
+        if count:
+            ece += count / len(y_true) * abs(acc - conf)
+        rows.append({"low": edges[b], "high": edges[b + 1], "count": count,
+                     "confidence": conf, "accuracy": acc})
+    return float(ece), pd.DataFrame(rows)
+
+
+def confused_pairs(confusion: np.ndarray, names: tuple[str, ...] = MEDIUMS) -> pd.DataFrame:
+    """Rank the pairs of mediums by how often one is taken for the other (both directions).
+
+    ``names`` are the mediums of the confusion matrix's rows and columns, in order.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``pair``, ``errors`` (both directions), ``a_as_b``, ``b_as_a`` and ``share`` (of the
+        pair's works), most confused first; pairs never confused are left out.
+    """
+    rows = []
+    k = len(confusion)
+    for a in range(k):
+        for b in range(a + 1, k):
+            errors = int(confusion[a, b] + confusion[b, a])
+            if errors == 0:
+                continue
+            works = int(confusion[a].sum() + confusion[b].sum())
+            rows.append({"pair": f"{names[a]} / {names[b]}", "errors": errors,
+                         "a_as_b": int(confusion[a, b]), "b_as_a": int(confusion[b, a]),
+                         "share": errors / works if works else 0.0})
+    frame = pd.DataFrame(rows, columns=["pair", "errors", "a_as_b", "b_as_a", "share"])
+    return frame.sort_values(["errors", "share"], ascending=False, ignore_index=True)
+
+
+def _plot_confusion(confusion: np.ndarray, path: Path, title: str,
+                    mediums: tuple[str, ...] = MEDIUMS) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    totals = confusion.sum(axis=1, keepdims=True)
+    normalised = np.divide(confusion, totals, out=np.zeros(confusion.shape), where=totals > 0)
+    names = [m.replace("_", "\n") for m in mediums]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
+    for ax, values, fmt, label in ((axes[0], confusion, "d", "counts"),
+                                   (axes[1], normalised, ".2f", "row-normalised (recall)")):
+        ax.imshow(values, cmap="Blues", vmin=0)
+        ax.set_xticks(range(len(mediums)), names, fontsize=7)
+        ax.set_yticks(range(len(mediums)), names, fontsize=7)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        ax.set_title(f"{title}: {label}", fontsize=9)
+        top = values.max() if values.size else 0
+        for i in range(len(mediums)):
+            for j in range(len(mediums)):
+                ax.text(j, i, format(values[i, j], fmt), ha="center", va="center", fontsize=8,
+                        color="white" if top and values[i, j] > top / 2 else "black")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def _plot_reliability(bins: pd.DataFrame, ece: float, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    centres = (bins["low"] + bins["high"]) / 2
+    ax.bar(centres, bins["accuracy"].fillna(0), width=1 / len(bins), edgecolor="black",
+           alpha=0.7, label="accuracy")
+    ax.plot([0, 1], [0, 1], "--", color="grey", label="perfect calibration")
+    ax.set_xlabel("confidence of the predicted medium")
+    ax.set_ylabel("accuracy")
+    ax.set_title(f"Reliability (ECE {ece:.3f})", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def write_gallery(dataset_dir: str | os.PathLike[str], image_paths: list[str],
+                  captions: list[str], path: str | os.PathLike[str], *, columns: int = 4,
+                  thumb: int = 220, title: str = "") -> Path:
+    """Save a PNG grid of thumbnails with a caption under each (for a curator to look at).
+
+    Parameters
+    ----------
+    dataset_dir : path-like
+        The folder the image paths are relative to.
+    image_paths, captions : list of str
+        One per thumbnail.
+    path : path-like
+        The PNG to write.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from mediumnet.data.views import thumbnail
+
+    n = max(1, len(image_paths))
+    rows = -(-n // columns)
+    fig, axes = plt.subplots(rows, columns, squeeze=False,
+                             figsize=(columns * 2.6, rows * 2.9))
+    for k, ax in enumerate(axes.ravel()):
+        ax.axis("off")
+        if k >= len(image_paths):
+            if k == 0:
+                ax.text(0.5, 0.5, "nothing to show", ha="center", fontsize=9)
+            continue
+        pixels = thumbnail(Path(dataset_dir) / image_paths[k], thumb)
+        if pixels is None:
+            ax.text(0.5, 0.5, "unreadable", ha="center", fontsize=7)
+        else:
+            ax.imshow(pixels)
+        ax.set_title(captions[k], fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)
+
+
+def evaluation_report(y_true: np.ndarray, probs: np.ndarray, out_dir: str | os.PathLike[str],
+                      *, works: pd.DataFrame | None = None,
+                      dataset_dir: str | os.PathLike[str] | None = None,
+                      prefix: str = "test_", title: str = "model",
+                      artifact_path: str = "evaluation",
+                      log_to_mlflow: bool = True,
+                      classes: tuple[str, ...] | None = None) -> EvaluationReport:
+    """Measure predictions against the truth, write the report files and log them.
+
+    Parameters
+    ----------
+    y_true : numpy.ndarray
+        ``(n,)`` class indices into :data:`~mediumnet.labels.MEDIUMS`.
+    probs : numpy.ndarray
+        ``(n, 5)`` predicted probabilities.
+    out_dir : path-like
+        Where the files go (created).
+    works : pandas.DataFrame, optional
+        The manifest rows of the ``n`` works (``id``, ``image_path``, ``title``): enables the
+        gallery and the per-work CSV.
+    dataset_dir : path-like, optional
+        The folder ``image_path`` is relative to.
+    prefix : str
+        Metric name prefix (the split).
+    title : str
+        Names the model in plot titles.
+    artifact_path : str
+        Where the files go among the run's artifacts.
+    log_to_mlflow : bool
+        Log metrics and files to the active run (if there is one).
+    classes : tuple of str, optional
+        The mediums the model knows (default: all five). Macro-F1, the per-class table, the
+        confusion matrix and the pairs cover these only; works of other mediums count as
+        errors in accuracy, and a warning says how many there were.
+
+    Returns
+    -------
+    EvaluationReport
+    """
+    from mediumnet.metrics import class_indices
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    y_true = np.asarray(y_true, int)
+    probs = np.asarray(probs, np.float64)
+    if len(y_true) == 0:
+        raise MediumnetError("nothing to evaluate: no works with a prediction")
+    classes = tuple(classes or MEDIUMS)
+    outside = int((~np.isin(y_true, class_indices(classes))).sum())
+    if outside:
+        log.warning("%d works are of mediums the model does not know (it knows %s): they "
+                    "count as errors in accuracy and are left out of the per-medium figures",
+                    outside, ", ".join(classes))
+    metrics, per_class, confusion, bins = _measure(y_true, probs, classes)
+    ece = metrics["expected_calibration_error"]
+    metrics = {prefix + k: v for k, v in metrics.items()}
+    pairs = confused_pairs(confusion, classes)
+
+    files = [
+        _plot_confusion(confusion, out / "confusion_matrix.png", title, classes),
+        _plot_reliability(bins, ece, out / "reliability_diagram.png"),
+    ]
+    per_class.to_csv(out / "per_class.csv", index=False)
+    pairs.to_csv(out / "confused_pairs.csv", index=False)
+    bins.to_csv(out / "calibration_bins.csv", index=False)
+    pd.DataFrame(confusion, index=classes, columns=classes).to_csv(out / "confusion_matrix.csv")
+    files += [out / "per_class.csv", out / "confused_pairs.csv", out / "calibration_bins.csv",
+              out / "confusion_matrix.csv"]
+    if works is not None:
+        files += _per_work_files(works, y_true, probs, out, dataset_dir, title)
+    (out / "report.md").write_text(_markdown(metrics, per_class, pairs, prefix, title,
+                                             classes, outside))
+    files.append(out / "report.md")
+    report = EvaluationReport(metrics, per_class, confusion, pairs, files)
+    if log_to_mlflow:
+        import mlflow
+
+        if mlflow.active_run() is not None:
+            mlflow.log_metrics(metrics)
+            mlflow.log_artifacts(str(out), artifact_path)
+    return report
+
+
+def _measure(y_true: np.ndarray, probs: np.ndarray, classes: tuple[str, ...]
+             ) -> tuple[dict[str, float], pd.DataFrame, np.ndarray, pd.DataFrame]:
+    """Compute the metrics, the per-medium table, the confusion matrix and calibration bins."""
+    from sklearn.metrics import (
+        accuracy_score,
+        balanced_accuracy_score,
+        confusion_matrix,
+        f1_score,
+        precision_recall_fscore_support,
+    )
+
+    from mediumnet.metrics import class_indices
+
+    y_pred = probs.argmax(axis=1)
+    labels = class_indices(classes)
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, zero_division=0)
+    per_class = pd.DataFrame({"medium": classes, "precision": precision, "recall": recall,
+                              "f1": f1, "support": support})
+    ece, bins = expected_calibration_error(y_true, probs)
+    metrics = {
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred))
+        if len(set(y_true)) > 1 else float(accuracy_score(y_true, y_pred)),
+        "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro",
+                                   zero_division=0)),
+        "expected_calibration_error": ece,
+        "works": float(len(y_true)),
+        "mediums": float(len(classes)),
+    }
+    for row in per_class.itertuples():
+        for name in ("precision", "recall", "f1"):
+            metrics[f"{name}_{row.medium}"] = float(getattr(row, name))
+    return metrics, per_class, confusion_matrix(y_true, y_pred, labels=labels), bins
+
+
+def _per_work_files(works: pd.DataFrame, y_true: np.ndarray, probs: np.ndarray, out: Path,
+                    dataset_dir: str | os.PathLike[str] | None, title: str) -> list[Path]:
+    """Write ``predictions.csv`` (one row per work) and the confident-mistakes gallery."""
+    y_pred = probs.argmax(axis=1)
+    per_work = works[[c for c in ("id", "artist", "title", "image_path")
+                      if c in works.columns]].reset_index(drop=True).copy()
+    per_work["true"] = [MEDIUMS[i] for i in y_true]
+    per_work["predicted"] = [MEDIUMS[i] for i in y_pred]
+    per_work["confidence"] = probs.max(axis=1)
+    for j, medium in enumerate(MEDIUMS):
+        per_work[f"p_{medium}"] = probs[:, j]
+    per_work.to_csv(out / "predictions.csv", index=False)
+    files = [out / "predictions.csv"]
+    if dataset_dir is not None and "image_path" in per_work:
+        mistakes = per_work[per_work["true"] != per_work["predicted"]].sort_values(
+            "confidence", ascending=False).head(GALLERY_SIZE)
+        files.append(write_gallery(
+            dataset_dir, list(mistakes["image_path"]),
+            [f"{t} → {p} ({c:.0%})" for t, p, c in zip(
+                mistakes["true"], mistakes["predicted"], mistakes["confidence"], strict=True)],
+            out / "confident_mistakes.png",
+            title=f"{title}: most confident mistakes (true → predicted)"))
+    return files
+
+
+def _markdown(metrics: dict[str, float], per_class: pd.DataFrame, pairs: pd.DataFrame,
+              prefix: str, title: str, classes: tuple[str, ...] = MEDIUMS,
+              outside: int = 0) -> str:
+    m = {k[len(prefix):]: v for k, v in metrics.items()}
+    left_out = [x for x in MEDIUMS if x not in classes]
+    scope = (f"Scores cover the {len(classes)} mediums the model knows: {', '.join(classes)}"
+             + (f" (not {', '.join(left_out)}, which it was never trained on)" if left_out
+                else "") + ".")
+    if outside:
+        scope += (f" {outside} works of other mediums count as errors in accuracy and are "
+                  "left out of the per-medium figures.")
+    lines = [f"# Evaluation of {title}", "", scope, "",
+             f"{int(m['works'])} works: accuracy {m['accuracy']:.3f}, balanced accuracy "
+             f"{m['balanced_accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f}, expected "
+             f"calibration error {m['expected_calibration_error']:.3f}.", "",
+             "| medium | precision | recall | F1 | works |", "|---|---|---|---|---|"]
+    lines += [f"| {r.medium} | {r.precision:.3f} | {r.recall:.3f} | {r.f1:.3f} | {r.support} |"
+              for r in per_class.itertuples()]
+    lines += ["", "## Most confused pairs", ""]
+    if pairs.empty:
+        lines.append("No confusions.")
+    else:
+        lines += ["| pair | errors | first as second | second as first | share of the pair |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {r.pair} | {r.errors} | {r.a_as_b} | {r.b_as_a} | {r.share:.1%} |"
+                  for r in pairs.itertuples()]
+    return "\n".join(lines) + "\n"
+
+
+def _mlflow_standard_evaluation(y_true: np.ndarray, y_pred: np.ndarray,
+                                classes: tuple[str, ...] = MEDIUMS) -> dict[str, Any]:
+    """MLflow's own classifier evaluator on the static predictions (its metrics + tables)."""
+    import mlflow
+
+    for name in ("mlflow.models.evaluation", "mlflow.models.evaluation.default_evaluator",
+                 "mlflow.models.evaluation.evaluators.classifier",
+                 "mlflow.models.evaluation.evaluators.shap"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    data = pd.DataFrame({"target": [MEDIUMS[i] for i in y_true],
+                         "prediction": [MEDIUMS[i] for i in y_pred]})
+    result = mlflow.models.evaluate(
+        data=data, predictions="prediction", targets="target", model_type="classifier",
+        evaluator_config={"label_list": [m for m in MEDIUMS if m in classes
+                                          or m in set(data["target"])],
+                          "log_model_explainability": False})
+    return dict(result.metrics)
+
+
+def evaluate_model(model_uri: str, dataset_dir: str | os.PathLike[str], *,
+                   split: str = "test", config: Config | None = None,
+                   progress: bool = True) -> EvaluationReport:
+    """Evaluate any mediumnet model on a split of a dataset, as an MLflow run ``evaluate``.
+
+    The model sees the raw image files exactly as it would when served. The report files go
+    to ``DATASET_DIR/evaluation/<model>-<split>/`` and to the run's ``evaluation`` artifacts.
+
+    Parameters
+    ----------
+    model_uri : str
+        ``models:/mediumnet-ensemble@champion``, ``models:/mediumnet-texture/2``,
+        ``runs:/<id>/model`` …
+    dataset_dir : path-like
+        A split dataset folder.
+    split : {"train", "val", "test"}
+    config : Config, optional
+        Logged with the run.
+
+    Raises
+    ------
+    MediumnetError
+        No such split, no works in it, or a URI that is not a mediumnet model.
+    """
+    from mediumnet.data.manifest import manifest_digest, read_manifest
+
+    if split not in ("train", "val", "test"):
+        raise MediumnetError(f"unknown split {split!r}: choose train, val or test")
+    started = time.perf_counter()
+    root = Path(dataset_dir)
+    manifest = read_manifest(root)
+    from mediumnet.data.splits import require_split
+
+    works = require_split(manifest, split, root).reset_index(drop=True)
+
+    import mlflow
+
+    from mediumnet.ensemble.model import load_classifier
+    from mediumnet.names import TAG_MEDIUMS
+    from mediumnet.tracking import start_run
+
+    classifier = load_classifier(model_uri)
+    with start_run("evaluate", config=config, dataset_digest=manifest_digest(manifest),
+                   dataset_dir=root, params={"model_uri": model_uri, "split": split}) as run:
+        probs, errors = classifier.predict_proba([str(root / p) for p in works["image_path"]])
+        ok = np.array([e is None for e in errors])
+        failed = {works["id"][i]: e for i, e in enumerate(errors) if e is not None}
+        if failed:
+            log.warning("%d of %d images could not be read; evaluated without them",
+                        len(failed), len(works))
+        y_true = np.array([MEDIUMS.index(label) for label in works["label"]])
+        out = root / "evaluation" / f"{re.sub(r'[^A-Za-z0-9._-]+', '_', model_uri)}-{split}"
+        report = evaluation_report(y_true[ok], probs[ok], out, works=works[ok],
+                                   dataset_dir=root, prefix=f"{split}_", title=model_uri,
+                                   classes=classifier.classes)
+        mlflow.set_tag(TAG_MEDIUMS, ",".join(classifier.classes))
+        standard = _mlflow_standard_evaluation(y_true[ok], probs[ok].argmax(axis=1),
+                                               classifier.classes)
+        mlflow.log_metrics({f"{split}_unreadable": float(len(failed)),
+                            "seconds": time.perf_counter() - started})
+        report.metrics.update({f"mlflow_{k}": float(v) for k, v in standard.items()
+                               if isinstance(v, int | float)})
+        report.run_id = run.info.run_id
+        report.failed = failed
+    return report
