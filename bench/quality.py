@@ -1,7 +1,8 @@
 """Quality on a real image set: the whole chain, then the test table and seconds per step.
 
     .venv/bin/python bench/quality.py DATA [--preset demo] [--work DIR] [--with BRANCH]
-                                          [--cv K] [--set SECTION.FIELD=VALUE ...]
+                                          [--cv K] [--json FILE]
+                                          [--set SECTION.FIELD=VALUE ...]
 
 DATA is a folder of ``<medium>/`` subfolders or a CSV with ``path,label[,artist]`` (paths
 relative to the CSV's own folder), read where it lies: nothing is written there. The chain
@@ -14,10 +15,14 @@ accuracy and macro-F1, all over the mediums DATA holds. The split's warnings com
 where one artist holds most of a medium's test works, the test figures measure that artist.
 ``--cv K`` adds the registered kind, when it is a fitted branch alone (else the features-only
 model), cross-validated over every work (K folds grouped by artist), a figure that does not
-hang on which artists the test split holds.
+hang on which artists the test split holds. ``--json FILE`` writes the figures as JSON:
+``{"registered": {"kind", "test_macro_f1", "val_selection"}, "models": {NAME: {"test_macro_f1",
+"val_selection"}}, "seconds": {STEP: s}, "cv": {"branch", "folds", "mean", "std", "pooled",
+"works"}}`` (``models`` names the features-only model ``features``).
 """
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -44,6 +49,8 @@ def main() -> None:
     parser.add_argument("--cv", type=int, default=0, metavar="K",
                         help="also cross-validate the features-only model over every work, "
                              "K folds grouped by artist (default: off)")
+    parser.add_argument("--json", type=Path, default=None, metavar="FILE",
+                        help="also write the figures to FILE as JSON")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="SECTION.FIELD=VALUE")
     args = parser.parse_args()
@@ -56,10 +63,13 @@ def main() -> None:
         for var in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_RUN_ID"):
             os.environ.pop(var, None)
         os.chdir(work)  # MLflow's embedded store: ./mlflow.db and ./mlruns in the work folder
-        run_chain(data, work / "dataset", config, args.optional, args.cv)
+        figures = run_chain(data, work / "dataset", config, args.optional, args.cv)
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=1) + "\n")
+        print(f"figures written to {args.json}")
 
 
-def run_chain(data: Path, root: Path, config, optional: list[str], cv_folds: int = 0) -> None:
+def run_chain(data: Path, root: Path, config, optional: list[str], cv_folds: int = 0) -> dict:
     from mediumnet.branches import get_branch, keras_branches, standalone_names
     from mediumnet.data.manifest import read_manifest
     from mediumnet.ensemble.cv import cross_validate_branch
@@ -119,6 +129,27 @@ def run_chain(data: Path, root: Path, config, optional: list[str], cv_folds: int
         print(f"| {name} | {value:.0f} |")
     chain = sum(v for k, v in seconds.items() if not k.endswith("cross-validation"))
     print(f"| whole chain (without the cross-validation) | {chain:.0f} |")
+    return figures(result, seconds, cv)
+
+
+def figures(result, seconds: dict[str, float], cv) -> dict:
+    """The run's figures as plain data (what --json writes)."""
+    table = result.table
+    out = {"registered": {"kind": result.kind,
+                          "test_macro_f1": float(table.loc[result.kind, "macro_f1"]),
+                          "val_selection": float(table.loc[result.kind, "val_macro_f1"])},
+           "models": {name: {"test_macro_f1": float(row.macro_f1),
+                             "val_selection": float(row.val_macro_f1),
+                             "test_accuracy": float(row.accuracy)}
+                      for name, row in table.iterrows()},
+           "seconds": {name: round(value, 1) for name, value in seconds.items()},
+           "cv": {}}
+    if cv is not None:
+        folds = [float(f) for f in cv.fold_macro_f1]
+        out["cv"] = {"branch": cv.branch, "folds": folds, "mean": float(np.mean(folds)),
+                     "std": float(np.std(folds)), "pooled": float(cv.pooled_macro_f1),
+                     "works": int(cv.works)}
+    return out
 
 
 if __name__ == "__main__":

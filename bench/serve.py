@@ -10,11 +10,13 @@ long, each request a mix of good and bad rows (two 1600x1200 JPEGs, a truncated 
 refused path, a refused internal URL); every request must be answered with a row per row. It
 prints images/s, request latency p50/p95/p99, and each worker's memory growth after a warm-up.
 
-Builds the branch models of a preset (untrained: speed does not depend on the weights) and a
-meta-learner, saves the ensemble twice (with and without the optional branches: EfficientNet),
-serves each on 127.0.0.1, and prints the latency p50/p95 of a request with one 3000x2000 JPEG
-and the images per second of requests with batches of 16 such JPEGs. Decoding, every view, the
-features, every branch and the meta-learner are inside the measurement; so is HTTP and JSON.
+Builds the branch models of a preset (untrained: speed does not depend on the weights; the
+embedding branch's backbone is the pretrained one, when installed) and a meta-learner, saves
+the stack with and without the optional branches (EfficientNet) and each fitted branch that
+can stand alone (features, embedding) as an ensemble of its own, serves each on 127.0.0.1, and
+prints the latency p50/p95 of a request with one 3000x2000 JPEG and the images per second of
+requests with batches of 16 such JPEGs. Decoding, every view, the features, every branch and
+the meta-learner are inside the measurement; so is HTTP and JSON.
 """
 
 import argparse
@@ -49,10 +51,12 @@ def jpeg(width: int, height: int, seed: int) -> bytes:
     return buffer.getvalue()
 
 
-def build(folder: Path, config, optional: bool) -> Path:
+def build(folder: Path, config, optional: bool, only: str = "") -> Path:
     """Save an ensemble of every branch of the registry, untrained, with a meta-learner.
 
-    ``optional``: with the branches that are not always stacked (EfficientNet) too.
+    ``optional``: with the branches that are not always stacked (EfficientNet) too; a fitted
+    branch is in when its setting says so (the embedding branch: when its weights are
+    installed). ``only``: that one branch alone, as a registered single-branch ensemble.
     """
     import mlflow
     from sklearn.linear_model import LogisticRegression
@@ -75,10 +79,14 @@ def build(folder: Path, config, optional: bool) -> Path:
         served.append(branch.serve(model, settings, str(local)))
     probe = decode(jpeg(640, 480, 1))
     for branch in fitted_branches():
-        width = len(branch.from_estimator(None, MEDIUMS).inputs(probe))
+        if not branch.enabled(config):
+            continue
+        width = len(branch.served_from(None, MEDIUMS, config).inputs(probe))
         estimator = LogisticRegression(max_iter=200).fit(rng.normal(size=(50, width)),
                                                          np.arange(50) % 5)
-        served.append(branch.from_estimator(estimator, MEDIUMS))
+        served.append(branch.served_from(estimator, MEDIUMS, config))
+    if only:
+        return save_ensemble(folder / "ensemble", [b for b in served if b.name == only], None)
     width = 5 * len(served)   # every branch's probabilities enter the meta-learner
     meta = LogisticRegression(max_iter=200).fit(rng.normal(size=(50, width)),
                                                 np.arange(50) % 5)
@@ -225,26 +233,35 @@ def main() -> None:
     inputs = "; ".join(f"{b.name} {b.preprocessor(config).example().shape[1]}px"
                        for b in keras_branches())
     print(f"preset {args.preset} ({inputs}); {os.cpu_count()} CPUs; 3000x2000 JPEGs")
+    from mediumnet.branches import fitted_branches
+
+    settings = [(f"stack without {', '.join(optional)}", {"optional": False}),
+                (f"stack with {', '.join(optional)}", {"optional": True})]
+    settings += [(f"{b.name} alone", {"optional": False, "only": b.name})
+                 for b in fitted_branches() if b.standalone and b.enabled(config)]
     with tempfile.TemporaryDirectory() as tmp:
-        for with_optional in (False, True):
-            folder = Path(tmp) / f"optional-{with_optional}"
+        for number, (name, how) in enumerate(settings):
+            folder = Path(tmp) / str(number)
             folder.mkdir()
-            model_dir = build(folder, config, with_optional)
-            proc, url = serve(model_dir)
-            try:
-                post(url, [one])  # warm-up: first traces
-                post(url, batch)
-                latencies = sorted(post(url, [one]) for _ in range(args.requests))
-                p50 = latencies[len(latencies) // 2]
-                p95 = latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))]
-                seconds = [post(url, batch) for _ in range(args.batches)]
-                rate = 16 * len(seconds) / sum(seconds)
-            finally:
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(30)
-            name = f"{'with' if with_optional else 'without'} {', '.join(optional)}"
+            p50, p95, rate = measure(build(folder, config, **how), one, batch, args)
             print(f"{name}: one image p50 {p50 * 1000:6.0f} ms, p95 {p95 * 1000:6.0f} ms; "
-                  f"batches of 16: {rate:5.2f} images/s")
+                  f"batches of 16: {rate:5.2f} images/s", flush=True)
+
+
+def measure(model_dir: Path, one: bytes, batch: list[bytes], args) -> tuple[float, float, float]:
+    """Serve a model; its latency p50 and p95 for one image, its images/s in batches of 16."""
+    proc, url = serve(model_dir)
+    try:
+        post(url, [one])  # warm-up: first traces
+        post(url, batch)
+        latencies = sorted(post(url, [one]) for _ in range(args.requests))
+        p50 = latencies[len(latencies) // 2]
+        p95 = latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))]
+        seconds = [post(url, batch) for _ in range(args.batches)]
+        return p50, p95, 16 * len(seconds) / sum(seconds)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(30)
 
 
 if __name__ == "__main__":

@@ -11,15 +11,19 @@ Presets
 -------
 ``seed``
     The research settings the project grows out of: composition view 320 px, texture tiles
-    320 px at native resolution, EfficientNetB6 at 528 px, learning rate decayed from 0.005 to
-    0.001. The defaults of every dataclass are this preset.
+    320 px at native resolution, learning rate decayed from 0.005 to 0.001; its transfer
+    learning fine-tunes EfficientNet-Lite0 at 384 px (ImageNet weights offline, from the
+    package index) instead of B6 at 528 px (``--set effnet.variant=B6
+    effnet.image_size=528``: weights from the internet). Written for a GPU. The defaults of
+    every dataclass are this preset.
 ``demo``
     Small enough that the whole pipeline runs in minutes on 2 CPU cores.
 ``tiny``
     Seconds per step: 60 works of 320x240 and toy models, for tests and smoke runs (its models
     are not meant to be good).
 ``full``
-    Larger inputs, more tiles and epochs, EfficientNetB7: for a real data set on accelerators.
+    Larger inputs, more tiles and epochs, EfficientNet-Lite2 at 384 px: for a real data set on
+    accelerators.
 """
 
 from __future__ import annotations
@@ -127,7 +131,7 @@ _SHARED_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                  "test_fraction": 0.25},
         "synth": {"per_class": 12, "width": 320, "height": 240, "artists_per_class": 6},
         "train": {"warmup_epochs": 0},
-        "ensemble": {"cv_folds": 2},
+        "ensemble": {"cv_folds": 2, "branch_cv_folds": 2},
     },
     "full": {
         "data": {"composition_size": 512, "tiles_per_image_train": 8,
@@ -164,7 +168,7 @@ _SHARED_CHOICES: dict[str, tuple[str, ...]] = {
 }
 _SHARED_POSITIVE = ("data.composition_size", "data.texture_tile", "data.tiles_per_image_train",
                     "data.tiles_per_image_eval", "data.cache_long_edge",
-                    "synth.jpeg_quality", "data.min_groups")
+                    "synth.jpeg_quality", "data.min_groups", "ensemble.branch_cv_folds")
 
 
 def _choices() -> dict[str, tuple[str, ...]]:

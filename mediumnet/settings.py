@@ -141,3 +141,9 @@ class EnsembleConfig:
     alone — the features-only ensemble — when it scores strictly higher on the validation
     works), ``stack``, or the name of a branch that can stand alone (``features``)."""
     cv_folds: int = 5
+    """Folds of the grouped cross-validation that fits the meta-learner on the validation
+    split."""
+    branch_cv_folds: int = 5
+    """Folds of the grouped cross-validation that chooses a fitted branch's learner on the
+    training split (larger than the validation split: 5 folds even where the meta-learner
+    uses fewer)."""

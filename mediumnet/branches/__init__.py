@@ -18,6 +18,7 @@ from typing import Any
 from mediumnet.branches.base import Branch, FittedBranch, KerasBranch
 from mediumnet.branches.composition import CompositionBranch
 from mediumnet.branches.effnet import EffnetBranch
+from mediumnet.branches.embedding import EmbeddingBranch
 from mediumnet.branches.features import FeaturesBranch
 from mediumnet.branches.texture import TextureBranch
 from mediumnet.errors import MediumnetError
@@ -27,6 +28,7 @@ BRANCHES: dict[str, Branch] = {b.name: b for b in (
     TextureBranch(),
     EffnetBranch(),
     FeaturesBranch(),
+    EmbeddingBranch(),
 )}
 """Branch name → branch, in the order their outputs enter the meta-learner."""
 

@@ -213,8 +213,8 @@ class Branch:
     """Whether it can be registered alone as the ensemble, when it beats the stack on the
     validation works (a light scikit-learn branch: no image model to carry)."""
     artifact: ClassVar[str] = "joblib"
-    """How an ensemble packs it: ``mlflow-keras`` (the branch's MLflow model folder) or
-    ``joblib`` (the fitted estimator)."""
+    """How an ensemble packs it: ``mlflow-keras`` (the branch's MLflow model folder),
+    ``joblib`` (the fitted estimator) or ``folder`` (files the branch writes and reads)."""
 
     @property
     def model_name(self) -> str:
@@ -342,13 +342,24 @@ class FittedBranch(Branch):
         """Return whether ``mediumnet stack`` fits it when not told (``--<name>``)."""
         return True
 
-    def arrays(self, root: Path, works: pd.DataFrame, what: str, progress: bool
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def arrays(self, root: Path, works: pd.DataFrame, what: str, progress: bool,
+               config: Config) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return its inputs, class indices (into MEDIUMS) and artist groups for ``works``.
 
-        Works it cannot measure are left out (with a warning).
+        Works it cannot measure are left out (with a warning); ``what`` names them in
+        messages (``training``).
         """
         raise NotImplementedError
+
+    def learner(self, config: Config) -> Any:
+        """Return the settings its learner is chosen with (the meta-learner's kind).
+
+        The folds are ``ensemble.branch_cv_folds``: the training split is larger than the
+        validation split the meta-learner is fit on.
+        """
+        import dataclasses
+
+        return dataclasses.replace(config.ensemble, cv_folds=config.ensemble.branch_cv_folds)
 
     def fit(self, root: Path, manifest: pd.DataFrame, config: Config,
             classes: tuple[str, ...], progress: bool = True) -> tuple[ServedBranch, Any]:
@@ -358,10 +369,19 @@ class FittedBranch(Branch):
 
         train = require_split(manifest, "train", root)
         x, y, groups = self.arrays(root, train[train["label"].isin(classes)], "training",
-                                   progress)
-        fit = fit_meta_learner(x, y, config.ensemble, groups=groups, seed=config.train.seed,
-                               classes=classes, split="training")
-        return self.from_estimator(fit.estimator, classes), fit
+                                   progress, config)
+        fit = fit_meta_learner(x, y, self.learner(config), groups=groups,
+                               seed=config.train.seed, classes=classes, split="training")
+        return self.served_from(fit.estimator, classes, config), fit
+
+    def served_from(self, estimator: Any, classes: Sequence[str], config: Config
+                    ) -> ServedBranch:
+        """Return the served branch of an estimator fit under ``config``."""
+        return self.from_estimator(estimator, classes)
+
+    def run_params(self, served: ServedBranch) -> dict[str, str]:
+        """Return what a stack run records of the fitted branch, besides its learner."""
+        return {}
 
     def from_estimator(self, estimator: Any, classes: Sequence[str]) -> EstimatorServed:
         """Return the served branch of a fitted estimator."""

@@ -82,8 +82,8 @@ class FeaturesBranch(FittedBranch):
         return {"branch": self.name, "names": list(ensemble.get("feature_names") or ()),
                 "classes": list(ensemble.get("classes") or MEDIUMS)}
 
-    def arrays(self, root: Path, works: pd.DataFrame, what: str, progress: bool
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def arrays(self, root: Path, works: pd.DataFrame, what: str, progress: bool,
+               config: Config | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Read the features from the feature table; unmeasurable works are left out."""
         from mediumnet.data.splits import artist_groups
         from mediumnet.study.feature_table import feature_table

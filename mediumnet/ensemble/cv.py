@@ -86,7 +86,7 @@ def cross_validate_branch(dataset_dir: str | os.PathLike[str], config: Config,
     manifest = read_manifest(root)
     classes = present_mediums(manifest["label"])
     x, y, groups = fitted.arrays(root, manifest[manifest["label"].isin(classes)], "all",
-                                 progress)
+                                 progress, config)
     thin = [m for m in classes if len(set(groups[y == MEDIUMS.index(m)])) < folds]
     if thin:
         raise MediumnetError(f"{', '.join(thin)}: works by fewer than {folds} artists, too "
@@ -95,7 +95,7 @@ def cross_validate_branch(dataset_dir: str | os.PathLike[str], config: Config,
     scores = []
     cv = StratifiedGroupKFold(folds, shuffle=True, random_state=config.train.seed)
     for rest, held in cv.split(x, y, groups):
-        fit = fit_meta_learner(x[rest], y[rest], config.ensemble, groups=groups[rest],
+        fit = fit_meta_learner(x[rest], y[rest], fitted.learner(config), groups=groups[rest],
                                seed=config.train.seed, classes=classes, split="training")
         predicted[held] = np.asarray(fit.estimator.predict(x[held]), dtype=int)
         scores.append(macro_f1(y[held], predicted[held], classes))

@@ -60,12 +60,17 @@ def load_keras_model(path: str) -> Any:
 
 
 def _load_artifact(kind: str, path: str) -> Any:
-    """Load what an ensemble carries of one branch: a Keras model or an estimator."""
+    """Load what an ensemble carries of one branch: a Keras model, an estimator, a folder.
+
+    A ``folder`` artifact is handed to its branch as it is: the branch reads its own files.
+    """
     if kind == "mlflow-keras":
         return load_keras_model(path)
-    import joblib
+    if kind == "joblib":
+        import joblib
 
-    return joblib.load(path)
+        return joblib.load(path)
+    return path
 
 
 def ensemble_settings(settings: Mapping[str, Any]) -> dict[str, Any]:

@@ -287,9 +287,14 @@ def _run_params(classifier: ImageClassifier, fit: MetaFit, fitted: dict[str, Met
                    "val_works": len(parts["val"].works), "test_works": len(parts["test"].works),
                    "registered_kind": kind, **{f"branch_{k}": v for k, v in uris.items()},
                    **{f"meta_{k}": v for k, v in fit.best_params.items()}})
+    from mediumnet.branches import get_branch
+
     for name, branch_fit in fitted.items():
         params.update({f"{name}_{k}": v for k, v in branch_fit.best_params.items()})
         params[f"{name}_train_works"] = len(branch_fit.oof_probabilities)
+        served = classifier.branch(name)
+        params.update({f"{name}_{k}": v for k, v in
+                       get_branch(name).run_params(served).items()})  # type: ignore[attr-defined]
     return params
 
 

@@ -98,6 +98,21 @@ def stacked(tmp_path_factory) -> Stacked:
 
 
 @pytest.fixture
+def tiny_split(workdir: Path) -> Path:
+    """A split synthetic set of 40 works of 320x240, in a fresh working directory."""
+    from mediumnet.config import SynthConfig
+    from mediumnet.data.manifest import read_manifest, write_manifest
+    from mediumnet.data.splits import splits
+    from mediumnet.data.synth import synthesize
+
+    root = workdir / "ds"
+    synthesize(root, SynthConfig(per_class=8, width=320, height=240, seed=6, workers=1,
+                                 artists_per_class=4), progress=False)
+    write_manifest(root, splits(read_manifest(root), val=0.25, test=0.25))
+    return root
+
+
+@pytest.fixture
 def in_store(stacked: Stacked, monkeypatch: pytest.MonkeyPatch) -> Stacked:
     """Work inside the stacked store (its ./mlflow.db is MLflow's default store)."""
     for var in MLFLOW_VARS:

@@ -20,7 +20,7 @@ def test_python_examples_run_in_order(workdir):
     code += "\nassert len(frame) == 20 and set(frame['label']) == set(MEDIUMS)\n"
     code += "assert view.shape == (320, 320, 3) and tiles.shape == (8, 320, 320, 3)\n"
     code += "assert list(result.table.index) == ['composition', 'texture', 'features', "
-    code += "'blend', 'stack']\n"
+    code += "'embedding', 'blend', 'stack']\n"
     code += "assert answers['error'][:2].isna().all() and answers['label'][0] in MEDIUMS\n"
     code += "assert 'no such image file' in answers['error'][2]\n"
     code += "assert list(table.index) == scans[:5] and table['error'].isna().all()\n"

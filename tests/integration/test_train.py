@@ -118,7 +118,7 @@ def test_effnet_training_starts_from_a_local_weights_file_and_records_it(dataset
                            for w in layer.get_weights()])
     path = tmp_path / "start.weights.h5"
     source.save_weights(str(path))
-    config = load_config("demo", [*TINY, f"effnet.weights={path}"])
+    config = load_config("demo", [*TINY, "effnet.variant=B0", f"effnet.weights={path}"])
     result = train_branch(dataset, "effnet", config, progress=False)
     params = mlflow.get_run(result.run_id).data.params
     assert params["start_weights"] == str(path)

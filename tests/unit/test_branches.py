@@ -18,7 +18,7 @@ from mediumnet.branches.features import FeaturesMeasure
 from mediumnet.branches.texture import TexturePreprocessor, pool_tiles
 from mediumnet.config import load_config
 from mediumnet.data.decode import decode
-from mediumnet.errors import MediumnetError
+from mediumnet.errors import ConfigError, MediumnetError
 from mediumnet.labels import MEDIUMS
 from tests.conftest import REPO
 
@@ -165,3 +165,51 @@ def test_a_new_branch_reaches_every_face_through_the_registry(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
                          text=True, env={"PYTHONPATH": f"{tmp_path}:{REPO}", "PATH": ""})
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
+def test_embedding_views_are_the_whole_work_and_native_tiles_pooled_into_one_vector():
+    from mediumnet.branches.embedding import EmbeddingPreprocessor
+
+    pixels = np.random.default_rng(0).integers(0, 255, (600, 900, 3), np.uint8)
+    squash = EmbeddingPreprocessor(size=64, tiles=4)
+    views = squash(pixels)
+    assert views.shape == (5, 64, 64, 3) and views.dtype == np.uint8
+    assert np.array_equal(views[1:], texture_grid(pixels, 64, 4))    # native, not shrunk
+    letterbox = EmbeddingPreprocessor(size=64, tiles=0, whole="letterbox")(pixels)
+    assert letterbox.shape == (1, 64, 64, 3)
+    assert (letterbox[0, 0] == 127).all() and not (views[0, 0] == 127).all()  # grey margins
+    embeddings = np.arange(5 * 3, dtype=np.float32).reshape(5, 3)
+    assert np.array_equal(squash.pool(embeddings), [0, 1, 2, 7.5, 8.5, 9.5])
+    spread = EmbeddingPreprocessor(size=64, tiles=4, tile_spread=True).pool(embeddings)
+    assert len(spread) == 9 and np.allclose(spread[6:], embeddings[1:].std(axis=0))
+    again = EmbeddingPreprocessor.from_config(json.loads(json.dumps(squash.to_config())))
+    assert again == squash
+
+
+def texture_grid(pixels, tile, n):
+    from mediumnet.data.views import tiles_from_pixels
+
+    return tiles_from_pixels(pixels, tile, n, mode="grid")[0]
+
+
+def test_the_embedding_branch_is_on_only_where_its_weights_are():
+    from mediumnet.backbones.weights import installed_lite_file
+
+    branch = get_branch("embedding")
+    config = load_config("tiny")
+    assert branch.enabled(config) == (installed_lite_file("lite0") is not None)
+    assert branch.enabled(load_config("tiny", ["embedding.enabled=off"])) is False
+    assert branch.enabled(load_config("tiny", ["embedding.enabled=on"])) is True
+    with pytest.raises(ConfigError, match="embedding.whole='crop' is not valid"):
+        load_config("tiny", ["embedding.whole=crop"])
+
+
+def test_lite_variants_follow_the_b0_plan_without_scaling_stem_head_or_end_stages():
+    from mediumnet.backbones.lite import block_plan, round_filters, stage_outputs
+
+    lite0, lite2 = block_plan("lite0"), block_plan("lite2")
+    assert len(lite0) == 16 and lite0[0] == (3, 1, 1, 32, 16) and lite0[-1][-1] == 320
+    # Lite2: width 1.1, depth 1.2; the first and last stages keep one block each.
+    assert len(lite2) == 1 + 3 + 3 + 4 + 4 + 5 + 1
+    assert lite2[0][3] == 32 and lite2[-1][-1] == round_filters(320, 1.1) == 352
+    assert stage_outputs("lite0")[3:6] == ["block7_add", "block10_add", "block14_add"]

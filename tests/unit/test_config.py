@@ -5,10 +5,17 @@ from mediumnet.config import PRESETS, Config, load_config
 from mediumnet.errors import ConfigError
 
 
-def test_seed_preset_is_the_research_setting():
+def test_seed_preset_is_the_research_setting_with_a_backbone_that_installs_offline():
     c = load_config("seed")
     assert (c.data.composition_size, c.data.texture_tile) == (320, 320)
-    assert (c.effnet.variant, c.effnet.image_size) == ("B6", 528)
+    # The research's B6 at 528 px needs ImageNet weights from the internet; the transfer
+    # branch fine-tunes EfficientNet-Lite0 at 384 px, pretrained when the extra is installed.
+    assert (c.effnet.variant, c.effnet.image_size, c.effnet.weights) == ("lite0", 384, "auto")
+    research = load_config("seed", ["effnet.variant=B6", "effnet.image_size=528"])
+    assert (research.effnet.variant, research.effnet.image_size) == ("B6", 528)
+    # Texture tiles through the pretrained backbone, fine-tuned gently; the CNN is one --set.
+    assert c.texture.backbone == "effnet" and c.texture.backbone_learning_rate < 0.005
+    assert load_config("demo").texture.backbone == "cnn"
     assert (c.composition.learning_rate, c.composition.final_learning_rate) == (0.005, 0.001)
     assert (c.texture.learning_rate, c.texture.final_learning_rate) == (0.005, 0.001)
     assert c.composition.kernel_size == 10 and len(c.composition.filters) == 3
@@ -21,8 +28,8 @@ def test_demo_is_smaller_and_full_is_larger_than_seed():
     assert demo.data.composition_size < seed.data.composition_size < full.data.composition_size
     assert demo.synth.per_class * demo.synth.width * demo.synth.height < \
         seed.synth.per_class * seed.synth.width * seed.synth.height
-    assert demo.effnet.weights == "none"
-    assert full.effnet.variant == "B7"
+    assert demo.effnet.weights == "auto" and demo.effnet.image_size == 224
+    assert full.effnet.variant == "lite2"
     assert set(PRESETS) == {"seed", "demo", "tiny", "full"}
     tiny = load_config("tiny")
     assert tiny.data.composition_size < demo.data.composition_size
@@ -60,7 +67,7 @@ def test_overrides_are_typed(assignment, section, field, value):
     ("seed", ["train.class_weights=maybe"], "must be true or false"),
     ("seed", ["composition.head=dense"], "composition.head='dense' is not valid: choose one "
      "of flatten, gap"),
-    ("seed", ["effnet.variant=B9"], "choose one of B0, B1"),
+    ("seed", ["effnet.variant=B9"], "choose one of lite0, lite1, lite2, B0, B1"),
     ("seed", ["data.val_fraction=0.5", "data.test_fraction=0.5"], "leaves nothing to train"),
     ("seed", ["data.composition_size=-5"], "must not be negative"),
     ("seed", ["data.texture_tile=0"], "data.texture_tile=0 must be positive"),
