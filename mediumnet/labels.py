@@ -67,6 +67,11 @@ MEDIUMS: tuple[str, ...] = (
 SOURCES: tuple[str, ...] = ("artsy", "met", "artic")
 """The collection APIs whose categories :func:`map_record` knows."""
 
+UNLABELLED = ""
+"""The label of a work kept without a medium (``harvest --keep-unlabelled``): its record
+named none that maps. Such works stay out of every split and every training; ``mediumnet
+classify`` suggests a medium for them."""
+
 # The data file of TEXT_RULES, NOT_ONE_MEDIUM, CATEGORY_TABLES and LABEL_ALIASES; each table
 # there carries a "why" that says what it means.
 _TABLES_PATH = Path(__file__).with_name("labels_tables.json")
@@ -309,6 +314,18 @@ def map_record(source: str, category: str | None, medium_text: str | None
         return None, f"category {shown}; text names several mediums ({names})"
     medium, word = decided
     return medium, f"category {shown}; text names {word!r}"
+
+
+def is_excluded_category(source: str, category: str | None) -> bool:
+    """Return whether ``source``'s table drops ``category`` outright (sculpture, video …).
+
+    Such works are never kept, not even unlabelled: they are not two-dimensional works, or
+    not one work. A category the table does not know is not excluded (its text may yet be
+    judged by a curator).
+    """
+    table = CATEGORY_TABLES.get(source, {})
+    entry = table.get(_normalise((category or "").split("|")[0].strip()))
+    return entry is not None and entry.rule == "drop"
 
 
 def medium_index(medium: str) -> int:

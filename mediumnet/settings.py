@@ -90,6 +90,9 @@ class HarvestConfig:
     """Images whose perceptual hashes differ in at most this many bits are near-duplicates."""
     page_size: int = 100
     """Records per listing page."""
+    keep_unlabelled: bool = False
+    """Keep the works whose record names no medium that maps (a folder row with an empty or
+    unknown label), unlabelled, with the reason; they stay outside every split."""
 
 
 @dataclass

@@ -152,16 +152,22 @@ def _harvest_options(func: Callable[..., Any]) -> Callable[..., Any]:
     func = click.option("--offline", is_flag=True,
                         help="No network: judge the records again from the raw log (after the "
                              "mapping tables or settings changed).")(func)
+    func = click.option("--keep-unlabelled", is_flag=True,
+                        help="Keep the works whose record names no medium that maps, "
+                             "unlabelled (outside every split; mediumnet classify labels "
+                             "them).")(func)
     return func
 
 
 def _run_harvest(source: Any, dataset_dir: str, preset: str, overrides: tuple[str, ...],
                  limit: int | None, rate: float | None, workers: int | None,
-                 offline: bool, link: bool = False) -> None:
+                 offline: bool, keep_unlabelled: bool, link: bool = False) -> None:
     from mediumnet.config import load_config
     from mediumnet.harvest.engine import run_harvest
 
     extra = list(overrides)
+    if keep_unlabelled:
+        extra.append("harvest.keep_unlabelled=true")
     if rate is not None:
         extra.append(f"harvest.api_rate={rate}")
     if workers is not None:
@@ -203,12 +209,14 @@ def harvest_group() -> None:
 def harvest_artsy(dataset_dir: str, api_url: str | None, client_id: str | None,
                   client_secret: str | None, image_version: str | None, genes: bool,
                   artists: bool, limit: int | None, rate: float | None, workers: int | None,
-                  offline: bool, preset: str, overrides: tuple[str, ...]) -> None:
+                  offline: bool, keep_unlabelled: bool, preset: str,
+                  overrides: tuple[str, ...]) -> None:
     """Harvest Artsy (needs credentials; Artsy retired its public API in 2025)."""
     from mediumnet.harvest.artsy import ArtsySource
 
     source = ArtsySource(api_url, client_id, client_secret, image_version, genes, artists)
-    _run_harvest(source, dataset_dir, preset, overrides, limit, rate, workers, offline)
+    _run_harvest(source, dataset_dir, preset, overrides, limit, rate, workers, offline,
+                 keep_unlabelled)
 
 
 @harvest_group.command("met")
@@ -221,8 +229,8 @@ def harvest_artsy(dataset_dir: str, api_url: str | None, client_id: str | None,
 @config_options
 @errors_as_one_line
 def harvest_met(dataset_dir: str, api_url: str | None, department_ids: str, limit: int | None,
-                rate: float | None, workers: int | None, offline: bool, preset: str,
-                overrides: tuple[str, ...]) -> None:
+                rate: float | None, workers: int | None, offline: bool,
+                keep_unlabelled: bool, preset: str, overrides: tuple[str, ...]) -> None:
     """Harvest public-domain works of the Metropolitan Museum of Art (no key)."""
     from mediumnet.harvest.met import MetSource
 
@@ -233,7 +241,7 @@ def harvest_met(dataset_dir: str, api_url: str | None, department_ids: str, limi
         raise MediumnetError(f"--department-ids {department_ids!r}: give numbers separated "
                              "by commas, e.g. 9,11,19") from None
     _run_harvest(MetSource(api_url, ids), dataset_dir, preset, overrides, limit, rate, workers,
-                 offline)
+                 offline, keep_unlabelled)
 
 
 @harvest_group.command("artic")
@@ -245,13 +253,13 @@ def harvest_met(dataset_dir: str, api_url: str | None, department_ids: str, limi
 @config_options
 @errors_as_one_line
 def harvest_artic(dataset_dir: str, api_url: str | None, image_width: int, limit: int | None,
-                  rate: float | None, workers: int | None, offline: bool, preset: str,
-                  overrides: tuple[str, ...]) -> None:
+                  rate: float | None, workers: int | None, offline: bool,
+                  keep_unlabelled: bool, preset: str, overrides: tuple[str, ...]) -> None:
     """Harvest public-domain works of the Art Institute of Chicago (no key)."""
     from mediumnet.harvest.artic import ArticSource
 
     _run_harvest(ArticSource(api_url, image_width), dataset_dir, preset, overrides, limit, rate,
-                 workers, offline)
+                 workers, offline, keep_unlabelled)
 
 
 @harvest_group.command("folder")
@@ -263,12 +271,12 @@ def harvest_artic(dataset_dir: str, api_url: str | None, image_width: int, limit
 @config_options
 @errors_as_one_line
 def harvest_folder(dataset_dir: str, src: str, link: bool, limit: int | None,
-                   rate: float | None, workers: int | None, offline: bool, preset: str,
-                   overrides: tuple[str, ...]) -> None:
+                   rate: float | None, workers: int | None, offline: bool,
+                   keep_unlabelled: bool, preset: str, overrides: tuple[str, ...]) -> None:
     """Harvest your own images from a folder tree or a CSV."""
     from mediumnet.harvest.folder import FolderSource
 
     _run_harvest(FolderSource(src, link), dataset_dir, preset, overrides, limit, rate, workers,
-                 offline, link=link)
+                 offline, keep_unlabelled, link=link)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mediumnet.errors import DatasetError
-from mediumnet.labels import MEDIUMS
+from mediumnet.labels import MEDIUMS, UNLABELLED
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -45,6 +45,16 @@ MANIFEST_COLUMNS: dict[str, str] = {
 """Column → pandas dtype, in the order they are written."""
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
+
+
+def labelled(manifest: pd.DataFrame) -> pd.DataFrame:
+    """Return the works that have a medium (unlabelled ones are left out)."""
+    return manifest[manifest["label"].fillna(UNLABELLED) != UNLABELLED]
+
+
+def unlabelled(manifest: pd.DataFrame) -> pd.DataFrame:
+    """Return the works kept without a medium (``harvest --keep-unlabelled``)."""
+    return manifest[manifest["label"].fillna(UNLABELLED) == UNLABELLED]
 
 
 def ensure_dataset_dir(dataset_dir: str | os.PathLike[str]) -> Path:
@@ -122,13 +132,19 @@ def validate_manifest(frame: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise DatasetError(f"manifest lacks columns {missing}: rebuild it with mediumnet "
                            "synth or mediumnet harvest")
-    bad_labels = sorted(set(frame["label"]) - set(MEDIUMS))
+    bad_labels = sorted(set(frame["label"].fillna(UNLABELLED)) - {*MEDIUMS, UNLABELLED})
     if bad_labels:
         raise DatasetError(f"manifest has unknown labels {bad_labels}: labels must be one of "
-                           f"{', '.join(MEDIUMS)}")
+                           f"{', '.join(MEDIUMS)} (or empty: unlabelled)")
     bad_splits = sorted(set(frame["split"]) - {*SPLITS, ""})
     if bad_splits:
         raise DatasetError(f"manifest has unknown splits {bad_splits}: use train, val or test")
+    split_unlabelled = frame[(frame["label"].fillna(UNLABELLED) == UNLABELLED)
+                             & (frame["split"] != "")]
+    if len(split_unlabelled):
+        raise DatasetError(f"unlabelled work {split_unlabelled['id'].iloc[0]!r} is in the "
+                           f"{split_unlabelled['split'].iloc[0]} split: unlabelled works stay "
+                           "outside every split")
     duplicated = frame["id"][frame["id"].duplicated()]
     if len(duplicated):
         raise DatasetError(f"manifest has duplicate ids, e.g. {duplicated.iloc[0]!r}")

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mediumnet.errors import DatasetError
-from mediumnet.labels import MEDIUMS
+from mediumnet.labels import MEDIUMS, UNLABELLED
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -121,10 +121,16 @@ def splits(manifest: pd.DataFrame, val: float = 0.15, test: float = 0.15,
         raise DatasetError(f"--min-groups {min_groups}: give 1 or more")
     if len(manifest) == 0:
         raise DatasetError("the manifest has no works to split: build the data set first")
-    frame = manifest.copy()
-    if "split" not in frame or reshuffle:
-        frame["split"] = ""
-    frame["split"] = frame["split"].fillna("").astype(str)
+    everything = manifest.copy()
+    if "split" not in everything or reshuffle:
+        everything["split"] = ""
+    everything["split"] = everything["split"].fillna("").astype(str)
+    known = everything["label"].fillna(UNLABELLED) != UNLABELLED
+    if not known.any():
+        raise DatasetError("the manifest has only unlabelled works: nothing to split; label "
+                           "some (mediumnet suggest, then mediumnet label) first")
+    everything.loc[~known, "split"] = ""  # unlabelled works stay outside every split
+    frame = everything[known].copy()
     mediums = present_mediums(frame["label"])
     groups = artist_groups(frame)
     counts = (frame.groupby(groups)["label"].value_counts().unstack(fill_value=0)
@@ -161,8 +167,8 @@ def splits(manifest: pd.DataFrame, val: float = 0.15, test: float = 0.15,
                              {names.index("val"): val, names.index("test"): test})
     for index, split in placed.items():
         assignment[counts.index[index]] = names[split]
-    frame["split"] = groups.map(assignment).astype(str)
-    return frame
+    everything.loc[known, "split"] = groups.map(assignment).astype(str)
+    return everything
 
 
 def _every_medium_everywhere(matrix: np.ndarray, placed: dict[int, int], assigned: np.ndarray,
@@ -206,6 +212,7 @@ class SplitSummary:
 def split_table(manifest: pd.DataFrame) -> pd.DataFrame:
     """Works per medium (rows) and split (columns), for the mediums the data set holds."""
     mediums = present_mediums(manifest["label"]) or MEDIUMS
+    manifest = manifest[manifest["label"].fillna(UNLABELLED) != UNLABELLED]
     return (manifest.groupby(["label", "split"]).size().unstack(fill_value=0)
             .reindex(index=list(mediums), columns=list(SPLIT_NAMES), fill_value=0))
 
@@ -258,7 +265,7 @@ def summarize_split(before: pd.DataFrame, after: pd.DataFrame) -> SplitSummary:
     else:
         old = old.reindex(new.index).fillna("")
         moved = int(((old != "") & (old != new)).sum())
-        fresh = int((old == "").sum())
+        fresh = int(((old == "") & (new != "")).sum())  # unlabelled works stay unassigned
     return SplitSummary(split_table(after), moved, fresh, split_warnings(after))
 
 

@@ -82,8 +82,10 @@ def cross_validate_branch(dataset_dir: str | os.PathLike[str], config: Config,
         raise MediumnetError(f"the {fitted.name} branch is trained with mediumnet train, not "
                              "fit here: cross-validate a fitted branch "
                              f"({', '.join(standalone_names())})")
+    from mediumnet.data.manifest import labelled
+
     root = Path(dataset_dir)
-    manifest = read_manifest(root)
+    manifest = labelled(read_manifest(root))
     classes = present_mediums(manifest["label"])
     x, y, groups = fitted.arrays(root, manifest[manifest["label"].isin(classes)], "all",
                                  progress, config)

@@ -19,6 +19,8 @@ class Record:
     ``drop_reason`` is set by the source when the record is out before any labelling (not
     public domain, no image, not found); ``label`` is set by sources that know the medium
     outright (a local folder); otherwise :func:`mediumnet.labels.map_record` decides.
+    ``unlabelled_reason`` is set by a source that knows the work but not its medium (a
+    folder row with an empty or unknown label): kept unlabelled with ``--keep-unlabelled``.
     """
 
     id: str
@@ -33,6 +35,7 @@ class Record:
     label: str | None = None
     label_reason: str = ""
     drop_reason: str | None = None
+    unlabelled_reason: str = ""
     depth_ratio: float | None = None
     local_path: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)

@@ -1,7 +1,8 @@
 """Merge works whose images are the same bytes or perceptually the same (near-duplicates).
 
 Under one label the first id stays and the others are ``duplicate`` / ``near_duplicate``; under
-different labels all are dropped as ``label_conflict``.
+different labels all are dropped as ``label_conflict``. An unlabelled copy never conflicts: the
+first labelled copy stands for the work.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
+from mediumnet.labels import UNLABELLED
 
 
 def _clusters(sha: list[str], phashes: list[str], max_distance: int) -> list[int]:
@@ -63,14 +66,17 @@ def deduplicate(rows: list[dict[str, Any]], max_distance: int
         groups.setdefault(root, []).append(i)
     kept, dropped = [], []
     for members in groups.values():
-        labels = {rows[i]["label"] for i in members}
+        labels = {rows[i]["label"] for i in members} - {UNLABELLED}
         if len(labels) > 1:
             dropped += [(rows[i], "label_conflict") for i in members]
             continue
-        head = rows[members[0]]
+        # A labelled copy stands for the work; unlabelled copies are its duplicates.
+        first = next((i for i in members if rows[i]["label"] != UNLABELLED), members[0])
+        head = rows[first]
         kept.append(head)
-        for i in members[1:]:
-            same = rows[i]["sha256"] == head["sha256"]
-            dropped.append((rows[i], "duplicate" if same else "near_duplicate"))
+        for i in members:
+            if i != first:
+                same = rows[i]["sha256"] == head["sha256"]
+                dropped.append((rows[i], "duplicate" if same else "near_duplicate"))
     kept.sort(key=lambda r: r["id"])
     return kept, dropped

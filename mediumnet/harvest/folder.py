@@ -97,7 +97,8 @@ class FolderSource(Source):
                         artist=artist, category=label_text, local_path=str(path),
                         label=label, label_reason=f"given as {label_text!r}")
         if label is None:
-            record.drop_reason = "unknown_label"
+            record.unlabelled_reason = (f"given as {label_text!r}: no medium"
+                                        if str(label_text or "").strip() else "no label given")
         return record
 
     def records_from_raw(self, entries: list[dict[str, Any]]) -> Iterator[Record]:

@@ -18,7 +18,7 @@ from mediumnet.errors import MediumnetError
 from mediumnet.harvest.base import Record, Source
 from mediumnet.harvest.http import HarvestHttpError, TooLargeError
 from mediumnet.harvest.verify import BadImageError, verify_image
-from mediumnet.labels import map_record
+from mediumnet.labels import UNLABELLED, is_excluded_category, map_record
 
 
 def _outcome(record: Record, status: str, reason: str, detail: str = "",
@@ -55,14 +55,25 @@ def _store_image(root: Path, data: bytes, ext: str, link_from: str | None) -> tu
 def judge(source_name: str, record: Record, settings: HarvestConfig) -> dict[str, Any] | None:
     """Apply the rules that need no image; return the drop outcome, or None to go on.
 
-    On None, ``record.label`` and ``record.label_reason`` are set.
+    On None, ``record.label`` and ``record.label_reason`` are set: the label is
+    :data:`~mediumnet.labels.UNLABELLED` for a work whose record names no medium that maps,
+    kept with ``harvest.keep_unlabelled`` (never a category the source's table excludes).
     """
     if record.drop_reason:
         return _outcome(record, "dropped", record.drop_reason)
     if record.label is None:
-        medium, reason = map_record(source_name, record.category, record.medium_text)
+        if record.unlabelled_reason:  # the source knows the work, not its medium
+            medium, reason, dropped_as = None, record.unlabelled_reason, "unknown_label"
+        else:
+            medium, reason = map_record(source_name, record.category, record.medium_text)
+            dropped_as = "unmapped"
         if medium is None:
-            return _outcome(record, "dropped", "unmapped", reason)
+            keepable = (settings.keep_unlabelled and (
+                record.unlabelled_reason or not is_excluded_category(source_name,
+                                                                     record.category)))
+            if not keepable:
+                return _outcome(record, "dropped", dropped_as, reason)
+            medium = UNLABELLED
         record.label, record.label_reason = medium, reason
     if record.depth_ratio is not None and record.depth_ratio > settings.max_depth_ratio:
         return _outcome(record, "dropped", "three_dimensional",

@@ -6,12 +6,15 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mediumnet.config import HarvestConfig
 from mediumnet.harvest.dedupe import deduplicate
 from mediumnet.harvest.store import HarvestStore, write_json_atomic
-from mediumnet.labels import MEDIUMS
+from mediumnet.labels import MEDIUMS, UNLABELLED
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SUMMARY_NAME = "harvest_summary_{source}.json"
 
@@ -27,6 +30,8 @@ class HarvestResult:
     dropped_by_reason: dict[str, int] = field(default_factory=dict)
     failed_by_reason: dict[str, int] = field(default_factory=dict)
     unmapped_by_reason: dict[str, int] = field(default_factory=dict)
+    unlabelled: int = 0
+    """Works of this source kept without a medium (``--keep-unlabelled``)."""
     duplicates: int = 0
     complete: bool = False
     retries: int = 0
@@ -41,13 +46,13 @@ class HarvestResult:
 
     @property
     def kept(self) -> int:
-        """Works of this source in the manifest."""
-        return sum(self.kept_by_medium.values())
+        """Works of this source in the manifest (the unlabelled ones included)."""
+        return sum(self.kept_by_medium.values()) + self.unlabelled
 
     def as_dict(self) -> dict[str, Any]:
         """Return a JSON-ready summary."""
         return {"source": self.source, "records_seen": self.seen, "kept": self.kept,
-                "kept_by_medium": self.kept_by_medium,
+                "kept_by_medium": self.kept_by_medium, "unlabelled": self.unlabelled,
                 "dropped_by_reason": self.dropped_by_reason,
                 "failed_by_reason": self.failed_by_reason,
                 "unmapped_by_reason": self.unmapped_by_reason,
@@ -63,7 +68,9 @@ class HarvestResult:
                  f"{'' if self.complete else ' (listing not finished: run again to go on)'}"]
         lines += [f"  note:    {note}" for note in self.notes]
         lines.append("  kept:    " + ", ".join(f"{m} {self.kept_by_medium.get(m, 0)}"
-                                               for m in MEDIUMS))
+                                               for m in MEDIUMS)
+                     + (f"; unlabelled {self.unlabelled} (outside every split; mediumnet "
+                        "classify suggests their medium)" if self.unlabelled else ""))
         if self.dropped_by_reason:
             lines.append("  dropped: " + ", ".join(
                 f"{k} {v}" for k, v in sorted(self.dropped_by_reason.items())))
@@ -96,14 +103,8 @@ def build_manifest(root: Path, store: HarvestStore, settings: HarvestConfig
     old = read_manifest(root) if manifest_path(root).exists() else empty_manifest()
     others = old[old["source"] != store.source]
     if len(others) and kept:
-        labels_by_sha = others.groupby("sha256")["label"].agg(set).to_dict()
-        conflicting = {r["sha256"] for r in kept
-                       if labels_by_sha.get(r["sha256"], {r["label"]}) != {r["label"]}}
-        same = {r["sha256"] for r in kept if r["sha256"] in labels_by_sha} - conflicting
-        dropped += [(r, "label_conflict") for r in kept if r["sha256"] in conflicting]
-        dropped += [(r, "duplicate") for r in kept if r["sha256"] in same]
-        kept = [r for r in kept if r["sha256"] not in conflicting | same]
-        others = others[~others["sha256"].isin(conflicting)]
+        kept, others, crossed = _across_sources(kept, others)
+        dropped += crossed
     split_by_id = old.set_index("id")["split"].to_dict()
     for row in kept:
         row["split"] = split_by_id.get(row["id"], "")
@@ -111,6 +112,39 @@ def build_manifest(root: Path, store: HarvestStore, settings: HarvestConfig
     frame = pd.concat([others, mine], ignore_index=True).sort_values("id", kind="stable")
     write_manifest(root, frame.reset_index(drop=True))
     return frame, dropped
+
+
+def _across_sources(kept: list[dict[str, Any]], others: pd.DataFrame
+                    ) -> tuple[list[dict[str, Any]], pd.DataFrame, list[tuple[dict, str]]]:
+    """Settle the works this source shares (same image bytes) with the data set's others.
+
+    The same label: this source's copy is a ``duplicate``. Different labels: both go
+    (``label_conflict``). An unlabelled copy never conflicts: when this source labels a work
+    another source kept unlabelled, that row takes the label (its record, title and medium
+    text are kept) and this copy is a ``duplicate``; this source's unlabelled copy of a work
+    kept before is a ``duplicate`` too.
+    """
+    others = others.copy()
+    labels_by_sha = others.groupby("sha256")["label"].agg(set).to_dict()
+    dropped: list[tuple[dict, str]] = []
+    conflicting: set[str] = set()
+    stay = []
+    for row in kept:
+        theirs = labels_by_sha.get(row["sha256"])
+        if theirs is None:
+            stay.append(row)
+            continue
+        known = theirs - {UNLABELLED}
+        if row["label"] != UNLABELLED and not known:
+            taken = others["sha256"] == row["sha256"]
+            others.loc[taken, "label"] = row["label"]
+            others.loc[taken, "label_reason"] = f"{row['label_reason']} (from {row['id']})"
+        elif row["label"] != UNLABELLED and known != {row["label"]}:
+            conflicting.add(row["sha256"])
+            dropped.append((row, "label_conflict"))
+            continue
+        dropped.append((row, "duplicate"))
+    return stay, others[~others["sha256"].isin(conflicting)], dropped
 
 
 def _finish(store: HarvestStore, settings: HarvestConfig, *, complete: bool, retries: int,
@@ -134,6 +168,7 @@ def _finish(store: HarvestStore, settings: HarvestConfig, *, complete: bool, ret
     result.duplicates = len(dup_dropped)
     mine = frame[frame["source"] == store.source]
     result.kept_by_medium = {m: int((mine["label"] == m).sum()) for m in MEDIUMS}
+    result.unlabelled = int((mine["label"] == UNLABELLED).sum())
     result.manifest_rows = len(frame)
     result.digest = manifest_digest(frame)
     result.seconds = time.perf_counter() - started

@@ -320,14 +320,14 @@ def explore(dataset_dir: str | os.PathLike[str], *, sample: int | None = None, s
     DatasetError
         If the manifest is missing or empty, or no image could be read.
     """
-    from mediumnet.data.manifest import read_manifest
+    from mediumnet.data.manifest import labelled, read_manifest
 
     started = time.perf_counter()
     root = Path(dataset_dir)
-    manifest = read_manifest(root)
+    manifest = labelled(read_manifest(root))  # the study is of the mediums
     if manifest.empty:
-        raise DatasetError(f"the manifest of {root} is empty: build the data set first with "
-                           "mediumnet synth or mediumnet harvest")
+        raise DatasetError(f"the manifest of {root} has no labelled works: build the data set "
+                           "first with mediumnet synth or mediumnet harvest")
     if sample is not None and sample < len(manifest):
         fraction = sample / len(manifest)
         manifest = (manifest.groupby("label", group_keys=False)

@@ -121,7 +121,9 @@ def training_mediums(manifest, dataset_dir: object = "DATASET_DIR") -> tuple[str
     if unknown:
         log.warning("the validation split has works of %s, which the train split lacks: "
                     "they are left out", ", ".join(unknown))
-    unsplit = int((manifest["split"].fillna("") == "").sum())
+    from mediumnet.data.manifest import labelled
+
+    unsplit = int((labelled(manifest)["split"].fillna("") == "").sum())
     if unsplit:
         log.warning("%d works have no split yet (added since the last split) and are left "
                     "out: run mediumnet split %s to assign them", unsplit, dataset_dir)
