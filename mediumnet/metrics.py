@@ -10,10 +10,16 @@ through these functions with the model's ``classes``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from mediumnet.labels import MEDIUMS
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+CALIBRATION_BINS = 10
 
 
 def class_indices(classes: Sequence[str] | None = None) -> list[int]:
@@ -54,3 +60,42 @@ def to_five(probs: np.ndarray, classes: Sequence[str]) -> np.ndarray:
     if tuple(classes) == MEDIUMS:
         return probs
     return spread(probs, class_indices(classes))
+
+
+def expected_calibration_error(y_true: np.ndarray, probs: np.ndarray,
+                               bins: int = CALIBRATION_BINS) -> tuple[float, pd.DataFrame]:
+    """Compute the expected calibration error of the top-class confidence, with the per-bin table.
+
+    Parameters
+    ----------
+    y_true : numpy.ndarray
+        ``(n,)`` class indices.
+    probs : numpy.ndarray
+        ``(n, k)`` probabilities.
+    bins : int
+        Equal-width confidence bins on [0, 1].
+
+    Returns
+    -------
+    (float, pandas.DataFrame)
+        The ECE (weighted mean |accuracy - confidence| over bins) and one row per bin with
+        ``count``, ``confidence``, ``accuracy``.
+    """
+    confidence = probs.max(axis=1)
+    correct = probs.argmax(axis=1) == y_true
+    edges = np.linspace(0, 1, bins + 1)
+    index = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
+    rows = []
+    ece = 0.0
+    for b in range(bins):
+        mask = index == b
+        count = int(mask.sum())
+        conf = float(confidence[mask].mean()) if count else np.nan
+        acc = float(correct[mask].mean()) if count else np.nan
+        if count:
+            ece += count / len(y_true) * abs(acc - conf)
+        rows.append({"low": edges[b], "high": edges[b + 1], "count": count,
+                     "confidence": conf, "accuracy": acc})
+    import pandas as pd
+
+    return float(ece), pd.DataFrame(rows)

@@ -103,11 +103,14 @@ class ImageClassifier:
         Threads that decode images (default: the CPU count).
     meta_features : bool, optional
         Whether the meta-learner takes ``feature_names`` (default: when there are any).
+    temperature : float
+        Rescales the final probabilities (:mod:`mediumnet.ensemble.calibration`; 1: as
+        they are).
     """
 
     def __init__(self, branches: Sequence[ServedBranch], meta: Any = None,
                  feature_names: Sequence[str] = (), workers: int | None = None, *,
-                 meta_features: bool | None = None) -> None:
+                 meta_features: bool | None = None, temperature: float = 1.0) -> None:
         if not branches:
             raise MediumnetError("an image classifier needs at least one branch model")
         self.classes: tuple[str, ...] = shared_classes({b.name: tuple(b.classes)
@@ -117,6 +120,7 @@ class ImageClassifier:
         self.meta = meta
         self.feature_names = tuple(feature_names)
         self.meta_features = bool(feature_names) if meta_features is None else meta_features
+        self.temperature = float(temperature)
         self.workers = workers or os.cpu_count() or 1
 
     @property
@@ -187,15 +191,21 @@ class ImageClassifier:
         return BranchOutputs(probabilities, feats, ok, errors)
 
     def combine(self, outputs: BranchOutputs) -> np.ndarray:
-        """Probabilities of the images that decoded: the meta-learner's, else the blend."""
+        """Probabilities of the images that decoded: the meta-learner's, else the blend.
+
+        Rescaled by the classifier's temperature (calibrated on validation works).
+        """
+        from mediumnet.ensemble.calibration import apply_temperature
+
         names = self.branch_names
         if len(outputs.ok) and not outputs.ok.any():
             return np.zeros((0, len(MEDIUMS)))
         if self.meta is not None:
             x = meta_inputs(outputs.probabilities, outputs.features if self.meta_features
                             else None, names, self.classes)
-            return full_proba(self.meta, x)
-        return np.mean([outputs.probabilities[b] for b in names], axis=0)
+            return apply_temperature(full_proba(self.meta, x), self.temperature)
+        blend = np.mean([outputs.probabilities[b] for b in names], axis=0)
+        return apply_temperature(blend, self.temperature)
 
     def predict_proba(self, items: Sequence[object]) -> tuple[np.ndarray, list[str | None]]:
         """``(n, 5)`` probabilities (NaN rows where the image failed) and the error per row."""

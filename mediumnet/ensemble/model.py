@@ -127,7 +127,8 @@ class MediumnetEnsemble(PythonModel):
         ServePolicy.from_env()  # a misconfigured server fails at start, not per request
         self.settings = settings
         self.classifier = ImageClassifier(served, meta, settings["feature_names"],
-                                          meta_features=settings["meta_features"])
+                                          meta_features=settings["meta_features"],
+                                          temperature=float(settings.get("temperature", 1.0)))
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None
                 ) -> pd.DataFrame:
@@ -199,7 +200,7 @@ def _signature():
 
 def save_ensemble(path: str | os.PathLike[str], branches: Sequence[ServedBranch], meta: Any,
                   *, feature_names: Sequence[str] = (), meta_features: bool = False,
-                  extra: Mapping[str, Any] | None = None) -> Path:
+                  temperature: float = 1.0, extra: Mapping[str, Any] | None = None) -> Path:
     """Save the ensemble as an MLflow pyfunc model folder at ``path``.
 
     Parameters
@@ -215,6 +216,8 @@ def save_ensemble(path: str | os.PathLike[str], branches: Sequence[ServedBranch]
         Visual features the meta-learner takes besides the branches (with ``meta_features``).
     meta_features : bool
         Whether the meta-learner takes ``feature_names``.
+    temperature : float
+        Rescales the final probabilities (fit on validation works; 1: as they are).
     extra : mapping, optional
         Added to the settings file and the model metadata (branch versions, digests).
 
@@ -241,7 +244,7 @@ def save_ensemble(path: str | os.PathLike[str], branches: Sequence[ServedBranch]
                 "branches": {b.name: dict(b.settings) for b in branches},
                 "feature_names": list(feature_names) if meta_features else [],
                 "classes": list(classes), "meta_features": bool(meta_features),
-                **dict(extra or {})}
+                "temperature": float(temperature), **dict(extra or {})}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         settings_path = folder / SETTINGS_FILE

@@ -81,6 +81,9 @@ class StackResult:
     seconds: float
     run_location: str = ""
     failed: dict[str, str] = field(default_factory=dict)
+    calibration: dict[str, float] = field(default_factory=dict)
+    """The temperature fit on the validation works, and the calibration error of the
+    validation and test works before and after it (:mod:`mediumnet.ensemble.calibration`)."""
 
 
 def markdown_table(table: pd.DataFrame) -> str:
@@ -184,13 +187,14 @@ def _outputs_by_split(classifier: ImageClassifier, root: Path, manifest: pd.Data
 
 def _compare(parts: dict[str, _SplitOutputs], classifier: ImageClassifier, config: Config,
              classes: tuple[str, ...]
-             ) -> tuple[pd.DataFrame, dict[str, np.ndarray], MetaFit]:
+             ) -> tuple[pd.DataFrame, dict[str, dict[str, np.ndarray]], MetaFit]:
     """Fit the stack on val; score it, each branch and the blend on val and test.
 
     Every branch of ``classifier`` is a row (a fitted branch's row is that branch alone).
     The ``val_macro_f1`` column is the selection score: out-of-fold for the stack, the
     validation predictions for the branches (fit on the training split) and the blend.
-    ``accuracy`` and ``macro_f1`` are on the test split, for reporting.
+    ``accuracy`` and ``macro_f1`` are on the test split, for reporting. The probabilities
+    come back by split (``val``: out-of-fold for the stack) and model.
     """
     from mediumnet.data.splits import artist_groups
     from mediumnet.ensemble.classifier import full_proba, meta_inputs
@@ -214,7 +218,7 @@ def _compare(parts: dict[str, _SplitOutputs], classifier: ImageClassifier, confi
     rows = {m: {"val_macro_f1": scores(val.y, val_probs[m], classes)["macro_f1"],
                 **scores(test.y, test_probs[m], classes)}
             for m in [*names, BLEND, STACK]}
-    return pd.DataFrame(rows).T, test_probs, fit
+    return pd.DataFrame(rows).T, {"val": val_probs, "test": test_probs}, fit
 
 
 def _log_comparison(table: pd.DataFrame, fit: MetaFit, test_probs: dict[str, np.ndarray],
@@ -299,17 +303,17 @@ def _run_params(classifier: ImageClassifier, fit: MetaFit, fitted: dict[str, Met
 
 
 def _save_kept(path: Path, kind: str, classifier: ImageClassifier, fit: MetaFit,
-               config: Config, extra: dict[str, Any]) -> None:
+               config: Config, extra: dict[str, Any], temperature: float = 1.0) -> None:
     """Save the ensemble that won on the validation works: the stack or one branch alone."""
     from mediumnet.ensemble.model import save_ensemble
 
     if kind != STACK:
-        save_ensemble(path, [classifier.branch(kind)], None,
+        save_ensemble(path, [classifier.branch(kind)], None, temperature=temperature,
                       extra={**extra, "meta_learner": "none"})
         return
     save_ensemble(path, classifier.branches, fit.estimator,
                   feature_names=classifier.feature_names,
-                  meta_features=classifier.meta_features,
+                  meta_features=classifier.meta_features, temperature=temperature,
                   extra={**extra, "meta_learner": config.ensemble.meta_learner})
 
 
@@ -418,6 +422,7 @@ def stack(dataset_dir: str | os.PathLike[str], config: Config, *, register: bool
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     import mlflow
 
+    from mediumnet.ensemble.calibration import apply_temperature, calibrate
     from mediumnet.ensemble.champion import register_and_promote
     from mediumnet.ensemble.classifier import ImageClassifier
     from mediumnet.study.features import NUMERIC_FOR_MODELS
@@ -427,8 +432,12 @@ def stack(dataset_dir: str | os.PathLike[str], config: Config, *, register: bool
     classifier = ImageClassifier(chosen.served, feature_names=NUMERIC_FOR_MODELS,
                                  meta_features=config.ensemble.meta_features)
     parts, failed = _outputs_by_split(classifier, root, manifest, progress)
-    table, test_probs, fit = _compare(parts, classifier, config, chosen.classes)
+    table, probs, fit = _compare(parts, classifier, config, chosen.classes)
     kind = kept_kind(table, config.ensemble.keep)
+    calibration, calibration_metrics = calibrate(parts["val"].y, probs["val"][kind],
+                                                 parts["test"].y, probs["test"][kind])
+    test_probs = dict(probs["test"])
+    test_probs[kind] = apply_temperature(test_probs[kind], calibration.temperature)
     out_dir = root / "stack"
     out_dir.mkdir(parents=True, exist_ok=True)
     params = _run_params(classifier, fit, chosen.fitted, chosen.switches, parts, chosen.uris,
@@ -437,12 +446,14 @@ def stack(dataset_dir: str | os.PathLike[str], config: Config, *, register: bool
                    params=params) as run:
         mlflow.log_metrics({f"train_cv_macro_f1_{name}": one.cv_macro_f1
                             for name, one in chosen.fitted.items()})
+        mlflow.log_metrics(calibration_metrics)
         issues = _log_comparison(table, fit, test_probs, parts, root, out_dir, chosen.classes,
                                  len(failed), kind)
         with tempfile.TemporaryDirectory() as tmp:
             _save_kept(Path(tmp) / "model", kind, classifier, fit, config,
                        {"branch_uris": chosen.uris, "branch_versions": chosen.versions,
-                        "dataset_digest": digest, "ensemble_kind": kind})
+                        "dataset_digest": digest, "ensemble_kind": kind},
+                       calibration.temperature)
             mlflow.log_artifacts(str(Path(tmp) / "model"), "model")
         model_uri = f"runs:/{run.info.run_id}/model"
         version, promoted, reason = None, False, "not registered"
@@ -457,4 +468,4 @@ def stack(dataset_dir: str | os.PathLike[str], config: Config, *, register: bool
                        table=table, promoted=promoted, promotion_reason=reason, kind=kind,
                        label_issues=issues, out_dir=out_dir, branch_uris=chosen.uris,
                        seconds=time.perf_counter() - started, run_location=location,
-                       failed=failed)
+                       failed=failed, calibration=calibration_metrics)
