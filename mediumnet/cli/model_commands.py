@@ -94,6 +94,12 @@ def stack_command(dataset_dir: str, no_register: bool, quiet: bool, preset: str,
     if result.failed:
         click.echo(f"{len(result.failed)} unreadable images left out")
     click.echo(markdown_table(result.table), nl=False)
+    cal = result.calibration
+    if cal:
+        how = (f"temperature {cal['calibration_temperature']:.2f}, fit on val"
+               if cal["calibration_temperature"] != 1.0 else "no temperature helped on val")
+        click.echo(f"calibration ({how}): expected calibration error on test "
+                   f"{cal['test_ece_uncalibrated']:.3f} -> {cal['test_ece_calibrated']:.3f}")
     click.echo(f"label audit: {len(result.label_issues)} works to re-check in "
                f"{result.out_dir / 'label_issues.csv'} (gallery label_issues.png)")
     if result.version:
@@ -140,8 +146,10 @@ def score_command(source: str, output: str, model_uri: str | None, engine: str,
 @cli.command("evaluate")
 @click.argument("model_uri")
 @click.argument("dataset_dir", type=click.Path(file_okay=False))
-@click.option("--split", type=click.Choice(["train", "val", "test"]), default="test",
-              show_default=True, help="The split to evaluate on.")
+@click.option("--split", type=click.Choice(["train", "val", "test", "all"]), default="test",
+              show_default=True,
+              help="The split to evaluate on; all: every labelled work (a data set never "
+                   "split, e.g. a new collection).")
 @config_options
 @errors_as_one_line
 def evaluate_command(model_uri: str, dataset_dir: str, split: str, preset: str,
@@ -166,6 +174,10 @@ def evaluate_command(model_uri: str, dataset_dir: str, split: str, preset: str,
                f"{m['expected_calibration_error']:.3f}")
     click.echo(f"scores cover the mediums the model knows: "
                f"{', '.join(report.per_class['medium'])}")
+    if report.left_out:
+        click.echo(f"left out: {sum(report.left_out.values())} works of mediums the model "
+                   "does not know (" + ", ".join(f"{m} {n}" for m, n in
+                                                  report.left_out.items()) + ")")
     if not report.confused_pairs.empty:
         top = report.confused_pairs.iloc[0]
         click.echo(f"most confused: {top['pair']} ({top['errors']} errors)")

@@ -25,13 +25,16 @@ import pandas as pd
 
 from mediumnet.errors import MediumnetError
 from mediumnet.labels import MEDIUMS
+from mediumnet.metrics import expected_calibration_error
 
 if TYPE_CHECKING:
     from mediumnet.config import Config
 
 log = logging.getLogger("mediumnet")
-CALIBRATION_BINS = 10
 GALLERY_SIZE = 12
+SPLIT_CHOICES = ("train", "val", "test", "all")
+"""What ``evaluate`` scores: a split, or ``all`` the labelled works (a collection never
+split, e.g. a new collection the model was not trained on)."""
 
 
 @dataclass
@@ -45,43 +48,8 @@ class EvaluationReport:
     files: list[Path] = field(default_factory=list)
     run_id: str | None = None
     failed: dict[str, str] = field(default_factory=dict)
-
-
-def expected_calibration_error(y_true: np.ndarray, probs: np.ndarray,
-                               bins: int = CALIBRATION_BINS) -> tuple[float, pd.DataFrame]:
-    """Compute the expected calibration error of the top-class confidence, with the per-bin table.
-
-    Parameters
-    ----------
-    y_true : numpy.ndarray
-        ``(n,)`` class indices.
-    probs : numpy.ndarray
-        ``(n, k)`` probabilities.
-    bins : int
-        Equal-width confidence bins on [0, 1].
-
-    Returns
-    -------
-    (float, pandas.DataFrame)
-        The ECE (weighted mean |accuracy - confidence| over bins) and one row per bin with
-        ``count``, ``confidence``, ``accuracy``.
-    """
-    confidence = probs.max(axis=1)
-    correct = probs.argmax(axis=1) == y_true
-    edges = np.linspace(0, 1, bins + 1)
-    index = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
-    rows = []
-    ece = 0.0
-    for b in range(bins):
-        mask = index == b
-        count = int(mask.sum())
-        conf = float(confidence[mask].mean()) if count else np.nan
-        acc = float(correct[mask].mean()) if count else np.nan
-        if count:
-            ece += count / len(y_true) * abs(acc - conf)
-        rows.append({"low": edges[b], "high": edges[b + 1], "count": count,
-                     "confidence": conf, "accuracy": acc})
-    return float(ece), pd.DataFrame(rows)
+    left_out: dict[str, int] = field(default_factory=dict)
+    """Works left out because the model does not know their medium, per medium."""
 
 
 def confused_pairs(confusion: np.ndarray, names: tuple[str, ...] = MEDIUMS) -> pd.DataFrame:
@@ -309,15 +277,19 @@ def _measure(y_true: np.ndarray, probs: np.ndarray, classes: tuple[str, ...]
     per_class = pd.DataFrame({"medium": classes, "precision": precision, "recall": recall,
                               "f1": f1, "support": support})
     ece, bins = expected_calibration_error(y_true, probs)
+    # Macro-F1 over the mediums both the model and the works have: a medium the model knows
+    # but the collection lacks has no F1 to speak of (it is not a zero).
+    shared = [label for label in labels if label in set(y_true.tolist())] or labels
     metrics = {
         "accuracy": float(accuracy_score(y_true, y_pred)),
         "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred))
         if len(set(y_true)) > 1 else float(accuracy_score(y_true, y_pred)),
-        "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro",
+        "macro_f1": float(f1_score(y_true, y_pred, labels=shared, average="macro",
                                    zero_division=0)),
         "expected_calibration_error": ece,
         "works": float(len(y_true)),
         "mediums": float(len(classes)),
+        "mediums_scored": float(len(shared)),
     }
     for row in per_class.itertuples():
         for name in ("precision", "recall", "f1"):
@@ -413,7 +385,10 @@ def evaluate_model(model_uri: str, dataset_dir: str | os.PathLike[str], *,
         ``runs:/<id>/model`` …
     dataset_dir : path-like
         A split dataset folder.
-    split : {"train", "val", "test"}
+    split : {"train", "val", "test", "all"}
+        ``all``: every labelled work, split or not (a new collection). Works of mediums
+        the model does not know are left out and counted; scores cover the mediums both
+        share.
     config : Config, optional
         Logged with the run.
 
@@ -422,16 +397,24 @@ def evaluate_model(model_uri: str, dataset_dir: str | os.PathLike[str], *,
     MediumnetError
         No such split, no works in it, or a URI that is not a mediumnet model.
     """
-    from mediumnet.data.manifest import manifest_digest, read_manifest
+    from mediumnet.data.manifest import labelled, manifest_digest, read_manifest
 
-    if split not in ("train", "val", "test"):
-        raise MediumnetError(f"unknown split {split!r}: choose train, val or test")
+    if split not in SPLIT_CHOICES:
+        raise MediumnetError(f"unknown split {split!r}: choose {', '.join(SPLIT_CHOICES)}")
     started = time.perf_counter()
     root = Path(dataset_dir)
     manifest = read_manifest(root)
-    from mediumnet.data.splits import require_split
+    if split == "all":  # a collection never split: every labelled work
+        works = labelled(manifest).reset_index(drop=True)
+        if works.empty:
+            raise MediumnetError(f"{root} has no labelled works to evaluate on")
+    else:
+        from mediumnet.data.splits import SPLIT_NAMES, require_split
 
-    works = require_split(manifest, split, root).reset_index(drop=True)
+        if not manifest["split"].fillna("").isin(SPLIT_NAMES).any():
+            raise MediumnetError(f"{root} is not split: evaluate every labelled work with "
+                                 f"--split all, or run mediumnet split {root} first")
+        works = require_split(manifest, split, root).reset_index(drop=True)
 
     import mlflow
 
@@ -440,6 +423,16 @@ def evaluate_model(model_uri: str, dataset_dir: str | os.PathLike[str], *,
     from mediumnet.tracking import start_run
 
     classifier = load_classifier(model_uri)
+    # Works of mediums the model was never shown cannot be told: left out, and counted.
+    unknown = ~works["label"].isin(classifier.classes)
+    left_out = works[unknown]["label"].value_counts().to_dict()
+    works = works[~unknown].reset_index(drop=True)
+    if works.empty:
+        raise MediumnetError(f"no work of {root} ({split}) is of a medium the model knows "
+                             f"({', '.join(classifier.classes)})")
+    if left_out:
+        log.warning("%d works of mediums the model does not know are left out (%s)",
+                    sum(left_out.values()), ", ".join(f"{m} {n}" for m, n in left_out.items()))
     with start_run("evaluate", config=config, dataset_digest=manifest_digest(manifest),
                    dataset_dir=root, params={"model_uri": model_uri, "split": split}) as run:
         probs, errors = classifier.predict_proba([str(root / p) for p in works["image_path"]])
@@ -457,9 +450,11 @@ def evaluate_model(model_uri: str, dataset_dir: str | os.PathLike[str], *,
         standard = _mlflow_standard_evaluation(y_true[ok], probs[ok].argmax(axis=1),
                                                classifier.classes)
         mlflow.log_metrics({f"{split}_unreadable": float(len(failed)),
+                            f"{split}_left_out_unknown_medium": float(sum(left_out.values())),
                             "seconds": time.perf_counter() - started})
         report.metrics.update({f"mlflow_{k}": float(v) for k, v in standard.items()
                                if isinstance(v, int | float)})
         report.run_id = run.info.run_id
         report.failed = failed
+        report.left_out = {str(k): int(v) for k, v in left_out.items()}
     return report
