@@ -109,9 +109,11 @@ ENTRY_POINTS: dict[str, EntryPoint] = {e.name: e for e in (
         Param("source", "artic", kind="argument"),
         Param("dataset_dir", "data/harvest", kind="argument"), *_common(),
         Param("limit", 0.0, "float", target="--limit"),
-        Param("api_url", "", target="--api-url"), Param("src", "", target="--from")),
+        Param("api_url", "", target="--api-url"), Param("src", "", target="--from"),
+        Param("keep_unlabelled", "false", kind="switch", target="--keep-unlabelled")),
         doc="source: artsy | met | artic | folder. limit 0 = everything; api_url '' = the "
-            "source's public API; src = the folder or CSV (folder source only). Artsy "
+            "source's public API; src = the folder or CSV (folder source only); "
+            "keep_unlabelled: keep the works whose record names no medium that maps. Artsy "
             "credentials come from ARTSY_CLIENT_ID / ARTSY_CLIENT_SECRET."),
     EntryPoint("split", ("split",), (
         Param("dataset_dir", "data/synth", kind="argument"), *_common(),
@@ -135,7 +137,26 @@ ENTRY_POINTS: dict[str, EntryPoint] = {e.name: e for e in (
     EntryPoint("evaluate", ("evaluate",), (
         Param("model_uri", "models:/mediumnet-ensemble@champion", kind="argument"),
         Param("dataset_dir", "data/synth", kind="argument"), *_common(),
-        Param("split", "test", target="--split"))),
+        Param("split", "test", target="--split")),
+        doc="split: train, val, test, or all (every labelled work: a data set never split)."),
+    EntryPoint("audit", ("audit",), (
+        Param("dataset_dir", "data/synth", kind="argument"), *_common(),
+        Param("folds", 5.0, "float", target="--folds")),
+        doc="Every labelled work judged by models that never saw it or its artist; the "
+            "doubtful ones flagged (DATASET_DIR/audit/).", fixed=("--quiet",)),
+    EntryPoint("classify", ("classify",), (
+        Param("dataset_dir", "data/synth", kind="argument"), *_common(),
+        Param("model_uri", "", target="--model"),
+        Param("precision", 0.95, "float", target="--precision"),
+        Param("threshold", "", target="--threshold")),
+        doc="A medium for every unlabelled work, abstaining below the threshold chosen on "
+            "val for precision (threshold '' = choose). model_uri '' = the champion."),
+    EntryPoint("suggest", ("suggest",), (
+        Param("dataset_dir", "data/synth", kind="argument"), *_common(),
+        Param("budget", 50.0, "float", target="--budget"),
+        Param("doubtful", "false", kind="switch", target="--doubtful")),
+        doc="The budget works to label next, as a sheet to fill in (DATASET_DIR/suggest/); "
+            "doubtful: the last audit's flags are candidates too.", fixed=("--quiet",)),
 )}
 """Entry point name → its command and parameters, in the order of the chain."""
 

@@ -342,14 +342,24 @@ class FittedBranch(Branch):
         """Return whether ``mediumnet stack`` fits it when not told (``--<name>``)."""
         return True
 
-    def arrays(self, root: Path, works: pd.DataFrame, what: str, progress: bool,
-               config: Config) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Return its inputs, class indices (into MEDIUMS) and artist groups for ``works``.
+    def measure(self, root: Path, works: pd.DataFrame, what: str, progress: bool,
+                config: Config) -> tuple[list[str], np.ndarray]:
+        """Return the ids of the works it could measure, in id order, and its inputs for them.
 
         Works it cannot measure are left out (with a warning); ``what`` names them in
-        messages (``training``).
+        messages (``training``). Measurements are cached per image where they cost.
         """
         raise NotImplementedError
+
+    def arrays(self, root: Path, works: pd.DataFrame, what: str, progress: bool,
+               config: Config) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return its inputs, class indices (into MEDIUMS) and artist groups for ``works``."""
+        from mediumnet.data.splits import artist_groups
+
+        ids, x = self.measure(root, works, what, progress, config)
+        keep = works.drop_duplicates("id").set_index("id").loc[ids].reset_index()
+        y = np.array([MEDIUMS.index(v) for v in keep["label"]], dtype=int)
+        return x, y, artist_groups(keep).to_numpy()
 
     def learner(self, config: Config) -> Any:
         """Return the settings its learner is chosen with (the meta-learner's kind).

@@ -282,30 +282,27 @@ class EmbeddingBranch(FittedBranch):
                              lambda path: embedder(decode(path)), progress=progress,
                              desc=f"{what} embeddings".strip())
 
-    def arrays(self, root: Path, works: pd.DataFrame, what: str, progress: bool,
-               config: Config) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Return the head's inputs (embeddings, then features), labels and artist groups."""
-        from mediumnet.data.splits import artist_groups
-
+    def measure(self, root: Path, works: pd.DataFrame, what: str, progress: bool,
+                config: Config) -> tuple[list[str], np.ndarray]:
+        """Return the embeddings (then, with ``with_features``, the features), in id order."""
         embedder, start = self.embedder(config)
-        # In the order of ids, as the feature table's rows come (with_features lines them up).
         works = works.sort_values("id").reset_index(drop=True)
         vectors = self.embeddings(root, works, embedder, start, progress, what)
-        keep = works[works["sha256"].isin(vectors)].reset_index(drop=True)
+        keep = works[works["sha256"].isin(vectors)]
         if keep.empty:
             raise MediumnetError(f"none of the {len(works)} {what} images of {root} could be "
                                  f"read: the {self.name} branch has nothing to learn from")
+        ids = list(keep["id"])
         x = np.stack([vectors[s] for s in keep["sha256"]]).astype(np.float64)
         if self.section(config).with_features:
             from mediumnet.branches import get_branch
 
-            features = get_branch("features").arrays(root, keep, what, progress, config)[0]
-            if len(features) != len(keep):
-                raise MediumnetError(f"some {what} images could be embedded but not measured: "
-                                     f"turn {self.name}.with_features off")
-            x = np.hstack([x, features])
-        y = np.array([MEDIUMS.index(v) for v in keep["label"]], dtype=int)
-        return x, y, artist_groups(keep).to_numpy()
+            measured, features = get_branch("features").measure(root, keep, what, progress,
+                                                                config)
+            rows = {i: n for n, i in enumerate(ids)}
+            x = np.hstack([x[[rows[i] for i in measured]], features])
+            ids = measured
+        return ids, x
 
     def learner(self, config: Config) -> Any:
         return dataclasses.replace(super().learner(config),

@@ -82,22 +82,19 @@ class FeaturesBranch(FittedBranch):
         return {"branch": self.name, "names": list(ensemble.get("feature_names") or ()),
                 "classes": list(ensemble.get("classes") or MEDIUMS)}
 
-    def arrays(self, root: Path, works: pd.DataFrame, what: str, progress: bool,
-               config: Config | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def measure(self, root: Path, works: pd.DataFrame, what: str, progress: bool,
+                config: Config | None = None) -> tuple[list[str], np.ndarray]:
         """Read the features from the feature table; unmeasurable works are left out."""
-        from mediumnet.data.splits import artist_groups
         from mediumnet.study.feature_table import feature_table
 
-        works = works.reset_index(drop=True)
-        table = feature_table(root, works, progress=progress, desc=f"{what} features")
+        table = feature_table(root, works.reset_index(drop=True), progress=progress,
+                              desc=f"{what} features")
         if table.failed:
             log.warning("%d %s images could not be measured and are left out of the "
                         "%s branch", len(table.failed), what, self.name)
         if table.features.empty:
             raise MediumnetError(f"none of the {len(works)} {what} images of {root} could be "
                                  f"measured: the {self.name} branch has nothing to learn from")
-        frame = table.features.merge(works.assign(group=artist_groups(works))[["id", "group"]],
-                                     on="id")
-        return (frame[list(self.feature_names())].to_numpy(np.float64),
-                np.array([MEDIUMS.index(v) for v in frame["label"]], dtype=int),
-                frame["group"].to_numpy())
+        frame = table.features  # one row per work, sorted by id
+        return (list(frame["id"]),
+                frame[list(self.feature_names())].to_numpy(np.float64))

@@ -108,3 +108,29 @@ def test_mlflow_run_train_texture_entry_point(workdir):
     assert run["tags.mediumnet.step"] == "train_texture"
     versions = mlflow.MlflowClient().search_model_versions("name='mediumnet-texture'")
     assert len(versions) == 1
+
+
+def test_mlflow_run_audit_and_suggest_entry_points(workdir):
+    from mediumnet.config import SynthConfig
+    from mediumnet.data.manifest import read_manifest, write_manifest
+    from mediumnet.data.synth import synthesize
+
+    root = workdir / "ds"
+    synthesize(root, SynthConfig(per_class=6, width=320, height=240, workers=1,
+                                 artists_per_class=3), progress=False)
+    manifest = read_manifest(root)
+    manifest.loc[manifest.index[:4], "label"] = ""      # four works whose medium is unknown
+    write_manifest(root, manifest)
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    for entry, extra in (("audit", ["-P", "folds=2"]), ("suggest", ["-P", "budget=2"])):
+        out = subprocess.run(
+            [sys.executable, "-m", "mlflow", "run", str(REPO), "-e", entry, "--env-manager",
+             "local", "--experiment-name", "mediumnet", "-P", f"dataset_dir={root}",
+             "-P", "preset=demo", *extra],
+            cwd=workdir, env=env, capture_output=True, text=True, timeout=600)
+        assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert len(pd.read_csv(root / "audit" / "audit.csv")) == 26
+    assert len(pd.read_csv(root / "suggest" / "to_label.csv")) == 2
+    steps = set(mlflow.search_runs(experiment_names=["mediumnet"])["tags.mediumnet.step"])
+    assert {"audit", "suggest"} <= steps

@@ -1,0 +1,142 @@
+"""The collection commands: audit every work, classify the unlabelled, suggest, merge labels."""
+
+from __future__ import annotations
+
+import click
+
+from mediumnet.cli.app import cli, config_options, errors_as_one_line
+
+
+@cli.command("audit")
+@click.argument("dataset_dir", type=click.Path(file_okay=False))
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="Where the table goes (default DATASET_DIR/audit/audit.csv; the page "
+                   "beside it, .html).")
+@click.option("--folds", type=click.IntRange(min=2), default=5, show_default=True,
+              help="Cross-fitting folds, grouped by artist.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@config_options
+@errors_as_one_line
+def audit_command(dataset_dir: str, out: str | None, folds: int, quiet: bool, preset: str,
+                  overrides: tuple[str, ...]) -> None:
+    """Audit every labelled work of DATASET_DIR: which recorded mediums look wrong.
+
+    Every work, train included, is judged by models that did not learn from it or from its
+    artist (the fitted branches, cross-fitted); confident learning flags the doubtful ones.
+    Writes a CSV and an HTML page with thumbnails, and logs both to an MLflow run.
+    """
+    from mediumnet.collection.audit import run_audit
+    from mediumnet.config import load_config
+
+    result = run_audit(dataset_dir, load_config(preset, overrides), out=out, folds=folds,
+                       progress=not quiet)
+    click.echo(f"{result.flagged} of {len(result.table)} labelled works flagged "
+               f"({result.folds} folds grouped by artist; branches: "
+               f"{', '.join(result.branches)}; {result.seconds:.0f} s)")
+    for row in result.table[result.table["flagged"]].head(10).itertuples():
+        click.echo(f"  {row.rank:4d}  {row.label} -> {row.suggested_label}?  score "
+                   f"{row.score:.2f}  {row.id}")
+    if result.left_out:
+        click.echo(f"{result.left_out} labelled works could not be read and are left out")
+    if result.unlabelled:
+        click.echo(f"{result.unlabelled} unlabelled works are not audited (mediumnet "
+                   "classify suggests their medium)")
+    click.echo(f"table: {result.csv}; page: {result.page}")
+    click.echo(result.run_location)
+
+
+@cli.command("classify")
+@click.argument("dataset_dir", type=click.Path(file_okay=False))
+@click.option("--model", "model_uri", metavar="URI", default=None,
+              help="Model to use (default: models:/mediumnet-ensemble@champion).")
+@click.option("--precision", type=click.FloatRange(0, 1, min_open=True), default=0.95,
+              show_default=True,
+              help="Precision wanted of the answers kept: the abstention threshold is chosen "
+                   "on the validation works for it.")
+@click.option("--threshold", type=float, default=None,
+              help="Abstain below this confidence instead of choosing a threshold.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="Where the table goes (default DATASET_DIR/classify/classified.csv).")
+@config_options
+@errors_as_one_line
+def classify_command(dataset_dir: str, model_uri: str | None, precision: float,
+                     threshold: float | None, out: str | None, preset: str,
+                     overrides: tuple[str, ...]) -> None:
+    """Suggest a medium for every unlabelled work of DATASET_DIR, abstaining when unsure.
+
+    The unlabelled works are those kept by harvest --keep-unlabelled. Writes a CSV and an
+    HTML page with thumbnails, most confident first, and logs both to an MLflow run.
+    """
+    from mediumnet.collection.classify import run_classify
+    from mediumnet.config import load_config
+
+    result = run_classify(dataset_dir, load_config(preset, overrides), model_uri=model_uri,
+                          precision=precision, threshold=threshold, out=out)
+    t = result.threshold
+    how = (f"chosen on {t.works} validation works, where answers at or above it were right "
+           f"{t.precision:.1%} of the time and covered {t.coverage:.0%} of them"
+           if t.works else "as given")
+    abstained = int(result.table["abstained"].sum())
+    failed = int(result.table["error"].notna().sum())
+    click.echo(f"{len(result.table)} unlabelled works: {result.answered} given a medium, "
+               f"{abstained} abstained below confidence {t.confidence:.3f} ({how})"
+               + (f", {failed} unreadable" if failed else ""))
+    counts = result.table.loc[~result.table["abstained"] & result.table["error"].isna(),
+                              "suggested_label"].value_counts()
+    if len(counts):
+        click.echo("given: " + ", ".join(f"{m} {n}" for m, n in counts.items()))
+    click.echo(f"table: {result.csv}; page: {result.page}")
+    click.echo(result.run_location)
+
+
+@cli.command("suggest")
+@click.argument("dataset_dir", type=click.Path(file_okay=False))
+@click.option("--budget", type=click.IntRange(min=1), required=True,
+              help="How many works to pick.")
+@click.option("--doubtful", is_flag=True,
+              help="Also consider the works the last mediumnet audit flagged.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@config_options
+@errors_as_one_line
+def suggest_command(dataset_dir: str, budget: int, doubtful: bool, quiet: bool, preset: str,
+                    overrides: tuple[str, ...]) -> None:
+    """Pick the works of DATASET_DIR whose labels would help most, as a sheet to fill in.
+
+    Candidates are the unlabelled works (and, with --doubtful, what the audit flagged): the
+    least certain under a model of the labelled works, spread over the collection. Fill the
+    label column of the sheet and take it back with mediumnet label DATASET_DIR --from SHEET.
+    """
+    from mediumnet.collection.suggest import run_suggest
+    from mediumnet.config import load_config
+
+    result = run_suggest(dataset_dir, load_config(preset, overrides), budget=budget,
+                         doubtful=doubtful, progress=not quiet)
+    click.echo(f"{len(result.table)} of {result.candidates} candidates picked: fill the label "
+               f"column of {result.csv} (page: {result.page}), then run mediumnet label "
+               f"{dataset_dir} --from {result.csv}")
+    click.echo(result.run_location)
+
+
+@cli.command("label")
+@click.argument("dataset_dir", type=click.Path(file_okay=False))
+@click.option("--from", "table", required=True, type=click.Path(dir_okay=False),
+              help="A CSV with id and label columns: a filled suggestion sheet, an audit "
+                   "table with corrections.")
+@click.option("--column", default="label", show_default=True,
+              help="The column that holds the mediums.")
+@errors_as_one_line
+def label_command(dataset_dir: str, table: str, column: str) -> None:
+    """Give the works named in a filled sheet the mediums it says (a labels merge).
+
+    Empty cells are skipped; nothing else of a work changes, and nothing is written when a
+    row names an unknown work or medium. A newly labelled work joins a split at the next
+    mediumnet split.
+    """
+    from mediumnet.data.labelling import merge_labels
+
+    result = merge_labels(dataset_dir, table, column=column)
+    click.echo(f"{result.labelled} unlabelled works labelled, {result.relabelled} relabelled, "
+               f"{result.unchanged} unchanged, {result.blank} rows left blank")
+    if result.labelled:
+        click.echo(f"run mediumnet split {dataset_dir} to give the newly labelled works a "
+                   "split")

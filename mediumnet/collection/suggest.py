@@ -1,0 +1,243 @@
+"""Which works to label next: the ones a model is least sure of, spread over the collection.
+
+``mediumnet suggest DATASET --budget N`` picks ``N`` unlabelled works (and, with
+``--doubtful``, works the last audit flagged) whose labels would teach a model most. Every
+fitted branch is fit on the labelled works and asked about the candidates; a candidate's
+*uncertainty* is one minus the margin between its two likeliest mediums. The picks are then
+spread by farthest-first selection in the embedding space (each candidate weighted by its
+uncertainty, its distance measured to the works labelled and picked already), so that
+``N`` picks are not ``N`` copies of one hard case. With no labelled work to learn from, the
+picks are spread alone. The sheet (CSV, with an empty ``label`` column to fill in) and a page
+with thumbnails go to ``DATASET_DIR/suggest/``; ``mediumnet label DATASET --from SHEET`` takes
+the filled sheet back.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from mediumnet.errors import MediumnetError
+from mediumnet.labels import MEDIUMS
+
+if TYPE_CHECKING:
+    from mediumnet.config import Config
+
+log = logging.getLogger("mediumnet")
+SUGGEST_DIR = "suggest"
+POOL = 5
+"""The most uncertain ``POOL x N`` candidates are the ones the picks are spread over."""
+
+
+def uncertainty(probs: np.ndarray) -> np.ndarray:
+    """One minus the margin between the two likeliest classes: 1 is a coin toss."""
+    top = np.sort(probs, axis=1)
+    return 1.0 - (top[:, -1] - top[:, -2]) if probs.shape[1] > 1 else np.zeros(len(probs))
+
+
+def pick(candidates: np.ndarray, budget: int, *, weights: np.ndarray | None = None,
+         known: np.ndarray | None = None) -> list[int]:
+    """Choose ``budget`` rows of ``candidates``: uncertain ones, far from each other.
+
+    Farthest-first selection: each next pick is the candidate with the largest
+    ``weight x distance`` to the rows labelled (``known``) and picked already.
+
+    Parameters
+    ----------
+    candidates : numpy.ndarray
+        ``(n, d)`` where each candidate lies (embeddings; scaled here).
+    budget : int
+        How many to pick (at most ``n``).
+    weights : numpy.ndarray, optional
+        ``(n,)`` uncertainty of each candidate (default: all 1: spread alone).
+    known : numpy.ndarray, optional
+        ``(m, d)`` the works labelled already.
+
+    Returns
+    -------
+    list of int
+        Indices into ``candidates``, in the order picked.
+    """
+    n = len(candidates)
+    budget = min(budget, n)
+    if budget <= 0:
+        return []
+    weights = np.ones(n) if weights is None else np.clip(np.asarray(weights, float), 1e-3, None)
+    centre = candidates.mean(axis=0)
+    scale = candidates.std(axis=0) + 1e-9
+    points = (candidates - centre) / scale
+    if known is not None and len(known):
+        reference = (np.asarray(known) - centre) / scale
+        nearest = np.min(((points[:, None, :] - reference[None, :, :]) ** 2).sum(-1), axis=1)
+        nearest = np.sqrt(nearest)
+    else:
+        nearest = np.full(n, np.inf)
+    chosen: list[int] = []
+    for _ in range(budget):
+        score = weights * np.where(np.isinf(nearest), 1.0, nearest)
+        score[chosen] = -np.inf
+        if np.isinf(nearest).all():  # nothing known: start from the most uncertain
+            score = np.where(np.isin(np.arange(n), chosen), -np.inf, weights)
+        best = int(np.argmax(score))
+        chosen.append(best)
+        nearest = np.minimum(nearest, np.sqrt(((points - points[best]) ** 2).sum(axis=1)))
+    return chosen
+
+
+def suggest_picks(x_known: np.ndarray, y_known: np.ndarray, x_candidates: np.ndarray,
+                  budget: int, *, space: np.ndarray | None = None,
+                  space_known: np.ndarray | None = None, learner=None
+                  ) -> tuple[list[int], np.ndarray]:
+    """Pick ``budget`` candidates to label: uncertain under a model of the known, spread out.
+
+    Parameters
+    ----------
+    x_known, y_known : numpy.ndarray
+        The labelled works' inputs and class indices.
+    x_candidates : numpy.ndarray
+        The candidates' inputs.
+    budget : int
+    space, space_known : numpy.ndarray, optional
+        Where distances are measured (default: the inputs themselves).
+    learner : scikit-learn estimator, optional
+        Fit on the known works (default: scaled logistic regression, balanced).
+
+    Returns
+    -------
+    (list of int, numpy.ndarray)
+        The picks (indices into the candidates, in order) and every candidate's ``(n, 5)``
+        probabilities (NaN with fewer than two mediums known).
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from mediumnet.metrics import spread
+
+    probs = np.full((len(x_candidates), len(MEDIUMS)), np.nan)
+    weights = None
+    if len(set(y_known)) >= 2:
+        model = learner or make_pipeline(StandardScaler(), LogisticRegression(
+            C=0.1, max_iter=3000, class_weight="balanced"))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.fit(x_known, y_known)
+        probs = spread(model.predict_proba(x_candidates), model.classes_)
+        weights = uncertainty(probs[:, sorted(set(y_known))])
+    space = x_candidates if space is None else space
+    space_known = x_known if space_known is None else space_known
+    pool = np.arange(len(space))
+    if weights is not None and len(pool) > POOL * budget:
+        pool = np.argsort(-weights, kind="stable")[:POOL * budget]
+    chosen = pick(space[pool], budget, weights=None if weights is None else weights[pool],
+                  known=space_known)
+    return [int(pool[i]) for i in chosen], probs
+
+
+@dataclass
+class SuggestResult:
+    """What :func:`run_suggest` picked and wrote."""
+
+    table: pd.DataFrame
+    csv: Path
+    page: Path
+    candidates: int
+    seconds: float
+    run_location: str = ""
+
+
+def _candidates(root: Path, manifest: pd.DataFrame, doubtful: bool) -> pd.DataFrame:
+    from mediumnet.data.manifest import unlabelled
+
+    pool = unlabelled(manifest)
+    if doubtful:
+        audit = root / "audit" / "audit.csv"
+        if not audit.is_file():
+            raise MediumnetError(f"--doubtful needs an audit: run mediumnet audit {root} first")
+        flagged = pd.read_csv(audit)
+        flagged = set(flagged.loc[flagged["flagged"], "id"])
+        pool = pd.concat([pool, manifest[manifest["id"].isin(flagged)]])
+    if pool.empty:
+        raise MediumnetError(f"{root} has no unlabelled works to suggest (harvest with "
+                             "--keep-unlabelled keeps them; --doubtful adds what the audit "
+                             "flagged)")
+    return pool.drop_duplicates("id").reset_index(drop=True)
+
+
+def run_suggest(dataset_dir: str | os.PathLike[str], config: Config, *, budget: int,
+                doubtful: bool = False, progress: bool = True) -> SuggestResult:
+    """Pick ``budget`` works to label next and write the sheet to fill in; an MLflow run.
+
+    Raises
+    ------
+    MediumnetError
+        No candidates, a budget below 1, or no fitted branch to measure the works with.
+    """
+    import mlflow
+
+    from mediumnet.collection.crossfit import chosen_branches
+    from mediumnet.collection.page import write_page
+    from mediumnet.data.manifest import labelled, manifest_digest, read_manifest
+    from mediumnet.tracking import run_location, start_run
+
+    if budget < 1:
+        raise MediumnetError(f"--budget {budget}: give 1 or more")
+    started = time.perf_counter()
+    root = Path(dataset_dir)
+    manifest = read_manifest(root)
+    candidates = _candidates(root, manifest, doubtful)
+    known = labelled(manifest)
+    known = known[~known["id"].isin(candidates["id"])]
+    branch = chosen_branches(config, None)[-1]  # the last fitted branch on: the embedding, if on
+    ids_c, x_c = branch.measure(root, candidates, "candidate", progress, config)
+    ids_k, x_k = (branch.measure(root, known, "labelled", progress, config) if len(known)
+                  else ([], np.zeros((0, x_c.shape[1]))))
+    y_k = known.set_index("id").loc[ids_k, "label"].map(MEDIUMS.index).to_numpy()
+    chosen, probs = suggest_picks(x_k, y_k, x_c, budget)
+    rows = candidates.set_index("id").loc[ids_c].reset_index()
+    table = _sheet(rows, probs, chosen, root)
+    csv = root / SUGGEST_DIR / "to_label.csv"
+    csv.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(csv, index=False)
+    page = write_page(csv.with_suffix(".html"), table, root, title="Works to label next",
+                      intro=[f"{len(table)} of {len(ids_c)} candidates, in the order picked: "
+                             "the least certain under a model of the labelled works, spread "
+                             f"over the collection ({branch.name} space). Fill the label "
+                             f"column of {csv.name} and run mediumnet label {root} --from it."],
+                      columns=["id", "suggested_label", "confidence", "uncertainty",
+                               "current_label", "medium_text", "title", "artist"])
+    with start_run("suggest", config=config, dataset_digest=manifest_digest(manifest),
+                   dataset_dir=root, params={"budget": budget, "doubtful": doubtful,
+                                             "space": branch.name}) as run:
+        mlflow.log_metrics({"candidates": float(len(ids_c)), "picked": float(len(table))})
+        mlflow.log_artifact(str(csv), SUGGEST_DIR)
+        mlflow.log_artifact(str(page), SUGGEST_DIR)
+        location = run_location(run)
+    return SuggestResult(table, csv, page, len(ids_c), time.perf_counter() - started, location)
+
+
+def _sheet(rows: pd.DataFrame, probs: np.ndarray, chosen: list[int], root: Path
+           ) -> pd.DataFrame:
+    """Build the sheet a curator fills: picks in order, model guess, empty label."""
+    picked = rows.iloc[chosen].reset_index(drop=True)
+    p = probs[chosen]
+    guessed = ~np.isnan(p).any(axis=1)
+    best = np.nan_to_num(p).argmax(axis=1)
+    return pd.DataFrame({
+        "id": picked["id"], "image_path": picked["image_path"],
+        "path": [str((root / x).resolve()) for x in picked["image_path"]],
+        "suggested_label": [MEDIUMS[b] if g else "" for b, g in zip(best, guessed, strict=True)],
+        "confidence": np.where(guessed, np.nan_to_num(p).max(axis=1), np.nan),
+        "uncertainty": np.where(guessed, uncertainty(np.nan_to_num(p)), np.nan),
+        "current_label": picked["label"].fillna(""),
+        "medium_text": picked["medium_text"].fillna(""),
+        "title": picked["title"].fillna(""), "artist": picked["artist"].fillna(""),
+        "label": ""})

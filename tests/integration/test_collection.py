@@ -1,0 +1,245 @@
+"""A curator's collection, as the command line serves it: keep the unlabelled works, audit every
+labelled one, classify the unlabelled with the champion, pick what to label next, take the
+filled sheet back, and score the champion on a collection that was never split.
+
+The collection is the stacked store's own synthetic set, harvested again from a CSV the way a
+curator's export looks: five works with no usable medium (three empty, two "collage") and two
+works whose recorded medium was swapped by mistake.
+"""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+
+from mediumnet.labels import MEDIUMS
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+CHAMPION = "models:/mediumnet-ensemble@champion"
+
+
+def run(exe: str, *args: str, cwd: Path, ok: bool = True) -> subprocess.CompletedProcess:
+    done = subprocess.run([exe, *args], cwd=cwd, capture_output=True, text=True, timeout=600)
+    if ok:
+        assert done.returncode == 0, f"{args}:\n{done.stderr[-3000:]}"
+    return done
+
+
+def _export(stacked, folder: Path) -> tuple[Path, dict[str, str], dict[str, str]]:
+    """Write the curator's CSV; return it and the real mediums of the unlabelled and swapped.
+
+    Keys are the ids the folder harvest gives the works: ``folder:`` and the CSV's path.
+    """
+    manifest = pd.read_parquet(stacked.dataset / "manifest.parquet").sort_values("id")
+    rows, unlabelled, swapped = [], {}, {}
+    seen: dict[str, int] = {}
+    for work in manifest.itertuples():
+        n = seen.get(work.label, 0)
+        seen[work.label] = n + 1
+        label = work.label
+        path = str(stacked.dataset / work.image_path)
+        if n == 0:  # the first work of every medium: no usable medium in the record
+            label = "" if MEDIUMS.index(work.label) < 3 else "collage"
+            unlabelled[f"folder:{path}"] = work.label
+        elif n == 1 and work.label in ("painting", "photography"):  # swapped by mistake
+            label = "photography" if work.label == "painting" else "painting"
+            swapped[f"folder:{path}"] = work.label
+        rows.append({"path": path, "label": label, "artist": work.artist})
+    export = folder / "export.csv"
+    with export.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, ["path", "label", "artist"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return export, unlabelled, swapped
+
+
+@pytest.fixture
+def curated(in_store, mediumnet_exe):
+    """The export harvested with --keep-unlabelled and split, in the stacked store's folder."""
+    home = in_store.home
+    export, unlabelled, swapped = _export(in_store, home)
+    dataset = home / "curated"
+    if not (dataset / "manifest.parquet").is_file():
+        out = run(mediumnet_exe, "harvest", "folder", "curated", "--from", str(export),
+                  "--keep-unlabelled", cwd=home)
+        assert "5 kept unlabelled" in out.stdout or "unlabelled" in out.stdout, out.stdout
+        run(mediumnet_exe, "split", "curated", cwd=home)
+    return home, dataset, unlabelled, swapped
+
+
+def _manifest(dataset: Path) -> pd.DataFrame:
+    return pd.read_parquet(dataset / "manifest.parquet")
+
+
+def test_unlabelled_works_are_kept_with_their_reason_and_stay_out_of_every_split(curated):
+    _, dataset, unlabelled, _ = curated
+    manifest = _manifest(dataset)
+    assert len(manifest) == 40
+    kept = manifest[manifest["label"] == ""]
+    assert len(kept) == len(unlabelled) == 5
+    reasons = set(kept["label_reason"])
+    assert "no label given" in " ".join(reasons)
+    assert "'collage': no medium" in " ".join(reasons)
+    assert kept["split"].isna().all() or (kept["split"].fillna("") == "").all()
+    assert manifest.loc[manifest["label"] != "", "split"].isin(["train", "val", "test"]).all()
+
+
+def test_without_the_flag_the_unlabelled_works_are_dropped_and_counted(in_store, mediumnet_exe,
+                                                                      tmp_path):
+    export, _, _ = _export(in_store, tmp_path)
+    out = run(mediumnet_exe, "harvest", "folder", str(tmp_path / "plain"), "--from",
+              str(export), cwd=in_store.home)
+    assert len(_manifest(tmp_path / "plain")) == 35
+    assert "unknown_label" in out.stdout + out.stderr
+
+
+def test_the_audit_judges_every_labelled_work_and_flags_the_swapped_ones(curated,
+                                                                       mediumnet_exe):
+    home, dataset, _, swapped = curated
+    out = run(mediumnet_exe, "audit", "curated", "--quiet", "--folds", "3", cwd=home)
+    assert "of 35 labelled works flagged" in out.stdout
+    assert "5 unlabelled works are not audited" in out.stdout
+    table = pd.read_csv(dataset / "audit" / "audit.csv")
+    assert len(table) == 35                             # train works included, unlabelled not
+    manifest = _manifest(dataset)
+    assert set(manifest.loc[manifest["split"] == "train", "id"]) < set(table["id"])
+    assert {"id", "image_path", "label", "suggested_label", "score", "medium_text",
+            "flagged"} <= set(table.columns)
+    flagged = table[table["flagged"]]
+    assert len(swapped) == 2
+    for work_id, medium in swapped.items():
+        row = table[table["id"] == work_id].iloc[0]
+        assert bool(row["flagged"]), f"{work_id} was swapped but not flagged:\n{flagged}"
+        assert row["suggested_label"] == medium
+    assert table["rank"].tolist() == list(range(1, 36))
+    assert table["flagged"].tolist() == sorted(table["flagged"], reverse=True)  # flags first
+    page = (dataset / "audit" / "audit.html").read_text()
+    assert page.count("<img") == len(table) and "data:image/jpeg;base64," in page
+
+    run_row = mlflow.search_runs(experiment_names=["mediumnet"],
+                                 filter_string="tags.`mediumnet.step` = 'audit'").iloc[0]
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run_row["run_id"],
+                                                                       "audit")}
+    assert {"audit/audit.csv", "audit/audit.html"} <= artifacts
+    assert run_row["metrics.flagged"] == len(flagged)
+
+
+
+def test_classify_gives_the_unlabelled_works_a_medium_and_abstains_below_its_threshold(
+        curated, mediumnet_exe):
+    home, dataset, unlabelled, _ = curated
+    out = run(mediumnet_exe, "classify", "curated", cwd=home)
+    assert "5 unlabelled works:" in out.stdout
+    assert "validation works" in out.stdout and "abstained below confidence" in out.stdout
+    table = pd.read_csv(dataset / "classify" / "classified.csv")
+    assert sorted(table["id"]) == sorted(unlabelled)
+    assert table["confidence"].is_monotonic_decreasing
+    assert set(table["suggested_label"]) <= set(MEDIUMS)
+    run_row = mlflow.search_runs(experiment_names=["mediumnet"],
+                                 filter_string="tags.`mediumnet.step` = 'classify'").iloc[0]
+    threshold = run_row["metrics.threshold"]
+    assert (table["abstained"] == (table["confidence"] < threshold)).all()
+    answered = table[~table["abstained"]]
+    assert run_row["metrics.answered"] == len(answered)
+    # The threshold was chosen for 95 % precision on val: what it answers, it answers right.
+    assert all(row.suggested_label == unlabelled[row.id] for row in answered.itertuples())
+    page = (dataset / "classify" / "classified.html").read_text()
+    assert page.count("<img") == 5
+
+    everything_withheld = run(mediumnet_exe, "classify", "curated", "--threshold", "1.01",
+                              cwd=home)
+    assert "5 unlabelled works: 0 given a medium, 5 abstained" in everything_withheld.stdout
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["classify", "curated", "--precision", "0"], "--precision"),
+    (["classify", "ds"], "has no unlabelled works"),
+    (["suggest", "ds", "--budget", "3"], "has no unlabelled works to suggest"),
+    (["suggest", "curated", "--budget", "0"], "--budget"),
+    (["audit", "nowhere"], "nowhere"),
+])
+def test_bad_collection_calls_fail_in_one_line(curated, mediumnet_exe, args, message):
+    home = curated[0]
+    out = run(mediumnet_exe, *args, cwd=home, ok=False)
+    assert out.returncode != 0
+    assert message in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_suggested_works_are_labelled_by_the_filled_sheet_and_nothing_else_changes(
+        curated, mediumnet_exe, tmp_path):
+    import shutil
+
+    home, dataset, unlabelled, _ = curated
+    copy = tmp_path / "copy"
+    shutil.copytree(dataset, copy, ignore=shutil.ignore_patterns("audit", "classify"))
+    out = run(mediumnet_exe, "suggest", str(copy), "--budget", "3", "--quiet", cwd=home)
+    assert "3 of 5 candidates picked" in out.stdout
+    sheet_path = copy / "suggest" / "to_label.csv"
+    sheet = pd.read_csv(sheet_path, keep_default_na=False)
+    assert len(sheet) == 3 and sheet["id"].is_unique
+    assert set(sheet["id"]) <= set(unlabelled)
+    assert (sheet["label"] == "").all() and set(sheet["suggested_label"]) <= set(MEDIUMS)
+    assert (copy / "suggest" / "to_label.html").read_text().count("<img") == 3
+    doubtful = run(mediumnet_exe, "suggest", str(copy), "--budget", "3", "--doubtful",
+                   cwd=home, ok=False)
+    assert doubtful.returncode != 0 and "run mediumnet audit" in doubtful.stderr
+
+    # The curator fills the sheet (one row left blank, one written as a folder name).
+    before = _manifest(copy)
+    sheet["label"] = [unlabelled[i] for i in sheet["id"]]
+    sheet.loc[2, "label"] = ""
+    sheet.to_csv(sheet_path, index=False)
+    wrong = sheet.copy()
+    wrong.loc[0, "label"] = "oil-ish"
+    wrong.to_csv(tmp_path / "wrong.csv", index=False)
+    bytes_before = (copy / "manifest.parquet").read_bytes()
+    bad = run(mediumnet_exe, "label", str(copy), "--from", str(tmp_path / "wrong.csv"),
+              cwd=home, ok=False)
+    assert bad.returncode != 0 and "'oil-ish' names no medium" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
+    assert (copy / "manifest.parquet").read_bytes() == bytes_before
+
+    out = run(mediumnet_exe, "label", str(copy), "--from", str(sheet_path), cwd=home)
+    assert "2 unlabelled works labelled, 0 relabelled, 0 unchanged, 1 rows left blank" \
+        in out.stdout
+    after = _manifest(copy)
+    assert len(after) == len(before) and list(after.columns) == list(before.columns)
+    changed = after["label"] != before["label"]
+    assert set(after.loc[changed, "id"]) == set(sheet["id"][:2])
+    assert all(after.set_index("id").loc[i, "label"] == unlabelled[i] for i in sheet["id"][:2])
+    assert after.loc[changed, "label_reason"].str.startswith("given by a curator").all()
+    pd.testing.assert_frame_equal(after[~changed], before[~changed])
+
+    # The newly labelled works join a split at the next split; the others keep theirs.
+    run(mediumnet_exe, "split", str(copy), cwd=home)
+    resplit = _manifest(copy)
+    assert resplit.loc[changed, "split"].isin(["train", "val", "test"]).all()
+    assert (resplit.loc[~changed, "split"].fillna("") == after.loc[~changed, "split"]
+            .fillna("")).all()
+
+    # The same filled sheet is also a folder harvest's CSV (path, label, artist).
+    again = tmp_path / "again"
+    run(mediumnet_exe, "harvest", "folder", str(again), "--from", str(sheet_path), cwd=home)
+    assert sorted(_manifest(again)["label"]) == sorted(unlabelled[i] for i in sheet["id"][:2])
+
+
+def test_a_collection_never_split_is_scored_with_split_all(in_store, mediumnet_exe, tmp_path):
+    home = in_store.home
+    export, _, _ = _export(in_store, tmp_path)
+    run(mediumnet_exe, "harvest", "folder", str(tmp_path / "never"), "--from", str(export),
+        cwd=home)
+    assert "split" not in _manifest(tmp_path / "never") or \
+        (_manifest(tmp_path / "never")["split"].fillna("") == "").all()
+    out = run(mediumnet_exe, "evaluate", CHAMPION, str(tmp_path / "never"), "--split", "all",
+              cwd=home)
+    assert f"{CHAMPION} on all (35 works)" in out.stdout
+    assert "left out" not in out.stdout           # the champion knows all five mediums
+    split_only = run(mediumnet_exe, "evaluate", CHAMPION, str(tmp_path / "never"), cwd=home,
+                     ok=False)
+    assert split_only.returncode != 0 and "--split all" in split_only.stderr

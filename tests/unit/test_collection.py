@@ -1,0 +1,185 @@
+"""The pieces of a curator's collection tools: unlabelled works, thresholds, picks, merges."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mediumnet.collection.classify import choose_threshold
+from mediumnet.collection.suggest import pick, suggest_picks, uncertainty
+from mediumnet.config import HarvestConfig
+from mediumnet.data.splits import splits
+from mediumnet.errors import DatasetError
+from mediumnet.harvest.base import Record
+from mediumnet.harvest.dedupe import deduplicate
+from mediumnet.harvest.outcomes import judge
+from mediumnet.labels import MEDIUMS, UNLABELLED
+
+# --- which works are kept unlabelled -----------------------------------------------------
+
+@pytest.mark.parametrize(("category", "text", "kept_as"), [
+    ("Drawings", "ink on paper", "drawing"),           # maps: labelled, flag or not
+    ("Mystery", "something", UNLABELLED),             # a category the table does not know
+    ("Sculpture", "bronze", None),                    # excluded outright: never kept
+])
+def test_keep_unlabelled_keeps_what_names_no_medium_but_never_what_is_excluded(
+        category, text, kept_as):
+    keeping = HarvestConfig(keep_unlabelled=True)
+    record = Record(id="met:1", source="met", category=category, medium_text=text)
+    outcome = judge("met", record, keeping)
+    if kept_as is None:
+        assert outcome is not None and outcome["reason"] == "unmapped"
+    else:
+        assert outcome is None and record.label == kept_as and record.label_reason
+    plain = Record(id="met:1", source="met", category=category, medium_text=text)
+    dropped = judge("met", plain, HarvestConfig())
+    assert (dropped is None) == (kept_as not in (None, UNLABELLED))
+
+
+def test_a_folder_row_without_a_medium_keeps_its_reason():
+    record = Record(id="folder:a.jpg", source="folder", category="collage",
+                    unlabelled_reason="given as 'collage': no medium")
+    assert judge("folder", record, HarvestConfig(keep_unlabelled=True)) is None
+    assert record.label == UNLABELLED and "collage" in record.label_reason
+    dropped = judge("folder", Record(id="folder:a.jpg", source="folder",
+                                     unlabelled_reason="no label given"), HarvestConfig())
+    assert dropped["reason"] == "unknown_label"
+
+
+def _row(work_id: str, label: str, sha: str) -> dict:
+    phash = {"x": "0" * 16, "y": "f" * 16}[sha]  # x and y look nothing alike
+    return {"id": work_id, "label": label, "sha256": sha, "phash": phash}
+
+
+def test_an_unlabelled_copy_never_conflicts_and_the_labelled_copy_stands():
+    kept, dropped = deduplicate([_row("a", UNLABELLED, "x"), _row("b", "painting", "x"),
+                                 _row("c", "painting", "y"), _row("d", "drawing", "y")], 0)
+    assert [r["id"] for r in kept] == ["b"]
+    assert {(r["id"], why) for r, why in dropped} == {
+        ("a", "duplicate"), ("c", "label_conflict"), ("d", "label_conflict")}
+
+
+def test_splits_leave_the_unlabelled_works_out_and_refuse_a_set_of_only_them():
+    rows = [{"id": f"w{i}", "label": MEDIUMS[i % 3], "artist": f"artist {i % 9}"}
+            for i in range(45)]
+    rows += [{"id": f"u{i}", "label": UNLABELLED, "artist": f"artist {i}"} for i in range(5)]
+    split = splits(pd.DataFrame(rows), val=0.2, test=0.2)
+    assert (split.loc[split["label"] == UNLABELLED, "split"] == "").all()
+    assert split.loc[split["label"] != UNLABELLED, "split"].isin(["train", "val", "test"]).all()
+    with pytest.raises(DatasetError, match="only unlabelled works"):
+        splits(pd.DataFrame(rows[45:]))
+
+
+# --- the abstention threshold ----------------------------------------------------------
+
+def _probs(confidence: list[float], right: list[bool]) -> tuple[np.ndarray, np.ndarray]:
+    probs = np.zeros((len(confidence), 5))
+    probs[:, 0] = confidence
+    probs[:, 1] = 1 - np.asarray(confidence)
+    y = np.where(right, 0, 1)
+    return y, probs
+
+
+def test_the_threshold_is_the_lowest_confidence_whose_answers_reach_the_precision():
+    # Sorted by confidence: right, right, right, wrong, right, wrong.
+    y, probs = _probs([0.99, 0.95, 0.9, 0.8, 0.7, 0.6], [True, True, True, False, True, False])
+    t = choose_threshold(y, probs, 0.95)
+    assert t.confidence == 0.9 and t.precision == 1.0 and t.coverage == 0.5 and t.works == 6
+    loose = choose_threshold(y, probs, 0.75)
+    assert loose.confidence == 0.7 and loose.precision == 0.8     # 4 of the top 5
+    assert choose_threshold(y, probs, 0.7).confidence == 0.7       # 4 of 6 is too few
+
+
+def test_ties_are_kept_together_and_no_reachable_precision_abstains_on_everything():
+    y, probs = _probs([0.9, 0.9, 0.8], [True, False, True])
+    assert choose_threshold(y, probs, 0.95).confidence > 1           # the tie holds a mistake
+    assert choose_threshold(y, probs, 0.6).confidence == 0.8
+    y, probs = _probs([0.9, 0.8], [False, False])
+    none = choose_threshold(y, probs, 0.5)
+    assert none.confidence > 1 and none.coverage == 0.0
+
+
+# --- which works to label next ---------------------------------------------------------
+
+def test_uncertainty_is_one_minus_the_margin_of_the_two_likeliest():
+    probs = np.array([[0.5, 0.5, 0], [1.0, 0, 0], [0.6, 0.3, 0.1]])
+    assert np.allclose(uncertainty(probs), [1.0, 0.0, 0.7])
+
+
+def test_picks_are_spread_and_prefer_the_uncertain():
+    rng = np.random.default_rng(0)
+    clusters = np.repeat(np.eye(4) * 10, 25, axis=0) + rng.normal(0, 0.1, (100, 4))
+    spread_picks = pick(clusters, 4)
+    assert len({i // 25 for i in spread_picks}) == 4                 # one per cluster
+    weights = np.full(100, 0.01)
+    weights[50:75] = 1.0                                              # cluster 2 is uncertain
+    assert pick(clusters, 1, weights=weights)[0] // 25 == 2
+    known = clusters[:25]                                             # cluster 0 is labelled
+    assert all(i // 25 != 0 for i in pick(clusters, 3, known=known))
+    assert pick(clusters, 0) == [] and len(pick(clusters[:3], 10)) == 3
+
+
+def test_suggested_picks_come_from_where_the_model_of_the_known_is_unsure():
+    rng = np.random.default_rng(1)
+    x_known = np.concatenate([rng.normal(-3, 0.5, (20, 2)), rng.normal(3, 0.5, (20, 2))])
+    y_known = np.repeat([0, 1], 20)
+    easy = np.concatenate([rng.normal(-3, 0.5, (40, 2)), rng.normal(3, 0.5, (40, 2))])
+    border = rng.normal(0, 0.3, (10, 2))
+    candidates = np.concatenate([easy, border])
+    chosen, probs = suggest_picks(x_known, y_known, candidates, 5)
+    assert len(chosen) == 5 and len(set(chosen)) == 5
+    assert sum(i >= 80 for i in chosen) >= 4                         # the border works
+    assert np.allclose(np.nansum(probs, axis=1), 1) and np.isnan(probs[:, 2:]).sum() == 0
+    alone, nothing = suggest_picks(x_known[:1], y_known[:1], candidates, 3)
+    assert len(alone) == 3 and np.isnan(nothing).all()               # one medium known: spread
+
+
+# --- a filled sheet merged back ---------------------------------------------------------
+
+@pytest.fixture
+def small_set(tmp_path):
+    from mediumnet.data.manifest import manifest_frame, write_manifest
+
+    rows = [{"id": f"w{i}", "source": "folder", "label": label, "label_reason": "given",
+             "image_path": f"images/w{i}.jpg", "sha256": f"{i:064x}", "width": 10, "bytes": 9,
+             "height": 10, "split": split}
+            for i, (label, split) in enumerate([("painting", "train"), ("drawing", "val"),
+                                                (UNLABELLED, ""), (UNLABELLED, "")])]
+    write_manifest(tmp_path, manifest_frame(rows))
+    return tmp_path
+
+
+def test_merge_labels_gives_the_named_works_their_medium_and_keeps_everything_else(
+        small_set, tmp_path):
+    from mediumnet.data.labelling import merge_labels
+    from mediumnet.data.manifest import read_manifest
+
+    before = read_manifest(small_set)
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text("id,label,notes\nw2,watercolour,x\nw3,,\nw0,photography,\nw1,drawing,\n")
+    result = merge_labels(small_set, sheet)
+    assert (result.labelled, result.relabelled, result.unchanged, result.blank) == (1, 1, 1, 1)
+    after = read_manifest(small_set)
+    assert after.set_index("id")["label"].to_dict() == {
+        "w0": "photography", "w1": "drawing", "w2": "gouache_watercolor", "w3": UNLABELLED}
+    assert after.set_index("id").loc["w0", "label_reason"].endswith("was painting")
+    assert after.set_index("id").loc["w0", "split"] == "train"       # keeps its split
+    pd.testing.assert_frame_equal(after.drop(columns=["label", "label_reason"]),
+                                  before.drop(columns=["label", "label_reason"]))
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("id,label\nw2,oil-ish\n", "line 2: 'oil-ish' names no medium"),
+    ("id,label\nw9,painting\n", "line 2: no work 'w9'"),
+    ("id,medium\nw2,painting\n", "has no column 'label'"),
+])
+def test_a_wrong_sheet_changes_nothing(small_set, tmp_path, text, message):
+    from mediumnet.data.labelling import merge_labels
+
+    before = (small_set / "manifest.parquet").read_bytes()
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text(text)
+    with pytest.raises(DatasetError, match=message):
+        merge_labels(small_set, sheet)
+    assert (small_set / "manifest.parquet").read_bytes() == before
