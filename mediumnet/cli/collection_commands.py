@@ -32,7 +32,8 @@ def audit_command(dataset_dir: str, out: str | None, folds: int, quiet: bool, pr
                        progress=not quiet)
     click.echo(f"{result.flagged} of {len(result.table)} labelled works flagged "
                f"({result.folds} folds grouped by artist; branches: "
-               f"{', '.join(result.branches)}; {result.seconds:.0f} s)")
+               f"{', '.join(result.branches)}; out-of-fold macro-F1 {result.macro_f1:.3f}; "
+               f"{result.seconds:.0f} s)")
     for row in result.table[result.table["flagged"]].head(10).itertuples():
         click.echo(f"  {row.rank:4d}  {row.label} -> {row.suggested_label}?  score "
                    f"{row.score:.2f}  {row.id}")

@@ -54,6 +54,9 @@ class AuditResult:
     unlabelled: int = 0
     """Works with no medium to audit (``harvest --keep-unlabelled``)."""
     notes: list[str] = field(default_factory=list)
+    macro_f1: float = float("nan")
+    """Of the out-of-fold predictions, over the collection's mediums: the in-collection
+    figure of the cross-fitted model (given labels as the truth, doubtful ones included)."""
 
     @property
     def flagged(self) -> int:
@@ -163,6 +166,7 @@ def run_audit(dataset_dir: str | os.PathLike[str], config: Config, *,
 
     from mediumnet.collection.crossfit import cross_fit
     from mediumnet.data.manifest import labelled, manifest_digest, read_manifest
+    from mediumnet.metrics import macro_f1
     from mediumnet.tracking import run_location, start_run
 
     if folds < 2:
@@ -179,13 +183,15 @@ def run_audit(dataset_dir: str | os.PathLike[str], config: Config, *,
     csv, page = _write(table, root, Path(out) if out else None, fit, folds)
     result = AuditResult(table, csv, page, folds, fit.branches, 0.0,
                          left_out=len(works) - len(table),
-                         unlabelled=len(manifest) - len(works))
+                         unlabelled=len(manifest) - len(works),
+                         macro_f1=macro_f1(fit.y, fit.probs.argmax(axis=1), fit.classes))
     with start_run("audit", config=config, dataset_digest=manifest_digest(manifest),
                    dataset_dir=root, params={"folds": folds, "branches": ",".join(fit.branches),
                                              "works": len(table)}) as run:
         mlflow.log_metrics({"flagged": float(result.flagged),
                             "flagged_share": result.flagged / max(1, len(table)),
-                            "left_out": float(result.left_out)})
+                            "left_out": float(result.left_out),
+                            "crossfit_macro_f1": result.macro_f1})
         mlflow.log_artifact(str(csv), AUDIT_DIR)
         mlflow.log_artifact(str(page), AUDIT_DIR)
         result.run_id, result.run_location = run.info.run_id, run_location(run)

@@ -1,15 +1,17 @@
 """Which works to label next: the ones a model is least sure of, spread over the collection.
 
 ``mediumnet suggest DATASET --budget N`` picks ``N`` unlabelled works (and, with
-``--doubtful``, works the last audit flagged) whose labels would teach a model most. Every
-fitted branch is fit on the labelled works and asked about the candidates; a candidate's
-*uncertainty* is one minus the margin between its two likeliest mediums. The picks are then
-spread by farthest-first selection in the embedding space (each candidate weighted by its
-uncertainty, its distance measured to the works labelled and picked already), so that
-``N`` picks are not ``N`` copies of one hard case. With no labelled work to learn from, the
-picks are spread alone. The sheet (CSV, with an empty ``label`` column to fill in) and a page
-with thumbnails go to ``DATASET_DIR/suggest/``; ``mediumnet label DATASET --from SHEET`` takes
-the filled sheet back.
+``--doubtful``, works the last audit flagged) whose labels would teach a model most. A model
+of the labelled works (scaled logistic regression, balanced, on the embeddings of the last
+fitted branch that is on: the embedding branch by default) is asked about the candidates; a
+candidate's *uncertainty* is one minus the margin between its two likeliest mediums. The
+``5 x N`` most uncertain are cut into ``N`` regions of the embedding space by k-means
+weighted by uncertainty, and the candidate nearest each region's centre is picked, so that
+``N`` picks are not ``N`` copies of one hard case. With no labelled work to learn from (or
+one medium only), the picks are the collection's typical works, one per region. The sheet
+(CSV, with an empty ``label`` column to fill in) and a page with thumbnails go to
+``DATASET_DIR/suggest/``; ``mediumnet label DATASET --from SHEET`` takes the filled sheet
+back.
 """
 
 from __future__ import annotations
@@ -44,57 +46,59 @@ def uncertainty(probs: np.ndarray) -> np.ndarray:
 
 
 def pick(candidates: np.ndarray, budget: int, *, weights: np.ndarray | None = None,
-         known: np.ndarray | None = None) -> list[int]:
-    """Choose ``budget`` rows of ``candidates``: uncertain ones, far from each other.
+         seed: int = 0) -> list[int]:
+    """Choose ``budget`` rows of ``candidates``: typical of their region, one per region.
 
-    Farthest-first selection: each next pick is the candidate with the largest
-    ``weight x distance`` to the rows labelled (``known``) and picked already.
+    The candidates (scaled, reduced to at most 32 principal components) are cut into
+    ``budget`` regions by k-means, each candidate weighted by its uncertainty; from each
+    region the candidate nearest its centre is picked (Zhdanov, *Diverse mini-batch active
+    learning*, 2019). Unweighted, the picks are the collection's typical works, one per
+    region, which is what a model with no labels yet learns most from (Hacohen et al.,
+    *TypiClust*, 2022); farthest-first picks would be its outliers.
 
     Parameters
     ----------
     candidates : numpy.ndarray
-        ``(n, d)`` where each candidate lies (embeddings; scaled here).
+        ``(n, d)`` where each candidate lies (embeddings).
     budget : int
         How many to pick (at most ``n``).
     weights : numpy.ndarray, optional
         ``(n,)`` uncertainty of each candidate (default: all 1: spread alone).
-    known : numpy.ndarray, optional
-        ``(m, d)`` the works labelled already.
+    seed : int
+        Seeds the k-means starts.
 
     Returns
     -------
     list of int
-        Indices into ``candidates``, in the order picked.
+        Indices into ``candidates``, the heaviest region's pick first.
     """
+    from sklearn.cluster import KMeans
+    from sklearn.decomposition import PCA
+
     n = len(candidates)
     budget = min(budget, n)
     if budget <= 0:
         return []
     weights = np.ones(n) if weights is None else np.clip(np.asarray(weights, float), 1e-3, None)
-    centre = candidates.mean(axis=0)
-    scale = candidates.std(axis=0) + 1e-9
-    points = (candidates - centre) / scale
-    if known is not None and len(known):
-        reference = (np.asarray(known) - centre) / scale
-        nearest = np.min(((points[:, None, :] - reference[None, :, :]) ** 2).sum(-1), axis=1)
-        nearest = np.sqrt(nearest)
-    else:
-        nearest = np.full(n, np.inf)
-    chosen: list[int] = []
-    for _ in range(budget):
-        score = weights * np.where(np.isinf(nearest), 1.0, nearest)
-        score[chosen] = -np.inf
-        if np.isinf(nearest).all():  # nothing known: start from the most uncertain
-            score = np.where(np.isin(np.arange(n), chosen), -np.inf, weights)
-        best = int(np.argmax(score))
-        chosen.append(best)
-        nearest = np.minimum(nearest, np.sqrt(((points - points[best]) ** 2).sum(axis=1)))
+    if budget == n:
+        return [int(i) for i in np.argsort(-weights, kind="stable")]
+    points = np.asarray(candidates, np.float64)
+    points = (points - points.mean(axis=0)) / (points.std(axis=0) + 1e-9)
+    points = PCA(min(32, n, points.shape[1]), random_state=seed).fit_transform(points)
+    regions = KMeans(budget, n_init=3, random_state=seed).fit(points, sample_weight=weights)
+    off_centre = ((points - regions.cluster_centers_[regions.labels_]) ** 2).sum(axis=1)
+    mass = np.bincount(regions.labels_, weights=weights, minlength=budget)
+    chosen = []
+    for region in np.argsort(-mass, kind="stable"):
+        members = np.flatnonzero(regions.labels_ == region)
+        if len(members):
+            chosen.append(int(members[np.argmin(off_centre[members])]))
     return chosen
 
 
 def suggest_picks(x_known: np.ndarray, y_known: np.ndarray, x_candidates: np.ndarray,
-                  budget: int, *, space: np.ndarray | None = None,
-                  space_known: np.ndarray | None = None, learner=None
+                  budget: int, *, space: np.ndarray | None = None, learner=None,
+                  seed: int = 0
                   ) -> tuple[list[int], np.ndarray]:
     """Pick ``budget`` candidates to label: uncertain under a model of the known, spread out.
 
@@ -105,10 +109,12 @@ def suggest_picks(x_known: np.ndarray, y_known: np.ndarray, x_candidates: np.nda
     x_candidates : numpy.ndarray
         The candidates' inputs.
     budget : int
-    space, space_known : numpy.ndarray, optional
-        Where distances are measured (default: the inputs themselves).
+    space : numpy.ndarray, optional
+        Where the candidates lie for the regions (default: their inputs).
     learner : scikit-learn estimator, optional
         Fit on the known works (default: scaled logistic regression, balanced).
+    seed : int
+        Seeds the regions (:func:`pick`).
 
     Returns
     -------
@@ -133,12 +139,11 @@ def suggest_picks(x_known: np.ndarray, y_known: np.ndarray, x_candidates: np.nda
         probs = spread(model.predict_proba(x_candidates), model.classes_)
         weights = uncertainty(probs[:, sorted(set(y_known))])
     space = x_candidates if space is None else space
-    space_known = x_known if space_known is None else space_known
     pool = np.arange(len(space))
     if weights is not None and len(pool) > POOL * budget:
         pool = np.argsort(-weights, kind="stable")[:POOL * budget]
     chosen = pick(space[pool], budget, weights=None if weights is None else weights[pool],
-                  known=space_known)
+                  seed=seed)
     return [int(pool[i]) for i in chosen], probs
 
 
@@ -201,7 +206,7 @@ def run_suggest(dataset_dir: str | os.PathLike[str], config: Config, *, budget: 
     ids_k, x_k = (branch.measure(root, known, "labelled", progress, config) if len(known)
                   else ([], np.zeros((0, x_c.shape[1]))))
     y_k = known.set_index("id").loc[ids_k, "label"].map(MEDIUMS.index).to_numpy()
-    chosen, probs = suggest_picks(x_k, y_k, x_c, budget)
+    chosen, probs = suggest_picks(x_k, y_k, x_c, budget, seed=config.train.seed)
     rows = candidates.set_index("id").loc[ids_c].reset_index()
     table = _sheet(rows, probs, chosen, root)
     csv = root / SUGGEST_DIR / "to_label.csv"

@@ -16,6 +16,7 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 import pytest
+from sklearn.metrics import f1_score
 
 from mediumnet.labels import MEDIUMS
 
@@ -127,6 +128,10 @@ def test_the_audit_judges_every_labelled_work_and_flags_the_swapped_ones(curated
                                                                        "audit")}
     assert {"audit/audit.csv", "audit/audit.html"} <= artifacts
     assert run_row["metrics.flagged"] == len(flagged)
+    # The in-collection figure is the table's own: given label against suggested medium.
+    own = f1_score(table["label"], table["suggested_label"], average="macro")
+    assert abs(run_row["metrics.crossfit_macro_f1"] - own) < 1e-9
+    assert f"out-of-fold macro-F1 {own:.3f}" in out.stdout
 
 
 

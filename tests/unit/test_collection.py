@@ -107,7 +107,7 @@ def test_uncertainty_is_one_minus_the_margin_of_the_two_likeliest():
     assert np.allclose(uncertainty(probs), [1.0, 0.0, 0.7])
 
 
-def test_picks_are_spread_and_prefer_the_uncertain():
+def test_picks_are_typical_spread_and_prefer_the_uncertain():
     rng = np.random.default_rng(0)
     clusters = np.repeat(np.eye(4) * 10, 25, axis=0) + rng.normal(0, 0.1, (100, 4))
     spread_picks = pick(clusters, 4)
@@ -115,9 +115,11 @@ def test_picks_are_spread_and_prefer_the_uncertain():
     weights = np.full(100, 0.01)
     weights[50:75] = 1.0                                              # cluster 2 is uncertain
     assert pick(clusters, 1, weights=weights)[0] // 25 == 2
-    known = clusters[:25]                                             # cluster 0 is labelled
-    assert all(i // 25 != 0 for i in pick(clusters, 3, known=known))
-    assert pick(clusters, 0) == [] and len(pick(clusters[:3], 10)) == 3
+    blob = np.concatenate([rng.normal(0, 1, (60, 4)), [[9.0, 9, 9, 9]]])  # one odd work
+    typical = pick(blob, 1)[0]
+    assert typical != 60
+    assert np.linalg.norm(blob[typical] - blob[:60].mean(axis=0)) < 1.0  # near the middle
+    assert pick(clusters, 0) == [] and sorted(pick(clusters[:3], 10)) == [0, 1, 2]
 
 
 def test_suggested_picks_come_from_where_the_model_of_the_known_is_unsure():
@@ -125,11 +127,13 @@ def test_suggested_picks_come_from_where_the_model_of_the_known_is_unsure():
     x_known = np.concatenate([rng.normal(-3, 0.5, (20, 2)), rng.normal(3, 0.5, (20, 2))])
     y_known = np.repeat([0, 1], 20)
     easy = np.concatenate([rng.normal(-3, 0.5, (40, 2)), rng.normal(3, 0.5, (40, 2))])
-    border = rng.normal(0, 0.3, (10, 2))
+    along = np.linspace(-4, 4, 10)
+    border = np.stack([along, -along], axis=1) + rng.normal(0, 0.1, (10, 2))  # x + y = 0
     candidates = np.concatenate([easy, border])
     chosen, probs = suggest_picks(x_known, y_known, candidates, 5)
     assert len(chosen) == 5 and len(set(chosen)) == 5
-    assert sum(i >= 80 for i in chosen) >= 4                         # the border works
+    assert sum(i >= 80 for i in chosen) >= 3           # the border: 10 of the 90 candidates
+    assert uncertainty(probs[chosen][:, :2]).mean() > 1.5 * uncertainty(probs[:, :2]).mean()
     assert np.allclose(np.nansum(probs, axis=1), 1) and np.isnan(probs[:, 2:]).sum() == 0
     alone, nothing = suggest_picks(x_known[:1], y_known[:1], candidates, 3)
     assert len(alone) == 3 and np.isnan(nothing).all()               # one medium known: spread
