@@ -125,6 +125,8 @@ def promote_if_better(version: str, selection_f1: float, digest: str,
     if (current.tags.get(TAG_VAL_SPLIT) == digest
             and TAG_SELECTION_MACRO_F1 in current.tags):
         champion_f1 = float(current.tags[TAG_SELECTION_MACRO_F1])
+        # Recorded to 6 decimals: an equal score must not lose to its own rounding.
+        selection_f1 = round(selection_f1, 6)
         how = "its recorded score on the same validation works"
     else:
         probs, errors = load_classifier(model_uri(ENSEMBLE, version=int(current.version))

@@ -97,6 +97,11 @@ def test_champion_moves_on_the_validation_selection_score_never_on_test(in_store
     assert compared == pytest.approx(selection, abs=1e-6)
     assert str(client.get_model_version_by_alias(
         "mediumnet-ensemble", "champion").version) == result.version
+    # An equal score is promoted though the tag rounded it up (0.95955966 vs 0.959560).
+    equal = register(result.model_uri, "ensemble").version
+    recorded = float(tags[TAG_SELECTION_MACRO_F1])
+    assert promote_if_better(equal, recorded - 4e-7, digest, [], np.array([]))[0]
+    client.set_registered_model_alias("mediumnet-ensemble", "champion", result.version)
 
     # A champion scored on other validation works is scored again on these.
     client.set_model_version_tag("mediumnet-ensemble", result.version, TAG_VAL_SPLIT,
