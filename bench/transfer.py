@@ -1,0 +1,328 @@
+"""How a model does on a collection it was not trained on, and what a few of its labels buy.
+
+    .venv/bin/python bench/transfer.py SET [SET ...] [--preset demo] [--work DIR]
+                                       [--folds 5] [--seeds 3] [--ks 5,10,20,40]
+                                       [--synthetic-per-class 60] [--json FILE]
+                                       [--set SECTION.FIELD=VALUE ...]
+
+A SET is ``[NAME=]WHERE``: a mediumnet data set (a folder with ``manifest.parquet``, used in
+place: its caches of measurements are completed there), a folder of ``<medium>/`` subfolders
+or a ``path,label[,artist]`` CSV (harvested into ``--work``, default a temporary folder), or
+the word ``synthetic`` (the procedural set, drawn into ``--work``). The model is the one
+``mediumnet audit`` cross-fits: the fitted branches that are on (the embedding of a frozen
+pretrained backbone and the visual features), each with its learner, their probabilities
+averaged.
+
+It prints two things.
+
+1. **The train-on-A / test-on-B matrix.** Off the diagonal: fit on every labelled work of A
+   (each branch's learner chosen by grouped cross-validation on A), scored on the works of B
+   whose medium A knows, macro-F1 over the mediums they share (as ``mediumnet evaluate
+   MODEL B --split all`` scores it). On the diagonal: A's own cross-validated figure (folds
+   grouped by artist), the figure a user sees before trusting the model elsewhere.
+2. **The learning curve of B's own labels.** An artist-grouped quarter of B is held out as
+   the test part; the rest plays the unlabelled collection. With ``K`` labelled works per
+   medium (``K`` in ``--ks``), a model is fit on those alone (each branch: scaled logistic
+   regression, balanced, ``C = 0.1``; no search on so few) and scored on the test part:
+   *random* picks ``K`` works per medium at random (the curator labels what comes to hand);
+   *suggested* labels ``K x mediums`` works in all, picked by ``mediumnet suggest``'s rule in
+   rounds of ``5 x mediums`` (the first round the collection's typical works, each next one
+   the least certain under a model of the works labelled so far, spread), not knowing which
+   medium a work is; *pooled* adds every work of the other sets, of B's mediums, to the random
+   picks. Means (and standard deviations) over ``--seeds``, each seed its own test part.
+   The lines under each curve say with how few suggested labels per medium the random
+   curve's last figure is reached, on average and seed by seed.
+"""
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from mediumnet.config import load_config  # noqa: E402
+from mediumnet.console import quiet  # noqa: E402
+from mediumnet.labels import MEDIUMS  # noqa: E402
+
+
+@dataclass
+class Collection:
+    """One set, measured: its works, labels, artist groups and each branch's inputs."""
+
+    name: str
+    root: Path
+    works: object
+    y: np.ndarray
+    groups: np.ndarray
+    inputs: dict
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return tuple(m for m in MEDIUMS if MEDIUMS.index(m) in set(self.y.tolist()))
+
+
+def prepare(spec: str, work: Path, config, per_class: int) -> tuple[str, Path]:
+    """Return the name and data set folder of a SET, harvesting or drawing it if need be."""
+    from mediumnet.harvest.engine import run_harvest
+    from mediumnet.harvest.folder import FolderSource
+
+    name, _, where = spec.rpartition("=")
+    if where == "synthetic":
+        root = work / (name or "synthetic") / "dataset"
+        if not (root / "manifest.parquet").is_file():
+            from mediumnet.config import SynthConfig
+            from mediumnet.data.synth import synthesize
+
+            synthesize(root, SynthConfig(per_class=per_class, width=640, height=480, seed=11,
+                                         artists_per_class=max(4, per_class // 5)),
+                       progress=False)
+        return name or "synthetic", root
+    path = Path(where).resolve()
+    if (path / "manifest.parquet").is_file():
+        return name or (path.parent.name if path.name == "dataset" else path.name), path
+    label = name or (path.parent.name if path.suffix == ".csv" else path.name)
+    root = work / label / "dataset"
+    if not (root / "manifest.parquet").is_file():
+        run_harvest(FolderSource(path), root, config, progress=False)
+    return label, root
+
+
+def measure(name: str, root: Path, config) -> Collection:
+    """Measure every labelled work of a data set with the fitted branches that are on."""
+    from mediumnet.collection.crossfit import chosen_branches, measured_inputs
+    from mediumnet.data.manifest import labelled, read_manifest
+    from mediumnet.data.splits import artist_groups
+
+    started = time.perf_counter()
+    works, inputs = measured_inputs(root, labelled(read_manifest(root)),
+                                    chosen_branches(config, None), config, progress=False)
+    y = np.array([MEDIUMS.index(v) for v in works["label"]])
+    counts = ", ".join(f"{m} {int((y == i).sum())}" for i, m in enumerate(MEDIUMS)
+                       if (y == i).any())
+    print(f"{name}: {len(works)} works ({counts}); measured in "
+          f"{time.perf_counter() - started:.0f} s", flush=True)
+    return Collection(name, root, works, y, artist_groups(works).to_numpy(), inputs)
+
+
+def _fit_predict(estimators: dict, train: dict, y: np.ndarray, test: dict) -> np.ndarray:
+    """Fit one estimator per branch; return their averaged five-column probabilities."""
+    from sklearn.base import clone
+
+    from mediumnet.metrics import spread
+
+    parts = []
+    for name, estimator in estimators.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = clone(estimator).fit(train[name], y)
+        parts.append(spread(model.predict_proba(test[name]), model.classes_))
+    return np.mean(parts, axis=0)
+
+
+def chosen_learners(a: Collection, config) -> dict:
+    """Each branch's learner, chosen by grouped cross-validation on all of ``a``."""
+    from mediumnet.branches import get_branch
+    from mediumnet.ensemble.meta import fit_meta_learner
+
+    return {name: fit_meta_learner(x, a.y, get_branch(name).learner(config), groups=a.groups,
+                                   seed=config.train.seed, classes=a.classes,
+                                   split=a.name).estimator
+            for name, x in a.inputs.items()}
+
+
+def across(a: Collection, b: Collection, learners: dict) -> dict:
+    """Fit on all of ``a``; score on ``b``'s works of the mediums ``a`` knows."""
+    from mediumnet.metrics import macro_f1
+
+    shared = tuple(m for m in b.classes if m in a.classes)
+    if not shared:
+        return {"macro_f1": None, "works": 0, "shared": []}
+    keep = np.isin(b.y, [MEDIUMS.index(m) for m in shared])
+    probs = _fit_predict(learners, a.inputs, a.y, {k: v[keep] for k, v in b.inputs.items()})
+    pred = probs.argmax(axis=1)
+    return {"macro_f1": macro_f1(b.y[keep], pred, shared), "works": int(keep.sum()),
+            "accuracy": float((pred == b.y[keep]).mean()), "shared": list(shared)}
+
+
+def within(a: Collection, config, folds: int) -> dict:
+    """``a``'s own grouped cross-validated macro-F1 (what ``mediumnet audit`` cross-fits)."""
+    from mediumnet.collection.crossfit import cross_fit
+    from mediumnet.metrics import macro_f1
+
+    fit = cross_fit(a.root, a.works, config, folds=folds, progress=False)
+    pred = fit.probs.argmax(axis=1)
+    return {"macro_f1": macro_f1(fit.y, pred, fit.classes), "works": len(fit.y),
+            "accuracy": float((pred == fit.y).mean()), "shared": list(fit.classes)}
+
+
+def small_learners(names) -> dict:
+    """The learner of the learning curve: no search on a handful of works."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return {n: make_pipeline(StandardScaler(), LogisticRegression(
+        C=0.1, max_iter=3000, class_weight="balanced")) for n in names}
+
+
+def held_out(b: Collection, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """An artist-grouped, medium-stratified quarter of ``b`` as test; the rest as the pool."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    cv = StratifiedGroupKFold(4, shuffle=True, random_state=seed)
+    pool, test = next(cv.split(b.y, b.y, b.groups))
+    return pool, test
+
+
+def curve(b: Collection, others: list[Collection], ks: list[int], seed: int) -> dict:
+    """Macro-F1 on ``b``'s test part for K labels per medium: random, suggested, pooled."""
+    from mediumnet.collection.suggest import pick, suggest_picks
+    from mediumnet.metrics import macro_f1
+
+    rng = np.random.default_rng(seed)
+    pool, test = held_out(b, seed)
+    classes = b.classes
+    learners = small_learners(b.inputs)
+    space = b.inputs[list(b.inputs)[-1]]  # the last fitted branch on: the embedding, if on
+    x_test = {k: v[test] for k, v in b.inputs.items()}
+
+    def score(rows: np.ndarray, extra: list = ()) -> float:
+        x = {k: np.concatenate([v[rows]] + [o.inputs[k][keep] for o, keep in extra])
+             for k, v in b.inputs.items()}
+        y = np.concatenate([b.y[rows]] + [o.y[keep] for o, keep in extra])
+        if len(set(y.tolist())) < 2:
+            return 0.0
+        probs = _fit_predict(learners, x, y, x_test)
+        return macro_f1(b.y[test], probs.argmax(axis=1), classes)
+
+    shuffled = {m: rng.permutation(pool[b.y[pool] == MEDIUMS.index(m)]) for m in classes}
+    out = {"random": {}, "suggested": {}, "pooled": {}, "test_works": int(len(test))}
+    pooled_from = [(o, np.isin(o.y, [MEDIUMS.index(m) for m in classes])) for o in others]
+    pooled_from = [(o, keep) for o, keep in pooled_from if keep.any()]
+    for k in ks:
+        rows = np.concatenate([shuffled[m][:k] for m in classes])
+        out["random"][k] = score(rows)
+        if pooled_from:
+            out["pooled"][k] = score(rows, pooled_from)
+    step = 5 * len(classes)
+    picked: list[int] = pick(space[pool], step, seed=seed)  # nothing labelled: typical
+    for k in sorted(ks):
+        while len(picked) < k * len(classes):
+            rest = np.setdiff1d(np.arange(len(pool)), picked)
+            known = pool[picked]
+            chosen, _ = suggest_picks(space[known], b.y[known], space[pool[rest]],
+                                      min(step, k * len(classes) - len(picked)), seed=seed)
+            picked += [int(rest[i]) for i in chosen]
+        out["suggested"][k] = score(pool[picked[:k * len(classes)]])
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("sets", nargs="+", metavar="SET")
+    parser.add_argument("--preset", default="demo")
+    parser.add_argument("--work", type=Path, default=None)
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--ks", default="5,10,20,40")
+    parser.add_argument("--synthetic-per-class", type=int, default=60)
+    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--set", dest="overrides", action="append", default=[])
+    args = parser.parse_args()
+    quiet()
+    config = load_config(args.preset, args.overrides)
+    ks = [int(k) for k in args.ks.split(",")]
+    with tempfile.TemporaryDirectory() as tmp:
+        work = (args.work or Path(tmp)).resolve()
+        work.mkdir(parents=True, exist_ok=True)
+        for var in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_RUN_ID"):
+            os.environ.pop(var, None)
+        os.chdir(work)
+        sets = [measure(*prepare(s, work, config, args.synthetic_per_class), config)
+                for s in args.sets]
+        figures = {"matrix": matrix(sets, config, args.folds),
+                   "curves": curves(sets, ks, args.seeds)}
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=1) + "\n")
+        print(f"figures written to {args.json}")
+
+
+def matrix(sets: list[Collection], config, folds: int) -> dict:
+    """Print and return the train-on-A / test-on-B matrix."""
+    cells: dict = {}
+    for a in sets:
+        learners = chosen_learners(a, config)
+        for b in sets:
+            cells[f"{a.name}->{b.name}"] = (within(a, config, folds) if a is b
+                                            else across(a, b, learners))
+    width = max(len(s.name) for s in sets) + 2
+    print("\nmacro-F1, trained on the row's set, tested on the column's (diagonal: "
+          f"CV grouped by artist, up to {folds} folds); over the mediums both share")
+    print(" " * width + "".join(f"{b.name:>{width}s}" for b in sets))
+    for a in sets:
+        line = f"{a.name:<{width}s}"
+        for b in sets:
+            cell = cells[f"{a.name}->{b.name}"]
+            value = "-" if cell["macro_f1"] is None else f"{cell['macro_f1']:.3f}"
+            line += f"{value:>{width}s}"
+        print(line)
+    for key, cell in cells.items():
+        print(f"  {key}: {cell['works']} works of {', '.join(cell['shared']) or 'no shared medium'}"
+              + (f", accuracy {cell['accuracy']:.3f}" if cell.get("accuracy") is not None
+                 else ""))
+    return cells
+
+
+def curves(sets: list[Collection], ks: list[int], seeds: int) -> dict:
+    """Print and return each set's learning curve."""
+    out = {}
+    for b in sets:
+        if len(b.classes) < 2:
+            print(f"\n{b.name}: one medium only, no learning curve")
+            continue
+        others = [o for o in sets if o is not b]
+        runs = [curve(b, others, ks, seed) for seed in range(seeds)]
+        summary = {kind: {k: (float(np.mean([r[kind][k] for r in runs])),
+                              float(np.std([r[kind][k] for r in runs])))
+                          for k in ks if all(k in r[kind] for r in runs)}
+                   for kind in ("random", "suggested", "pooled")}
+        print(f"\n{b.name}: macro-F1 on a held-out artist-grouped quarter "
+              f"({runs[0]['test_works']} works, seed 0) with K labelled works per medium "
+              f"(mean ± sd over {seeds} seeds)")
+        print(f"  {'K':>4s} {'random':>14s} {'suggested':>14s}"
+              + (f" {'pooled':>14s}" if summary["pooled"] else ""))
+        for k in ks:
+            line = f"  {k:>4d}"
+            for kind in ("random", "suggested", "pooled"):
+                if k in summary[kind]:
+                    mean, sd = summary[kind][k]
+                    line += f" {mean:>8.3f} ± {sd:.3f}"
+            print(line)
+        goal = summary["random"][max(ks)][0]
+        reached = [k for k in ks if summary["suggested"][k][0] >= goal]
+        print(f"  random picks reach {goal:.3f} at K={max(ks)}; suggested picks "
+              + (f"reach it at K={min(reached)}" if reached else "do not reach it"))
+        paired = {}
+        for k in ks:  # seed by seed: the same test part, the same pool
+            gap = np.array([r["suggested"][k] - r["random"][max(ks)] for r in runs])
+            paired[k] = {"mean": float(gap.mean()), "sd": float(gap.std()),
+                         "seeds_reaching": int((gap >= 0).sum())}
+        print("  suggested at K minus random at K=" + str(max(ks)) + ", seed by seed: "
+              + "; ".join(f"K={k} {v['mean']:+.3f} ± {v['sd']:.3f} ({v['seeds_reaching']} "
+                          f"of {seeds} seeds at or above)" for k, v in paired.items()))
+        out[b.name] = {"runs": runs, "summary": summary, "goal": goal,
+                       "suggested_reach_k": min(reached) if reached else None,
+                       "paired_gap": paired}
+    return out
+
+
+if __name__ == "__main__":
+    main()
