@@ -15,15 +15,15 @@ them in the clean audit's list before calling them false alarms).
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from workfolder import work_folder  # noqa: E402  (bench/ is on the path when run)
 
 from mediumnet.config import load_config  # noqa: E402
 from mediumnet.console import quiet  # noqa: E402
@@ -64,12 +64,7 @@ def main() -> None:
     quiet()
     data = args.data.resolve()
     config = load_config(args.preset, args.overrides)
-    with tempfile.TemporaryDirectory() as tmp:
-        work = (args.work or Path(tmp)).resolve()
-        work.mkdir(parents=True, exist_ok=True)
-        for var in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_RUN_ID"):
-            os.environ.pop(var, None)
-        os.chdir(work)
+    with work_folder(args.work) as work:
         figures = run(data, work / "dataset", config, args)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=1) + "\n")

@@ -23,15 +23,15 @@ hang on which artists the test split holds. ``--json FILE`` writes the figures a
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from workfolder import work_folder  # noqa: E402  (bench/ is on the path when run)
 
 from mediumnet.config import load_config  # noqa: E402
 from mediumnet.console import quiet  # noqa: E402
@@ -57,12 +57,7 @@ def main() -> None:
     quiet()
     data = args.data.resolve()
     config = load_config(args.preset, args.overrides)
-    with tempfile.TemporaryDirectory() as tmp:
-        work = (args.work or Path(tmp)).resolve()
-        work.mkdir(parents=True, exist_ok=True)
-        for var in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_RUN_ID"):
-            os.environ.pop(var, None)
-        os.chdir(work)  # MLflow's embedded store: ./mlflow.db and ./mlruns in the work folder
+    with work_folder(args.work) as work:
         figures = run_chain(data, work / "dataset", config, args.optional, args.cv)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=1) + "\n")

@@ -36,9 +36,7 @@ It prints two things.
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass
@@ -47,6 +45,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from workfolder import work_folder  # noqa: E402  (bench/ is on the path when run)
 
 from mediumnet.config import load_config  # noqa: E402
 from mediumnet.console import quiet  # noqa: E402
@@ -240,12 +240,7 @@ def main() -> None:
     quiet()
     config = load_config(args.preset, args.overrides)
     ks = [int(k) for k in args.ks.split(",")]
-    with tempfile.TemporaryDirectory() as tmp:
-        work = (args.work or Path(tmp)).resolve()
-        work.mkdir(parents=True, exist_ok=True)
-        for var in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_RUN_ID"):
-            os.environ.pop(var, None)
-        os.chdir(work)
+    with work_folder(args.work) as work:
         sets = [measure(*prepare(s, work, config, args.synthetic_per_class), config)
                 for s in args.sets]
         figures = {"matrix": matrix(sets, config, args.folds),
