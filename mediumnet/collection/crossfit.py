@@ -151,10 +151,13 @@ def cross_fit(root: Path, works: pd.DataFrame, config: Config, *, folds: int = 5
                              "medium: an audit needs two or more")
     y = np.array([MEDIUMS.index(v) for v in works["label"]], dtype=int)
     groups = artist_groups(works).to_numpy()
-    fewest = min(len(set(groups[y == MEDIUMS.index(m)])) for m in classes)
+    artists = {m: len(set(groups[y == MEDIUMS.index(m)])) for m in classes}
+    fewest = min(artists.values())
     if fewest < 2:
-        raise MediumnetError("a medium has works by one artist only: out-of-fold "
-                             "probabilities need two or more artists per medium")
+        alone = ", ".join(m for m, n in artists.items() if n < 2)
+        raise MediumnetError(f"{alone}: works by one artist only; out-of-fold probabilities "
+                             "need two or more artists per medium (add works by another "
+                             "artist)")
     if fewest < folds:
         log.warning("a medium has works by %d artists only: %d folds instead of %d", fewest,
                     fewest, folds)

@@ -176,6 +176,24 @@ def test_bad_collection_calls_fail_in_one_line(curated, mediumnet_exe, args, mes
     assert "Traceback" not in out.stderr
 
 
+def test_an_audit_of_a_medium_by_one_artist_says_which_and_writes_nothing(
+        curated, mediumnet_exe, tmp_path):
+    import shutil
+
+    from mediumnet.data.manifest import read_manifest, write_manifest
+
+    home, dataset, _, _ = curated
+    copy = tmp_path / "one-artist"
+    shutil.copytree(dataset, copy, ignore=shutil.ignore_patterns("audit"))
+    manifest = read_manifest(copy)
+    manifest.loc[manifest["label"] == "engraving", "artist"] = "the-only-engraver"
+    write_manifest(copy, manifest)
+    out = run(mediumnet_exe, "audit", str(copy), "--quiet", cwd=home, ok=False)
+    assert out.returncode != 0 and "Traceback" not in out.stderr
+    assert "engraving: works by one artist only" in out.stderr
+    assert not (copy / "audit").exists()
+
+
 def test_suggested_works_are_labelled_by_the_filled_sheet_and_nothing_else_changes(
         curated, mediumnet_exe, tmp_path):
     import shutil

@@ -138,5 +138,5 @@ def test_empty_manifest_is_a_clear_error(tmp_path):
 
     (tmp_path / "ds").mkdir()
     write_manifest(tmp_path / "ds", empty_manifest())
-    with pytest.raises(DatasetError, match="the manifest of .* is empty: build the data set"):
+    with pytest.raises(DatasetError, match="the manifest of .* has no labelled works: build"):
         explore(tmp_path / "ds", progress=False)
