@@ -104,7 +104,9 @@ def start_run(step: str, *, config: Config | None = None, dataset_digest: str | 
               resume_run_id: str | None = None) -> Iterator[mlflow.ActiveRun]:
     """Start (or join) an MLflow run for one step of mediumnet.
 
-    - Inside ``mlflow run`` (``MLFLOW_RUN_ID`` set) the run that MLflow created is used.
+    - Inside ``mlflow run`` (``MLFLOW_RUN_ID`` set) the run that MLflow created is used; the
+      ``params`` it already holds (the entry point's, from the same user input, e.g.
+      ``doubtful=false`` beside ``False``) are left as MLflow logged them.
     - Inside another active run, a nested child run is started (``nested`` defaults to that).
     - Otherwise a new run is started in the experiment ``mediumnet``.
 
@@ -151,7 +153,8 @@ def start_run(step: str, *, config: Config | None = None, dataset_digest: str | 
         if config is not None:
             log_config(config)
         if params:
-            mlflow.log_params(dict(params))
+            logged = mlflow.get_run(run.info.run_id).data.params if joining else {}
+            mlflow.log_params({k: v for k, v in params.items() if k not in logged})
         yield run
 
 

@@ -199,7 +199,8 @@ def run_classify(dataset_dir: str | os.PathLike[str], config: Config | None = No
                       marked="abstained")
     result = ClassifyResult(table, chosen, csv, page, 0.0)
     with start_run("classify", config=config, dataset_digest=manifest_digest(manifest),
-                   dataset_dir=root, params={"model_uri": uri, "precision": precision}) as run:
+                   dataset_dir=root, params={"model_uri": uri, "precision": precision},
+                   tags={"mediumnet.classified_with": uri}) as run:
         mlflow.log_metrics({"unlabelled": float(len(table)),
                             "answered": float(result.answered),
                             "abstained": float(table["abstained"].sum()),

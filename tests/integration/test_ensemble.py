@@ -166,8 +166,13 @@ def test_the_features_only_ensemble_is_a_servable_version(in_store, monkeypatch)
     out = model.predict(pd.DataFrame({"path": paths}))
     assert out["error"].isna().all() and set(out["label"]) <= set(MEDIUMS)
     outputs = classifier.branch_outputs(paths)
+    # The branch's own probabilities, rescaled by the temperature fit on val and saved.
+    from mediumnet.ensemble.calibration import apply_temperature
+
+    assert classifier.temperature == pytest.approx(result.calibration["calibration_temperature"])
     assert np.allclose(out[list(PROBABILITY_COLUMNS)].to_numpy(float),
-                       outputs.probabilities["features"])
+                       apply_temperature(outputs.probabilities["features"],
+                                         classifier.temperature))
 
 
 class _Images(BaseHTTPRequestHandler):

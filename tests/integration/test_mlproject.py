@@ -123,7 +123,9 @@ def test_mlflow_run_audit_and_suggest_entry_points(workdir):
     write_manifest(root, manifest)
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    for entry, extra in (("audit", ["-P", "folds=2"]), ("suggest", ["-P", "budget=2"])):
+    # audit on its default parameters (folds 5.0, lowered to the 3 artists a medium has),
+    # suggest with one given: the entry point's params and the step's must not clash.
+    for entry, extra in (("audit", []), ("suggest", ["-P", "budget=2"])):
         out = subprocess.run(
             [sys.executable, "-m", "mlflow", "run", str(REPO), "-e", entry, "--env-manager",
              "local", "--experiment-name", "mediumnet", "-P", f"dataset_dir={root}",
@@ -132,5 +134,7 @@ def test_mlflow_run_audit_and_suggest_entry_points(workdir):
         assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert len(pd.read_csv(root / "audit" / "audit.csv")) == 26
     assert len(pd.read_csv(root / "suggest" / "to_label.csv")) == 2
-    steps = set(mlflow.search_runs(experiment_names=["mediumnet"])["tags.mediumnet.step"])
-    assert {"audit", "suggest"} <= steps
+    runs = mlflow.search_runs(experiment_names=["mediumnet"]).set_index("tags.mediumnet.step")
+    assert {"audit", "suggest"} <= set(runs.index)
+    assert runs.loc["suggest", "params.doubtful"] == "false"
+    assert runs.loc["audit", "status"] == runs.loc["suggest", "status"] == "FINISHED"
