@@ -42,8 +42,8 @@ def plant(works, share: float, seed: int):
 
 
 def flags(root, works, config, folds):
-    from mediumnet.collection.audit import flag_label_issues
     from mediumnet.collection.crossfit import cross_fit
+    from mediumnet.ensemble.audit import flag_label_issues
 
     fit = cross_fit(root, works, config, folds=folds, progress=False)
     flagged, score = flag_label_issues(fit.y, fit.probs, fit.classes)

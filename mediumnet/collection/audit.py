@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,6 +30,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mediumnet")
 AUDIT_DIR = "audit"
+AUDIT_CSV = "audit.csv"
+"""Where the table goes in ``DATASET_DIR/AUDIT_DIR`` (``--out`` aside); suggest reads it."""
 COLUMNS = ("rank", "id", "image_path", "label", "suggested_label", "score", "p_suggested",
            "flagged", "medium_text", "label_reason", "artist", "title", "split", "fold")
 """The audit table's columns, then ``p_<medium>`` for the five mediums."""
@@ -64,39 +65,10 @@ class AuditResult:
         return int(self.table["flagged"].sum())
 
 
-def flag_label_issues(y: np.ndarray, probs: np.ndarray, classes: tuple[str, ...]
-                      ) -> tuple[np.ndarray, np.ndarray]:
-    """Return which works cleanlab flags at its default cut, and each work's score.
-
-    Parameters
-    ----------
-    y : numpy.ndarray
-        Given labels, indices into :data:`~mediumnet.labels.MEDIUMS`.
-    probs : numpy.ndarray
-        ``(n, 5)`` out-of-sample probabilities.
-    classes : tuple of str
-        The mediums of the collection (the other columns are left out).
-
-    Returns
-    -------
-    (numpy.ndarray, numpy.ndarray)
-        Boolean flags, and the probability of each work's given medium (its score: the
-        lower, the more doubtful).
-    """
-    from cleanlab.filter import find_label_issues
-
-    columns = [MEDIUMS.index(c) for c in classes]
-    local = np.array([columns.index(v) for v in y], dtype=int)
-    p = np.clip(probs[:, columns], 1e-9, 1.0)
-    p = p / p.sum(axis=1, keepdims=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        flags = np.asarray(find_label_issues(labels=local, pred_probs=p), dtype=bool)
-    return flags, p[np.arange(len(local)), local]
-
-
 def audit_table(fit: CrossFit) -> pd.DataFrame:
     """Turn out-of-fold probabilities into the audit table, flagged works first."""
+    from mediumnet.ensemble.audit import flag_label_issues
+
     flags, score = flag_label_issues(fit.y, fit.probs, fit.classes)
     suggested = fit.probs.argmax(axis=1)
     works = fit.works
@@ -119,7 +91,7 @@ def _write(table: pd.DataFrame, root: Path, out: Path | None, fit: CrossFit, fol
            ) -> tuple[Path, Path]:
     from mediumnet.collection.page import write_page
 
-    csv = Path(out) if out else root / AUDIT_DIR / "audit.csv"
+    csv = Path(out) if out else root / AUDIT_DIR / AUDIT_CSV
     csv.parent.mkdir(parents=True, exist_ok=True)
     part = csv.with_name(f".{csv.name}.part")
     table.to_csv(part, index=False)

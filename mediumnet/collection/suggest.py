@@ -160,11 +160,12 @@ class SuggestResult:
 
 
 def _candidates(root: Path, manifest: pd.DataFrame, doubtful: bool) -> pd.DataFrame:
+    from mediumnet.collection.audit import AUDIT_CSV, AUDIT_DIR
     from mediumnet.data.manifest import unlabelled
 
     pool = unlabelled(manifest)
     if doubtful:
-        audit = root / "audit" / "audit.csv"
+        audit = root / AUDIT_DIR / AUDIT_CSV
         if not audit.is_file():
             raise MediumnetError(f"--doubtful needs an audit: run mediumnet audit {root} first")
         flagged = pd.read_csv(audit)

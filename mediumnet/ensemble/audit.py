@@ -19,6 +19,40 @@ AUDIT_GALLERY = 12
 """Works shown in the gallery, most doubted first."""
 
 
+def flag_label_issues(y: np.ndarray, probs: np.ndarray,
+                      classes: tuple[str, ...] = MEDIUMS) -> tuple[np.ndarray, np.ndarray]:
+    """Return which works cleanlab flags at its default cut, and each work's score.
+
+    The one call of cleanlab's ``find_label_issues`` (per-class confidence thresholds, pruned
+    by the estimated noise rates) that the stack's audit and ``mediumnet audit`` share.
+
+    Parameters
+    ----------
+    y : numpy.ndarray
+        Given labels, indices into :data:`~mediumnet.labels.MEDIUMS`.
+    probs : numpy.ndarray
+        ``(n, 5)`` out-of-sample probabilities.
+    classes : tuple of str
+        The mediums judged among (the other columns are left out; default: all five).
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        Boolean flags, and the probability of each work's given medium among ``classes``
+        (cleanlab's self-confidence: the lower, the more doubtful).
+    """
+    from cleanlab.filter import find_label_issues as cleanlab_issues
+
+    columns = [MEDIUMS.index(c) for c in classes]
+    local = np.array([columns.index(v) for v in y], dtype=int)
+    p = np.clip(probs[:, columns], 1e-9, 1.0)
+    p = p / p.sum(axis=1, keepdims=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        flags = np.asarray(cleanlab_issues(labels=local, pred_probs=p), dtype=bool)
+    return flags, p[np.arange(len(local)), local]
+
+
 def find_label_issues(works: pd.DataFrame, y: np.ndarray, probs: np.ndarray) -> pd.DataFrame:
     """Works whose given label the models most confidently disagree with (confident learning).
 
@@ -41,20 +75,14 @@ def find_label_issues(works: pd.DataFrame, y: np.ndarray, probs: np.ndarray) -> 
         ``rank``, ``id``, ``split``, ``artist``, ``title``, ``given``, ``suggested``,
         ``p_given``, ``p_suggested``, ``label_quality``, ``image_path``.
     """
-    from cleanlab.filter import find_label_issues as cleanlab_issues
-    from cleanlab.rank import get_label_quality_scores
-
     columns = ["rank", "id", "split", "artist", "title", "given", "suggested", "p_given",
                "p_suggested", "label_quality", "image_path"]
     if len(y) == 0:
         return pd.DataFrame(columns=columns)
+    flags, quality = flag_label_issues(y, probs)
+    ranked = np.flatnonzero(flags)[np.argsort(quality[flags])]  # cleanlab's own ranking
     probs = np.clip(probs, 1e-9, 1.0)
     probs = probs / probs.sum(axis=1, keepdims=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ranked = cleanlab_issues(labels=y, pred_probs=probs,
-                                 return_indices_ranked_by="self_confidence")
-        quality = get_label_quality_scores(y, probs, method="self_confidence")
     rows = []
     for rank, i in enumerate(ranked, start=1):
         work = works.iloc[int(i)]

@@ -203,9 +203,10 @@ class ImageClassifier:
         if self.meta is not None:
             x = meta_inputs(outputs.probabilities, outputs.features if self.meta_features
                             else None, names, self.classes)
-            return apply_temperature(full_proba(self.meta, x), self.temperature)
-        blend = np.mean([outputs.probabilities[b] for b in names], axis=0)
-        return apply_temperature(blend, self.temperature)
+            probs = full_proba(self.meta, x)
+        else:
+            probs = np.mean([outputs.probabilities[b] for b in names], axis=0)
+        return apply_temperature(probs, self.temperature)
 
     def predict_proba(self, items: Sequence[object]) -> tuple[np.ndarray, list[str | None]]:
         """``(n, 5)`` probabilities (NaN rows where the image failed) and the error per row."""

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from mediumnet.data.manifest import SPLITS
 from mediumnet.errors import MediumnetError
 from mediumnet.labels import MEDIUMS
 from mediumnet.metrics import expected_calibration_error
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mediumnet")
 GALLERY_SIZE = 12
-SPLIT_CHOICES = ("train", "val", "test", "all")
+SPLIT_CHOICES = (*SPLITS, "all")
 """What ``evaluate`` scores: a split, or ``all`` the labelled works (a collection never
 split, e.g. a new collection the model was not trained on)."""
 
