@@ -47,14 +47,19 @@ MANIFEST_COLUMNS: dict[str, str] = {
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 
 
+def has_medium(manifest: pd.DataFrame) -> pd.Series:
+    """Return, per row, whether the work has a medium (not kept unlabelled)."""
+    return manifest["label"].fillna(UNLABELLED) != UNLABELLED
+
+
 def labelled(manifest: pd.DataFrame) -> pd.DataFrame:
     """Return the works that have a medium (unlabelled ones are left out)."""
-    return manifest[manifest["label"].fillna(UNLABELLED) != UNLABELLED]
+    return manifest[has_medium(manifest)]
 
 
 def unlabelled(manifest: pd.DataFrame) -> pd.DataFrame:
     """Return the works kept without a medium (``harvest --keep-unlabelled``)."""
-    return manifest[manifest["label"].fillna(UNLABELLED) == UNLABELLED]
+    return manifest[~has_medium(manifest)]
 
 
 def ensure_dataset_dir(dataset_dir: str | os.PathLike[str]) -> Path:
@@ -139,8 +144,7 @@ def validate_manifest(frame: pd.DataFrame) -> pd.DataFrame:
     bad_splits = sorted(set(frame["split"]) - {*SPLITS, ""})
     if bad_splits:
         raise DatasetError(f"manifest has unknown splits {bad_splits}: use train, val or test")
-    split_unlabelled = frame[(frame["label"].fillna(UNLABELLED) == UNLABELLED)
-                             & (frame["split"] != "")]
+    split_unlabelled = frame[~has_medium(frame) & (frame["split"] != "")]
     if len(split_unlabelled):
         raise DatasetError(f"unlabelled work {split_unlabelled['id'].iloc[0]!r} is in the "
                            f"{split_unlabelled['split'].iloc[0]} split: unlabelled works stay "

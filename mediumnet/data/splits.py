@@ -31,8 +31,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from mediumnet.data.manifest import has_medium, labelled
 from mediumnet.errors import DatasetError
-from mediumnet.labels import MEDIUMS, UNLABELLED
+from mediumnet.labels import MEDIUMS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -125,7 +126,7 @@ def splits(manifest: pd.DataFrame, val: float = 0.15, test: float = 0.15,
     if "split" not in everything or reshuffle:
         everything["split"] = ""
     everything["split"] = everything["split"].fillna("").astype(str)
-    known = everything["label"].fillna(UNLABELLED) != UNLABELLED
+    known = has_medium(everything)
     if not known.any():
         raise DatasetError("the manifest has only unlabelled works: nothing to split; label "
                            "some (mediumnet suggest, then mediumnet label) first")
@@ -212,7 +213,7 @@ class SplitSummary:
 def split_table(manifest: pd.DataFrame) -> pd.DataFrame:
     """Works per medium (rows) and split (columns), for the mediums the data set holds."""
     mediums = present_mediums(manifest["label"]) or MEDIUMS
-    manifest = manifest[manifest["label"].fillna(UNLABELLED) != UNLABELLED]
+    manifest = labelled(manifest)
     return (manifest.groupby(["label", "split"]).size().unstack(fill_value=0)
             .reindex(index=list(mediums), columns=list(SPLIT_NAMES), fill_value=0))
 
