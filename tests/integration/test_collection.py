@@ -166,6 +166,8 @@ def test_classify_gives_the_unlabelled_works_a_medium_and_abstains_below_its_thr
     (["classify", "ds"], "has no unlabelled works"),
     (["suggest", "ds", "--budget", "3"], "has no unlabelled works to suggest"),
     (["suggest", "curated", "--budget", "0"], "--budget"),
+    (["suggest", "ds", "--budget", "3", "--doubtful"],
+     "--doubtful needs an audit: run mediumnet audit ds first"),
     (["audit", "nowhere"], "nowhere"),
 ])
 def test_bad_collection_calls_fail_in_one_line(curated, mediumnet_exe, args, message):
@@ -191,6 +193,12 @@ def test_an_audit_of_a_medium_by_one_artist_says_which_and_writes_nothing(
     out = run(mediumnet_exe, "audit", str(copy), "--quiet", cwd=home, ok=False)
     assert out.returncode != 0 and "Traceback" not in out.stderr
     assert "engraving: works by one artist only" in out.stderr
+    assert not (copy / "audit").exists()
+    manifest.loc[manifest["label"] != "", "label"] = "painting"   # one medium only
+    write_manifest(copy, manifest)
+    out = run(mediumnet_exe, "audit", str(copy), "--quiet", cwd=home, ok=False)
+    assert out.returncode != 0 and "Traceback" not in out.stderr
+    assert "holds labelled works of painting medium: an audit needs two or more" in out.stderr
     assert not (copy / "audit").exists()
 
 
@@ -256,7 +264,7 @@ def test_a_collection_never_split_is_scored_with_split_all(in_store, mediumnet_e
     home = in_store.home
     export, _, _ = _export(in_store, tmp_path)
     run(mediumnet_exe, "harvest", "folder", str(tmp_path / "never"), "--from", str(export),
-        cwd=home)
+        "--keep-unlabelled", cwd=home)
     assert "split" not in _manifest(tmp_path / "never") or \
         (_manifest(tmp_path / "never")["split"].fillna("") == "").all()
     out = run(mediumnet_exe, "evaluate", CHAMPION, str(tmp_path / "never"), "--split", "all",
@@ -266,3 +274,8 @@ def test_a_collection_never_split_is_scored_with_split_all(in_store, mediumnet_e
     split_only = run(mediumnet_exe, "evaluate", CHAMPION, str(tmp_path / "never"), cwd=home,
                      ok=False)
     assert split_only.returncode != 0 and "--split all" in split_only.stderr
+    # With no validation works, classify cannot choose where to abstain: it says so.
+    no_val = run(mediumnet_exe, "classify", str(tmp_path / "never"), cwd=home, ok=False)
+    assert no_val.returncode != 0 and "Traceback" not in no_val.stderr
+    assert "has no validation works to choose the abstention threshold" in no_val.stderr
+    assert not (tmp_path / "never" / "classify").exists()

@@ -187,3 +187,51 @@ def test_a_wrong_sheet_changes_nothing(small_set, tmp_path, text, message):
     with pytest.raises(DatasetError, match=message):
         merge_labels(small_set, sheet)
     assert (small_set / "manifest.parquet").read_bytes() == before
+
+
+# --- bad inputs refused before anything is measured or written -------------------------
+
+def test_a_missing_sheet_is_named(small_set, tmp_path):
+    from mediumnet.data.labelling import merge_labels
+
+    with pytest.raises(DatasetError, match="nowhere.csv: no such file; give the CSV"):
+        merge_labels(small_set, tmp_path / "nowhere.csv")
+
+
+def test_an_unlabelled_work_in_a_split_is_refused_by_the_manifest_check(small_set):
+    from mediumnet.data.manifest import read_manifest, validate_manifest
+
+    manifest = read_manifest(small_set)
+    manifest.loc[manifest["id"] == "w2", "split"] = "val"
+    with pytest.raises(DatasetError, match="unlabelled work 'w2' is in the val split"):
+        validate_manifest(manifest)
+
+
+def test_an_audit_needs_labelled_works_and_two_folds(small_set):
+    from mediumnet.collection.audit import run_audit
+    from mediumnet.config import load_config
+    from mediumnet.data.manifest import read_manifest, write_manifest
+    from mediumnet.errors import MediumnetError
+
+    config = load_config("tiny", [])
+    with pytest.raises(MediumnetError, match="--folds 1: give 2 or more"):
+        run_audit(small_set, config, folds=1)
+    manifest = read_manifest(small_set)
+    manifest["label"], manifest["split"] = UNLABELLED, ""
+    write_manifest(small_set, manifest)
+    with pytest.raises(MediumnetError, match="has no labelled works to audit"):
+        run_audit(small_set, config)
+    assert not (small_set / "audit").exists()
+
+
+def test_the_audit_branches_must_be_fitted_ones_and_one_must_be_on():
+    from mediumnet.collection.crossfit import chosen_branches
+    from mediumnet.config import load_config
+    from mediumnet.errors import MediumnetError
+
+    config = load_config("tiny", [])
+    with pytest.raises(MediumnetError, match="texture: not a fitted branch; choose from"):
+        chosen_branches(config, ["texture"])
+    off = load_config("tiny", ["ensemble.use_features=false", "embedding.enabled=off"])
+    with pytest.raises(MediumnetError, match="no fitted branch is on"):
+        chosen_branches(off, None)
