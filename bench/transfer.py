@@ -38,7 +38,6 @@ import argparse
 import json
 import sys
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from workfolder import work_folder  # noqa: E402  (bench/ is on the path when run)
 
+from mediumnet.collection.crossfit import averaged_proba  # noqa: E402
 from mediumnet.config import load_config  # noqa: E402
 from mediumnet.console import quiet  # noqa: E402
 from mediumnet.labels import MEDIUMS  # noqa: E402
@@ -112,21 +112,6 @@ def measure(name: str, root: Path, config) -> Collection:
     return Collection(name, root, works, y, artist_groups(works).to_numpy(), inputs)
 
 
-def _fit_predict(estimators: dict, train: dict, y: np.ndarray, test: dict) -> np.ndarray:
-    """Fit one estimator per branch; return their averaged five-column probabilities."""
-    from sklearn.base import clone
-
-    from mediumnet.metrics import spread
-
-    parts = []
-    for name, estimator in estimators.items():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model = clone(estimator).fit(train[name], y)
-        parts.append(spread(model.predict_proba(test[name]), model.classes_))
-    return np.mean(parts, axis=0)
-
-
 def chosen_learners(a: Collection, config) -> dict:
     """Each branch's learner, chosen by grouped cross-validation on all of ``a``."""
     from mediumnet.branches import get_branch
@@ -146,7 +131,7 @@ def across(a: Collection, b: Collection, learners: dict) -> dict:
     if not shared:
         return {"macro_f1": None, "works": 0, "shared": []}
     keep = np.isin(b.y, [MEDIUMS.index(m) for m in shared])
-    probs = _fit_predict(learners, a.inputs, a.y, {k: v[keep] for k, v in b.inputs.items()})
+    probs = averaged_proba(learners, a.inputs, a.y, {k: v[keep] for k, v in b.inputs.items()})
     pred = probs.argmax(axis=1)
     return {"macro_f1": macro_f1(b.y[keep], pred, shared), "works": int(keep.sum()),
             "accuracy": float((pred == b.y[keep]).mean()), "shared": list(shared)}
@@ -200,7 +185,7 @@ def curve(b: Collection, others: list[Collection], ks: list[int], seed: int) -> 
         y = np.concatenate([b.y[rows]] + [o.y[keep] for o, keep in extra])
         if len(set(y.tolist())) < 2:
             return 0.0
-        probs = _fit_predict(learners, x, y, x_test)
+        probs = averaged_proba(learners, x, y, x_test)
         return macro_f1(b.y[test], probs.argmax(axis=1), classes)
 
     shuffled = {m: rng.permutation(pool[b.y[pool] == MEDIUMS.index(m)]) for m in classes}

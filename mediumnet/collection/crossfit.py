@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -136,12 +136,10 @@ def cross_fit(root: Path, works: pd.DataFrame, config: Config, *, folds: int = 5
     MediumnetError
         Fewer than two mediums, a medium with a single artist group, or nothing to measure.
     """
-    from sklearn.base import clone
     from sklearn.model_selection import StratifiedGroupKFold
 
     from mediumnet.data.splits import artist_groups, present_mediums
     from mediumnet.ensemble.meta import fit_meta_learner
-    from mediumnet.metrics import spread
 
     chosen = chosen_branches(config, branches)
     works, inputs = measured_inputs(root, works, chosen, config, progress)
@@ -173,19 +171,38 @@ def cross_fit(root: Path, works: pd.DataFrame, config: Config, *, folds: int = 5
     fold = np.zeros(len(y), dtype=int)
     for number, (rest, held) in enumerate(cv.split(inputs[chosen[0].name], y, groups)):
         fold[held] = number
-        parts = []
-        for branch in chosen:
-            x = inputs[branch.name]
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                model = clone(learners[branch.name]).fit(x[rest], y[rest])
-            parts.append(spread(model.predict_proba(x[held]), model.classes_))
-        probs[held] = np.mean(parts, axis=0)
+        probs[held] = averaged_proba(learners, {k: x[rest] for k, x in inputs.items()},
+                                     y[rest], {k: x[held] for k, x in inputs.items()})
     return CrossFit(works, y, probs, fold, classes, tuple(b.name for b in chosen))
 
 
-def probabilities_frame(fit: CrossFit) -> Any:
-    """Return the out-of-fold probabilities as ``p_<medium>`` columns, one row per work."""
-    import pandas as pd
+def averaged_proba(learners: Mapping[str, Any], train: Mapping[str, np.ndarray],
+                   y: np.ndarray, test: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Fit a fresh copy of each branch's learner on its inputs; average their probabilities.
 
-    return pd.DataFrame(fit.probs, columns=[f"p_{m}" for m in MEDIUMS])
+    Parameters
+    ----------
+    learners : mapping
+        ``{branch name: scikit-learn estimator}`` (cloned, never fit in place).
+    train, test : mapping
+        ``{branch name: (n, d) inputs}`` of the works to learn from and to predict.
+    y : numpy.ndarray
+        Class indices (into :data:`~mediumnet.labels.MEDIUMS`) of the training works.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_test, 5)`` probabilities, 0 for the mediums ``y`` lacks.
+    """
+    from sklearn.base import clone
+
+    from mediumnet.metrics import spread
+
+    parts = []
+    for name, learner in learners.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = clone(learner).fit(train[name], y)
+        parts.append(spread(model.predict_proba(test[name]), model.classes_))
+    return np.mean(parts, axis=0)
+
