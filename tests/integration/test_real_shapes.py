@@ -122,6 +122,31 @@ def test_predict_and_serve_give_absent_mediums_zero(first_try):
         assert row[f"p_{row['label']}"] == pytest.approx(row["confidence"])
 
 
+@pytest.mark.slow
+def test_a_new_collection_is_scored_over_the_shared_mediums_the_rest_counted(first_try):
+    home, exe, _ = first_try
+    tiny = ["--preset", "tiny"]
+    champion = "models:/mediumnet-ensemble@champion"   # knows painting, drawing, photography
+    _run(exe, ["synth", "other", "--per-class", "4", "--size", "320x240", "--seed", "9",
+               "--mediums", "painting,engraving", *tiny], home)
+    out = _run(exe, ["evaluate", champion, "other", "--split", "all", *tiny], home)
+    assert "left out: 4 works of mediums the model does not know (engraving 4)" in out.stdout
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{home / 'mlflow.db'}")
+    run = client.search_runs(client.get_experiment_by_name("mediumnet").experiment_id,
+                             "tags.`mediumnet.step` = 'evaluate'",
+                             order_by=["attributes.start_time DESC"])[0]
+    assert run.data.metrics["all_left_out_unknown_medium"] == 4
+    assert run.data.metrics["all_works"] == 4 and run.data.metrics["all_mediums_scored"] == 1
+
+    _run(exe, ["synth", "unknown", "--per-class", "3", "--size", "320x240", "--seed", "9",
+               "--mediums", ",".join(ABSENT), *tiny], home)
+    refused = _run(exe, ["evaluate", champion, "unknown", "--split", "all", *tiny], home,
+                   ok=False)
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert "is of a medium the model knows (painting, drawing, photography)" in refused.stderr
+    assert not (home / "unknown" / "evaluation").exists()
+
+
 @pytest.mark.parametrize("mediums", [("engraving", "photography"),
                                      ("painting", "engraving", "drawing", "photography")])
 def test_two_and_four_mediums_train_score_and_predict_over_what_they_hold(workdir, mediums):
