@@ -100,7 +100,10 @@ def stack_command(dataset_dir: str, no_register: bool, quiet: bool, preset: str,
         how = (f"temperature {cal['calibration_temperature']:.2f}, fit on val"
                if cal["calibration_temperature"] != 1.0 else "no temperature helped on val")
         click.echo(f"calibration ({how}): expected calibration error on test "
-                   f"{cal['test_ece_uncalibrated']:.3f} -> {cal['test_ece_calibrated']:.3f}")
+                   f"{cal['test_ece_uncalibrated']:.3f} -> {cal['test_ece_calibrated']:.3f}"
+                   + (" (95 % interval over the test's artists "
+                      f"{cal['test_ece_calibrated_low']:.3f}-{cal['test_ece_calibrated_high']:.3f})"
+                      if "test_ece_calibrated_low" in cal else ""))
     click.echo(f"label audit: {len(result.label_issues)} works to re-check in "
                f"{result.out_dir / 'label_issues.csv'} (gallery label_issues.png)")
     if result.version:
@@ -164,7 +167,7 @@ def evaluate_command(model_uri: str, dataset_dir: str, split: str, preset: str,
     from pathlib import Path
 
     from mediumnet.config import load_config
-    from mediumnet.study.evaluate import evaluate_model
+    from mediumnet.study.evaluate import evaluate_model, interval_text
 
     report = evaluate_model(model_uri, dataset_dir, split=split,
                             config=load_config(preset, overrides))
@@ -173,6 +176,8 @@ def evaluate_command(model_uri: str, dataset_dir: str, split: str, preset: str,
                f"{m['accuracy']:.3f}, balanced accuracy {m['balanced_accuracy']:.3f}, "
                f"macro-F1 {m['macro_f1']:.3f}, calibration error "
                f"{m['expected_calibration_error']:.3f}")
+    if "macro_f1_low" in m:
+        click.echo(f"95 % intervals over {int(m['artists'])} artists: {interval_text(m)}")
     click.echo(f"scores cover the mediums the model knows: "
                f"{', '.join(report.per_class['medium'])}")
     if report.left_out:

@@ -227,6 +227,7 @@ def _log_comparison(table: pd.DataFrame, fit: MetaFit, test_probs: dict[str, np.
     """Write and log the table, the kept ensemble's evaluation report and the label audit."""
     import mlflow
 
+    from mediumnet.data.splits import artist_groups
     from mediumnet.ensemble.audit import audit_labels
     from mediumnet.study.evaluate import evaluation_report
 
@@ -241,7 +242,8 @@ def _log_comparison(table: pd.DataFrame, fit: MetaFit, test_probs: dict[str, np.
     (out_dir / "table.md").write_text(markdown_table(table))
     evaluation_report(parts["test"].y, test_probs[kind], out_dir / "evaluation",
                       works=parts["test"].works, dataset_dir=root, prefix="test_",
-                      title=ensemble_title(kind), classes=classes)
+                      title=ensemble_title(kind), classes=classes,
+                      groups=artist_groups(parts["test"].works).to_numpy())
     issues = audit_labels(
         pd.concat([parts["val"].works, parts["test"].works], ignore_index=True),
         np.concatenate([parts["val"].y, parts["test"].y]),
@@ -422,9 +424,11 @@ def stack(dataset_dir: str | os.PathLike[str], config: Config, *, register: bool
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     import mlflow
 
+    from mediumnet.data.splits import artist_groups
     from mediumnet.ensemble.calibration import apply_temperature, calibrate
     from mediumnet.ensemble.champion import register_and_promote
     from mediumnet.ensemble.classifier import ImageClassifier
+    from mediumnet.metrics import artist_intervals
     from mediumnet.study.features import NUMERIC_FOR_MODELS
     from mediumnet.tracking import run_location, start_run
 
@@ -438,6 +442,11 @@ def stack(dataset_dir: str | os.PathLike[str], config: Config, *, register: bool
                                                  parts["test"].y, probs["test"][kind])
     test_probs = dict(probs["test"])
     test_probs[kind] = apply_temperature(test_probs[kind], calibration.temperature)
+    spread_of = artist_intervals(parts["test"].y, test_probs[kind],
+                                 artist_groups(parts["test"].works).to_numpy(), chosen.classes)
+    if spread_of:
+        (calibration_metrics["test_ece_calibrated_low"],
+         calibration_metrics["test_ece_calibrated_high"]) = spread_of["expected_calibration_error"]
     out_dir = root / "stack"
     out_dir.mkdir(parents=True, exist_ok=True)
     params = _run_params(classifier, fit, chosen.fitted, chosen.switches, parts, chosen.uris,

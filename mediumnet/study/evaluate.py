@@ -181,7 +181,8 @@ def evaluation_report(y_true: np.ndarray, probs: np.ndarray, out_dir: str | os.P
                       prefix: str = "test_", title: str = "model",
                       artifact_path: str = "evaluation",
                       log_to_mlflow: bool = True,
-                      classes: tuple[str, ...] | None = None) -> EvaluationReport:
+                      classes: tuple[str, ...] | None = None,
+                      groups: np.ndarray | None = None) -> EvaluationReport:
     """Measure predictions against the truth, write the report files and log them.
 
     Parameters
@@ -209,6 +210,11 @@ def evaluation_report(y_true: np.ndarray, probs: np.ndarray, out_dir: str | os.P
         The mediums the model knows (default: all five). Macro-F1, the per-class table, the
         confusion matrix and the pairs cover these only; works of other mediums count as
         errors in accuracy, and a warning says how many there were.
+    groups : numpy.ndarray, optional
+        ``(n,)`` each work's artist group (:func:`mediumnet.data.splits.artist_groups`):
+        accuracy, macro-F1 and calibration error get 95 % intervals from resampling whole
+        artists (:func:`mediumnet.metrics.artist_intervals`), as ``<name>_low`` and
+        ``<name>_high``.
 
     Returns
     -------
@@ -230,6 +236,12 @@ def evaluation_report(y_true: np.ndarray, probs: np.ndarray, out_dir: str | os.P
                     outside, ", ".join(classes))
     metrics, per_class, confusion, bins = _measure(y_true, probs, classes)
     ece = metrics["expected_calibration_error"]
+    if groups is not None:
+        from mediumnet.metrics import artist_intervals
+
+        for name, (low, high) in artist_intervals(y_true, probs, groups, classes).items():
+            metrics[f"{name}_low"], metrics[f"{name}_high"] = low, high
+        metrics["artists"] = float(len(set(np.asarray(groups, dtype=object).astype(str))))
     metrics = {prefix + k: v for k, v in metrics.items()}
     pairs = confused_pairs(confusion, classes)
 
@@ -337,8 +349,11 @@ def _markdown(metrics: dict[str, float], per_class: pd.DataFrame, pairs: pd.Data
     lines = [f"# Evaluation of {title}", "", scope, "",
              f"{int(m['works'])} works: accuracy {m['accuracy']:.3f}, balanced accuracy "
              f"{m['balanced_accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f}, expected "
-             f"calibration error {m['expected_calibration_error']:.3f}.", "",
-             "| medium | precision | recall | F1 | works |", "|---|---|---|---|---|"]
+             f"calibration error {m['expected_calibration_error']:.3f}."]
+    if "macro_f1_low" in m:
+        lines += ["", f"95 % intervals, resampling the {int(m['artists'])} artists (a hard "
+                  "artist moves every figure at once): " + interval_text(m) + "."]
+    lines += ["", "| medium | precision | recall | F1 | works |", "|---|---|---|---|---|"]
     lines += [f"| {r.medium} | {r.precision:.3f} | {r.recall:.3f} | {r.f1:.3f} | {r.support} |"
               for r in per_class.itertuples()]
     lines += ["", "## Most confused pairs", ""]
@@ -350,6 +365,14 @@ def _markdown(metrics: dict[str, float], per_class: pd.DataFrame, pairs: pd.Data
         lines += [f"| {r.pair} | {r.errors} | {r.a_as_b} | {r.b_as_a} | {r.share:.1%} |"
                   for r in pairs.itertuples()]
     return "\n".join(lines) + "\n"
+
+
+def interval_text(metrics: dict[str, float]) -> str:
+    """Say the intervals of :func:`evaluation_report`'s figures (names without their prefix)."""
+    return ", ".join(f"{label} {metrics[f'{name}_low']:.3f}-{metrics[f'{name}_high']:.3f}"
+                     for name, label in (("accuracy", "accuracy"), ("macro_f1", "macro-F1"),
+                                         ("expected_calibration_error", "calibration error"))
+                     if f"{name}_low" in metrics)
 
 
 def _mlflow_standard_evaluation(y_true: np.ndarray, y_pred: np.ndarray,
@@ -399,6 +422,7 @@ def evaluate_model(model_uri: str, dataset_dir: str | os.PathLike[str], *,
         No such split, no works in it, or a URI that is not a mediumnet model.
     """
     from mediumnet.data.manifest import labelled, manifest_digest, read_manifest
+    from mediumnet.data.splits import artist_groups
 
     if split not in SPLIT_CHOICES:
         raise MediumnetError(f"unknown split {split!r}: choose {', '.join(SPLIT_CHOICES)}")
@@ -446,7 +470,8 @@ def evaluate_model(model_uri: str, dataset_dir: str | os.PathLike[str], *,
         out = root / "evaluation" / f"{re.sub(r'[^A-Za-z0-9._-]+', '_', model_uri)}-{split}"
         report = evaluation_report(y_true[ok], probs[ok], out, works=works[ok],
                                    dataset_dir=root, prefix=f"{split}_", title=model_uri,
-                                   classes=classifier.classes)
+                                   classes=classifier.classes,
+                                   groups=artist_groups(works[ok]).to_numpy())
         mlflow.set_tag(TAG_MEDIUMS, ",".join(classifier.classes))
         standard = _mlflow_standard_evaluation(y_true[ok], probs[ok].argmax(axis=1),
                                                classifier.classes)

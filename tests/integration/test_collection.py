@@ -271,6 +271,7 @@ def test_a_collection_never_split_is_scored_with_split_all(in_store, mediumnet_e
               cwd=home)
     assert f"{CHAMPION} on all (35 works)" in out.stdout
     assert "left out" not in out.stdout           # the champion knows all five mediums
+    assert "95 % intervals over" in out.stdout and "macro-F1 0." in out.stdout
     split_only = run(mediumnet_exe, "evaluate", CHAMPION, str(tmp_path / "never"), cwd=home,
                      ok=False)
     assert split_only.returncode != 0 and "--split all" in split_only.stderr

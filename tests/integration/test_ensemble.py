@@ -320,6 +320,14 @@ def test_evaluate_writes_and_logs_the_full_report(in_store):
                                                                       "evaluation")}
     assert "evaluation/confusion_matrix.png" in artifacts
     assert report.confusion.sum() == m["test_works"]
+    # Each figure comes with its spread over the test's artists (the calibration error of a
+    # draw is biased upwards, so only the scores are sure to lie inside theirs).
+    for key in ("test_accuracy", "test_macro_f1"):
+        assert m[f"{key}_low"] <= m[key] <= m[f"{key}_high"], key
+    assert 0 <= m["test_expected_calibration_error_low"] <= \
+        m["test_expected_calibration_error_high"] <= 1
+    assert m["test_artists"] >= 2
+    assert "95 % intervals, resampling the" in (report.files[-1].parent / "report.md").read_text()
 
 
 def test_a_branch_model_is_evaluated_the_same_way(in_store):

@@ -77,6 +77,7 @@ def test_a_first_try_on_three_mediums_runs_end_to_end_quietly(first_try):
     assert all(int(v) > 0 for row in table for v in row[1:]), split
     assert "warning: fewer than 5 validation works" in outputs["split"].stderr
     assert "| stack |" in outputs["stack"].stdout
+    assert "95 % interval over the test's artists" in outputs["stack"].stdout
     assert ("scores cover the mediums the model knows: painting, drawing, photography"
             in outputs["evaluate"].stdout)
     report = next((home / "ds" / "evaluation").glob("*/report.md")).read_text()

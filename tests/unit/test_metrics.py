@@ -31,3 +31,55 @@ def test_scores_and_spreading_onto_the_five_mediums():
     assert scores(np.array([1, 4]), probs, classes) == {"accuracy": 1.0, "macro_f1": 1.0}
     same = np.eye(5)[[0, 1]]
     assert to_five(same, MEDIUMS) is same
+
+
+def _case(seed: int = 3, n: int = 90, artists: int = 12):
+    """Three mediums, a decent model with a few confident mistakes, works by artists."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    probs = np.zeros((n, 5))
+    probs[:, :3] = rng.dirichlet([1, 1, 1], n)
+    probs[np.arange(n), y] += rng.uniform(0, 1.5, n)
+    probs /= probs.sum(axis=1, keepdims=True)
+    return y, probs, rng.integers(0, artists, n)
+
+
+def test_each_draw_of_artists_is_measured_as_the_works_it_takes():
+    from mediumnet.metrics import expected_calibration_error, figures_of_draws
+
+    classes = ("painting", "engraving", "drawing")
+    y, probs, group = _case()
+    rng = np.random.default_rng(0)
+    draws = rng.multinomial(12, np.full(12, 1 / 12), size=6)
+    draws[0] = 1  # every artist once: the figures of the whole
+    draws[1] = 0
+    draws[1, group[y == 0][0]] = 2  # one artist twice, whose works may be of one medium
+    figures = figures_of_draws(y, probs, group, draws, classes)
+    for row, counts in enumerate(draws):
+        taken = np.concatenate([np.repeat(np.flatnonzero(group == a), c)
+                                for a, c in enumerate(counts)])
+        expected = scores(y[taken], probs[taken], tuple(MEDIUMS[i] for i in sorted(
+            set(y[taken].tolist()))))
+        assert figures["accuracy"][row] == pytest.approx(expected["accuracy"])
+        assert figures["macro_f1"][row] == pytest.approx(expected["macro_f1"])
+        assert figures["expected_calibration_error"][row] == pytest.approx(
+            expected_calibration_error(y[taken], probs[taken])[0])
+
+
+def test_artist_intervals_hold_the_figure_and_widen_when_one_artist_decides_it():
+    from mediumnet.metrics import artist_intervals
+
+    classes = ("painting", "engraving", "drawing")
+    y, probs, group = _case(n=120, artists=20)
+    whole = scores(y, probs, classes)
+    spread_out = artist_intervals(y, probs, group, classes)
+    for name in ("accuracy", "macro_f1"):
+        low, high = spread_out[name]
+        assert low < whole[name] < high
+    # The same works, but every mistake by one artist: the figure hangs on whether the draw
+    # takes that artist, and the interval says so.
+    wrong = probs.argmax(axis=1) != y
+    clustered = np.where(wrong, 99, group)
+    low, high = artist_intervals(y, probs, clustered, classes)["accuracy"]
+    assert high - low > (spread_out["accuracy"][1] - spread_out["accuracy"][0]) * 1.5
+    assert artist_intervals(y, probs, np.zeros(len(y)), classes) == {}
