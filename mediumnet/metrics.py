@@ -62,6 +62,12 @@ def to_five(probs: np.ndarray, classes: Sequence[str]) -> np.ndarray:
     return spread(probs, class_indices(classes))
 
 
+def confidence_bin(confidence: np.ndarray, bins: int = CALIBRATION_BINS) -> np.ndarray:
+    """Return the equal-width bin on [0, 1] of each confidence (right edges closed)."""
+    edges = np.linspace(0, 1, bins + 1)
+    return np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
+
+
 def expected_calibration_error(y_true: np.ndarray, probs: np.ndarray,
                                bins: int = CALIBRATION_BINS) -> tuple[float, pd.DataFrame]:
     """Compute the expected calibration error of the top-class confidence, with the per-bin table.
@@ -84,7 +90,7 @@ def expected_calibration_error(y_true: np.ndarray, probs: np.ndarray,
     confidence = probs.max(axis=1)
     correct = probs.argmax(axis=1) == y_true
     edges = np.linspace(0, 1, bins + 1)
-    index = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
+    index = confidence_bin(confidence, bins)
     rows = []
     ece = 0.0
     for b in range(bins):
@@ -183,8 +189,7 @@ def figures_of_draws(y_true: np.ndarray, probs: np.ndarray, group: np.ndarray,
     pred = probs.argmax(axis=1)
     confidence = probs.max(axis=1)
     correct = (pred == y_true).astype(float)
-    edges = np.linspace(0, 1, CALIBRATION_BINS + 1)
-    bin_of = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, CALIBRATION_BINS - 1)
+    bin_of = confidence_bin(confidence)
     labels = class_indices(classes)
     columns = [np.ones(len(y_true)), correct]
     columns += [np.where(bin_of == b, correct - confidence, 0.0) for b in range(CALIBRATION_BINS)]
