@@ -10,7 +10,7 @@ import click
 
 from mediumnet.branches import BRANCHES, keras_branches
 from mediumnet.cli.app import cli, config_options, errors_as_one_line, fail
-from mediumnet.data.manifest import SPLITS
+from mediumnet.data.manifest import EVALUATION_SPLITS
 from mediumnet.errors import MediumnetError
 
 
@@ -150,7 +150,7 @@ def score_command(source: str, output: str, model_uri: str | None, engine: str,
 @cli.command("evaluate")
 @click.argument("model_uri")
 @click.argument("dataset_dir", type=click.Path(file_okay=False))
-@click.option("--split", type=click.Choice([*SPLITS, "all"]), default="test",
+@click.option("--split", type=click.Choice(EVALUATION_SPLITS), default="test",
               show_default=True,
               help="The split to evaluate on; all: every labelled work (a data set never "
                    "split, e.g. a new collection).")

@@ -45,6 +45,9 @@ MANIFEST_COLUMNS: dict[str, str] = {
 """Column → pandas dtype, in the order they are written."""
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
+EVALUATION_SPLITS: tuple[str, ...] = (*SPLITS, "all")
+"""What a model is evaluated on: a split, or ``all`` the labelled works (a collection never
+split, e.g. a new collection the model was not trained on)."""
 
 
 def has_medium(manifest: pd.DataFrame) -> pd.Series:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from mediumnet.data.manifest import SPLITS
+from mediumnet.data.manifest import EVALUATION_SPLITS
 from mediumnet.errors import MediumnetError
 from mediumnet.labels import MEDIUMS
 from mediumnet.metrics import expected_calibration_error
@@ -35,9 +35,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mediumnet")
 GALLERY_SIZE = 12
-SPLIT_CHOICES = (*SPLITS, "all")
-"""What ``evaluate`` scores: a split, or ``all`` the labelled works (a collection never
-split, e.g. a new collection the model was not trained on)."""
 
 
 @dataclass
@@ -426,8 +423,8 @@ def evaluate_model(model_uri: str, dataset_dir: str | os.PathLike[str], *,
     from mediumnet.data.manifest import labelled, manifest_digest, read_manifest
     from mediumnet.data.splits import artist_groups
 
-    if split not in SPLIT_CHOICES:
-        raise MediumnetError(f"unknown split {split!r}: choose {', '.join(SPLIT_CHOICES)}")
+    if split not in EVALUATION_SPLITS:
+        raise MediumnetError(f"unknown split {split!r}: choose {', '.join(EVALUATION_SPLITS)}")
     started = time.perf_counter()
     root = Path(dataset_dir)
     manifest = read_manifest(root)
