@@ -223,8 +223,13 @@ def _compare(parts: dict[str, _SplitOutputs], classifier: ImageClassifier, confi
 
 def _log_comparison(table: pd.DataFrame, fit: MetaFit, test_probs: dict[str, np.ndarray],
                     parts: dict[str, _SplitOutputs], root: Path, out_dir: Path,
-                    classes: tuple[str, ...], unreadable: int, kind: str) -> pd.DataFrame:
-    """Write and log the table, the kept ensemble's evaluation report and the label audit."""
+                    classes: tuple[str, ...], unreadable: int, kind: str
+                    ) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Write and log the table, the kept ensemble's evaluation report and the label audit.
+
+    Returns the label issues and the kept ensemble's test metrics (``test_`` prefixed, with
+    their intervals over the test's artists).
+    """
     import mlflow
 
     from mediumnet.data.splits import artist_groups
@@ -240,10 +245,10 @@ def _log_comparison(table: pd.DataFrame, fit: MetaFit, test_probs: dict[str, np.
     mlflow.set_tag(TAG_MEDIUMS, ",".join(classes))
     table.to_csv(out_dir / "table.csv", index_label="model")
     (out_dir / "table.md").write_text(markdown_table(table))
-    evaluation_report(parts["test"].y, test_probs[kind], out_dir / "evaluation",
-                      works=parts["test"].works, dataset_dir=root, prefix="test_",
-                      title=ensemble_title(kind), classes=classes,
-                      groups=artist_groups(parts["test"].works).to_numpy())
+    report = evaluation_report(parts["test"].y, test_probs[kind], out_dir / "evaluation",
+                               works=parts["test"].works, dataset_dir=root, prefix="test_",
+                               title=ensemble_title(kind), classes=classes,
+                               groups=artist_groups(parts["test"].works).to_numpy())
     issues = audit_labels(
         pd.concat([parts["val"].works, parts["test"].works], ignore_index=True),
         np.concatenate([parts["val"].y, parts["test"].y]),
@@ -251,7 +256,7 @@ def _log_comparison(table: pd.DataFrame, fit: MetaFit, test_probs: dict[str, np.
     mlflow.log_metric("label_issues", float(len(issues)))
     for name in ("table.csv", "table.md", "label_issues.csv", "label_issues.png"):
         mlflow.log_artifact(str(out_dir / name))
-    return issues
+    return issues, report.metrics
 
 
 def kept_kind(table: pd.DataFrame, keep: str = "better") -> str:
@@ -424,11 +429,9 @@ def stack(dataset_dir: str | os.PathLike[str], config: Config, *, register: bool
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     import mlflow
 
-    from mediumnet.data.splits import artist_groups
     from mediumnet.ensemble.calibration import apply_temperature, calibrate
     from mediumnet.ensemble.champion import register_and_promote
     from mediumnet.ensemble.classifier import ImageClassifier
-    from mediumnet.metrics import artist_intervals
     from mediumnet.study.features import NUMERIC_FOR_MODELS
     from mediumnet.tracking import run_location, start_run
 
@@ -442,11 +445,6 @@ def stack(dataset_dir: str | os.PathLike[str], config: Config, *, register: bool
                                                  parts["test"].y, probs["test"][kind])
     test_probs = dict(probs["test"])
     test_probs[kind] = apply_temperature(test_probs[kind], calibration.temperature)
-    spread_of = artist_intervals(parts["test"].y, test_probs[kind],
-                                 artist_groups(parts["test"].works).to_numpy(), chosen.classes)
-    if spread_of:
-        (calibration_metrics["test_ece_calibrated_low"],
-         calibration_metrics["test_ece_calibrated_high"]) = spread_of["expected_calibration_error"]
     out_dir = root / "stack"
     out_dir.mkdir(parents=True, exist_ok=True)
     params = _run_params(classifier, fit, chosen.fitted, chosen.switches, parts, chosen.uris,
@@ -455,9 +453,14 @@ def stack(dataset_dir: str | os.PathLike[str], config: Config, *, register: bool
                    params=params) as run:
         mlflow.log_metrics({f"train_cv_macro_f1_{name}": one.cv_macro_f1
                             for name, one in chosen.fitted.items()})
+        issues, tested = _log_comparison(table, fit, test_probs, parts, root, out_dir,
+                                         chosen.classes, len(failed), kind)
+        # The calibrated test ECE's spread over artists, as the evaluation report measured it.
+        for end in ("low", "high"):
+            if f"test_expected_calibration_error_{end}" in tested:
+                calibration_metrics[f"test_ece_calibrated_{end}"] = \
+                    tested[f"test_expected_calibration_error_{end}"]
         mlflow.log_metrics(calibration_metrics)
-        issues = _log_comparison(table, fit, test_probs, parts, root, out_dir, chosen.classes,
-                                 len(failed), kind)
         with tempfile.TemporaryDirectory() as tmp:
             _save_kept(Path(tmp) / "model", kind, classifier, fit, config,
                        {"branch_uris": chosen.uris, "branch_versions": chosen.versions,
