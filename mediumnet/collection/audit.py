@@ -89,23 +89,18 @@ def audit_table(fit: CrossFit) -> pd.DataFrame:
 
 def _write(table: pd.DataFrame, root: Path, out: Path | None, fit: CrossFit, folds: int
            ) -> tuple[Path, Path]:
-    from mediumnet.collection.page import write_page
+    from mediumnet.collection.page import write_table
 
-    csv = Path(out) if out else root / AUDIT_DIR / AUDIT_CSV
-    csv.parent.mkdir(parents=True, exist_ok=True)
-    part = csv.with_name(f".{csv.name}.part")
-    table.to_csv(part, index=False)
-    part.replace(csv)
     flagged = int(table["flagged"].sum())
-    page = write_page(
-        csv.with_suffix(".html"), table, root, title="Attributions to re-check",
+    return write_table(
+        table, Path(out) if out else root / AUDIT_DIR / AUDIT_CSV, root,
+        title="Attributions to re-check",
         intro=[f"{flagged} of {len(table)} labelled works are flagged (highlighted, first): "
                "their given medium is unlikely beside the rest of the collection. Each "
                "work was judged by models that did not learn from it or its artist "
                f"({folds} folds grouped by artist; branches: {', '.join(fit.branches)}). "
                "Score: the probability of the given medium."],
         columns=[c for c in COLUMNS if c not in ("image_path", "fold")], marked="flagged")
-    return csv, page
 
 
 def run_audit(dataset_dir: str | os.PathLike[str], config: Config, *,

@@ -163,7 +163,7 @@ def run_classify(dataset_dir: str | os.PathLike[str], config: Config | None = No
     """
     import mlflow
 
-    from mediumnet.collection.page import write_page
+    from mediumnet.collection.page import write_table
     from mediumnet.data.manifest import manifest_digest, read_manifest, unlabelled
     from mediumnet.ensemble.model import load_classifier
     from mediumnet.registry import model_uri as registered
@@ -183,20 +183,18 @@ def run_classify(dataset_dir: str | os.PathLike[str], config: Config | None = No
     chosen = _threshold(classifier, root, manifest, precision, threshold)
     probs, errors = classifier.predict_proba([str(root / p) for p in works["image_path"]])
     table = _table(works, probs, errors, chosen)
-    csv = Path(out) if out else root / CLASSIFY_DIR / "classified.csv"
-    csv.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(csv, index=False)
     said = (f"threshold {chosen.confidence:.3f} chosen on {chosen.works} validation works for "
             f"precision {precision:.2f} (there: {chosen.precision:.3f}, answering "
             f"{chosen.coverage:.0%})" if chosen.works else
             f"threshold {chosen.confidence:.3f} as given")
-    page = write_page(csv.with_suffix(".html"), table, root,
-                      title="Unlabelled works: the model's mediums",
-                      intro=[f"Model {uri}. It abstains (highlighted) below confidence "
-                             f"{chosen.confidence:.3f}: {said}."],
-                      columns=["suggested_label", "confidence", "abstained", "medium_text",
-                               "label_reason", "title", "artist", "id", "error"],
-                      marked="abstained")
+    csv, page = write_table(table, Path(out) if out else root / CLASSIFY_DIR / "classified.csv",
+                            root, title="Unlabelled works: the model's mediums",
+                            intro=[f"Model {uri}. It abstains (highlighted) below confidence "
+                                   f"{chosen.confidence:.3f}: {said}."],
+                            columns=["suggested_label", "confidence", "abstained",
+                                     "medium_text", "label_reason", "title", "artist", "id",
+                                     "error"],
+                            marked="abstained")
     result = ClassifyResult(table, chosen, csv, page, 0.0)
     with start_run("classify", config=config, dataset_digest=manifest_digest(manifest),
                    dataset_dir=root, params={"model_uri": uri, "precision": precision},

@@ -1,9 +1,9 @@
 """A page a curator opens: a table of works with their thumbnails, in one HTML file.
 
 The audit, the classification of unlabelled works and the labelling suggestions each write
-their table as CSV and as this page: one row per work, its thumbnail embedded (the file
-stands alone: it can be mailed, archived or logged to MLflow), rows marked by a column
-(flagged, abstained) drawn in another colour.
+their table as CSV and as this page (:func:`write_table`): one row per work, its thumbnail
+embedded (the file stands alone: it can be mailed, archived or logged to MLflow), rows marked
+by a column (flagged, abstained) drawn in another colour.
 """
 
 from __future__ import annotations
@@ -106,8 +106,40 @@ def write_page(path: str | os.PathLike[str], table: pd.DataFrame, root: Path, *,
             f"</title><style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
             f"{paragraphs}<table><thead><tr>{header}</tr></thead><tbody>\n{body}\n</tbody>"
             "</table></body></html>\n")
+    _replace(path, lambda part: part.write_text(text, encoding="utf-8"))
+    return path
+
+
+def write_table(table: pd.DataFrame, csv: str | os.PathLike[str], root: Path, *,
+                title: str, intro: Sequence[str] = (), columns: Sequence[str] = (),
+                marked: str | None = None) -> tuple[Path, Path]:
+    """Write ``table`` as a CSV and, beside it (suffix ``.html``), as its page.
+
+    Both replace what was there atomically: a failure leaves the previous files whole.
+    The keywords are :func:`write_page`'s.
+
+    Returns
+    -------
+    (pathlib.Path, pathlib.Path)
+        The CSV and the page.
+    """
+    csv = Path(csv)
+    _replace(csv, lambda part: table.to_csv(part, index=False))
+    page = write_page(csv.with_suffix(".html"), table, root, title=title, intro=intro,
+                      columns=columns, marked=marked)
+    return csv, page
+
+
+def _replace(path: Path, write) -> None:
+    """Write ``path`` through a hidden ``.part`` file beside it, then rename it into place.
+
+    A write that fails takes its ``.part`` file with it; ``path`` is left as it was.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_name(f".{path.name}.part")
-    part.write_text(text, encoding="utf-8")
+    try:
+        write(part)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
     part.replace(path)
-    return path

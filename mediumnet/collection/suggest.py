@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mediumnet")
 SUGGEST_DIR = "suggest"
+SHEET = "to_label.csv"
+"""The sheet to fill in, in ``DATASET_DIR/SUGGEST_DIR``."""
 POOL = 5
 """The most uncertain ``POOL x N`` candidates are the ones the picks are spread over."""
 
@@ -190,7 +192,7 @@ def run_suggest(dataset_dir: str | os.PathLike[str], config: Config, *, budget: 
     import mlflow
 
     from mediumnet.collection.crossfit import chosen_branches
-    from mediumnet.collection.page import write_page
+    from mediumnet.collection.page import write_table
     from mediumnet.data.manifest import labelled, manifest_digest, read_manifest
     from mediumnet.tracking import run_location, start_run
 
@@ -210,16 +212,14 @@ def run_suggest(dataset_dir: str | os.PathLike[str], config: Config, *, budget: 
     chosen, probs = suggest_picks(x_k, y_k, x_c, budget, seed=config.train.seed)
     rows = candidates.set_index("id").loc[ids_c].reset_index()
     table = _sheet(rows, probs, chosen, root)
-    csv = root / SUGGEST_DIR / "to_label.csv"
-    csv.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(csv, index=False)
-    page = write_page(csv.with_suffix(".html"), table, root, title="Works to label next",
-                      intro=[f"{len(table)} of {len(ids_c)} candidates, in the order picked: "
-                             "the least certain under a model of the labelled works, spread "
-                             f"over the collection ({branch.name} space). Fill the label "
-                             f"column of {csv.name} and run mediumnet label {root} --from it."],
-                      columns=["id", "suggested_label", "confidence", "uncertainty",
-                               "current_label", "medium_text", "title", "artist"])
+    csv, page = write_table(
+        table, root / SUGGEST_DIR / SHEET, root, title="Works to label next",
+        intro=[f"{len(table)} of {len(ids_c)} candidates, in the order picked: the least "
+               "certain under a model of the labelled works, spread over the collection "
+               f"({branch.name} space). Fill the label column of {SHEET} and run mediumnet "
+               f"label {root} --from it."],
+        columns=["id", "suggested_label", "confidence", "uncertainty", "current_label",
+                 "medium_text", "title", "artist"])
     with start_run("suggest", config=config, dataset_digest=manifest_digest(manifest),
                    dataset_dir=root, params={"budget": budget, "doubtful": doubtful,
                                              "space": branch.name}) as run:

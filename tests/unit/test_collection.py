@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -235,3 +237,24 @@ def test_the_audit_branches_must_be_fitted_ones_and_one_must_be_on():
     off = load_config("tiny", ["ensemble.use_features=false", "embedding.enabled=off"])
     with pytest.raises(MediumnetError, match="no fitted branch is on"):
         chosen_branches(off, None)
+
+
+def test_a_table_is_written_as_csv_and_page_and_a_failed_write_leaves_the_old_ones(tmp_path):
+    from mediumnet.collection.page import write_table
+
+    table = pd.DataFrame({"id": ["a", "b"], "image_path": ["none.jpg", "none.jpg"],
+                          "flagged": [True, False], "score": [0.1, 0.9]})
+    csv, page = write_table(table, tmp_path / "out" / "t.csv", tmp_path, title="T",
+                            marked="flagged")
+    assert pd.read_csv(csv)["id"].tolist() == ["a", "b"]
+    assert page == tmp_path / "out" / "t.html" and page.read_text().count('class="marked"') == 1
+
+    class Unwritable(pd.DataFrame):  # writes half a file, then the disk is full
+        def to_csv(self, path, *args, **kwargs):
+            Path(path).write_text("id,ima")
+            raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        write_table(Unwritable(table.iloc[:1]), csv, tmp_path, title="T")
+    assert pd.read_csv(csv)["id"].tolist() == ["a", "b"]          # the old table, whole
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["t.csv", "t.html"]
