@@ -44,6 +44,7 @@ from workfolder import work_folder  # noqa: E402  (bench/ is on the path when ru
 from mediumnet.collection.crossfit import averaged_proba  # noqa: E402
 from mediumnet.config import load_config  # noqa: E402
 from mediumnet.console import quiet  # noqa: E402
+from mediumnet.data.manifest import SPLITS  # noqa: E402
 from mediumnet.ensemble.calibration import apply_temperature, fit_temperature  # noqa: E402
 from mediumnet.metrics import (  # noqa: E402
     artist_intervals,
@@ -64,18 +65,16 @@ def part(c: Collection, where: np.ndarray) -> Collection:
 
 
 def out_of_fold(c: Collection, learners: dict, where: np.ndarray, folds: int, seed: int
-                ) -> tuple[np.ndarray, np.ndarray]:
+                ) -> np.ndarray:
     """Out-of-fold probabilities of the works at ``where``, folds grouped by artist."""
     from sklearn.model_selection import StratifiedGroupKFold
 
     probs = np.zeros((len(where), 5))
-    fold = np.zeros(len(where), dtype=int)
     cv = StratifiedGroupKFold(folds, shuffle=True, random_state=seed)
-    for number, (rest, held) in enumerate(cv.split(where, c.y[where], c.groups[where])):
+    for rest, held in cv.split(where, c.y[where], c.groups[where]):
         probs[held] = averaged_proba(learners, rows(c, where[rest]), c.y[where[rest]],
                                      rows(c, where[held]))
-        fold[held] = number
-    return probs, fold
+    return probs
 
 
 def figures(c: Collection, y: np.ndarray, raw: np.ndarray, calibrated: np.ndarray,
@@ -115,7 +114,7 @@ def whole(c: Collection, config, folds: int, seed: int) -> dict:
     for rest, held in cv.split(c.y, c.y, c.groups):
         learners = chosen_learners(part(c, rest), config)
         raw[held] = averaged_proba(learners, rows(c, rest), c.y[rest], rows(c, held))
-        inner, _ = out_of_fold(c, learners, rest, folds, seed)
+        inner = out_of_fold(c, learners, rest, folds, seed)
         temperature = fit_temperature(c.y[rest], inner).temperature
         temperatures.append(temperature)
         calibrated[held] = apply_temperature(raw[held], temperature)
@@ -127,12 +126,14 @@ def whole(c: Collection, config, folds: int, seed: int) -> dict:
 def own_split(c: Collection, config) -> dict | None:
     """Learners chosen and fit on train, temperature on val, scored on test (as ``stack``)."""
     split = c.works["split"].fillna("").to_numpy() if "split" in c.works else None
-    if split is None or not all((split == s).any() for s in ("train", "val", "test")):
+    if split is None or not all((split == s).any() for s in SPLITS):
         return None
-    train, val, test = (np.flatnonzero(split == s) for s in ("train", "val", "test"))
+    train, val, test = (np.flatnonzero(split == s) for s in SPLITS)
     learners = chosen_learners(part(c, train), config)
-    val_probs = averaged_proba(learners, rows(c, train), c.y[train], rows(c, val))
-    test_probs = averaged_proba(learners, rows(c, train), c.y[train], rows(c, test))
+    # One fit on train predicts val and test alike.
+    probs = averaged_proba(learners, rows(c, train), c.y[train],
+                           rows(c, np.concatenate([val, test])))
+    val_probs, test_probs = probs[:len(val)], probs[len(val):]
     temperature = fit_temperature(c.y[val], val_probs).temperature
     out = figures(c, c.y[test], test_probs, apply_temperature(test_probs, temperature),
                   c.groups[test])
