@@ -46,7 +46,7 @@ def flags(root, works, config, folds):
     from mediumnet.ensemble.audit import flag_label_issues
 
     fit = cross_fit(root, works, config, folds=folds, progress=False)
-    flagged, score = flag_label_issues(fit.y, fit.probs, fit.classes)
+    flagged, _ = flag_label_issues(fit.y, fit.probs, fit.classes)
     return fit, set(fit.works["id"][flagged])
 
 
