@@ -322,10 +322,12 @@ def curves(sets: list[Collection], ks: list[int], seeds: int) -> dict:
         for k in ks:  # seed by seed: the same test part, the same pool
             gap = np.array([r["suggested"][k] - r["random"][max(ks)] for r in runs])
             paired[k] = {"mean": float(gap.mean()), "sd": float(gap.std()),
+                         "standard_error": float(gap.std() / np.sqrt(len(gap))),
                          "seeds_reaching": int((gap >= 0).sum())}
         print("  suggested at K minus random at K=" + str(max(ks)) + ", seed by seed: "
-              + "; ".join(f"K={k} {v['mean']:+.3f} ± {v['sd']:.3f} ({v['seeds_reaching']} "
-                          f"of {seeds} seeds at or above)" for k, v in paired.items()))
+              + "; ".join(f"K={k} {v['mean']:+.3f} ± {v['sd']:.3f} (standard error "
+                          f"{v['standard_error']:.3f}; {v['seeds_reaching']} of {seeds} seeds "
+                          "at or above)" for k, v in paired.items()))
         out[b.name] = {"runs": runs, "summary": summary, "goal": goal,
                        "suggested_reach_k": min(reached) if reached else None,
                        "paired_gap": paired}
