@@ -3,7 +3,7 @@
     .venv/bin/python bench/transfer.py SET [SET ...] [--preset demo] [--work DIR]
                                        [--folds 5] [--seeds 3] [--ks 5,10,20,40]
                                        [--synthetic-per-class 60] [--json FILE]
-                                       [--without-doubtful N]
+                                       [--without-doubtful N] [--pool-factor 5]
                                        [--set SECTION.FIELD=VALUE ...]
 
 A SET is ``[NAME=]WHERE``: a mediumnet data set (a folder with ``manifest.parquet``, used in
@@ -42,6 +42,9 @@ answers than random picks do (on peopleart-mediums, 11 % of the suggested picks 
 among the 40 works the audit doubts most, 5 % of the pool, 4 % of the random picks at
 K = 40), answers a curator looking at the work would not give. Run it both ways to see how
 much of the curves that moves.
+
+``--pool-factor P`` spreads each round's suggested picks over the ``P x round`` most uncertain
+works instead of ``mediumnet suggest``'s 5 x round, to measure how much that choice matters.
 """
 
 import argparse
@@ -58,6 +61,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from workfolder import work_folder  # noqa: E402  (bench/ is on the path when run)
 
 from mediumnet.collection.crossfit import averaged_proba  # noqa: E402
+from mediumnet.collection.suggest import POOL  # noqa: E402
 from mediumnet.config import load_config  # noqa: E402
 from mediumnet.console import quiet  # noqa: E402
 from mediumnet.labels import MEDIUMS  # noqa: E402
@@ -194,7 +198,8 @@ def held_out(b: Collection, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return pool, test
 
 
-def curve(b: Collection, others: list[Collection], ks: list[int], seed: int) -> dict:
+def curve(b: Collection, others: list[Collection], ks: list[int], seed: int,
+          pool_factor: int = POOL) -> dict:
     """Macro-F1 on ``b``'s test part for K labels per medium: random, suggested, pooled."""
     from mediumnet.collection.suggest import pick, suggest_picks
     from mediumnet.metrics import macro_f1
@@ -231,7 +236,8 @@ def curve(b: Collection, others: list[Collection], ks: list[int], seed: int) -> 
             rest = np.setdiff1d(np.arange(len(pool)), picked)
             known = pool[picked]
             chosen, _ = suggest_picks(space[known], b.y[known], space[pool[rest]],
-                                      min(step, k * len(classes) - len(picked)), seed=seed)
+                                      min(step, k * len(classes) - len(picked)), seed=seed,
+                                      pool_factor=pool_factor)
             picked += [int(rest[i]) for i in chosen]
         out["suggested"][k] = score(pool[picked[:k * len(classes)]])
     return out
@@ -248,8 +254,11 @@ def main() -> None:
     parser.add_argument("--synthetic-per-class", type=int, default=60)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--without-doubtful", type=int, default=0, metavar="N")
+    parser.add_argument("--pool-factor", type=int, default=POOL, metavar="P")
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     args = parser.parse_args()
+    if args.pool_factor < 1:
+        parser.error(f"--pool-factor {args.pool_factor}: give 1 or more")
     quiet()
     config = load_config(args.preset, args.overrides)
     ks = [int(k) for k in args.ks.split(",")]
@@ -257,7 +266,7 @@ def main() -> None:
         sets = [measure(*prepare(s, work, config, args.synthetic_per_class), config,
                         args.without_doubtful) for s in args.sets]
         figures = {"matrix": matrix(sets, config, args.folds),
-                   "curves": curves(sets, ks, args.seeds)}
+                   "curves": curves(sets, ks, args.seeds, args.pool_factor)}
     if args.json:
         args.json.write_text(json.dumps(figures, indent=1) + "\n")
         print(f"figures written to {args.json}")
@@ -289,7 +298,8 @@ def matrix(sets: list[Collection], config, folds: int) -> dict:
     return cells
 
 
-def curves(sets: list[Collection], ks: list[int], seeds: int) -> dict:
+def curves(sets: list[Collection], ks: list[int], seeds: int,
+           pool_factor: int = POOL) -> dict:
     """Print and return each set's learning curve."""
     out = {}
     for b in sets:
@@ -297,7 +307,7 @@ def curves(sets: list[Collection], ks: list[int], seeds: int) -> dict:
             print(f"\n{b.name}: one medium only, no learning curve")
             continue
         others = [o for o in sets if o is not b]
-        runs = [curve(b, others, ks, seed) for seed in range(seeds)]
+        runs = [curve(b, others, ks, seed, pool_factor) for seed in range(seeds)]
         summary = {kind: {k: (float(np.mean([r[kind][k] for r in runs])),
                               float(np.std([r[kind][k] for r in runs])))
                           for k in ks if all(k in r[kind] for r in runs)}

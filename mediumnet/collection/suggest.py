@@ -100,7 +100,7 @@ def pick(candidates: np.ndarray, budget: int, *, weights: np.ndarray | None = No
 
 def suggest_picks(x_known: np.ndarray, y_known: np.ndarray, x_candidates: np.ndarray,
                   budget: int, *, space: np.ndarray | None = None, learner=None,
-                  seed: int = 0
+                  seed: int = 0, pool_factor: int = POOL
                   ) -> tuple[list[int], np.ndarray]:
     """Pick ``budget`` candidates to label: uncertain under a model of the known, spread out.
 
@@ -117,12 +117,20 @@ def suggest_picks(x_known: np.ndarray, y_known: np.ndarray, x_candidates: np.nda
         Fit on the known works (default: scaled logistic regression, balanced).
     seed : int
         Seeds the regions (:func:`pick`).
+    pool_factor : int
+        The picks are spread over the ``pool_factor x budget`` most uncertain candidates (default
+        :data:`POOL`).
 
     Returns
     -------
     (list of int, numpy.ndarray)
         The picks (indices into the candidates, in order) and every candidate's ``(n, 5)``
         probabilities (NaN with fewer than two mediums known).
+
+    Raises
+    ------
+    MediumnetError
+        A ``pool_factor`` below 1.
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -130,6 +138,8 @@ def suggest_picks(x_known: np.ndarray, y_known: np.ndarray, x_candidates: np.nda
 
     from mediumnet.metrics import spread
 
+    if pool_factor < 1:
+        raise MediumnetError(f"pool_factor {pool_factor}: give 1 or more")
     probs = np.full((len(x_candidates), len(MEDIUMS)), np.nan)
     weights = None
     if len(set(y_known)) >= 2:
@@ -141,12 +151,12 @@ def suggest_picks(x_known: np.ndarray, y_known: np.ndarray, x_candidates: np.nda
         probs = spread(model.predict_proba(x_candidates), model.classes_)
         weights = uncertainty(probs[:, sorted(set(y_known))])
     space = x_candidates if space is None else space
-    pool = np.arange(len(space))
-    if weights is not None and len(pool) > POOL * budget:
-        pool = np.argsort(-weights, kind="stable")[:POOL * budget]
-    chosen = pick(space[pool], budget, weights=None if weights is None else weights[pool],
-                  seed=seed)
-    return [int(pool[i]) for i in chosen], probs
+    spread_over = np.arange(len(space))
+    if weights is not None and len(spread_over) > pool_factor * budget:
+        spread_over = np.argsort(-weights, kind="stable")[:pool_factor * budget]
+    chosen = pick(space[spread_over], budget,
+                  weights=None if weights is None else weights[spread_over], seed=seed)
+    return [int(spread_over[i]) for i in chosen], probs
 
 
 @dataclass

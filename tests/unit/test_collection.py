@@ -12,7 +12,7 @@ from mediumnet.collection.classify import choose_threshold
 from mediumnet.collection.suggest import pick, suggest_picks, uncertainty
 from mediumnet.config import HarvestConfig
 from mediumnet.data.splits import splits
-from mediumnet.errors import DatasetError
+from mediumnet.errors import DatasetError, MediumnetError
 from mediumnet.harvest.base import Record
 from mediumnet.harvest.dedupe import deduplicate
 from mediumnet.harvest.outcomes import judge
@@ -139,6 +139,12 @@ def test_suggested_picks_come_from_where_the_model_of_the_known_is_unsure():
     assert np.allclose(np.nansum(probs, axis=1), 1) and np.isnan(probs[:, 2:]).sum() == 0
     alone, nothing = suggest_picks(x_known[:1], y_known[:1], candidates, 3)
     assert len(alone) == 3 and np.isnan(nothing).all()               # one medium known: spread
+    surest_doubts = set(np.argsort(-uncertainty(probs[:, :2]), kind="stable")[:5].tolist())
+    assert set(suggest_picks(x_known, y_known, candidates, 5, pool_factor=1)[0]) == surest_doubts
+    wide, _ = suggest_picks(x_known, y_known, candidates, 5, pool_factor=18)  # all 90: spread wider
+    assert len(set(wide)) == 5 and not set(wide) <= surest_doubts
+    with pytest.raises(MediumnetError, match="pool_factor 0: give 1 or more"):
+        suggest_picks(x_known, y_known, candidates, 5, pool_factor=0)
 
 
 # --- a filled sheet merged back ---------------------------------------------------------
