@@ -351,15 +351,59 @@ LABEL_ALIASES: dict[str, str] = {
 """Names a person may give a medium (folder names, CSV labels) → the medium."""
 
 
+_LABEL_PARTS = re.compile(r"\s*(?:[,;&+/]|\band\b)\s*")
+"""Where a label joins things ("pen and watercolour"), each read on its own."""
+
+
+def mediums_named(name: str | None) -> set[str]:
+    """Return every medium a person's label names: by its name, or by a technique of it.
+
+    A label is first read whole as a medium's name (``"Watercolour"``, ``"prints"``,
+    ``"gouache_watercolor"``); otherwise each word that is a medium's name counts, and so does
+    each technique word of :data:`TEXT_RULES` (``"woodcut"``, ``"oil on canvas"``,
+    ``"charcoal"``, ``"gelatin silver print"``). A label that names something other than one
+    two-dimensional medium (``"collage"``, ``"sculpture"``, see :data:`NOT_ONE_MEDIUM`) names
+    none.
+
+    Examples
+    --------
+    >>> sorted(mediums_named("Etching and aquatint"))
+    ['engraving']
+    >>> sorted(mediums_named("pen and watercolour"))
+    ['drawing', 'gouache_watercolor']
+    >>> mediums_named("sculpture")
+    set()
+    """
+    text = _normalise(name)
+    whole = LABEL_ALIASES.get(text.replace(" ", "_"))
+    if whole is not None:
+        return {whole}
+    text = text.replace("_", " ")
+    if not text or _NOT_ONE_PATTERN.search(text):
+        return set()
+    named: set[str] = set()
+    for part in _LABEL_PARTS.split(text):  # "prints and photographs": two things, each read
+        named |= set(text_families(part))  # "print" is read there, a photograph's kept apart
+        named |= {LABEL_ALIASES[w] for w in re.findall(r"[a-z-]+", part)
+                  if w in LABEL_ALIASES and not _BARE_PRINT.fullmatch(w)}
+    return named
+
+
 def label_from_name(name: str | None) -> str | None:
-    """Return the medium a folder name or CSV label means, or None if it names none.
+    """Return the medium a folder name or CSV label means, or None if it names none or several.
+
+    See :func:`mediums_named` for what a label may say.
 
     Examples
     --------
     >>> label_from_name("Watercolour")
     'gouache_watercolor'
+    >>> label_from_name("Japanese woodblock prints")
+    'engraving'
     >>> label_from_name("sculpture") is None
     True
+    >>> label_from_name("prints and drawings") is None
+    True
     """
-    key = _normalise(name).replace(" ", "_")
-    return LABEL_ALIASES.get(key)
+    named = mediums_named(name)
+    return next(iter(named)) if len(named) == 1 else None

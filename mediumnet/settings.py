@@ -91,8 +91,9 @@ class HarvestConfig:
     page_size: int = 100
     """Records per listing page."""
     keep_unlabelled: bool = False
-    """Keep the works whose record names no medium that maps (a folder row with an empty or
-    unknown label), unlabelled, with the reason; they stay outside every split."""
+    """Keep the works whose record names no medium that maps (a folder row with an empty label,
+    or one naming no medium or two), unlabelled, with the reason; they stay outside every
+    split."""
 
 
 @dataclass

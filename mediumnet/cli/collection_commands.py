@@ -129,9 +129,10 @@ def suggest_command(dataset_dir: str, budget: int, doubtful: bool, quiet: bool, 
 def label_command(dataset_dir: str, table: str, column: str) -> None:
     """Give the works named in a filled sheet the mediums it says (a labels merge).
 
+    A label is a medium's name or a technique of one (woodcut, oil on canvas, charcoal).
     Empty cells are skipped; nothing else of a work changes, and nothing is written when a
-    row names an unknown work or medium. A newly labelled work joins a split at the next
-    mediumnet split.
+    row names an unknown work, no medium or two. A newly labelled work joins a split at the
+    next mediumnet split.
     """
     from mediumnet.data.labelling import merge_labels
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mediumnet.errors import DatasetError
-from mediumnet.labels import MEDIUMS, UNLABELLED, label_from_name
+from mediumnet.labels import MEDIUMS, UNLABELLED, mediums_named
 
 
 @dataclass
@@ -44,7 +44,8 @@ def merge_labels(dataset_dir: str | os.PathLike[str], table: str | os.PathLike[s
         The data set.
     table : path-like
         A CSV with ``id`` and ``column``; an empty cell leaves the work as it is. Mediums may
-        be written as folder names are (``watercolour``, ``prints`` …).
+        be written as folder names are (``watercolour``, ``prints`` …) or by a technique of
+        one (``woodcut``, ``oil on canvas``: :func:`mediumnet.labels.mediums_named`).
     column : str
         The column that holds the mediums.
 
@@ -72,20 +73,26 @@ def merge_labels(dataset_dir: str | os.PathLike[str], table: str | os.PathLike[s
     manifest = read_manifest(dataset_dir)
     where = {work_id: i for i, work_id in enumerate(manifest["id"])}
     result = LabelMerge()
-    updates: dict[int, str] = {}
+    updates: dict[int, tuple[str, str]] = {}
     for line, (work_id, given) in enumerate(zip(rows["id"], rows[column], strict=True),
                                             start=2):
         if not given.strip():
             result.blank += 1
             continue
-        medium = given if given in MEDIUMS else label_from_name(given)
-        if medium is None:
+        named = {given} if given in MEDIUMS else mediums_named(given)
+        if len(named) > 1:
+            raise DatasetError(f"{path}, line {line}: {given!r} names {len(named)} mediums "
+                               f"({', '.join(m for m in MEDIUMS if m in named)}); write the "
+                               "one this work is (or leave it empty)")
+        if not named:
             raise DatasetError(f"{path}, line {line}: {given!r} names no medium; write one of "
-                               f"{', '.join(MEDIUMS)} (or leave it empty)")
+                               f"{', '.join(MEDIUMS)} or a technique of one (woodcut, oil on "
+                               "canvas, charcoal …), or leave it empty")
+        medium = named.pop()
         if work_id not in where:
             raise DatasetError(f"{path}, line {line}: no work {work_id!r} in {dataset_dir}")
-        updates[where[work_id]] = medium
-    for index, medium in updates.items():
+        updates[where[work_id]] = medium, given.strip()
+    for index, (medium, given) in updates.items():
         before = manifest.at[index, "label"] or UNLABELLED
         if before == medium:
             result.unchanged += 1
@@ -98,7 +105,8 @@ def merge_labels(dataset_dir: str | os.PathLike[str], table: str | os.PathLike[s
         was = f"; was {before}" if before != UNLABELLED else f"; was unlabelled: " \
             f"{manifest.at[index, 'label_reason']}"
         manifest.at[index, "label"] = medium
-        manifest.at[index, "label_reason"] = f"given by a curator in {path.name}{was}"
+        words = f" as {given!r}" if given.lower() != medium else ""  # "woodcut": kept
+        manifest.at[index, "label_reason"] = f"given by a curator in {path.name}{words}{was}"
     if result.changes:
         write_manifest(dataset_dir, manifest)
     return result

@@ -20,7 +20,8 @@ class Record:
     public domain, no image, not found); ``label`` is set by sources that know the medium
     outright (a local folder); otherwise :func:`mediumnet.labels.map_record` decides.
     ``unlabelled_reason`` is set by a source that knows the work but not its medium (a
-    folder row with an empty or unknown label): kept unlabelled with ``--keep-unlabelled``.
+    folder row with an empty label, or one naming no medium or two): kept unlabelled with
+    ``--keep-unlabelled``.
     """
 
     id: str

@@ -1,7 +1,8 @@
 """A local folder or CSV: a lab's own archive.
 
-Two layouts: ``SRC/<medium>/*.{jpg,png,tif}`` (folder names may be any name
-:func:`mediumnet.labels.label_from_name` knows: ``watercolour``, ``prints``, …), or a CSV with
+Two layouts: ``SRC/<medium>/*.{jpg,png,tif}`` (folder names may name a medium or a technique
+of one, as :func:`mediumnet.labels.mediums_named` reads them: ``watercolour``, ``prints``,
+``woodcut``, ``oil on canvas`` …; one naming two mediums labels nothing), or a CSV with
 columns ``path,label[,artist]`` (paths relative to the CSV's folder). Images are copied into the
 store, or hard-linked with ``link=True`` (no second copy on disk).
 """
@@ -16,7 +17,7 @@ from typing import Any
 from mediumnet.errors import DatasetError
 from mediumnet.harvest.base import Record, Source
 from mediumnet.harvest.verify import BadImageError
-from mediumnet.labels import MEDIUMS, label_from_name
+from mediumnet.labels import MEDIUMS, mediums_named
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp"})
 
@@ -92,11 +93,15 @@ class FolderSource(Source):
             yield records, (after if after < len(self._all) else None)
 
     def _record(self, name: str, path: Path | str, label_text: str, artist: str) -> Record:
-        label = label_from_name(label_text)
+        named = mediums_named(label_text)
+        label = next(iter(named)) if len(named) == 1 else None
         record = Record(id=f"folder:{name}", source=self.name, title=Path(name).stem,
                         artist=artist, category=label_text, local_path=str(path),
                         label=label, label_reason=f"given as {label_text!r}")
-        if label is None:
+        if len(named) > 1:
+            record.unlabelled_reason = (f"given as {label_text!r}: names "
+                                        f"{', '.join(m for m in MEDIUMS if m in named)}")
+        elif label is None:
             record.unlabelled_reason = (f"given as {label_text!r}: no medium"
                                         if str(label_text or "").strip() else "no label given")
         return record

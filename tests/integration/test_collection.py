@@ -45,7 +45,7 @@ def _export(stacked, folder: Path) -> tuple[Path, dict[str, str], dict[str, str]
         label = work.label
         path = str(stacked.dataset / work.image_path)
         if n == 0:  # the first work of every medium: no usable medium in the record
-            label = "" if MEDIUMS.index(work.label) < 3 else "collage"
+            label = ("", "", "", "pen and watercolour", "collage")[MEDIUMS.index(work.label)]
             unlabelled[f"folder:{path}"] = work.label
         elif n == 1 and work.label in ("painting", "photography"):  # swapped by mistake
             label = "photography" if work.label == "painting" else "painting"
@@ -86,6 +86,7 @@ def test_unlabelled_works_are_kept_with_their_reason_and_stay_out_of_every_split
     reasons = set(kept["label_reason"])
     assert "no label given" in " ".join(reasons)
     assert "'collage': no medium" in " ".join(reasons)
+    assert "'pen and watercolour': names drawing, gouache_watercolor" in " ".join(reasons)
     assert kept["split"].isna().all() or (kept["split"].fillna("") == "").all()
     assert manifest.loc[manifest["label"] != "", "split"].isin(["train", "val", "test"]).all()
 
@@ -227,12 +228,12 @@ def test_suggested_works_are_labelled_by_the_filled_sheet_and_nothing_else_chang
     sheet.loc[2, "label"] = ""
     sheet.to_csv(sheet_path, index=False)
     wrong = sheet.copy()
-    wrong.loc[0, "label"] = "oil-ish"
+    wrong.loc[0, "label"] = "mixed media"
     wrong.to_csv(tmp_path / "wrong.csv", index=False)
     bytes_before = (copy / "manifest.parquet").read_bytes()
     bad = run(mediumnet_exe, "label", str(copy), "--from", str(tmp_path / "wrong.csv"),
               cwd=home, ok=False)
-    assert bad.returncode != 0 and "'oil-ish' names no medium" in bad.stderr
+    assert bad.returncode != 0 and "'mixed media' names no medium" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
     assert (copy / "manifest.parquet").read_bytes() == bytes_before
 

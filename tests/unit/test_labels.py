@@ -5,7 +5,14 @@ from collections import Counter
 import pytest
 
 from mediumnet.errors import LabelError, MediumnetError
-from mediumnet.labels import MEDIUMS, map_record, medium_index, text_families
+from mediumnet.labels import (
+    MEDIUMS,
+    label_from_name,
+    map_record,
+    medium_index,
+    mediums_named,
+    text_families,
+)
 from tests.conftest import FIXTURES
 
 API = FIXTURES / "api"
@@ -196,3 +203,39 @@ def test_tate_long_tail_maps_by_tates_own_classification():
     assert share("on paper, print", "engraving") + share("on paper, print", "photography") > 0.8
     unique = counts["on paper, unique"]
     assert unique["drawing"] + unique["gouache_watercolor"] > unique["painting"]
+
+
+@pytest.mark.parametrize(("label", "expected"), [
+    ("Watercolour", "gouache_watercolor"),
+    ("gouache_watercolor", "gouache_watercolor"),
+    ("Prints", "engraving"),
+    ("woodcut", "engraving"),
+    ("Etching and aquatint", "engraving"),
+    ("Japanese woodblock prints", "engraving"),
+    ("oil on canvas", "painting"),
+    ("tempera on panel", "painting"),
+    ("charcoal", "drawing"),
+    ("pen and ink", "drawing"),
+    ("gelatin silver print", "photography"),   # a photograph's print, not a print
+    ("albumen prints", "photography"),
+    ("watercolour and gouache", "gouache_watercolor"),
+    ("sculpture", None),
+    ("mixed media", None),
+    ("collage", None),
+    ("misc", None),
+    ("", None),
+    (None, None),
+])
+def test_a_persons_label_reads_a_medium_or_a_technique_of_one(label, expected):
+    assert label_from_name(label) == expected
+
+
+@pytest.mark.parametrize(("label", "named"), [
+    ("prints and drawings", {"engraving", "drawing"}),
+    ("Prints & photographs", {"engraving", "photography"}),
+    ("pen and watercolour", {"drawing", "gouache_watercolor"}),
+    ("Chinese ink painting", {"drawing", "painting"}),
+])
+def test_a_label_naming_two_mediums_labels_nothing_and_says_which(label, named):
+    assert mediums_named(label) == named
+    assert label_from_name(label) is None
