@@ -6,6 +6,9 @@ import click
 
 from mediumnet.cli.app import cli, config_options, errors_as_one_line
 
+SHOWN = 10
+"""The flagged works an audit prints (all are in its table and page)."""
+
 
 @cli.command("audit")
 @click.argument("dataset_dir", type=click.Path(file_okay=False))
@@ -34,9 +37,12 @@ def audit_command(dataset_dir: str, out: str | None, folds: int, quiet: bool, pr
                f"({result.folds} folds grouped by artist; branches: "
                f"{', '.join(result.branches)}; out-of-fold macro-F1 {result.macro_f1:.3f}; "
                f"{result.seconds:.0f} s)")
-    for row in result.table[result.table["flagged"]].head(10).itertuples():
+    for row in result.table[result.table["flagged"]].head(SHOWN).itertuples():
+        by = f"  by {row.artist}" if isinstance(row.artist, str) and row.artist else ""
         click.echo(f"  {row.rank:4d}  {row.label} -> {row.suggested_label}?  score "
-                   f"{row.score:.2f}  {row.id}")
+                   f"{row.score:.2f}  {row.id}{by}")
+    if result.flagged > SHOWN:
+        click.echo(f"  … and {result.flagged - SHOWN} more flagged, in the table and the page")
     if result.left_out:
         click.echo(f"{result.left_out} labelled works could not be read and are left out")
     if result.unlabelled:

@@ -118,6 +118,8 @@ def test_the_audit_judges_every_labelled_work_and_flags_the_swapped_ones(curated
         row = table[table["id"] == work_id].iloc[0]
         assert bool(row["flagged"]), f"{work_id} was swapped but not flagged:\n{flagged}"
         assert row["suggested_label"] == medium
+        # The printed list names each flagged work's artist, which a curator knows by sight.
+        assert f"{work_id}  by {row['artist']}" in out.stdout
     assert table["rank"].tolist() == list(range(1, 36))
     assert table["flagged"].tolist() == sorted(table["flagged"], reverse=True)  # flags first
     page = (dataset / "audit" / "audit.html").read_text()
