@@ -242,7 +242,7 @@ def run_suggest(dataset_dir: str | os.PathLike[str], config: Config, *, budget: 
 
 def _sheet(rows: pd.DataFrame, probs: np.ndarray, chosen: list[int], root: Path
            ) -> pd.DataFrame:
-    """Build the sheet a curator fills: picks in order, model guess, empty label."""
+    """Build the sheet a curator fills: picks in order, model guess (to 3 places), empty label."""
     picked = rows.iloc[chosen].reset_index(drop=True)
     p = probs[chosen]
     guessed = ~np.isnan(p).any(axis=1)
@@ -251,8 +251,8 @@ def _sheet(rows: pd.DataFrame, probs: np.ndarray, chosen: list[int], root: Path
         "id": picked["id"], "image_path": picked["image_path"],
         "path": [str((root / x).resolve()) for x in picked["image_path"]],
         "suggested_label": [MEDIUMS[b] if g else "" for b, g in zip(best, guessed, strict=True)],
-        "confidence": np.where(guessed, np.nan_to_num(p).max(axis=1), np.nan),
-        "uncertainty": np.where(guessed, uncertainty(np.nan_to_num(p)), np.nan),
+        "confidence": np.where(guessed, np.nan_to_num(p).max(axis=1), np.nan).round(3),
+        "uncertainty": np.where(guessed, uncertainty(np.nan_to_num(p)), np.nan).round(3),
         "current_label": picked["label"].fillna(""),
         "medium_text": picked["medium_text"].fillna(""),
         "title": picked["title"].fillna(""), "artist": picked["artist"].fillna(""),

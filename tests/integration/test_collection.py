@@ -219,6 +219,8 @@ def test_suggested_works_are_labelled_by_the_filled_sheet_and_nothing_else_chang
     assert len(sheet) == 3 and sheet["id"].is_unique
     assert set(sheet["id"]) <= set(unlabelled)
     assert (sheet["label"] == "").all() and set(sheet["suggested_label"]) <= set(MEDIUMS)
+    assert sheet["confidence"].between(0, 1).all()
+    assert (sheet["confidence"].astype(str).str.len() <= 5).all()   # 0.768, not 0.7685546914…
     assert (copy / "suggest" / "to_label.html").read_text().count("<img") == 3
     doubtful = run(mediumnet_exe, "suggest", str(copy), "--budget", "3", "--doubtful",
                    cwd=home, ok=False)
