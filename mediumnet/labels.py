@@ -355,8 +355,10 @@ _LABEL_PARTS = re.compile(r"\s*(?:[,;&+/]|\band\b)\s*")
 """Where a label joins things ("pen and watercolour"), each read on its own."""
 
 
-def mediums_named(name: str | None) -> set[str]:
-    """Return every medium a person's label names: by its name, or by a technique of it.
+def mediums_named(name: str | None) -> tuple[str, ...]:
+    """Return every medium a person's label names, in :data:`MEDIUMS` order.
+
+    A medium counts when the label names it or a technique of it.
 
     A label is first read whole as a medium's name (``"Watercolour"``, ``"prints"``,
     ``"gouache_watercolor"``); otherwise each word that is a medium's name counts, and so does
@@ -367,26 +369,26 @@ def mediums_named(name: str | None) -> set[str]:
 
     Examples
     --------
-    >>> sorted(mediums_named("Etching and aquatint"))
-    ['engraving']
-    >>> sorted(mediums_named("pen and watercolour"))
-    ['drawing', 'gouache_watercolor']
+    >>> mediums_named("Etching and aquatint")
+    ('engraving',)
+    >>> mediums_named("pen and watercolour")
+    ('drawing', 'gouache_watercolor')
     >>> mediums_named("sculpture")
-    set()
+    ()
     """
     text = _normalise(name)
     whole = LABEL_ALIASES.get(text.replace(" ", "_"))
     if whole is not None:
-        return {whole}
+        return (whole,)
     text = text.replace("_", " ")
     if not text or _NOT_ONE_PATTERN.search(text):
-        return set()
+        return ()
     named: set[str] = set()
     for part in _LABEL_PARTS.split(text):  # "prints and photographs": two things, each read
         named |= set(text_families(part))  # "print" is read there, a photograph's kept apart
         named |= {LABEL_ALIASES[w] for w in re.findall(r"[a-z-]+", part)
                   if w in LABEL_ALIASES and not _BARE_PRINT.fullmatch(w)}
-    return named
+    return tuple(m for m in MEDIUMS if m in named)
 
 
 def label_from_name(name: str | None) -> str | None:
@@ -406,4 +408,4 @@ def label_from_name(name: str | None) -> str | None:
     True
     """
     named = mediums_named(name)
-    return next(iter(named)) if len(named) == 1 else None
+    return named[0] if len(named) == 1 else None

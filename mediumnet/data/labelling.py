@@ -79,16 +79,16 @@ def merge_labels(dataset_dir: str | os.PathLike[str], table: str | os.PathLike[s
         if not given.strip():
             result.blank += 1
             continue
-        named = {given} if given in MEDIUMS else mediums_named(given)
+        named = mediums_named(given)
         if len(named) > 1:
             raise DatasetError(f"{path}, line {line}: {given!r} names {len(named)} mediums "
-                               f"({', '.join(m for m in MEDIUMS if m in named)}); write the "
-                               "one this work is (or leave it empty)")
+                               f"({', '.join(named)}); write the one this work is (or leave "
+                               "it empty)")
         if not named:
             raise DatasetError(f"{path}, line {line}: {given!r} names no medium; write one of "
                                f"{', '.join(MEDIUMS)} or a technique of one (woodcut, oil on "
                                "canvas, charcoal …), or leave it empty")
-        medium = named.pop()
+        medium = named[0]
         if work_id not in where:
             raise DatasetError(f"{path}, line {line}: no work {work_id!r} in {dataset_dir}")
         updates[where[work_id]] = medium, given.strip()

@@ -94,13 +94,12 @@ class FolderSource(Source):
 
     def _record(self, name: str, path: Path | str, label_text: str, artist: str) -> Record:
         named = mediums_named(label_text)
-        label = next(iter(named)) if len(named) == 1 else None
+        label = named[0] if len(named) == 1 else None
         record = Record(id=f"folder:{name}", source=self.name, title=Path(name).stem,
                         artist=artist, category=label_text, local_path=str(path),
                         label=label, label_reason=f"given as {label_text!r}")
         if len(named) > 1:
-            record.unlabelled_reason = (f"given as {label_text!r}: names "
-                                        f"{', '.join(m for m in MEDIUMS if m in named)}")
+            record.unlabelled_reason = f"given as {label_text!r}: names {', '.join(named)}"
         elif label is None:
             record.unlabelled_reason = (f"given as {label_text!r}: no medium"
                                         if str(label_text or "").strip() else "no label given")
