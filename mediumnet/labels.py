@@ -41,6 +41,13 @@ Documented decisions for ambiguous texts
   fixes the medium (an Artsy ``Painting`` in "Oil and collage on canvas" is a painting).
 - Prints and photographs mixed with paint on an open category ("Screenprint and acrylic on
   canvas" in Artsy ``Mixed Media``) are **dropped** as several mediums.
+- A person's label for one work (a CSV row, a filled sheet, a folder's name) is read by the
+  same decisions (:func:`medium_of_label`): "Watercolor over graphite" and "pen and
+  watercolour" are gouache_watercolor, "Lithograph with watercolor" engraving. It names two
+  mediums, and labels nothing, when two of its parts are each a medium's name ("prints and
+  drawings", "Paintings & watercolours": a folder of both) or when it joins two ways of making
+  the image that no decision above settles (painting with a print or a photograph, a print
+  with a photograph).
 """
 
 from __future__ import annotations
@@ -391,10 +398,53 @@ def mediums_named(name: str | None) -> tuple[str, ...]:
     return tuple(m for m in MEDIUMS if m in named)
 
 
-def label_from_name(name: str | None) -> str | None:
-    """Return the medium a folder name or CSV label means, or None if it names none or several.
+_NEVER_ONE_WORK: tuple[frozenset[str], ...] = (
+    frozenset({"painting", "engraving"}), frozenset({"painting", "photography"}),
+    frozenset({"engraving", "photography"}))
+"""Mediums a label cannot join into one: each is a whole way of making the image, and no
+decision of this module says which of the two a work made with both is."""
 
-    See :func:`mediums_named` for what a label may say.
+
+def medium_of_label(name: str | None) -> tuple[str | None, tuple[str, ...]]:
+    """Return the one medium a person's label gives a work, and every medium it names.
+
+    A label naming one medium (:func:`mediums_named`) gives that one. A label naming several
+    is read as a museum's medium text is, by the decisions of this module: the colour washes
+    of "Watercolor over graphite" or "pen and watercolour" are the medium
+    (gouache_watercolor), the printed line of "Etching with watercolour" is (engraving), the
+    oil of "Oil and graphite" is (painting). It gives none when two of its parts are each a
+    medium's own name ("prints and drawings": works of both kinds) or when it joins two ways
+    of making the image that no decision settles (:data:`_NEVER_ONE_WORK`: "Screenprint and
+    acrylic").
+
+    Returns
+    -------
+    medium : str or None
+        The medium, or None when the label names none or cannot be one.
+    named : tuple of str
+        Every medium the label names, in :data:`MEDIUMS` order (to say which, when refused).
+
+    Examples
+    --------
+    >>> medium_of_label("Watercolor over graphite")
+    ('gouache_watercolor', ('drawing', 'gouache_watercolor'))
+    >>> medium_of_label("prints and drawings")
+    (None, ('engraving', 'drawing'))
+    """
+    named = mediums_named(name)
+    if len(named) <= 1:
+        return (named[0] if named else None), named
+    text = _normalise(name).replace("_", " ")
+    kinds = {LABEL_ALIASES.get(part.replace(" ", "_")) for part in _LABEL_PARTS.split(text)}
+    if len(kinds - {None}) > 1 or any(pair <= set(named) for pair in _NEVER_ONE_WORK):
+        return None, named
+    return next(m for m in _PRECEDENCE if m in named), named
+
+
+def label_from_name(name: str | None) -> str | None:
+    """Return the medium a folder name or CSV label means, or None if it names none or two.
+
+    See :func:`mediums_named` and :func:`medium_of_label` for what a label may say.
 
     Examples
     --------
@@ -404,8 +454,9 @@ def label_from_name(name: str | None) -> str | None:
     'engraving'
     >>> label_from_name("sculpture") is None
     True
+    >>> label_from_name("pen and watercolour")
+    'gouache_watercolor'
     >>> label_from_name("prints and drawings") is None
     True
     """
-    named = mediums_named(name)
-    return named[0] if len(named) == 1 else None
+    return medium_of_label(name)[0]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mediumnet.errors import DatasetError
-from mediumnet.labels import MEDIUMS, UNLABELLED, mediums_named
+from mediumnet.labels import MEDIUMS, UNLABELLED, medium_of_label
 
 
 @dataclass
@@ -44,8 +44,9 @@ def merge_labels(dataset_dir: str | os.PathLike[str], table: str | os.PathLike[s
         The data set.
     table : path-like
         A CSV with ``id`` and ``column``; an empty cell leaves the work as it is. Mediums may
-        be written as folder names are (``watercolour``, ``prints`` …) or by a technique of
-        one (``woodcut``, ``oil on canvas``: :func:`mediumnet.labels.mediums_named`).
+        be written as folder names are (``watercolour``, ``prints`` …) or as a museum's
+        medium text (``woodcut``, ``oil on canvas``, ``Watercolor over graphite``:
+        :func:`mediumnet.labels.medium_of_label`).
     column : str
         The column that holds the mediums.
 
@@ -57,7 +58,7 @@ def merge_labels(dataset_dir: str | os.PathLike[str], table: str | os.PathLike[s
     ------
     DatasetError
         A missing file or column, an id the data set lacks, or a label that names no medium
-        (the first one named, with its line); nothing is written then.
+        or two (the first one, with its line); nothing is written then.
     """
     import pandas as pd
 
@@ -79,16 +80,15 @@ def merge_labels(dataset_dir: str | os.PathLike[str], table: str | os.PathLike[s
         if not given.strip():
             result.blank += 1
             continue
-        named = mediums_named(given)
-        if len(named) > 1:
+        medium, named = medium_of_label(given)
+        if medium is None and len(named) > 1:
             raise DatasetError(f"{path}, line {line}: {given!r} names {len(named)} mediums "
                                f"({', '.join(named)}); write the one this work is (or leave "
                                "it empty)")
-        if not named:
+        if medium is None:
             raise DatasetError(f"{path}, line {line}: {given!r} names no medium; write one of "
                                f"{', '.join(MEDIUMS)} or a technique of one (woodcut, oil on "
                                "canvas, charcoal …), or leave it empty")
-        medium = named[0]
         if work_id not in where:
             raise DatasetError(f"{path}, line {line}: no work {work_id!r} in {dataset_dir}")
         updates[where[work_id]] = medium, given.strip()

@@ -1,8 +1,9 @@
 """A local folder or CSV: a lab's own archive.
 
 Two layouts: ``SRC/<medium>/*.{jpg,png,tif}`` (folder names may name a medium or a technique
-of one, as :func:`mediumnet.labels.mediums_named` reads them: ``watercolour``, ``prints``,
-``woodcut``, ``oil on canvas`` …; one naming two mediums labels nothing), or a CSV with
+of one, as :func:`mediumnet.labels.medium_of_label` reads them: ``watercolour``, ``prints``,
+``woodcut``, ``oil on canvas``, ``pen and watercolour`` …; one naming two mediums that are not
+one work's, ``prints and drawings``, labels nothing), or a CSV with
 columns ``path,label[,artist]`` (paths relative to the CSV's folder). Images are copied into the
 store, or hard-linked with ``link=True`` (no second copy on disk).
 """
@@ -17,7 +18,7 @@ from typing import Any
 from mediumnet.errors import DatasetError
 from mediumnet.harvest.base import Record, Source
 from mediumnet.harvest.verify import BadImageError
-from mediumnet.labels import MEDIUMS, mediums_named
+from mediumnet.labels import MEDIUMS, medium_of_label
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp"})
 
@@ -93,12 +94,11 @@ class FolderSource(Source):
             yield records, (after if after < len(self._all) else None)
 
     def _record(self, name: str, path: Path | str, label_text: str, artist: str) -> Record:
-        named = mediums_named(label_text)
-        label = named[0] if len(named) == 1 else None
+        label, named = medium_of_label(label_text)
         record = Record(id=f"folder:{name}", source=self.name, title=Path(name).stem,
                         artist=artist, category=label_text, local_path=str(path),
                         label=label, label_reason=f"given as {label_text!r}")
-        if len(named) > 1:
+        if label is None and len(named) > 1:
             record.unlabelled_reason = f"given as {label_text!r}: names {', '.join(named)}"
         elif label is None:
             record.unlabelled_reason = (f"given as {label_text!r}: no medium"

@@ -45,7 +45,7 @@ def _export(stacked, folder: Path) -> tuple[Path, dict[str, str], dict[str, str]
         label = work.label
         path = str(stacked.dataset / work.image_path)
         if n == 0:  # the first work of every medium: no usable medium in the record
-            label = ("", "", "", "pen and watercolour", "collage")[MEDIUMS.index(work.label)]
+            label = ("", "", "prints and drawings", "", "collage")[MEDIUMS.index(work.label)]
             unlabelled[f"folder:{path}"] = work.label
         elif n == 1 and work.label in ("painting", "photography"):  # swapped by mistake
             label = "photography" if work.label == "painting" else "painting"
@@ -86,7 +86,7 @@ def test_unlabelled_works_are_kept_with_their_reason_and_stay_out_of_every_split
     reasons = set(kept["label_reason"])
     assert "no label given" in " ".join(reasons)
     assert "'collage': no medium" in " ".join(reasons)
-    assert "'pen and watercolour': names drawing, gouache_watercolor" in " ".join(reasons)
+    assert "'prints and drawings': names engraving, drawing" in " ".join(reasons)
     assert kept["split"].isna().all() or (kept["split"].fillna("") == "").all()
     assert manifest.loc[manifest["label"] != "", "split"].isin(["train", "val", "test"]).all()
 

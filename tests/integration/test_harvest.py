@@ -442,16 +442,17 @@ def test_folder_csv(workdir):
     (workdir / "imgs").mkdir()
     lines = ["path,label,artist"]
     for i, label in enumerate(["painting", "drawing", "gouache", "Woodcut",
-                               "pen and watercolour"]):
+                               "prints and drawings", "Watercolor over graphite"]):
         (workdir / "imgs" / f"{i}.png").write_bytes(make_jpeg(500 + i))
         lines.append(f"imgs/{i}.png,{label},Hand {i}")
     (workdir / "list.csv").write_text("\n".join(lines) + "\n")
     result = harvest(FolderSource(workdir / "list.csv"), workdir / "ds", FAST, progress=False)
-    assert result.kept == 4 and result.dropped_by_reason == {"unknown_label": 1}
+    assert result.kept == 5 and result.dropped_by_reason == {"unknown_label": 1}
     manifest = read_manifest(workdir / "ds").set_index("id")
     assert manifest.loc["folder:imgs/2.png", "label"] == "gouache_watercolor"
     assert manifest.loc["folder:imgs/3.png", "label"] == "engraving"   # a technique of one
     assert "folder:imgs/4.png" not in manifest.index                   # names two
+    assert manifest.loc["folder:imgs/5.png", "label"] == "gouache_watercolor"  # one work's
     assert manifest.loc["folder:imgs/1.png", "artist"] == "Hand 1"
 
 

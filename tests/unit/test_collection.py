@@ -169,8 +169,8 @@ def test_merge_labels_gives_the_named_works_their_medium_and_keeps_everything_el
 
     before = read_manifest(small_set)
     sheet = tmp_path / "sheet.csv"
-    sheet.write_text("id,label,notes\nw2,watercolour,x\nw3,,\nw0,gelatin silver print,\n"
-                     "w1,charcoal,\n")  # a medium's name, or a technique of one
+    sheet.write_text("id,label,notes\nw2,Watercolor over graphite,x\nw3,,\n"
+                     "w0,gelatin silver print,\nw1,charcoal,\n")  # a name, or a museum's text
     result = merge_labels(small_set, sheet)
     assert (result.labelled, result.relabelled, result.unchanged, result.blank) == (1, 1, 1, 1)
     after = read_manifest(small_set)
@@ -178,6 +178,8 @@ def test_merge_labels_gives_the_named_works_their_medium_and_keeps_everything_el
         "w0": "photography", "w1": "drawing", "w2": "gouache_watercolor", "w3": UNLABELLED}
     assert after.set_index("id").loc["w0", "label_reason"] == (
         "given by a curator in sheet.csv as 'gelatin silver print'; was painting")
+    assert after.set_index("id").loc["w2", "label_reason"].startswith(
+        "given by a curator in sheet.csv as 'Watercolor over graphite'; was unlabelled")
     assert after.set_index("id").loc["w0", "split"] == "train"       # keeps its split
     pd.testing.assert_frame_equal(after.drop(columns=["label", "label_reason"]),
                                   before.drop(columns=["label", "label_reason"]))
@@ -186,8 +188,10 @@ def test_merge_labels_gives_the_named_works_their_medium_and_keeps_everything_el
 @pytest.mark.parametrize(("text", "message"), [
     ("id,label\nw2,sculpture\n", "line 2: 'sculpture' names no medium; write one of "
      "painting, engraving, drawing, gouache_watercolor, photography or a technique of one"),
-    ("id,label\nw2,painting\nw3,pen and watercolour\n", "line 3: 'pen and watercolour' names "
-     "2 mediums \\(drawing, gouache_watercolor\\); write the one this work is"),
+    ("id,label\nw2,painting\nw3,prints and drawings\n", "line 3: 'prints and drawings' names "
+     "2 mediums \\(engraving, drawing\\); write the one this work is"),
+    ("id,label\nw2,Screenprint and acrylic on canvas\n", "line 2: 'Screenprint and acrylic on "
+     "canvas' names 2 mediums \\(painting, engraving\\)"),
     ("id,label\nw9,painting\n", "line 2: no work 'w9'"),
     ("id,medium\nw2,painting\n", "has no column 'label'"),
 ])

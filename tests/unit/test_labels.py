@@ -10,6 +10,7 @@ from mediumnet.labels import (
     label_from_name,
     map_record,
     medium_index,
+    medium_of_label,
     mediums_named,
     text_families,
 )
@@ -219,6 +220,14 @@ def test_tate_long_tail_maps_by_tates_own_classification():
     ("gelatin silver print", "photography"),   # a photograph's print, not a print
     ("albumen prints", "photography"),
     ("watercolour and gouache", "gouache_watercolor"),
+    # one work's two materials, read as the harvest reads a museum's medium text
+    ("pen and watercolour", "gouache_watercolor"),
+    ("Watercolor over graphite", "gouache_watercolor"),
+    ("Pen and ink and watercolour", "gouache_watercolor"),
+    ("Lithograph with watercolor", "engraving"),
+    ("Albumen print with watercolor", "photography"),
+    ("Oil and graphite on canvas", "painting"),
+    ("Chinese ink painting", "painting"),
     ("sculpture", None),
     ("mixed media", None),
     ("collage", None),
@@ -231,11 +240,14 @@ def test_a_persons_label_reads_a_medium_or_a_technique_of_one(label, expected):
 
 
 @pytest.mark.parametrize(("label", "named"), [   # in the model's order of mediums
-    ("prints and drawings", ("engraving", "drawing")),
+    ("prints and drawings", ("engraving", "drawing")),        # two kinds of work
     ("Prints & photographs", ("engraving", "photography")),
-    ("pen and watercolour", ("drawing", "gouache_watercolor")),
-    ("Chinese ink painting", ("painting", "drawing")),
+    ("Paintings & watercolours", ("painting", "gouache_watercolor")),
+    ("watercolour and drawing", ("drawing", "gouache_watercolor")),
+    ("Screenprint and acrylic on canvas", ("painting", "engraving")),  # no decision says
+    ("Etching and gelatin silver print", ("engraving", "photography")),
 ])
 def test_a_label_naming_two_mediums_labels_nothing_and_says_which(label, named):
     assert mediums_named(label) == named
+    assert medium_of_label(label) == (None, named)
     assert label_from_name(label) is None
