@@ -143,8 +143,10 @@ def label_command(dataset_dir: str, table: str, column: str) -> None:
     from mediumnet.data.labelling import merge_labels
 
     result = merge_labels(dataset_dir, table, column=column)
-    click.echo(f"{result.labelled} unlabelled works labelled, {result.relabelled} relabelled, "
-               f"{result.unchanged} unchanged, {result.blank} rows left blank")
+    labelled, blank = result.labelled, result.blank
+    click.echo(f"{labelled} unlabelled work{'' if labelled == 1 else 's'} labelled, "
+               f"{result.relabelled} relabelled, {result.unchanged} unchanged, "
+               f"{blank} row{'' if blank == 1 else 's'} left blank")
     if result.labelled:
         click.echo(f"run mediumnet split {dataset_dir} to give the newly labelled works a "
                    "split")

@@ -104,7 +104,8 @@ def stack_command(dataset_dir: str, no_register: bool, quiet: bool, preset: str,
                    + (" (95 % interval over the test's artists "
                       f"{cal['test_ece_calibrated_low']:.3f}-{cal['test_ece_calibrated_high']:.3f})"
                       if "test_ece_calibrated_low" in cal else ""))
-    click.echo(f"label audit: {len(result.label_issues)} works to re-check in "
+    doubted = len(result.label_issues)
+    click.echo(f"label audit: {doubted} work{'' if doubted == 1 else 's'} to re-check in "
                f"{result.out_dir / 'label_issues.csv'} (gallery label_issues.png)")
     if result.version:
         state = "now champion" if result.promoted else "not promoted"

@@ -242,7 +242,7 @@ def test_suggested_works_are_labelled_by_the_filled_sheet_and_nothing_else_chang
     assert (copy / "manifest.parquet").read_bytes() == bytes_before
 
     out = run(mediumnet_exe, "label", str(copy), "--from", str(sheet_path), cwd=home)
-    assert "2 unlabelled works labelled, 0 relabelled, 0 unchanged, 1 rows left blank" \
+    assert "2 unlabelled works labelled, 0 relabelled, 0 unchanged, 1 row left blank" \
         in out.stdout
     after = _manifest(copy)
     assert len(after) == len(before) and list(after.columns) == list(before.columns)
