@@ -27,8 +27,9 @@ class Param:
     ``kind``: ``argument`` (positional), ``option`` (``--flag value``, left out when empty or
     0), ``override`` (``--set key=value``, left out when empty or 0; ``{branch}`` in the key is
     the training branch), ``switch`` (``auto``/``on``/``off`` → nothing/``--flag``/
-    ``--no-flag`` when ``negatable``, else nothing) or ``overrides`` (the ``set`` parameter:
-    several ``--set``).
+    ``--no-flag`` when ``negatable``, else nothing), ``repeated`` (values separated by
+    semicolons, each ``--flag value``: ``label=Medium;path=Image File``) or ``overrides`` (the
+    ``set`` parameter: several ``--set``).
     """
 
     name: str
@@ -78,10 +79,12 @@ def _main() -> EntryPoint:
     return EntryPoint("main", (), (
         Param("source", "synth"), Param("dataset_dir", "data/synth"),
         Param("preset", "demo"), *(Param(f"with_{b.name}", "auto") for b in optional),
-        Param("src", ""), Param("limit", 0.0, "float"), Param("set", "")),
+        Param("src", ""), Param("columns", ""), Param("limit", 0.0, "float"),
+        Param("set", "")),
         doc=f"The whole chain as nested runs under one parent: {chain}. A step that already "
             "finished with the same parameters, code version and data is reused. source: "
-            "synth, artsy, met, artic or folder (src: the folder or CSV; limit 0 = all); "
+            "synth, artsy, met, artic or folder (src: the folder or CSV; columns: as harvest's; "
+            "limit 0 = all); "
             f"{withs}; set: overrides passed to every step.")
 
 
@@ -110,9 +113,12 @@ ENTRY_POINTS: dict[str, EntryPoint] = {e.name: e for e in (
         Param("dataset_dir", "data/harvest", kind="argument"), *_common(),
         Param("limit", 0.0, "float", target="--limit"),
         Param("api_url", "", target="--api-url"), Param("src", "", target="--from"),
+        Param("columns", "", kind="repeated", target="--column"),
         Param("keep_unlabelled", "false", kind="switch", target="--keep-unlabelled")),
         doc="source: artsy | met | artic | folder. limit 0 = everything; api_url '' = the "
-            "source's public API; src = the folder or CSV (folder source only); "
+            "source's public API; src = the folder or CSV (folder source only); columns = a "
+            "CSV's own headers, FIELD=HEADER separated by semicolons (label=Medium;path=Image "
+            "File); "
             "keep_unlabelled: keep the works whose record names no medium that maps. Artsy "
             "credentials come from ARTSY_CLIENT_ID / ARTSY_CLIENT_SECRET."),
     EntryPoint("split", ("split",), (
@@ -210,6 +216,9 @@ def to_cli_args(name: str, values: Mapping[str, str]) -> list[str]:
             options += [param.target, _word(value, param)]
         elif param.kind == "override":
             options += ["--set", f"{param.target.format(branch=branch)}={_word(value, param)}"]
+        elif param.kind == "repeated":
+            for item in filter(None, (part.strip() for part in value.split(";"))):
+                options += [param.target, item]
         elif param.kind == "overrides":
             for assignment in value.replace(";", " ").split():
                 options += ["--set", assignment]

@@ -112,7 +112,8 @@ def find_finished_run(entry_point: str, parameters: dict[str, str], commit: str 
 
 
 def _plan(source: str, dataset_dir: str, preset: str, optional: dict[str, bool], src: str,
-          limit: int, overrides: str = "") -> list[tuple[str, dict[str, str]]]:
+          limit: int, overrides: str = "", columns: str = ""
+          ) -> list[tuple[str, dict[str, str]]]:
     """List the steps to run, with every parameter of each entry point (from the table).
 
     ``optional``: each branch that is not always trained → whether it is this time.
@@ -123,7 +124,7 @@ def _plan(source: str, dataset_dir: str, preset: str, optional: dict[str, bool],
     common = {"dataset_dir": dataset_dir, "preset": preset, "set": overrides}
     first = (("synth", step_parameters("synth", **common)) if source == "synth" else
              ("harvest", step_parameters("harvest", source=source, limit=limit, src=src,
-                                         **common)))
+                                         columns=columns, **common)))
     steps = [first, *((name, step_parameters(name, **common)) for name in ("split", "explore"))]
     steps += [(f"train_{b.name}", step_parameters(f"train_{b.name}", **common))
               for b in keras_branches() if optional.get(b.name, True)]
@@ -208,7 +209,7 @@ def _launch(project: Path, entry_point: str, params: dict[str, str], experiment_
 
 def run_workflow(source: str = "synth", dataset_dir: str = "data/synth", preset: str = "demo",
                  *, with_branches: Mapping[str, str | bool] | None = None, src: str = "",
-                 limit: int = 0, overrides: str = "",
+                 limit: int = 0, overrides: str = "", columns: str = "",
                  project_dir: str | os.PathLike[str] | None = None,
                  echo: Callable[[str], None] = print) -> WorkflowResult:
     """Run the whole chain as nested MLflow runs under one parent, reusing finished steps.
@@ -228,6 +229,9 @@ def run_workflow(source: str = "synth", dataset_dir: str = "data/synth", preset:
         The folder source's folder or CSV; the harvest's work limit (0: all).
     overrides : str
         ``--set`` overrides for every step (``section.field=value``, separated by spaces).
+    columns : str
+        A CSV's own headers, ``FIELD=HEADER`` separated by semicolons (``label=Medium``), as
+        ``harvest folder --column`` takes them.
     project_dir : path-like, optional
         The MLflow project (default: the checkout this module belongs to).
     echo : callable
@@ -258,7 +262,7 @@ def run_workflow(source: str = "synth", dataset_dir: str = "data/synth", preset:
     root = Path(dataset_dir)
     if not root.is_absolute():
         root = (project / root).resolve()
-    steps = _plan(source, str(root), preset, optional, src, limit, overrides)
+    steps = _plan(source, str(root), preset, optional, src, limit, overrides, columns)
     commit = git_commit(project)
     # The entry point's own parameters are already logged by `mlflow run`; what they resolve
     # to goes under other names (MLflow refuses to change a logged param).

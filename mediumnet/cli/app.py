@@ -119,6 +119,7 @@ def run_entry_point(argv: list[str] | None = None) -> None:
         result = run_workflow(values["source"], values["dataset_dir"], values["preset"],
                               with_branches=with_branches, src=values["src"],
                               limit=int(float(values["limit"] or 0)), overrides=values["set"],
+                              columns=values["columns"],
                               echo=lambda line: click.echo(f"mediumnet main {line}"))
         click.echo(summary_text(result, result.dataset_dir))
     except MediumnetError as exc:

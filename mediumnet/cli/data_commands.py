@@ -265,18 +265,35 @@ def harvest_artic(dataset_dir: str, api_url: str | None, image_width: int, limit
 @harvest_group.command("folder")
 @click.argument("dataset_dir", type=click.Path(file_okay=False))
 @click.option("--from", "src", required=True, type=click.Path(),
-              help="SRC/<medium>/*.jpg|png|tif, or a CSV with columns path,label[,artist].")
+              help="SRC/<medium>/*.jpg|png|tif, or a CSV with columns "
+                   "path,label[,artist][,title].")
+@click.option("--column", "columns", multiple=True, metavar="FIELD=HEADER",
+              help="With a CSV of other headers (a collection system's export): the column "
+                   "that holds FIELD (path, label, artist, title), e.g. --column label=Medium "
+                   "(repeatable).")
 @click.option("--link", is_flag=True, help="Hard-link images into the store instead of copying.")
 @_harvest_options
 @config_options
 @errors_as_one_line
-def harvest_folder(dataset_dir: str, src: str, link: bool, limit: int | None,
-                   rate: float | None, workers: int | None, offline: bool,
+def harvest_folder(dataset_dir: str, src: str, columns: tuple[str, ...], link: bool,
+                   limit: int | None, rate: float | None, workers: int | None, offline: bool,
                    keep_unlabelled: bool, preset: str, overrides: tuple[str, ...]) -> None:
-    """Harvest your own images from a folder tree or a CSV."""
+    """Harvest your own images from a folder tree or a CSV.
+
+    A label may be a medium's name or a museum's medium text ("woodcut", "Watercolor over
+    graphite"); a CSV may be comma-, semicolon- or tab-separated.
+    """
+    from mediumnet.errors import DatasetError
     from mediumnet.harvest.folder import FolderSource
 
-    _run_harvest(FolderSource(src, link), dataset_dir, preset, overrides, limit, rate, workers,
-                 offline, keep_unlabelled, link=link)
+    mapping = {}
+    for given in columns:
+        field, sep, header = given.partition("=")
+        if not sep or not field.strip() or not header.strip():
+            raise DatasetError(f"--column {given}: write FIELD=HEADER, e.g. --column "
+                               "label=Medium")
+        mapping[field.strip().lower()] = header.strip()
+    _run_harvest(FolderSource(src, link, mapping), dataset_dir, preset, overrides, limit, rate,
+                 workers, offline, keep_unlabelled, link=link)
 
 

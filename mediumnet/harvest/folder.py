@@ -3,15 +3,20 @@
 Two layouts: ``SRC/<medium>/*.{jpg,png,tif}`` (folder names may name a medium or a technique
 of one, as :func:`mediumnet.labels.medium_of_label` reads them: ``watercolour``, ``prints``,
 ``woodcut``, ``oil on canvas``, ``pen and watercolour`` …; one naming two mediums that are not
-one work's, ``prints and drawings``, labels nothing), or a CSV with
-columns ``path,label[,artist]`` (paths relative to the CSV's folder). Images are copied into the
-store, or hard-linked with ``link=True`` (no second copy on disk).
+one work's, ``prints and drawings``, labels nothing), or a CSV with columns
+``path,label[,artist][,title]`` (paths relative to the CSV's folder). A collection system's
+export keeps its own headers: ``columns`` says which holds what (``label`` from ``Medium``,
+``path`` from ``Image file``); its label is then a museum's medium text ("Watercolor over
+graphite"), kept as the work's ``medium_text``. The CSV may be comma-, semicolon- or
+tab-separated, in UTF-8 with or without a byte-order mark (as spreadsheets save it). Images are
+copied into the store, or hard-linked with ``link=True`` (no second copy on disk).
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+import io
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +26,10 @@ from mediumnet.harvest.verify import BadImageError
 from mediumnet.labels import MEDIUMS, medium_of_label
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp"})
+CSV_FIELDS: tuple[str, ...] = ("path", "label", "artist", "title")
+"""What a CSV row may give a work; ``path`` and ``label`` are needed."""
+_DELIMITERS = ",;\t"
+"""The separators a CSV may use (spreadsheets in many locales save with semicolons)."""
 
 
 class FolderSource(Source):
@@ -32,43 +41,85 @@ class FolderSource(Source):
         The folder (``SRC/<medium>/…``) or the CSV file.
     link : bool
         Hard-link files into the store instead of copying them.
+    columns : mapping, optional
+        For a CSV: field (one of :data:`CSV_FIELDS`) → the header of the column that holds it,
+        matched without regard to case (``{"label": "Medium", "path": "Image file"}``). A
+        field not given is read from the column of its own name.
+
+    Raises
+    ------
+    DatasetError
+        No such folder or file, a file that is not a CSV, or ``columns`` for a folder tree or
+        naming a field that is not one of :data:`CSV_FIELDS`.
     """
 
     name = "folder"
     api_rate = 0.0
     image_rate = 0.0
 
-    def __init__(self, src: str | Path, link: bool = False) -> None:
+    def __init__(self, src: str | Path, link: bool = False,
+                 columns: Mapping[str, str] | None = None) -> None:
         self.src = Path(src).expanduser()
         self.link = link
+        self.columns = {field: header.strip() for field, header in (columns or {}).items()}
         if not self.src.exists():
             raise DatasetError(f"--from {self.src}: no such folder or file")
         if self.src.is_file() and self.src.suffix.lower() != ".csv":
             raise DatasetError(f"--from {self.src}: give a folder of <medium>/ subfolders or a "
                                "CSV with columns path,label[,artist]")
+        unknown = sorted(set(self.columns) - set(CSV_FIELDS))
+        if unknown:
+            raise DatasetError(f"--column {unknown[0]}=…: no such field; give one of "
+                               f"{', '.join(CSV_FIELDS)} (--column label=Medium)")
+        if self.columns and not self.src.is_file():
+            raise DatasetError(f"--column is for a CSV, and {self.src} is a folder (its "
+                               "subfolders name the mediums)")
 
     def params(self) -> dict[str, Any]:
-        return {"from": str(self.src.resolve()), "link": self.link}
+        return {"from": str(self.src.resolve()), "link": self.link,
+                **{f"column_{field}": header for field, header in self.columns.items()}}
 
-    def _entries(self) -> list[tuple[str, Path, str, str]]:
-        """(relative name, path, label text, artist) of every image, in a stable order."""
+    def _csv_rows(self) -> list[dict[str, str]]:
+        """Read the CSV's rows as field → text (:data:`CSV_FIELDS`), by the column mapping."""
+        try:
+            text = self.src.read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise DatasetError(f"{self.src} is not UTF-8 text (byte {exc.start + 1}): save it "
+                               "as CSV UTF-8 and harvest again") from None
+        header = text.splitlines()[0] if text.strip() else ""
+        delimiter = max(_DELIMITERS, key=header.count) if header else ","
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        headers = [h.strip() for h in next(reader, [])]
+        where = {h.lower(): i for i, h in reversed(list(enumerate(headers))) if h}
+        found = ", ".join(h for h in headers if h) or "none"
+        index: dict[str, int] = {}
+        for field in sorted(CSV_FIELDS, key=lambda f: f not in self.columns):  # given first
+            header = self.columns.get(field, field)
+            if header.lower() in where:
+                index[field] = where[header.lower()]
+            elif field in self.columns:
+                raise DatasetError(f"{self.src} has no column {header!r} (--column "
+                                   f"{field}={header}); its columns: {found}")
+            elif field in ("path", "label"):
+                raise DatasetError(f"{self.src} needs the columns path and label, or "
+                                   f"--column {field}=HEADER for the one that holds the "
+                                   f"{'image file' if field == 'path' else 'medium'} "
+                                   f"(found: {found})")
+        return [{field: (row[i].strip() if i < len(row) else "") for field, i in index.items()}
+                for row in reader if any(cell.strip() for cell in row)]
+
+    def _entries(self) -> list[tuple[str, Path, str, str, str]]:
+        """(relative name, path, label text, artist, title) of every image, in a stable order."""
         if self.src.is_file():
-            with self.src.open(newline="") as fh:
-                reader = csv.DictReader(fh)
-                columns = {c.strip().lower() for c in reader.fieldnames or []}
-                if not {"path", "label"} <= columns:
-                    raise DatasetError(f"{self.src} needs the columns path and label "
-                                       f"(found: {', '.join(sorted(columns)) or 'none'})")
-                rows = [{k.strip().lower(): (v or "").strip() for k, v in row.items() if k}
-                        for row in reader]
             return [(row["path"], (self.src.parent / row["path"]), row["label"],
-                     row.get("artist", "")) for row in rows if row.get("path")]
+                     row.get("artist", ""), row.get("title", ""))
+                    for row in self._csv_rows() if row.get("path")]
         entries = []
         for folder in sorted(p for p in self.src.iterdir() if p.is_dir()):
             for path in sorted(folder.rglob("*")):
                 if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
                     entries.append((path.relative_to(self.src).as_posix(), path, folder.name,
-                                    ""))
+                                    "", ""))
         return entries
 
     def open(self) -> None:
@@ -83,20 +134,24 @@ class FolderSource(Source):
         size = self.settings.page_size
         for first in range(start, len(self._all), size):
             records = []
-            for name, path, label_text, artist in self._all[first:first + size]:
+            for name, path, label_text, artist, title in self._all[first:first + size]:
                 if self.store.is_final(f"folder:{name}"):  # settled by an earlier harvest
                     records.append(Record(id=f"folder:{name}", source=self.name))
                     continue
-                self.store.append_raw("file", str(path), {"name": name, "label": label_text,
-                                                          "artist": artist})
-                records.append(self._record(name, path, label_text, artist))
+                self.store.append_raw("file", str(path), {
+                    "name": name, "label": label_text, "artist": artist, "title": title,
+                    "from_csv": self.src.is_file()})
+                records.append(self._record(name, path, label_text, artist, title,
+                                            self.src.is_file()))
             after = first + size
             yield records, (after if after < len(self._all) else None)
 
-    def _record(self, name: str, path: Path | str, label_text: str, artist: str) -> Record:
+    def _record(self, name: str, path: Path | str, label_text: str, artist: str,
+                title: str = "", from_csv: bool = False) -> Record:
         label, named = medium_of_label(label_text)
-        record = Record(id=f"folder:{name}", source=self.name, title=Path(name).stem,
-                        artist=artist, category=label_text, local_path=str(path),
+        record = Record(id=f"folder:{name}", source=self.name, title=title or Path(name).stem,
+                        artist=artist, category=label_text,
+                        medium_text=label_text if from_csv else "", local_path=str(path),
                         label=label, label_reason=f"given as {label_text!r}")
         if label is None and len(named) > 1:
             record.unlabelled_reason = f"given as {label_text!r}: names {', '.join(named)}"
@@ -111,7 +166,8 @@ class FolderSource(Source):
             body = entry["body"]
             if entry["kind"] == "file" and body["name"] not in seen:
                 seen.add(body["name"])
-                yield self._record(body["name"], entry["url"], body["label"], body["artist"])
+                yield self._record(body["name"], entry["url"], body["label"], body["artist"],
+                                   body.get("title", ""), body.get("from_csv", False))
 
     def fetch_image(self, record: Record) -> bytes:
         path = Path(record.local_path or "")

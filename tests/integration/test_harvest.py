@@ -456,8 +456,68 @@ def test_folder_csv(workdir):
     assert manifest.loc["folder:imgs/1.png", "artist"] == "Hand 1"
 
 
+def _export(workdir: Path) -> Path:
+    """A collection system's export as a spreadsheet saves it: its own headers, semicolons,
+    a byte-order mark, a quoted title holding the separator."""
+    (workdir / "scans").mkdir()
+    rows = [("1921.3", "Harbour; evening", "Sargent", "Watercolor over graphite"),
+            ("1921.4", "Two trees", "Dürer", "Woodcut"),
+            ("1921.5", "Album page", "", ""),
+            ("1921.6", "Folio", "", "Prints and drawings")]
+    lines = ["Object Number;Title;Artist Display Name;Medium;Image File"]
+    for i, (number, title, artist, medium) in enumerate(rows):
+        (workdir / "scans" / f"{number}.png").write_bytes(make_jpeg(700 + i))
+        lines.append(f'{number};"{title}";{artist};{medium};scans/{number}.png')
+    export = workdir / "export.csv"
+    export.write_text("\n".join(lines) + "\n", encoding="utf-8-sig")
+    return export
+
+
+def test_a_collection_systems_export_is_read_by_its_own_headers(workdir, mediumnet_exe):
+    export = _export(workdir)
+    out = subprocess.run([mediumnet_exe, "harvest", "folder", "ds", "--from", str(export),
+                          "--column", "label=Medium", "--column", "path=image file",
+                          "--column", "artist=Artist Display Name", "--column", "title=Title",
+                          "--keep-unlabelled"],
+                         cwd=workdir, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    manifest = read_manifest(workdir / "ds").set_index("id")
+    harbour = manifest.loc["folder:scans/1921.3.png"]
+    trees = manifest.loc["folder:scans/1921.4.png"]
+    assert (harbour["label"], harbour["title"], harbour["artist"]) == (
+        "gouache_watercolor", "Harbour; evening", "Sargent")
+    assert harbour["medium_text"] == "Watercolor over graphite"   # the record's own words
+    assert trees["label"] == "engraving" and trees["artist"] == "Dürer"
+    assert manifest.loc["folder:scans/1921.5.png", "label_reason"] == "no label given"
+    assert manifest.loc["folder:scans/1921.6.png", "label_reason"] == (
+        "given as 'Prints and drawings': names engraving, drawing")
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--column", "label=Technique"], "export.csv has no column 'Technique' (--column "
+     "label=Technique); its columns: Object Number, Title, Artist Display Name, Medium, "
+     "Image File"),
+    (["--column", "label=Medium"], "export.csv needs the columns path and label, or --column "
+     "path=HEADER for the one that holds the image file"),
+    (["--column", "medium=Medium"], "--column medium=…: no such field; give one of path, "
+     "label, artist, title"),
+    (["--column", "label"], "--column label: write FIELD=HEADER"),
+])
+def test_a_wrong_column_mapping_is_one_line_and_writes_no_data_set(workdir, mediumnet_exe,
+                                                                    args, message):
+    export = _export(workdir)
+    out = subprocess.run([mediumnet_exe, "harvest", "folder", "ds", "--from", str(export),
+                          *args], cwd=workdir, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1
+    assert out.stderr.startswith("mediumnet: error: ") and message in out.stderr, out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+    assert not (workdir / "ds" / "manifest.parquet").exists()
+
+
 @pytest.mark.parametrize(("make", "message"), [
     (lambda root: root / "nowhere", "no such folder or file"),
+    (lambda root: (root / "latin.csv").write_bytes(b"path,label\nimgs/caf\xe9.png,painting\n")
+     and root / "latin.csv", "latin.csv is not UTF-8 text (byte 20): save it as CSV UTF-8"),
     (lambda root: (root / "f.txt").write_text("x") and root / "f.txt", "give a folder"),
     (lambda root: (root / "bad.csv").write_text("file,medium\na,b\n") and root / "bad.csv",
      "needs the columns path and label"),

@@ -64,6 +64,26 @@ def test_mlflow_run_harvest_entry_point(workdir):
     assert run["metrics.kept"] == 3
 
 
+def test_mlflow_run_harvest_reads_an_export_by_its_own_headers(workdir):
+    from tests.integration.test_harvest import _export
+
+    export = _export(workdir)
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    out = subprocess.run(
+        [sys.executable, "-m", "mlflow", "run", str(REPO), "-e", "harvest", "--env-manager",
+         "local", "--experiment-name", "mediumnet", "-P", "source=folder",
+         "-P", f"dataset_dir={workdir / 'ds'}", "-P", f"src={export}",
+         "-P", "columns=label=Medium;path=Image File;title=Title"],
+        cwd=workdir, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout + out.stderr
+    manifest = pd.read_parquet(workdir / "ds" / "manifest.parquet").set_index("id")
+    assert manifest.loc["folder:scans/1921.3.png", "label"] == "gouache_watercolor"
+    assert manifest.loc["folder:scans/1921.3.png", "title"] == "Harbour; evening"
+    run = mlflow.search_runs(experiment_names=["mediumnet"]).iloc[0]
+    assert run["params.source.column_label"] == "Medium"
+
+
 def test_mlflow_run_split_entry_point(workdir):
     from mediumnet.config import SynthConfig
     from mediumnet.data.synth import synthesize

@@ -121,3 +121,7 @@ def test_entry_point_parameters_become_the_documented_command_lines():
     assert to_cli_args("harvest", {"source": "folder", "dataset_dir": "ds", "src": "a.csv",
                                    "limit": "0"}) == [
         "harvest", "folder", "ds", "--preset", "seed", "--from", "a.csv"]
+    assert to_cli_args("harvest", {"source": "folder", "dataset_dir": "ds", "src": "a.csv",
+                                   "columns": "label=Medium; path=Image File;"}) == [
+        "harvest", "folder", "ds", "--preset", "seed", "--from", "a.csv", "--column",
+        "label=Medium", "--column", "path=Image File"]
