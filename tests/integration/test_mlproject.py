@@ -15,6 +15,18 @@ from tests.conftest import REPO
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
+def _mlflow_run(workdir: Path, entry: str, **params: object) -> None:
+    """Run ``mlflow run <repo> -e ENTRY -P name=value …`` as a user does; assert it passed."""
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    words = [w for name, value in params.items() for w in ("-P", f"{name}={value}")]
+    out = subprocess.run(
+        [sys.executable, "-m", "mlflow", "run", str(REPO), "-e", entry, "--env-manager",
+         "local", "--experiment-name", "mediumnet", *words],
+        cwd=workdir, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+
+
 def test_every_entry_point_has_its_thin_script():
     project = yaml.safe_load((REPO / "MLproject").read_text())
     assert project["conda_env"] == "conda.yaml"
@@ -25,14 +37,8 @@ def test_every_entry_point_has_its_thin_script():
 
 
 def test_mlflow_run_synth_entry_point(workdir):
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    out = subprocess.run(
-        [sys.executable, "-m", "mlflow", "run", str(REPO), "-e", "synth", "--env-manager",
-         "local", "--experiment-name", "mediumnet", "-P", f"dataset_dir={workdir / 'ds'}",
-         "-P", "per_class=2", "-P", "size=320x240", "-P", "preset=demo", "-P", "seed=4"],
-        cwd=workdir, env=env, capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stdout + out.stderr
+    _mlflow_run(workdir, "synth", dataset_dir=workdir / "ds", per_class=2, size="320x240",
+                preset="demo", seed=4)
     assert len(pd.read_parquet(workdir / "ds" / "manifest.parquet")) == 10
 
     runs = mlflow.search_runs(experiment_names=["mediumnet"])
@@ -50,14 +56,8 @@ def test_mlflow_run_harvest_entry_point(workdir):
     from tests.integration.test_harvest import _tree
 
     src = _tree(workdir)
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    out = subprocess.run(
-        [sys.executable, "-m", "mlflow", "run", str(REPO), "-e", "harvest", "--env-manager",
-         "local", "--experiment-name", "mediumnet", "-P", "source=folder",
-         "-P", f"dataset_dir={workdir / 'ds'}", "-P", f"src={src}", "-P", "limit=3"],
-        cwd=workdir, env=env, capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stdout + out.stderr
+    _mlflow_run(workdir, "harvest", source="folder", dataset_dir=workdir / "ds", src=src,
+                limit=3)
     assert len(pd.read_parquet(workdir / "ds" / "manifest.parquet")) == 3
     run = mlflow.search_runs(experiment_names=["mediumnet"]).iloc[0]
     assert run["params.source"] == "folder"
@@ -68,15 +68,8 @@ def test_mlflow_run_harvest_reads_an_export_by_its_own_headers(workdir):
     from tests.integration.test_harvest import _export
 
     export = _export(workdir)
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    out = subprocess.run(
-        [sys.executable, "-m", "mlflow", "run", str(REPO), "-e", "harvest", "--env-manager",
-         "local", "--experiment-name", "mediumnet", "-P", "source=folder",
-         "-P", f"dataset_dir={workdir / 'ds'}", "-P", f"src={export}",
-         "-P", "columns=label=Medium;path=Image File;title=Title"],
-        cwd=workdir, env=env, capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stdout + out.stderr
+    _mlflow_run(workdir, "harvest", source="folder", dataset_dir=workdir / "ds", src=export,
+                columns="label=Medium;path=Image File;title=Title")
     manifest = pd.read_parquet(workdir / "ds" / "manifest.parquet").set_index("id")
     assert manifest.loc["folder:scans/1921.3.png", "label"] == "gouache_watercolor"
     assert manifest.loc["folder:scans/1921.3.png", "title"] == "Harbour; evening"
@@ -91,14 +84,7 @@ def test_mlflow_run_split_entry_point(workdir):
     synthesize(workdir / "ds", SynthConfig(per_class=10, width=320, height=240, workers=1,
                                            artists_per_class=5),
                progress=False)
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    out = subprocess.run(
-        [sys.executable, "-m", "mlflow", "run", str(REPO), "-e", "split", "--env-manager",
-         "local", "--experiment-name", "mediumnet", "-P", f"dataset_dir={workdir / 'ds'}",
-         "-P", "val=0.2", "-P", "test=0.2", "-P", "seed=1"],
-        cwd=workdir, env=env, capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stdout + out.stderr
+    _mlflow_run(workdir, "split", dataset_dir=workdir / "ds", val=0.2, test=0.2, seed=1)
     manifest = pd.read_parquet(workdir / "ds" / "manifest.parquet")
     assert set(manifest["split"]) == {"train", "val", "test"}
     run = mlflow.search_runs(experiment_names=["mediumnet"]).iloc[0]
@@ -115,14 +101,7 @@ def test_mlflow_run_train_texture_entry_point(workdir):
     synthesize(root, SynthConfig(per_class=6, width=320, height=240, workers=1,
                                  artists_per_class=3), progress=False)
     write_manifest(root, splits(read_manifest(root), val=0.25, test=0.25))
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    out = subprocess.run(
-        [sys.executable, "-m", "mlflow", "run", str(REPO), "-e", "train_texture",
-         "--env-manager", "local", "--experiment-name", "mediumnet", "-P", f"dataset_dir={root}",
-         "-P", "preset=demo", "-P", "epochs=1"],
-        cwd=workdir, env=env, capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    _mlflow_run(workdir, "train_texture", dataset_dir=root, preset="demo", epochs=1)
     run = mlflow.search_runs(experiment_names=["mediumnet"]).iloc[0]
     assert run["params.texture.epochs"] == "1"
     assert run["tags.mediumnet.step"] == "train_texture"
@@ -141,17 +120,10 @@ def test_mlflow_run_audit_and_suggest_entry_points(workdir):
     manifest = read_manifest(root)
     manifest.loc[manifest.index[:4], "label"] = ""      # four works whose medium is unknown
     write_manifest(root, manifest)
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
     # audit on its default parameters (folds 5.0, lowered to the 3 artists a medium has),
     # suggest with one given: the entry point's params and the step's must not clash.
-    for entry, extra in (("audit", []), ("suggest", ["-P", "budget=2"])):
-        out = subprocess.run(
-            [sys.executable, "-m", "mlflow", "run", str(REPO), "-e", entry, "--env-manager",
-             "local", "--experiment-name", "mediumnet", "-P", f"dataset_dir={root}",
-             "-P", "preset=demo", *extra],
-            cwd=workdir, env=env, capture_output=True, text=True, timeout=600)
-        assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    _mlflow_run(workdir, "audit", dataset_dir=root, preset="demo")
+    _mlflow_run(workdir, "suggest", dataset_dir=root, preset="demo", budget=2)
     assert len(pd.read_csv(root / "audit" / "audit.csv")) == 26
     assert len(pd.read_csv(root / "suggest" / "to_label.csv")) == 2
     runs = mlflow.search_runs(experiment_names=["mediumnet"]).set_index("tags.mediumnet.step")
