@@ -74,20 +74,26 @@ def classify_command(dataset_dir: str, model_uri: str | None, precision: float,
     The unlabelled works are those kept by harvest --keep-unlabelled. Writes a CSV and an
     HTML page with thumbnails, most confident first, and logs both to an MLflow run.
     """
-    from mediumnet.collection.classify import run_classify
+    from mediumnet.collection.classify import (
+        run_classify,
+        threshold_text,
+        unknown_mediums_text,
+    )
     from mediumnet.config import load_config
 
     result = run_classify(dataset_dir, load_config(preset, overrides), model_uri=model_uri,
                           precision=precision, threshold=threshold, out=out)
     t = result.threshold
-    how = (f"chosen on {t.works} validation works, where answers at or above it were right "
-           f"{t.precision:.1%} of the time and covered {t.coverage:.0%} of them"
-           if t.works else "as given")
     abstained = int(result.table["abstained"].sum())
     failed = int(result.table["error"].notna().sum())
-    click.echo(f"{len(result.table)} unlabelled works: {result.answered} given a medium, "
-               f"{abstained} abstained below confidence {t.confidence:.3f} ({how})"
+    said = (f"{result.answered} given a medium, {abstained} abstained below confidence "
+            f"{t.confidence:.3f} ({threshold_text(t, precision)})" if t.reached else
+            f"none given a medium, {threshold_text(t, precision)}")
+    click.echo(f"{len(result.table)} unlabelled works: {said}"
                + (f", {failed} unreadable" if failed else ""))
+    if result.unknown_mediums:
+        click.echo("note: " + unknown_mediums_text(result.model_mediums,
+                                                   result.unknown_mediums))
     counts = result.table.loc[~result.table["abstained"] & result.table["error"].isna(),
                               "suggested_label"].value_counts()
     if len(counts):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -42,6 +42,15 @@ class Threshold:
     """The share of validation works answered at or above it."""
     works: int
     """Validation works it was chosen on."""
+    best_precision: float = float("nan")
+    """When no threshold reaches the precision asked for: the highest any threshold gives."""
+    best_coverage: float = float("nan")
+    """The share of validation works that best threshold answers."""
+
+    @property
+    def reached(self) -> bool:
+        """Whether the threshold chosen reached the precision asked for (a given one does)."""
+        return not self.works or self.confidence <= 1.0
 
 
 def choose_threshold(y: np.ndarray, probs: np.ndarray, target: float = 0.95) -> Threshold:
@@ -60,7 +69,8 @@ def choose_threshold(y: np.ndarray, probs: np.ndarray, target: float = 0.95) -> 
     -------
     Threshold
         With confidence above 1 when no threshold reaches ``target`` (the model abstains on
-        everything).
+        everything); its ``best_precision`` and ``best_coverage`` then say how near the best
+        threshold came.
     """
     confidence = probs.max(axis=1)
     right = probs.argmax(axis=1) == y
@@ -72,7 +82,10 @@ def choose_threshold(y: np.ndarray, probs: np.ndarray, target: float = 0.95) -> 
             or confidence[order[i]] != confidence[order[i + 1]]]
     good = [i for i in ends if precision[i] >= target]
     if not good:
-        return Threshold(1.01, 0.0, 0.0, len(y))
+        best = max(ends, key=lambda i: (precision[i], i), default=None)
+        return Threshold(1.01, 0.0, 0.0, len(y),
+                         float(precision[best]) if best is not None else float("nan"),
+                         (best + 1) / len(y) if best is not None else float("nan"))
     last = max(good)
     return Threshold(float(confidence[order[last]]), float(precision[last]),
                      (last + 1) / len(y), len(y))
@@ -88,11 +101,43 @@ class ClassifyResult:
     page: Path
     seconds: float
     run_location: str = ""
+    unknown_mediums: dict[str, int] = field(default_factory=dict)
+    """Labelled works of the data set, by medium, whose medium the model does not know: it
+    cannot give that medium, so the unlabelled works of it get another."""
+    model_mediums: tuple[str, ...] = ()
+    """The mediums the model gives."""
 
     @property
     def answered(self) -> int:
         """Unlabelled works given a medium (not abstained, readable)."""
         return int((~self.table["abstained"] & self.table["error"].isna()).sum())
+
+
+def threshold_text(threshold: Threshold, precision: float) -> str:
+    """Say how the abstention threshold came about, in one clause (the command, the page).
+
+    When no threshold reached ``precision``, say so, how near the best came, and what to do.
+    """
+    t = threshold
+    if not t.works:
+        return "as given"
+    if not t.reached:
+        best = (f" (the best, {t.best_precision:.1%}, answering {t.best_coverage:.0%})"
+                if not np.isnan(t.best_precision) else "")
+        return (f"no confidence threshold gives precision {precision:.0%} on the {t.works} "
+                f"validation works of mediums the model knows{best}: train one on this "
+                "collection (mediumnet stack), ask for less with --precision, or give "
+                "--threshold")
+    return (f"chosen on {t.works} validation works, where answers at or above it were right "
+            f"{t.precision:.1%} of the time and covered {t.coverage:.0%} of them")
+
+
+def unknown_mediums_text(model_mediums: tuple[str, ...], unknown: dict[str, int]) -> str:
+    """Say which of a collection's mediums the model cannot give, and what that means."""
+    held = ", ".join(f"{m} ({n})" for m, n in unknown.items())
+    return (f"the model gives only {', '.join(model_mediums)}; this collection's labelled works "
+            f"also hold {held}, so its unlabelled works of "
+            f"{'that medium' if len(unknown) == 1 else 'those mediums'} get another")
 
 
 def _threshold(classifier, root: Path, manifest: pd.DataFrame, precision: float,
@@ -183,19 +228,24 @@ def run_classify(dataset_dir: str | os.PathLike[str], config: Config | None = No
     chosen = _threshold(classifier, root, manifest, precision, threshold)
     probs, errors = classifier.predict_proba([str(root / p) for p in works["image_path"]])
     table = _table(works, probs, errors, chosen)
-    said = (f"threshold {chosen.confidence:.3f} chosen on {chosen.works} validation works for "
-            f"precision {precision:.2f} (there: {chosen.precision:.3f}, answering "
-            f"{chosen.coverage:.0%})" if chosen.works else
-            f"threshold {chosen.confidence:.3f} as given")
+    labelled = manifest[manifest["label"].isin(MEDIUMS)]
+    unknown = labelled.loc[~labelled["label"].isin(classifier.classes), "label"]
+    unknown_mediums = {m: int(n) for m, n in unknown.value_counts().items()}
+    intro = [f"Model {uri}. " + (
+        f"It abstains (highlighted) below confidence {chosen.confidence:.3f} "
+        f"({threshold_text(chosen, precision)})." if chosen.reached else
+        f"It abstains on every work: {threshold_text(chosen, precision)}.")]
+    if unknown_mediums:
+        intro.append(unknown_mediums_text(tuple(classifier.classes), unknown_mediums) + ".")
     csv, page = write_table(table, Path(out) if out else root / CLASSIFY_DIR / "classified.csv",
                             root, title="Unlabelled works: the model's mediums",
-                            intro=[f"Model {uri}. It abstains (highlighted) below confidence "
-                                   f"{chosen.confidence:.3f}: {said}."],
+                            intro=intro,
                             columns=["suggested_label", "confidence", "abstained",
                                      "medium_text", "label_reason", "title", "artist", "id",
                                      "error"],
                             marked="abstained")
-    result = ClassifyResult(table, chosen, csv, page, 0.0)
+    result = ClassifyResult(table, chosen, csv, page, 0.0, unknown_mediums=unknown_mediums,
+                            model_mediums=tuple(classifier.classes))
     with start_run("classify", config=config, dataset_digest=manifest_digest(manifest),
                    dataset_dir=root, params={"model_uri": uri, "precision": precision},
                    tags={"mediumnet.classified_with": uri}) as run:
@@ -204,7 +254,8 @@ def run_classify(dataset_dir: str | os.PathLike[str], config: Config | None = No
                             "abstained": float(table["abstained"].sum()),
                             "threshold": chosen.confidence,
                             "val_precision_at_threshold": np.nan_to_num(chosen.precision),
-                            "val_coverage_at_threshold": np.nan_to_num(chosen.coverage)})
+                            "val_coverage_at_threshold": np.nan_to_num(chosen.coverage),
+                            "labelled_unknown_medium": float(sum(unknown_mediums.values()))})
         mlflow.log_artifact(str(csv), CLASSIFY_DIR)
         mlflow.log_artifact(str(page), CLASSIFY_DIR)
         result.run_location = run_location(run)

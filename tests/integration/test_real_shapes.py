@@ -148,6 +148,31 @@ def test_a_new_collection_is_scored_over_the_shared_mediums_the_rest_counted(fir
     assert not (home / "unknown" / "evaluation").exists()
 
 
+@pytest.mark.slow
+def test_classify_says_which_of_a_collections_mediums_the_model_cannot_give(first_try):
+    from mediumnet.data.manifest import read_manifest, write_manifest
+
+    home, exe, _ = first_try
+    tiny = ["--preset", "tiny"]
+    _run(exe, ["synth", "mixed", "--per-class", "12", "--size", "320x240", "--seed", "5",
+               "--mediums", "painting,engraving", *tiny, "--set", "synth.artists_per_class=3"],
+         home)
+    _run(exe, ["split", "mixed"], home)
+    manifest = read_manifest(home / "mixed")
+    blank = [manifest.index[manifest["label"] == m][0] for m in ("painting", "engraving")]
+    manifest.loc[blank, ["label", "split"]] = ""          # two works whose record is silent
+    write_manifest(home / "mixed", manifest)
+    out = _run(exe, ["classify", "mixed", *tiny], home)
+    assert ("note: the model gives only painting, drawing, photography; this collection's "
+            "labelled works also hold engraving (11), so its unlabelled works of that medium "
+            "get another") in out.stdout
+    assert "engraving (11)" in (home / "mixed" / "classify" / "classified.html").read_text()
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{home / 'mlflow.db'}")
+    run = client.search_runs(client.get_experiment_by_name("mediumnet").experiment_id,
+                             "tags.`mediumnet.step` = 'classify'")[0]
+    assert run.data.metrics["labelled_unknown_medium"] == 11
+
+
 @pytest.mark.parametrize("mediums", [("engraving", "photography"),
                                      ("painting", "engraving", "drawing", "photography")])
 def test_two_and_four_mediums_train_score_and_predict_over_what_they_hold(workdir, mediums):

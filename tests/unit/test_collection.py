@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mediumnet.collection.classify import choose_threshold
+from mediumnet.collection.classify import Threshold, choose_threshold, threshold_text
 from mediumnet.collection.suggest import pick, suggest_picks, uncertainty
 from mediumnet.config import HarvestConfig
 from mediumnet.data.splits import splits
@@ -99,7 +99,22 @@ def test_ties_are_kept_together_and_no_reachable_precision_abstains_on_everythin
     assert choose_threshold(y, probs, 0.6).confidence == 0.8
     y, probs = _probs([0.9, 0.8], [False, False])
     none = choose_threshold(y, probs, 0.5)
-    assert none.confidence > 1 and none.coverage == 0.0
+    assert none.confidence > 1 and none.coverage == 0.0 and not none.reached
+    assert Threshold(1.01, float("nan"), float("nan"), 0).reached   # given: abstain on all
+
+
+def test_a_threshold_out_of_reach_says_how_near_the_best_came_and_what_to_do():
+    y, probs = _probs([0.9, 0.8, 0.7, 0.6], [False, True, True, False])
+    out_of_reach = choose_threshold(y, probs, 0.95)
+    assert (out_of_reach.best_precision, out_of_reach.best_coverage) == (2 / 3, 0.75)
+    assert threshold_text(out_of_reach, 0.95) == (
+        "no confidence threshold gives precision 95% on the 4 validation works of mediums "
+        "the model knows (the best, 66.7%, answering 75%): train one on this collection "
+        "(mediumnet stack), ask for less with --precision, or give --threshold")
+    reached = choose_threshold(y, probs, 0.6)
+    assert reached.reached and threshold_text(reached, 0.6) == (
+        "chosen on 4 validation works, where answers at or above it were right 66.7% of the "
+        "time and covered 75% of them")
 
 
 # --- which works to label next ---------------------------------------------------------
