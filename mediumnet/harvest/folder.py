@@ -64,14 +64,16 @@ class FolderSource(Source):
         self.columns = {field: header.strip() for field, header in (columns or {}).items()}
         if not self.src.exists():
             raise DatasetError(f"--from {self.src}: no such folder or file")
-        if self.src.is_file() and self.src.suffix.lower() != ".csv":
+        self.from_csv = self.src.is_file()
+        """Whether the works come from a CSV's rows (else from a folder tree)."""
+        if self.from_csv and self.src.suffix.lower() != ".csv":
             raise DatasetError(f"--from {self.src}: give a folder of <medium>/ subfolders or a "
                                "CSV with columns path,label[,artist]")
         unknown = sorted(set(self.columns) - set(CSV_FIELDS))
         if unknown:
             raise DatasetError(f"--column {unknown[0]}=…: no such field; give one of "
                                f"{', '.join(CSV_FIELDS)} (--column label=Medium)")
-        if self.columns and not self.src.is_file():
+        if self.columns and not self.from_csv:
             raise DatasetError(f"--column is for a CSV, and {self.src} is a folder (its "
                                "subfolders name the mediums)")
 
@@ -86,8 +88,8 @@ class FolderSource(Source):
         except UnicodeDecodeError as exc:
             raise DatasetError(f"{self.src} is not UTF-8 text (byte {exc.start + 1}): save it "
                                "as CSV UTF-8 and harvest again") from None
-        header = text.splitlines()[0] if text.strip() else ""
-        delimiter = max(_DELIMITERS, key=header.count) if header else ","
+        header = text.partition("\n")[0]  # the separator it uses most (",": none)
+        delimiter = max(_DELIMITERS, key=header.count)
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
         headers = [h.strip() for h in next(reader, [])]
         where = {h.lower(): i for i, h in reversed(list(enumerate(headers))) if h}
@@ -110,7 +112,7 @@ class FolderSource(Source):
 
     def _entries(self) -> list[tuple[str, Path, str, str, str]]:
         """(relative name, path, label text, artist, title) of every image, in a stable order."""
-        if self.src.is_file():
+        if self.from_csv:
             return [(row["path"], (self.src.parent / row["path"]), row["label"],
                      row.get("artist", ""), row.get("title", ""))
                     for row in self._csv_rows() if row.get("path")]
@@ -140,9 +142,9 @@ class FolderSource(Source):
                     continue
                 self.store.append_raw("file", str(path), {
                     "name": name, "label": label_text, "artist": artist, "title": title,
-                    "from_csv": self.src.is_file()})
+                    "from_csv": self.from_csv})
                 records.append(self._record(name, path, label_text, artist, title,
-                                            self.src.is_file()))
+                                            self.from_csv))
             after = first + size
             yield records, (after if after < len(self._all) else None)
 
