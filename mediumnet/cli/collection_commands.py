@@ -136,7 +136,9 @@ def suggest_command(dataset_dir: str, budget: int, doubtful: bool, quiet: bool, 
               help="A CSV with id and label columns: a filled suggestion sheet, an audit "
                    "table with corrections.")
 @click.option("--column", default="label", show_default=True,
-              help="The column that holds the mediums.")
+              help="The column that holds the mediums; suggested_label takes the model's "
+                   "answers of a classify table (not those it abstained on) or an audit "
+                   "table (the flagged works).")
 @errors_as_one_line
 def label_command(dataset_dir: str, table: str, column: str) -> None:
     """Give the works named in a filled sheet the mediums it says (a labels merge).
@@ -144,7 +146,8 @@ def label_command(dataset_dir: str, table: str, column: str) -> None:
     A label is a medium's name or a technique of one (woodcut, oil on canvas, charcoal).
     Empty cells are skipped; nothing else of a work changes, and nothing is written when a
     row names an unknown work, no medium or two. A newly labelled work joins a split at the
-    next mediumnet split.
+    next mediumnet split. With --column suggested_label the model's answers are taken, only
+    those the table stands behind, and each label's reason says it was the model's.
     """
     from mediumnet.data.labelling import merge_labels
 
@@ -153,6 +156,14 @@ def label_command(dataset_dir: str, table: str, column: str) -> None:
     click.echo(f"{labelled} unlabelled work{'' if labelled == 1 else 's'} labelled, "
                f"{result.relabelled} relabelled, {result.unchanged} unchanged, "
                f"{blank} row{'' if blank == 1 else 's'} left blank")
+    if result.model_answers:
+        left = result.left_out
+        kept = (f"; {result.kept_curator} work{'' if result.kept_curator == 1 else 's'} keep "
+                "the medium a curator gave" if result.kept_curator else "")
+        click.echo(f"the labels are the model's answers, each label_reason says so with its "
+                   f"confidence; left out: {left} answer{'' if left == 1 else 's'} "
+                   f"{result.left_out_why} (a curator's mediums for those go in a label "
+                   f"column){kept}")
     if result.labelled:
         click.echo(f"run mediumnet split {dataset_dir} to give the newly labelled works a "
                    "split")

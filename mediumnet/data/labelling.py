@@ -6,6 +6,11 @@ work gets that medium, the reason says who gave it and what it was before, and n
 changes — no row is added or lost, every other column stays. An unlabelled work that gets a
 medium is assigned a split by the next ``mediumnet split``; a work whose medium changed keeps
 its split. The manifest is replaced atomically, and nothing is written when a row is wrong.
+
+A model's answers can be taken too (``column="suggested_label"`` of ``mediumnet classify``'s or
+``mediumnet audit``'s table), but only those the table stands behind — the answers classify did
+not abstain on, the corrections the audit flagged — and each reason says it was the model's
+answer, with its confidence, so a label a curator gave and one a model gave stay apart.
 """
 
 from __future__ import annotations
@@ -13,9 +18,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mediumnet.errors import DatasetError
 from mediumnet.labels import MEDIUMS, UNLABELLED, medium_of_label
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass
@@ -30,8 +39,49 @@ class LabelMerge:
     """Rows that gave a work the medium it had."""
     blank: int = 0
     """Rows left without a label (skipped)."""
+    left_out: int = 0
+    """A model's answers the table does not stand behind (abstained, not flagged): skipped."""
+    left_out_why: str = ""
+    """Which those were: ``"it abstained on"``, ``"on works it did not flag"``."""
+    kept_curator: int = 0
+    """Works a model's answer would have changed, kept: a curator gave their medium."""
+    model_answers: bool = False
+    """The labels were a model's answers (``suggested_label``), not a curator's."""
     changes: list[tuple[str, str, str]] = field(default_factory=list)
     """(id, before, after) of every change."""
+
+
+CURATOR_REASON = "given by a curator"
+"""How the reason of a label a curator gave begins."""
+
+MODEL_COLUMN = "suggested_label"
+"""The column in which mediumnet's tables (audit, classify, suggest) give a model's medium."""
+
+_STANDS_BEHIND = {"abstained": ("False", "confidence", "it abstained on"),
+                  "flagged": ("True", "p_suggested", "on works it did not flag")}
+"""A table's column saying which model answers it stands behind: (value kept, confidence
+column, why the others are skipped). ``classified.csv`` has ``abstained``, ``audit.csv``
+``flagged``; a suggestion sheet has neither: its guesses are on the works the model is least
+sure of."""
+
+
+def _model_rows(path: Path, rows: pd.DataFrame, column: str
+                ) -> tuple[pd.DataFrame, pd.Series, int, str]:
+    """Keep the model answers a table stands behind; their confidences, the count and why."""
+    import pandas as pd
+
+    marker = next((m for m in _STANDS_BEHIND if m in rows.columns), None)
+    if marker is None:
+        raise DatasetError(f"{path}: {column} holds a model's guesses and the table does not "
+                           "say which it stands behind (no abstained or flagged column; a "
+                           "suggestion sheet's are the works it is least sure of): write the "
+                           "mediums you give in its label column and merge that")
+    kept_value, confidence, why = _STANDS_BEHIND[marker]
+    kept = rows[marker].str.strip().str.lower() == kept_value.lower()
+    skipped = int((~kept & rows[column].str.strip().ne("")).sum())
+    confidences = (rows[confidence] if confidence in rows.columns
+                   else pd.Series("", index=rows.index))
+    return rows[kept], confidences[kept], skipped, why
 
 
 def merge_labels(dataset_dir: str | os.PathLike[str], table: str | os.PathLike[str],
@@ -48,7 +98,10 @@ def merge_labels(dataset_dir: str | os.PathLike[str], table: str | os.PathLike[s
         medium text (``woodcut``, ``oil on canvas``, ``Watercolor over graphite``:
         :func:`mediumnet.labels.medium_of_label`).
     column : str
-        The column that holds the mediums.
+        The column that holds the mediums. ``suggested_label`` takes a model's answers from
+        a ``classify`` table (those it did not abstain on) or an ``audit`` table (the flagged
+        works), each reason saying so; a table that does not say which answers it stands
+        behind (a suggestion sheet) is refused.
 
     Returns
     -------
@@ -57,8 +110,9 @@ def merge_labels(dataset_dir: str | os.PathLike[str], table: str | os.PathLike[s
     Raises
     ------
     DatasetError
-        A missing file or column, an id the data set lacks, or a label that names no medium
-        or two (the first one, with its line); nothing is written then.
+        A missing file or column, an id the data set lacks, a label that names no medium
+        or two (the first one, with its line), or a model's guesses the table does not stand
+        behind; nothing is written then.
     """
     import pandas as pd
 
@@ -73,10 +127,14 @@ def merge_labels(dataset_dir: str | os.PathLike[str], table: str | os.PathLike[s
         raise DatasetError(f"{path} has no column {missing[0]!r}: it needs id and {column}")
     manifest = read_manifest(dataset_dir)
     where = {work_id: i for i, work_id in enumerate(manifest["id"])}
-    result = LabelMerge()
-    updates: dict[int, tuple[str, str]] = {}
-    for line, (work_id, given) in enumerate(zip(rows["id"], rows[column], strict=True),
-                                            start=2):
+    result = LabelMerge(model_answers=column == MODEL_COLUMN)
+    confidences = pd.Series("", index=rows.index)
+    if result.model_answers:
+        rows, confidences, result.left_out, result.left_out_why = _model_rows(path, rows,
+                                                                              column)
+    updates: dict[int, tuple[str, str, str]] = {}
+    for row, work_id, given in zip(rows.index, rows["id"], rows[column], strict=True):
+        line = row + 2
         if not given.strip():
             result.blank += 1
             continue
@@ -91,11 +149,15 @@ def merge_labels(dataset_dir: str | os.PathLike[str], table: str | os.PathLike[s
                                "canvas, charcoal …), or leave it empty")
         if work_id not in where:
             raise DatasetError(f"{path}, line {line}: no work {work_id!r} in {dataset_dir}")
-        updates[where[work_id]] = medium, given.strip()
-    for index, (medium, given) in updates.items():
+        updates[where[work_id]] = medium, given.strip(), confidences[row].strip()
+    for index, (medium, given, sure) in updates.items():
         before = manifest.at[index, "label"] or UNLABELLED
         if before == medium:
             result.unchanged += 1
+            continue
+        if result.model_answers and str(manifest.at[index, "label_reason"]).startswith(
+                CURATOR_REASON):
+            result.kept_curator += 1       # a model's answer never overrides a curator
             continue
         if before == UNLABELLED:
             result.labelled += 1
@@ -105,8 +167,13 @@ def merge_labels(dataset_dir: str | os.PathLike[str], table: str | os.PathLike[s
         was = f"; was {before}" if before != UNLABELLED else f"; was unlabelled: " \
             f"{manifest.at[index, 'label_reason']}"
         manifest.at[index, "label"] = medium
+        if result.model_answers:
+            sure = f" (confidence {float(sure):.3f})" if sure else ""
+            manifest.at[index, "label_reason"] = (f"the model's answer in {path.name}{sure}, "
+                                                  f"accepted by a curator{was}")
+            continue
         words = f" as {given!r}" if given.lower() != medium else ""  # "woodcut": kept
-        manifest.at[index, "label_reason"] = f"given by a curator in {path.name}{words}{was}"
+        manifest.at[index, "label_reason"] = f"{CURATOR_REASON} in {path.name}{words}{was}"
     if result.changes:
         write_manifest(dataset_dir, manifest)
     return result

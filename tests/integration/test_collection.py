@@ -10,6 +10,7 @@ works whose recorded medium was swapped by mistake.
 from __future__ import annotations
 
 import csv
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -139,7 +140,7 @@ def test_the_audit_judges_every_labelled_work_and_flags_the_swapped_ones(curated
 
 
 def test_classify_gives_the_unlabelled_works_a_medium_and_abstains_below_its_threshold(
-        curated, mediumnet_exe):
+        curated, mediumnet_exe, tmp_path):
     home, dataset, unlabelled, _ = curated
     out = run(mediumnet_exe, "classify", "curated", cwd=home)
     assert "5 unlabelled works:" in out.stdout
@@ -158,6 +159,21 @@ def test_classify_gives_the_unlabelled_works_a_medium_and_abstains_below_its_thr
     assert all(row.suggested_label == unlabelled[row.id] for row in answered.itertuples())
     page = (dataset / "classify" / "classified.html").read_text()
     assert page.count("<img") == 5
+
+    # The curator takes the answers: the abstentions stay unlabelled, the reasons say whose.
+    copy = tmp_path / "taken"
+    shutil.copytree(dataset, copy)
+    out = run(mediumnet_exe, "label", str(copy), "--from", str(copy / "classify" /
+              "classified.csv"), "--column", "suggested_label", cwd=home)
+    abstained = len(table) - len(answered)
+    assert f"{len(answered)} unlabelled work" in out.stdout
+    assert (f"left out: {abstained} answer{'' if abstained == 1 else 's'} it abstained on"
+            in out.stdout)
+    taken = _manifest(copy).set_index("id")
+    assert all(taken.loc[row.id, "label"] == row.suggested_label for row in answered.itertuples())
+    assert (taken.loc[table.loc[table["abstained"], "id"], "label"].fillna("") == "").all()
+    assert taken.loc[answered["id"], "label_reason"].str.startswith(
+        "the model's answer in classified.csv (confidence 0.").all()
 
     everything_withheld = run(mediumnet_exe, "classify", "curated", "--threshold", "1.01",
                               cwd=home)
@@ -183,7 +199,6 @@ def test_bad_collection_calls_fail_in_one_line(curated, mediumnet_exe, args, mes
 
 def test_an_audit_of_a_medium_by_one_artist_says_which_and_writes_nothing(
         curated, mediumnet_exe, tmp_path):
-    import shutil
 
     from mediumnet.data.manifest import read_manifest, write_manifest
 
@@ -207,7 +222,6 @@ def test_an_audit_of_a_medium_by_one_artist_says_which_and_writes_nothing(
 
 def test_suggested_works_are_labelled_by_the_filled_sheet_and_nothing_else_changes(
         curated, mediumnet_exe, tmp_path):
-    import shutil
 
     home, dataset, unlabelled, _ = curated
     copy = tmp_path / "copy"

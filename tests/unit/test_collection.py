@@ -200,6 +200,60 @@ def test_merge_labels_gives_the_named_works_their_medium_and_keeps_everything_el
                                   before.drop(columns=["label", "label_reason"]))
 
 
+def test_a_classify_tables_answers_are_taken_only_where_it_did_not_abstain(small_set, tmp_path):
+    from mediumnet.data.labelling import merge_labels
+    from mediumnet.data.manifest import read_manifest
+
+    classified = tmp_path / "classified.csv"
+    classified.write_text("id,image_path,suggested_label,confidence,abstained\n"
+                          "w2,images/w2.jpg,painting,0.9731,False\n"
+                          "w3,images/w3.jpg,photography,0.41,True\n")
+    result = merge_labels(small_set, classified, column="suggested_label")
+    assert (result.labelled, result.left_out, result.left_out_why) == (1, 1, "it abstained on")
+    after = read_manifest(small_set).set_index("id")
+    assert after["label"].to_dict() == {"w0": "painting", "w1": "drawing", "w2": "painting",
+                                        "w3": UNLABELLED}
+    assert after.loc["w2", "label_reason"] == ("the model's answer in classified.csv (confidence "
+                                               "0.973), accepted by a curator; was unlabelled: "
+                                               "given")
+
+
+def test_an_audits_answers_are_taken_for_the_flagged_works_and_never_over_a_curator(
+        small_set, tmp_path):
+    from mediumnet.data.labelling import merge_labels
+    from mediumnet.data.manifest import read_manifest
+
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text("id,label\nw2,drawing\n")
+    merge_labels(small_set, sheet)                                  # a curator labels w2
+    audit = tmp_path / "audit.csv"
+    audit.write_text("rank,id,label,suggested_label,score,p_suggested,flagged\n"
+                     "1,w0,painting,engraving,0.05,0.91,True\n"
+                     "2,w2,drawing,painting,0.10,0.85,True\n"
+                     "3,w1,drawing,photography,0.40,0.55,False\n")
+    result = merge_labels(small_set, audit, column="suggested_label")
+    assert (result.relabelled, result.kept_curator, result.left_out) == (1, 1, 1)
+    after = read_manifest(small_set).set_index("id")
+    assert after["label"].to_dict() == {"w0": "engraving", "w1": "drawing", "w2": "drawing",
+                                        "w3": UNLABELLED}
+    assert after.loc["w0", "label_reason"] == ("the model's answer in audit.csv (confidence "
+                                               "0.910), accepted by a curator; was painting")
+    assert after.loc["w2", "label_reason"].startswith("given by a curator in sheet.csv")
+
+
+def test_a_suggestion_sheets_guesses_are_not_taken_as_labels(small_set, tmp_path):
+    from mediumnet.data.labelling import merge_labels
+
+    before = (small_set / "manifest.parquet").read_bytes()
+    sheet = tmp_path / "to_label.csv"
+    sheet.write_text("id,path,suggested_label,confidence,uncertainty,label\n"
+                     "w2,images/w2.jpg,painting,0.51,0.9,\n")
+    with pytest.raises(DatasetError, match="suggested_label holds a model's guesses and the "
+                       "table does not say which it stands behind"):
+        merge_labels(small_set, sheet, column="suggested_label")
+    assert (small_set / "manifest.parquet").read_bytes() == before
+
+
 @pytest.mark.parametrize(("text", "message"), [
     ("id,label\nw2,sculpture\n", "line 2: 'sculpture' names no medium; write one of "
      "painting, engraving, drawing, gouache_watercolor, photography or a technique of one"),
