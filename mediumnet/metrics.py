@@ -68,6 +68,18 @@ def confidence_bin(confidence: np.ndarray, bins: int = CALIBRATION_BINS) -> np.n
     return np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
 
 
+def confidence_text(confidence: float) -> str:
+    """Write a confidence to 3 places, or to as many as it takes not to read as 1.
+
+    A threshold of 0.99996 printed as 1.000 would say that nothing can reach it.
+    """
+    for places in range(3, 7):
+        text = f"{confidence:.{places}f}"
+        if confidence >= 1 or not text.startswith("1."):
+            return text
+    return "0.999999+"
+
+
 def expected_calibration_error(y_true: np.ndarray, probs: np.ndarray,
                                bins: int = CALIBRATION_BINS) -> tuple[float, pd.DataFrame]:
     """Compute the expected calibration error of the top-class confidence, with the per-bin table.

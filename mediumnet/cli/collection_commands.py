@@ -80,6 +80,7 @@ def classify_command(dataset_dir: str, model_uri: str | None, precision: float,
         unknown_mediums_text,
     )
     from mediumnet.config import load_config
+    from mediumnet.metrics import confidence_text
 
     result = run_classify(dataset_dir, load_config(preset, overrides), model_uri=model_uri,
                           precision=precision, threshold=threshold, out=out)
@@ -87,7 +88,7 @@ def classify_command(dataset_dir: str, model_uri: str | None, precision: float,
     abstained = int(result.table["abstained"].sum())
     failed = int(result.table["error"].notna().sum())
     said = (f"{result.answered} given a medium, {abstained} abstained below confidence "
-            f"{t.confidence:.3f} ({threshold_text(t, precision)})" if t.reached else
+            f"{confidence_text(t.confidence)} ({threshold_text(t, precision)})" if t.reached else
             f"none given a medium, {threshold_text(t, precision)}")
     click.echo(f"{len(result.table)} unlabelled works: {said}"
                + (f", {failed} unreadable" if failed else ""))

@@ -22,6 +22,7 @@ import pandas as pd
 
 from mediumnet.errors import MediumnetError
 from mediumnet.labels import MEDIUMS
+from mediumnet.metrics import confidence_text
 
 if TYPE_CHECKING:
     from mediumnet.config import Config
@@ -232,7 +233,7 @@ def run_classify(dataset_dir: str | os.PathLike[str], config: Config | None = No
     unknown = labelled.loc[~labelled["label"].isin(classifier.classes), "label"]
     unknown_mediums = {m: int(n) for m, n in unknown.value_counts().items()}
     intro = [f"Model {uri}. " + (
-        f"It abstains (highlighted) below confidence {chosen.confidence:.3f} "
+        f"It abstains (highlighted) below confidence {confidence_text(chosen.confidence)} "
         f"({threshold_text(chosen, precision)})." if chosen.reached else
         f"It abstains on every work: {threshold_text(chosen, precision)}.")]
     if unknown_mediums:

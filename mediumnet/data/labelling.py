@@ -117,6 +117,7 @@ def merge_labels(dataset_dir: str | os.PathLike[str], table: str | os.PathLike[s
     import pandas as pd
 
     from mediumnet.data.manifest import read_manifest, write_manifest
+    from mediumnet.metrics import confidence_text
 
     path = Path(table)
     if not path.is_file():
@@ -168,7 +169,7 @@ def merge_labels(dataset_dir: str | os.PathLike[str], table: str | os.PathLike[s
             f"{manifest.at[index, 'label_reason']}"
         manifest.at[index, "label"] = medium
         if result.model_answers:
-            sure = f" (confidence {float(sure):.3f})" if sure else ""
+            sure = f" (confidence {confidence_text(float(sure))})" if sure else ""
             manifest.at[index, "label_reason"] = (f"the model's answer in {path.name}{sure}, "
                                                   f"accepted by a curator{was}")
             continue

@@ -342,3 +342,4 @@ def test_a_table_is_written_as_csv_and_page_and_a_failed_write_leaves_the_old_on
         write_table(Unwritable(table.iloc[:1]), csv, tmp_path, title="T")
     assert pd.read_csv(csv)["id"].tolist() == ["a", "b"]          # the old table, whole
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["t.csv", "t.html"]
+

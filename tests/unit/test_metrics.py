@@ -5,7 +5,7 @@ import pytest
 from sklearn.metrics import f1_score
 
 from mediumnet.labels import MEDIUMS
-from mediumnet.metrics import macro_f1, scores, to_five
+from mediumnet.metrics import confidence_text, macro_f1, scores, to_five
 
 
 def test_macro_f1_over_present_mediums_matches_sklearn_on_a_hand_made_case():
@@ -83,3 +83,10 @@ def test_artist_intervals_hold_the_figure_and_widen_when_one_artist_decides_it()
     low, high = artist_intervals(y, probs, clustered, classes)["accuracy"]
     assert high - low > (spread_out["accuracy"][1] - spread_out["accuracy"][0]) * 1.5
     assert artist_intervals(y, probs, np.zeros(len(y)), classes) == {}
+
+
+@pytest.mark.parametrize(("confidence", "text"), [
+    (0.78512, "0.785"), (0.99951, "0.9995"), (0.999962, "0.99996"), (0.9999999, "0.999999+"),
+    (1.0, "1.000"), (1.01, "1.010")])
+def test_a_threshold_near_1_is_not_printed_as_1(confidence, text):
+    assert confidence_text(confidence) == text
