@@ -55,3 +55,20 @@ def test_calibrate_reports_the_test_split_before_and_after():
                             "val_log_loss_calibrated", "val_ece_uncalibrated",
                             "val_ece_calibrated", "test_ece_uncalibrated",
                             "test_ece_calibrated"}
+
+
+def test_a_model_right_on_every_validation_work_is_not_made_certain():
+    # Two mediums of five, right on all 96 validation works at 0.6-0.95: hard targets would
+    # send the temperature to its lower bound and every answer to 1.000.
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 2, 96)
+    confidence = rng.uniform(0.6, 0.95, 96)
+    probs = np.zeros((96, 5))
+    probs[np.arange(96), y] = confidence
+    probs[np.arange(96), 1 - y] = 1 - confidence
+    fit = fit_temperature(y, probs)
+    scaled = apply_temperature(probs, fit.temperature)
+    assert 0.05 * 1.5 < fit.temperature < 1                      # surer, not certain
+    assert 0.95 < scaled.max(axis=1).mean() < 97 / 98            # near (n + 1) / (n + 2)
+    assert scaled.max(axis=1).min() > confidence.min()
+    assert (scaled[:, 2:] == 0).all() and (scaled.argmax(1) == y).all()
