@@ -169,7 +169,10 @@ def merge_labels(dataset_dir: str | os.PathLike[str], table: str | os.PathLike[s
             f"{manifest.at[index, 'label_reason']}"
         manifest.at[index, "label"] = medium
         if result.model_answers:
-            sure = f" (confidence {confidence_text(float(sure))})" if sure else ""
+            try:
+                sure = f" (confidence {confidence_text(float(sure))})" if sure else ""
+            except ValueError:        # a confidence cell edited into words: leave it out
+                sure = ""
             manifest.at[index, "label_reason"] = (f"the model's answer in {path.name}{sure}, "
                                                   f"accepted by a curator{was}")
             continue

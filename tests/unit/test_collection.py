@@ -216,6 +216,11 @@ def test_a_classify_tables_answers_are_taken_only_where_it_did_not_abstain(small
     assert after.loc["w2", "label_reason"] == ("the model's answer in classified.csv (confidence "
                                                "0.973), accepted by a curator; was unlabelled: "
                                                "given")
+    edited = tmp_path / "edited.csv"          # a confidence cell written over in words
+    edited.write_text("id,suggested_label,confidence,abstained\nw3,photography,high,False\n")
+    assert merge_labels(small_set, edited, column="suggested_label").labelled == 1
+    assert read_manifest(small_set).set_index("id").loc["w3", "label_reason"].startswith(
+        "the model's answer in edited.csv, accepted by a curator")
 
 
 def test_an_audits_answers_are_taken_for_the_flagged_works_and_never_over_a_curator(
