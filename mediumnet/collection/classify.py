@@ -210,7 +210,7 @@ def run_classify(dataset_dir: str | os.PathLike[str], config: Config | None = No
     import mlflow
 
     from mediumnet.collection.page import write_table
-    from mediumnet.data.manifest import manifest_digest, read_manifest, unlabelled
+    from mediumnet.data.manifest import labelled, manifest_digest, read_manifest, unlabelled
     from mediumnet.ensemble.model import load_classifier
     from mediumnet.registry import model_uri as registered
     from mediumnet.tracking import run_location, start_run
@@ -229,8 +229,8 @@ def run_classify(dataset_dir: str | os.PathLike[str], config: Config | None = No
     chosen = _threshold(classifier, root, manifest, precision, threshold)
     probs, errors = classifier.predict_proba([str(root / p) for p in works["image_path"]])
     table = _table(works, probs, errors, chosen)
-    labelled = manifest[manifest["label"].isin(MEDIUMS)]
-    unknown = labelled.loc[~labelled["label"].isin(classifier.classes), "label"]
+    known = labelled(manifest)["label"]
+    unknown = known[~known.isin(classifier.classes)]
     unknown_mediums = {m: int(n) for m, n in unknown.value_counts().items()}
     intro = [f"Model {uri}. " + (
         f"It abstains (highlighted) below confidence {confidence_text(chosen.confidence)} "

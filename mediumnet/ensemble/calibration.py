@@ -62,9 +62,9 @@ def platt_targets(y: np.ndarray, probs: np.ndarray) -> np.ndarray:
     rest = 1.0 / (len(y) + 2)
     others = probs > 0
     others[np.arange(len(y)), y] = False
-    count = np.maximum(others.sum(axis=1, keepdims=True), 1)
-    targets = np.where(others, rest / count, 0.0)
-    targets[np.arange(len(y)), y] = 1.0 - rest * (others.sum(axis=1) > 0)
+    count = others.sum(axis=1, keepdims=True)
+    targets = np.where(others, rest / np.maximum(count, 1), 0.0)
+    targets[np.arange(len(y)), y] = 1.0 - rest * (count[:, 0] > 0)
     return targets
 
 
@@ -114,12 +114,11 @@ def fit_temperature(y: np.ndarray, probs: np.ndarray) -> Calibration:
         lambda log_t: cross_entropy(targets, apply_temperature(probs, np.exp(log_t))),
         bounds=tuple(np.log(BOUNDS)), method="bounded")
     temperature = float(np.exp(found.x))
-    if not (cross_entropy(targets, apply_temperature(probs, temperature))
-            < cross_entropy(targets, probs) - 1e-6):
+    scaled = apply_temperature(probs, temperature)
+    if not cross_entropy(targets, scaled) < cross_entropy(targets, probs) - 1e-6:
         return Calibration(1.0, (before, before), (ece_before, ece_before))
-    after = log_loss(y, apply_temperature(probs, temperature))
-    ece_after = expected_calibration_error(y, apply_temperature(probs, temperature))[0]
-    return Calibration(temperature, (before, after), (ece_before, ece_after))
+    return Calibration(temperature, (before, log_loss(y, scaled)),
+                       (ece_before, expected_calibration_error(y, scaled)[0]))
 
 
 def calibrate(y_val: np.ndarray, val_probs: np.ndarray, y_test: np.ndarray,
