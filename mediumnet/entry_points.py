@@ -4,8 +4,9 @@
 ``MLproject`` file is rendered from it (:func:`render_mlproject`; a test holds the file equal
 to the rendering), every ``mlproject/`` shim turns its parameters into a ``mediumnet`` command
 line with :func:`to_cli_args`, and the multistep ``main`` plans its steps with
-:func:`step_parameters`. Every entry point takes ``preset`` and ``set`` (overrides such as
-``data.val_fraction=0.2 train.seed=1``, separated by spaces or semicolons).
+:func:`step_parameters`. Every entry point but ``label`` (a merge uses no settings) takes
+``preset`` and ``set`` (overrides such as ``data.val_fraction=0.2 train.seed=1``, separated by
+spaces or semicolons).
 
 Regenerate the file after changing the table::
 
@@ -163,6 +164,13 @@ ENTRY_POINTS: dict[str, EntryPoint] = {e.name: e for e in (
         Param("doubtful", "false", kind="switch", target="--doubtful")),
         doc="The budget works to label next, as a sheet to fill in (DATASET_DIR/suggest/); "
             "doubtful: the last audit's flags are candidates too.", fixed=("--quiet",)),
+    EntryPoint("label", ("label",), (
+        Param("dataset_dir", "data/synth", kind="argument"),
+        Param("table", "", target="--from"),
+        Param("column", "label", target="--column")),
+        doc="A filled sheet taken back: the works it names get the mediums in its column "
+            "(label: a curator's; suggested_label: the answers a classify or audit table stands "
+            "behind). table: the CSV. No preset or set: a merge uses no settings."),
 )}
 """Entry point name → its command and parameters, in the order of the chain."""
 

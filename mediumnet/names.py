@@ -32,6 +32,8 @@ TAG_MEDIUMS = "mediumnet.mediums"
 """The mediums a model was trained on (comma-separated, in the order of MEDIUMS)."""
 TAG_RESHUFFLED = "mediumnet.reshuffled"
 """On a split run: whether every work was assigned anew (else existing splits were kept)."""
+TAG_DATASET_DIGEST_BEFORE = "mediumnet.dataset_digest_before"
+"""On a label run: the digest of the data set before the merge (``dataset_digest``: after)."""
 
 # -- branch models --------------------------------------------------------------------------
 TAG_COLLAPSED = "mediumnet.collapsed"

@@ -1,8 +1,9 @@
-"""The data steps as tracked MLflow runs: ``synth`` (the synthetic set) and ``split``.
+"""The data steps as tracked MLflow runs: ``synth``, ``split`` and ``label`` (a labels merge).
 
-The pure work — drawing images, assigning splits — lives in :mod:`mediumnet.data.synth` and
-:mod:`mediumnet.data.splits`, which track nothing; these functions open the run, call them,
-and log what a person wants to see (digests, counts, the split table, a contact sheet).
+The pure work — drawing images, assigning splits, reading a filled sheet — lives in
+:mod:`mediumnet.data.synth`, :mod:`mediumnet.data.splits` and :mod:`mediumnet.data.labelling`,
+which track nothing; these functions open the run, call them, and log what a person wants to
+see (digests, counts, the split table, a contact sheet, the labels that changed).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 from mediumnet.labels import MEDIUMS
 
 if TYPE_CHECKING:
+    from mediumnet.data.labelling import LabelMerge
     from mediumnet.data.splits import SplitSummary
 
 
@@ -145,3 +147,67 @@ def run_split(dataset_dir, config, *, reshuffle: bool = False) -> tuple[SplitSum
             f"warning: {w}\n" for w in summary.warnings), "split_table.txt")
         location = run_location(run)
     return summary, location
+
+
+LABEL_DIR = "label"
+"""Where a label run keeps the sheet it merged and the labels it changed (artifacts)."""
+LABEL_CHANGES = "label_changes.csv"
+
+
+def run_label(dataset_dir: str | os.PathLike[str], table: str | os.PathLike[str], *,
+              column: str = "label") -> tuple[LabelMerge, str]:
+    """Merge a filled table's mediums into the manifest, as one tracked MLflow run (``label``).
+
+    The table is read and checked first (:func:`mediumnet.data.labelling.merged_labels`): a
+    wrong row raises before any run starts or anything is written. The run then replaces the
+    manifest (when a label changed) and records what a later reader of the lineage needs: the
+    dataset digest before and after (a model trained since carries the after one), the counts,
+    the table as it was merged and ``label/label_changes.csv`` (``id``, ``label_before``,
+    ``label``, ``label_reason`` of every work whose medium changed).
+
+    Parameters
+    ----------
+    dataset_dir : path-like
+        The data set.
+    table : path-like
+        The filled CSV (``id`` and ``column``).
+    column : str
+        ``label`` (a curator's mediums) or ``suggested_label`` (a model's answers that the
+        table stands behind).
+
+    Returns
+    -------
+    (LabelMerge, str)
+        What changed, and where the run went.
+
+    Raises
+    ------
+    DatasetError
+        As :func:`mediumnet.data.labelling.merged_labels`; no run, nothing written.
+    """
+    import mlflow
+    import pandas as pd
+
+    from mediumnet.data.labelling import merged_labels
+    from mediumnet.data.manifest import manifest_digest, read_manifest, write_manifest
+    from mediumnet.names import TAG_DATASET_DIGEST, TAG_DATASET_DIGEST_BEFORE
+    from mediumnet.tracking import run_location, start_run
+
+    before = manifest_digest(read_manifest(dataset_dir))
+    manifest, result = merged_labels(dataset_dir, table, column=column)
+    reasons = manifest.set_index("id")["label_reason"]
+    changes = pd.DataFrame(result.changes, columns=["id", "label_before", "label"])
+    changes["label_reason"] = [reasons[i] for i in changes["id"]]
+    with start_run("label", dataset_dir=dataset_dir,
+                   tags={TAG_DATASET_DIGEST_BEFORE: before},
+                   params={"table": str(table), "column": column}) as run:
+        if result.changes:
+            write_manifest(dataset_dir, manifest)
+        mlflow.set_tag(TAG_DATASET_DIGEST, manifest_digest(manifest))
+        mlflow.log_metrics({"labelled": result.labelled, "relabelled": result.relabelled,
+                            "unchanged": result.unchanged, "blank": result.blank,
+                            "left_out": result.left_out, "kept_curator": result.kept_curator})
+        mlflow.log_artifact(str(table), LABEL_DIR)
+        mlflow.log_text(changes.to_csv(index=False), f"{LABEL_DIR}/{LABEL_CHANGES}")
+        location = run_location(run)
+    return result, location

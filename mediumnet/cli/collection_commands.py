@@ -148,11 +148,12 @@ def label_command(dataset_dir: str, table: str, column: str) -> None:
     Empty cells are skipped; nothing else of a work changes, and nothing is written when a
     row names an unknown work, no medium or two. A newly labelled work joins a split at the
     next mediumnet split. With --column suggested_label the model's answers are taken, only
-    those the table stands behind, and each label's reason says it was the model's.
+    those the table stands behind, and each label's reason says it was the model's. The merge
+    is an MLflow run: the sheet, the labels that changed, the dataset digest before and after.
     """
-    from mediumnet.data.labelling import merge_labels
+    from mediumnet.prepare import run_label
 
-    result = merge_labels(dataset_dir, table, column=column)
+    result, location = run_label(dataset_dir, table, column=column)
     labelled, blank = result.labelled, result.blank
     click.echo(f"{labelled} unlabelled work{'' if labelled == 1 else 's'} labelled, "
                f"{result.relabelled} relabelled, {result.unchanged} unchanged, "
@@ -168,3 +169,4 @@ def label_command(dataset_dir: str, table: str, column: str) -> None:
     if result.labelled:
         click.echo(f"run mediumnet split {dataset_dir} to give the newly labelled works a "
                    "split")
+    click.echo(location)

@@ -86,7 +86,36 @@ def _model_rows(path: Path, rows: pd.DataFrame, column: str
 
 def merge_labels(dataset_dir: str | os.PathLike[str], table: str | os.PathLike[str],
                  *, column: str = "label") -> LabelMerge:
-    """Give the works of a filled table the mediums it names.
+    """Give the works of a filled table the mediums it names, and write the manifest.
+
+    :func:`merged_labels`, then the manifest replaced atomically when a label changed. Not a
+    tracked step: ``mediumnet label`` (:func:`mediumnet.prepare.run_label`) is.
+
+    Parameters
+    ----------
+    dataset_dir, table, column
+        As :func:`merged_labels`.
+
+    Returns
+    -------
+    LabelMerge
+
+    Raises
+    ------
+    DatasetError
+        As :func:`merged_labels`; nothing is written then.
+    """
+    from mediumnet.data.manifest import write_manifest
+
+    manifest, result = merged_labels(dataset_dir, table, column=column)
+    if result.changes:
+        write_manifest(dataset_dir, manifest)
+    return result
+
+
+def merged_labels(dataset_dir: str | os.PathLike[str], table: str | os.PathLike[str],
+                  *, column: str = "label") -> tuple[pd.DataFrame, LabelMerge]:
+    """Return the manifest with the mediums a filled table names; nothing is written.
 
     Parameters
     ----------
@@ -105,18 +134,20 @@ def merge_labels(dataset_dir: str | os.PathLike[str], table: str | os.PathLike[s
 
     Returns
     -------
-    LabelMerge
+    (pandas.DataFrame, LabelMerge)
+        The manifest as it would be (every row and column kept, only ``label`` and
+        ``label_reason`` of the changed works differ) and what changed.
 
     Raises
     ------
     DatasetError
         A missing file or column, an id the data set lacks, a label that names no medium
         or two (the first one, with its line), or a model's guesses the table does not stand
-        behind; nothing is written then.
+        behind.
     """
     import pandas as pd
 
-    from mediumnet.data.manifest import read_manifest, write_manifest
+    from mediumnet.data.manifest import read_manifest
     from mediumnet.metrics import confidence_text
 
     path = Path(table)
@@ -178,6 +209,4 @@ def merge_labels(dataset_dir: str | os.PathLike[str], table: str | os.PathLike[s
             continue
         words = f" as {given!r}" if given.lower() != medium else ""  # "woodcut": kept
         manifest.at[index, "label_reason"] = f"{CURATOR_REASON} in {path.name}{words}{was}"
-    if result.changes:
-        write_manifest(dataset_dir, manifest)
-    return result
+    return manifest, result

@@ -266,6 +266,29 @@ def test_suggested_works_are_labelled_by_the_filled_sheet_and_nothing_else_chang
     assert after.loc[changed, "label_reason"].str.startswith("given by a curator").all()
     pd.testing.assert_frame_equal(after[~changed], before[~changed])
 
+    # The merge is a tracked step, the refused sheet left none: the digest before and after,
+    # the counts, the sheet as merged and the labels it changed, each with its reason.
+    from mediumnet.data.manifest import manifest_digest
+
+    runs = mlflow.search_runs(experiment_names=["mediumnet"],
+                              filter_string="tags.`mediumnet.step` = 'label'")
+    runs = runs[runs["tags.mediumnet.dataset_dir"] == str(copy.resolve())]
+    assert len(runs) == 1 and runs["status"].iloc[0] == "FINISHED"
+    merge = runs.iloc[0]
+    assert merge["tags.mediumnet.dataset_digest_before"] == manifest_digest(before)
+    assert merge["tags.mediumnet.dataset_digest"] == manifest_digest(after) != \
+        manifest_digest(before)
+    assert (merge["metrics.labelled"], merge["metrics.blank"]) == (2, 1)
+    assert merge["params.column"] == "label" and merge["run_id"] in out.stdout
+    logged = Path(mlflow.artifacts.download_artifacts(run_id=merge["run_id"],
+                                                      artifact_path="label",
+                                                      dst_path=str(tmp_path / "logged")))
+    assert (logged / "to_label.csv").read_bytes() == sheet_path.read_bytes()
+    changes = pd.read_csv(logged / "label_changes.csv", keep_default_na=False)
+    assert set(changes["id"]) == set(sheet["id"][:2]) and (changes["label_before"] == "").all()
+    assert list(changes["label_reason"]) == list(
+        after.set_index("id").loc[changes["id"], "label_reason"])
+
     # The newly labelled works join a split at the next split; the others keep theirs.
     run(mediumnet_exe, "split", str(copy), cwd=home)
     resplit = _manifest(copy)

@@ -109,7 +109,7 @@ def test_mlflow_run_train_texture_entry_point(workdir):
     assert len(versions) == 1
 
 
-def test_mlflow_run_audit_and_suggest_entry_points(workdir):
+def test_mlflow_run_audit_suggest_and_label_entry_points(workdir):
     from mediumnet.config import SynthConfig
     from mediumnet.data.manifest import read_manifest, write_manifest
     from mediumnet.data.synth import synthesize
@@ -125,8 +125,17 @@ def test_mlflow_run_audit_and_suggest_entry_points(workdir):
     _mlflow_run(workdir, "audit", dataset_dir=root, preset="demo")
     _mlflow_run(workdir, "suggest", dataset_dir=root, preset="demo", budget=2)
     assert len(pd.read_csv(root / "audit" / "audit.csv")) == 26
-    assert len(pd.read_csv(root / "suggest" / "to_label.csv")) == 2
+    sheet = pd.read_csv(root / "suggest" / "to_label.csv", keep_default_na=False)
+    assert len(sheet) == 2
+    # The sheet filled and taken back: the label entry point, on its default column.
+    sheet["label"] = ["woodcut", "oil on canvas"]
+    sheet.to_csv(root / "suggest" / "to_label.csv", index=False)
+    _mlflow_run(workdir, "label", dataset_dir=root, table=root / "suggest" / "to_label.csv")
+    labels = read_manifest(root).set_index("id")["label"]
+    assert list(labels[sheet["id"]]) == ["engraving", "painting"]
     runs = mlflow.search_runs(experiment_names=["mediumnet"]).set_index("tags.mediumnet.step")
-    assert {"audit", "suggest"} <= set(runs.index)
+    assert {"audit", "suggest", "label"} <= set(runs.index)
     assert runs.loc["suggest", "params.doubtful"] == "false"
-    assert runs.loc["audit", "status"] == runs.loc["suggest", "status"] == "FINISHED"
+    assert runs.loc["label", "params.column"] == "label"
+    assert runs.loc["label", "metrics.labelled"] == 2
+    assert (runs.loc[["audit", "suggest", "label"], "status"] == "FINISHED").all()
