@@ -6,9 +6,9 @@ evaluate, each launched as its own entry point with ``mlflow.projects.run`` and 
 nested child of one parent run. As in MLflow's own multistep example, a step whose entry
 point already ran to the end with the same parameters and the same code version (git commit)
 is not run again: its run is reused. mediumnet adds what makes reuse safe for data: a data
-step is reused only while its data is still there (the manifest exists; for split: every work
-has a split), a later step only while the dataset digest it recorded is the current one, and
-once one step runs afresh every step after it does too.
+step is reused only while its data is still there (the manifest exists; for split: every
+labelled work has a split), a later step only while the dataset digest it recorded is the
+current one, and once one step runs afresh every step after it does too.
 """
 
 from __future__ import annotations
@@ -58,8 +58,13 @@ class WorkflowResult:
 
 
 def _manifest_state(dataset_dir: Path) -> tuple[bool, bool, str | None]:
-    """Tell whether the manifest exists, whether every work has a split, and its digest."""
-    from mediumnet.data.manifest import manifest_digest, manifest_path, read_manifest
+    """Tell whether the manifest exists, whether every labelled work has a split, its digest.
+
+    Works kept without a medium (``harvest.keep_unlabelled``) stay outside every split by
+    design: they do not make the split look unfinished.
+    """
+    from mediumnet.data.manifest import labelled, manifest_digest, manifest_path, read_manifest
+    from mediumnet.data.splits import SPLIT_NAMES
 
     if not manifest_path(dataset_dir).is_file():
         return False, False, None
@@ -67,7 +72,8 @@ def _manifest_state(dataset_dir: Path) -> tuple[bool, bool, str | None]:
         manifest = read_manifest(dataset_dir)
     except MediumnetError:
         return False, False, None
-    split_done = bool(len(manifest)) and manifest["split"].isin(["train", "val", "test"]).all()
+    works = labelled(manifest)
+    split_done = bool(len(works)) and works["split"].isin(SPLIT_NAMES).all()
     return True, bool(split_done), manifest_digest(manifest)
 
 
