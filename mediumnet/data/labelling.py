@@ -54,6 +54,9 @@ class LabelMerge:
 CURATOR_REASON = "given by a curator"
 """How the reason of a label a curator gave begins."""
 
+ACCEPTED_REASON = "accepted by a curator"
+"""How the reason of a model's answer that a curator took in ends (before its ``; was``)."""
+
 MODEL_COLUMN = "suggested_label"
 """The column in which mediumnet's tables (audit, classify, suggest) give a model's medium."""
 
@@ -63,6 +66,16 @@ _STANDS_BEHIND = {"abstained": ("False", "confidence", "it abstained on"),
 column, why the others are skipped). ``classified.csv`` has ``abstained``, ``audit.csv``
 ``flagged``; a suggestion sheet has neither: its guesses are on the works the model is least
 sure of."""
+
+
+def given_by_curator(reason: object) -> bool:
+    """Tell whether a ``label_reason`` says the label came in through a labels merge.
+
+    True for a medium a curator gave and for a model's answer a curator accepted
+    (``mediumnet label``): the labels a re-harvest keeps over the source's record.
+    """
+    head = str(reason).split("; was ", 1)[0]
+    return head.startswith(CURATOR_REASON) or head.endswith(ACCEPTED_REASON)
 
 
 def _model_rows(path: Path, rows: pd.DataFrame, column: str
@@ -205,7 +218,7 @@ def merged_labels(dataset_dir: str | os.PathLike[str], table: str | os.PathLike[
             except ValueError:        # a confidence cell edited into words: leave it out
                 sure = ""
             manifest.at[index, "label_reason"] = (f"the model's answer in {path.name}{sure}, "
-                                                  f"accepted by a curator{was}")
+                                                  f"{ACCEPTED_REASON}{was}")
             continue
         words = f" as {given!r}" if given.lower() != medium else ""  # "woodcut": kept
         manifest.at[index, "label_reason"] = f"{CURATOR_REASON} in {path.name}{words}{was}"

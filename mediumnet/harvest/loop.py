@@ -158,7 +158,7 @@ def harvest(source: Source, dataset_dir: str | os.PathLike[str], settings: Harve
     result = _finish(store, settings, complete=complete, retries=client.retried,
                      started=started)
     result.added = result.kept - kept_before
-    result.notes = notes
+    result.notes = [*notes, *result.notes]
     return result
 
 

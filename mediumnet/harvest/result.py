@@ -82,11 +82,12 @@ class HarvestResult:
 
 
 def build_manifest(root: Path, store: HarvestStore, settings: HarvestConfig
-                   ) -> tuple[Any, list[tuple[dict[str, Any], str]]]:
+                   ) -> tuple[Any, list[tuple[dict[str, Any], str]], CuratorsLabels]:
     """Replace this source's rows in the manifest by its deduplicated kept works.
 
     Other sources' rows stay, except that a work of theirs with the very same image bytes as a
-    kept work of this source under another label is dropped with it (``label_conflict``).
+    kept work of this source under another label is dropped with it (``label_conflict``). The
+    mediums a labels merge gave this source's works stay (:func:`_curators_labels`).
     """
     import pandas as pd
 
@@ -98,9 +99,11 @@ def build_manifest(root: Path, store: HarvestStore, settings: HarvestConfig
         write_manifest,
     )
 
-    candidates = [o["row"] for o in store.outcomes.values() if o["status"] == "kept"]
-    kept, dropped = deduplicate(candidates, settings.phash_distance)
     old = read_manifest(root) if manifest_path(root).exists() else empty_manifest()
+    candidates = [o["row"] for o in store.outcomes.values() if o["status"] == "kept"]
+    candidates, curated = _curators_labels(candidates, old[old["source"] == store.source],
+                                           store)
+    kept, dropped = deduplicate(candidates, settings.phash_distance)
     others = old[old["source"] != store.source]
     if len(others) and kept:
         kept, others, crossed = _across_sources(kept, others)
@@ -111,7 +114,54 @@ def build_manifest(root: Path, store: HarvestStore, settings: HarvestConfig
     mine = manifest_frame(kept) if kept else empty_manifest()
     frame = pd.concat([others, mine], ignore_index=True).sort_values("id", kind="stable")
     write_manifest(root, frame.reset_index(drop=True))
-    return frame, dropped
+    return frame, dropped, curated
+
+
+@dataclass
+class CuratorsLabels:
+    """The labels a labels merge gave that a harvest of the same source kept."""
+
+    kept: int = 0
+    """Works whose medium a curator gave (or accepted), kept over the source's record."""
+    disagreeing: int = 0
+    """Of those, works whose record now names another medium."""
+    revived: set[str] = field(default_factory=set)
+    """Works the source now leaves without a medium (dropped without --keep-unlabelled)
+    that stay, with the curator's medium."""
+
+
+def _curators_labels(candidates: list[dict[str, Any]], old_mine: pd.DataFrame,
+                     store: HarvestStore) -> tuple[list[dict[str, Any]], CuratorsLabels]:
+    """Keep the mediums ``mediumnet label`` gave this source's works over the records'.
+
+    A curator's medium (or a model's answer a curator accepted) was given because the record
+    named none, or a wrong one: a harvest of the same source again must not undo it. The
+    kept works take the label and reason of the manifest; a work the source now drops for
+    naming no medium (``unmapped``, ``unknown_label``: a harvest without --keep-unlabelled)
+    stays as the manifest has it. Its image is still in the store.
+    """
+    from mediumnet.data.labelling import given_by_curator
+
+    curated = CuratorsLabels()
+    given = old_mine[old_mine["label_reason"].map(given_by_curator).astype(bool)
+                     ].set_index("id")
+    if given.empty:
+        return candidates, curated
+    rows = []
+    for row in candidates:
+        if row["id"] in given.index:
+            label = given.at[row["id"], "label"]
+            curated.kept += 1
+            curated.disagreeing += int(row["label"] not in (UNLABELLED, label))
+            row = {**row, "label": label, "label_reason": given.at[row["id"], "label_reason"]}
+        rows.append(row)
+    for work_id, outcome in store.outcomes.items():
+        if (work_id in given.index and outcome["status"] == "dropped"
+                and outcome["reason"] in ("unmapped", "unknown_label")):
+            rows.append(given.loc[work_id].to_dict() | {"id": work_id})
+            curated.kept += 1
+            curated.revived.add(work_id)
+    return rows, curated
 
 
 def _across_sources(kept: list[dict[str, Any]], others: pd.DataFrame
@@ -153,13 +203,14 @@ def _finish(store: HarvestStore, settings: HarvestConfig, *, complete: bool, ret
     from mediumnet.data.manifest import manifest_digest
 
     root = store.root
-    frame, dup_dropped = build_manifest(root, store, settings)
+    frame, dup_dropped, curated = build_manifest(root, store, settings)
     result = HarvestResult(source=store.source, dataset_dir=root, complete=complete,
                            retries=retries)
     outcomes = list(store.outcomes.values())
     result.seen = len(outcomes)
     result.dropped_by_reason = dict(
-        Counter(o["reason"] for o in outcomes if o["status"] == "dropped")
+        Counter(o["reason"] for o in outcomes if o["status"] == "dropped"
+                and o["id"] not in curated.revived)
         + Counter(reason for _, reason in dup_dropped))
     result.failed_by_reason = dict(Counter(o["reason"] for o in outcomes
                                            if o["status"] == "failed"))
@@ -172,5 +223,13 @@ def _finish(store: HarvestStore, settings: HarvestConfig, *, complete: bool, ret
     result.manifest_rows = len(frame)
     result.digest = manifest_digest(frame)
     result.seconds = time.perf_counter() - started
+    if curated.kept:
+        result.notes.append(
+            f"{curated.kept} work{'' if curated.kept == 1 else 's'} keep the medium a curator "
+            "gave (mediumnet label) over the record"
+            + (f"; the record now names another medium for {curated.disagreeing} (see "
+               "medium_text)" if curated.disagreeing else "")
+            + (f"; {len(curated.revived)} kept although their record names no medium and "
+               "--keep-unlabelled is off" if curated.revived else ""))
     write_json_atomic(root / SUMMARY_NAME.format(source=store.source), result.as_dict())
     return result

@@ -438,6 +438,50 @@ def test_folder_tree_copy_and_link(workdir):
     assert os.path.samefile(original, stored)
 
 
+def test_a_harvest_again_keeps_the_mediums_a_curator_gave(workdir):
+    """Re-harvesting an export must not undo `mediumnet label`: a medium given to a work its
+    record names none for, or a wrong record corrected, stays with its reason and split."""
+    import dataclasses
+
+    from mediumnet.data.labelling import merge_labels
+    from mediumnet.data.manifest import write_manifest
+    from mediumnet.harvest.engine import reparse
+
+    (workdir / "imgs").mkdir()
+    lines = ["path,label,artist"]
+    for i, label in enumerate(["painting", "drawing", "", ""]):
+        (workdir / "imgs" / f"{i}.png").write_bytes(make_jpeg(600 + i))
+        lines.append(f"imgs/{i}.png,{label},Hand {i}")
+    (workdir / "list.csv").write_text("\n".join(lines) + "\n")
+    source, root = FolderSource(workdir / "list.csv"), workdir / "ds"
+    keeping = dataclasses.replace(FAST, keep_unlabelled=True)
+    harvest(source, root, keeping, progress=False)
+    pd.DataFrame({"id": ["folder:imgs/2.png", "folder:imgs/0.png"],
+                  "label": ["woodcut", "drawing"]}).to_csv(workdir / "sheet.csv", index=False)
+    assert merge_labels(root, workdir / "sheet.csv").labelled == 1     # and 0.png corrected
+    split = read_manifest(root)
+    split.loc[split["label"] != "", "split"] = "train"                 # as mediumnet split
+    write_manifest(root, split)
+    curated = split.set_index("id").loc[["folder:imgs/0.png", "folder:imgs/2.png"]]
+
+    again = harvest(source, root, keeping, progress=False)
+    manifest = read_manifest(root).set_index("id")
+    pd.testing.assert_frame_equal(manifest.loc[curated.index], curated)
+    assert manifest.loc["folder:imgs/3.png", "label"] == ""            # still nobody's
+    assert ("2 works keep the medium a curator gave (mediumnet label) over the record; the "
+            "record now names another medium for 1") in again.text()
+
+    # Judged again without --keep-unlabelled: the work nobody labelled goes, the one a
+    # curator labelled stays, and is not counted as dropped.
+    offline = reparse(source, root, FAST)
+    manifest = read_manifest(root).set_index("id")
+    pd.testing.assert_frame_equal(manifest.loc[curated.index], curated)
+    assert "folder:imgs/3.png" not in manifest.index
+    assert offline.dropped_by_reason == {"unknown_label": 1} and offline.kept == 3
+    assert "1 kept although their record names no medium and --keep-unlabelled is off" \
+        in offline.text()
+
+
 def test_folder_csv(workdir):
     (workdir / "imgs").mkdir()
     lines = ["path,label,artist"]
