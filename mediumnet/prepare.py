@@ -142,7 +142,9 @@ def run_split(dataset_dir, config, *, reshuffle: bool = False) -> tuple[SplitSum
         mlflow.log_metrics({f"works_{s}": int(table[s].sum()) for s in table.columns})
         mlflow.log_metrics({"works_moved": summary.moved,
                             "works_newly_assigned": summary.newly_assigned,
-                            "split_warnings": len(summary.warnings)})
+                            "split_warnings": len(summary.warnings),
+                            "model_answers_in_train": summary.answers_in_train,
+                            "model_answers_outside": summary.answers_outside})
         mlflow.log_text(table.to_string() + "\n" + "".join(
             f"warning: {w}\n" for w in summary.warnings), "split_table.txt")
         location = run_location(run)
@@ -163,7 +165,8 @@ def run_label(dataset_dir: str | os.PathLike[str], table: str | os.PathLike[str]
     manifest (when a label changed) and records what a later reader of the lineage needs: the
     dataset digest before and after (a model trained since carries the after one), the counts,
     the table as it was merged and ``label/label_changes.csv`` (``id``, ``label_before``,
-    ``label``, ``label_reason`` of every work whose medium changed).
+    ``label``, ``label_reason`` of every work whose medium changed, or whose model-given
+    medium a curator confirmed).
 
     Parameters
     ----------
@@ -205,7 +208,8 @@ def run_label(dataset_dir: str | os.PathLike[str], table: str | os.PathLike[str]
             write_manifest(dataset_dir, manifest)
         mlflow.set_tag(TAG_DATASET_DIGEST, manifest_digest(manifest))
         mlflow.log_metrics({"labelled": result.labelled, "relabelled": result.relabelled,
-                            "unchanged": result.unchanged, "blank": result.blank,
+                            "unchanged": result.unchanged, "confirmed": result.confirmed,
+                            "blank": result.blank,
                             "left_out": result.left_out, "kept_curator": result.kept_curator})
         mlflow.log_artifact(str(table), LABEL_DIR)
         mlflow.log_text(changes.to_csv(index=False), f"{LABEL_DIR}/{LABEL_CHANGES}")

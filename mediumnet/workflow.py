@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mediumnet.errors import MediumnetError
 from mediumnet.names import (
@@ -32,6 +32,9 @@ from mediumnet.names import (
     TAG_SOURCE,
     TAG_STEP_RUN_PREFIX,
 )
+
+if TYPE_CHECKING:
+    from mediumnet.config import Config
 
 SOURCES = ("synth", "artsy", "met", "artic", "folder")
 
@@ -57,14 +60,15 @@ class WorkflowResult:
     table: Any = None
 
 
-def _manifest_state(dataset_dir: Path) -> tuple[bool, bool, str | None]:
-    """Tell whether the manifest exists, whether every labelled work has a split, its digest.
+def _manifest_state(dataset_dir: Path, config: Config) -> tuple[bool, bool, str | None]:
+    """Tell whether the manifest exists, whether its split is done, and its digest.
 
-    Works kept without a medium (``harvest.keep_unlabelled``) stay outside every split by
-    design: they do not make the split look unfinished.
+    The split is done when splitting again would change nothing: works kept without a medium
+    (``harvest.keep_unlabelled``), and a model's answers whose artists' works are in val or
+    test, stay outside every split by design; a work labelled since has no split yet.
     """
-    from mediumnet.data.manifest import labelled, manifest_digest, manifest_path, read_manifest
-    from mediumnet.data.splits import SPLIT_NAMES
+    from mediumnet.data.manifest import manifest_digest, manifest_path, read_manifest
+    from mediumnet.data.splits import SPLIT_NAMES, splits
 
     if not manifest_path(dataset_dir).is_file():
         return False, False, None
@@ -72,8 +76,16 @@ def _manifest_state(dataset_dir: Path) -> tuple[bool, bool, str | None]:
         manifest = read_manifest(dataset_dir)
     except MediumnetError:
         return False, False, None
-    works = labelled(manifest)
-    split_done = bool(len(works)) and works["split"].isin(SPLIT_NAMES).all()
+    split_done = manifest["split"].isin(SPLIT_NAMES).any()
+    if split_done:
+        d = config.data
+        try:
+            again = splits(manifest, d.val_fraction, d.test_fraction, d.split_seed,
+                           min_groups=d.min_groups)
+        except MediumnetError:   # the split step will say what is wrong
+            return True, False, manifest_digest(manifest)
+        split_done = (again["split"].astype(str).to_numpy()
+                      == manifest["split"].fillna("").astype(str).to_numpy()).all()
     return True, bool(split_done), manifest_digest(manifest)
 
 
@@ -173,9 +185,9 @@ def optional_branches(choices: Mapping[str, str | bool], preset: str) -> dict[st
 
 
 def _reusable(entry_point: str, params: dict[str, str], root: Path, commit: str | None,
-              experiment_id: str):
+              experiment_id: str, config: Config):
     """Find the finished run that can stand for this step now, if its data is still there."""
-    exists, split_done, digest = _manifest_state(root)
+    exists, split_done, digest = _manifest_state(root, config)
     if entry_point in ("synth", "harvest"):
         ok = exists
     elif entry_point == "split":
@@ -282,7 +294,7 @@ def run_workflow(source: str = "synth", dataset_dir: str = "data/synth", preset:
             if entry_point == "evaluate":
                 params = dict(params, model_uri=_ensemble_uri(result))
             reusable = None if fresh else _reusable(entry_point, params, root, commit,
-                                                    experiment_id)
+                                                    experiment_id, config)
             echo(f"[{number}/{len(steps)}] {entry_point}: "
                  + (f"reusing finished run {reusable.info.run_id}" if reusable else "running"))
             if reusable is not None:

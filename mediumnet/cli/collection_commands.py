@@ -158,6 +158,10 @@ def label_command(dataset_dir: str, table: str, column: str) -> None:
     click.echo(f"{labelled} unlabelled work{'' if labelled == 1 else 's'} labelled, "
                f"{result.relabelled} relabelled, {result.unchanged} unchanged, "
                f"{blank} row{'' if blank == 1 else 's'} left blank")
+    if result.confirmed:
+        click.echo(f"{result.confirmed} work{'' if result.confirmed == 1 else 's'} whose medium "
+                   "was a model's answer confirmed: a curator's now, measured against from "
+                   "the next split on")
     if result.model_answers:
         left = result.left_out
         kept = (f"; {result.kept_curator} work{'' if result.kept_curator == 1 else 's'} keep "
@@ -166,7 +170,7 @@ def label_command(dataset_dir: str, table: str, column: str) -> None:
                    f"confidence; left out: {left} answer{'' if left == 1 else 's'} "
                    f"{result.left_out_why} (a curator's mediums for those go in a label "
                    f"column){kept}")
-    if result.labelled:
+    if result.labelled or result.confirmed:
         click.echo(f"run mediumnet split {dataset_dir} to give the newly labelled works a "
                    "split")
     click.echo(location)

@@ -110,6 +110,8 @@ def split_command(dataset_dir: str, val: float | None, test: float | None, seed:
     click.echo(f"split written to {dataset_dir}/manifest.parquet: {summary.newly_assigned} "
                f"works newly assigned, {summary.moved} moved"
                f"{'' if reshuffle else ' (existing splits kept; --reshuffle redoes them)'}")
+    if summary.answers_text():
+        click.echo(summary.answers_text())
     for line in summary.warnings:
         click.echo(f"warning: {line}", err=True)
     click.echo(location)

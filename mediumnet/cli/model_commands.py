@@ -185,6 +185,10 @@ def evaluate_command(model_uri: str, dataset_dir: str, split: str, preset: str,
         click.echo(f"left out: {sum(report.left_out.values())} works of mediums the model "
                    "does not know (" + ", ".join(f"{m} {n}" for m, n in
                                                   report.left_out.items()) + ")")
+    if report.answers_left_out:
+        click.echo(f"left out: {report.answers_left_out} works whose medium is a model's "
+                   "answer (mediumnet label --column suggested_label): no model is measured "
+                   "against one")
     if not report.confused_pairs.empty:
         top = report.confused_pairs.iloc[0]
         click.echo(f"most confused: {top['pair']} ({top['errors']} errors)")

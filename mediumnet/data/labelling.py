@@ -37,6 +37,9 @@ class LabelMerge:
     """Works whose medium changed."""
     unchanged: int = 0
     """Rows that gave a work the medium it had."""
+    confirmed: int = 0
+    """Works whose medium was a model's answer, given the same by a curator: now a curator's
+    (measured against from the next split on)."""
     blank: int = 0
     """Rows left without a label (skipped)."""
     left_out: int = 0
@@ -48,7 +51,7 @@ class LabelMerge:
     model_answers: bool = False
     """The labels were a model's answers (``suggested_label``), not a curator's."""
     changes: list[tuple[str, str, str]] = field(default_factory=list)
-    """(id, before, after) of every change."""
+    """(id, before, after) of every change of a label or of whose it is (a confirmation)."""
 
 
 CURATOR_REASON = "given by a curator"
@@ -56,6 +59,9 @@ CURATOR_REASON = "given by a curator"
 
 ACCEPTED_REASON = "accepted by a curator"
 """How the reason of a model's answer that a curator took in ends (before its ``; was``)."""
+
+MODEL_REASON = "the model's answer in"
+"""How the reason of a model's answer that a curator took in begins."""
 
 MODEL_COLUMN = "suggested_label"
 """The column in which mediumnet's tables (audit, classify, suggest) give a model's medium."""
@@ -76,6 +82,15 @@ def given_by_curator(reason: object) -> bool:
     """
     head = str(reason).split("; was ", 1)[0]
     return head.startswith(CURATOR_REASON) or head.endswith(ACCEPTED_REASON)
+
+
+def given_by_model(reason: object) -> bool:
+    """Tell whether a ``label_reason`` says the label is a model's answer (taken in by a merge).
+
+    Such a label trains a model but is never measured against: :func:`mediumnet.data.splits.
+    splits` keeps these works out of validation and test.
+    """
+    return str(reason).split("; was ", 1)[0].startswith(MODEL_REASON)
 
 
 def _model_rows(path: Path, rows: pd.DataFrame, column: str
@@ -161,7 +176,6 @@ def merged_labels(dataset_dir: str | os.PathLike[str], table: str | os.PathLike[
     import pandas as pd
 
     from mediumnet.data.manifest import read_manifest
-    from mediumnet.metrics import confidence_text
 
     path = Path(table)
     if not path.is_file():
@@ -195,8 +209,25 @@ def merged_labels(dataset_dir: str | os.PathLike[str], table: str | os.PathLike[
         if work_id not in where:
             raise DatasetError(f"{path}, line {line}: no work {work_id!r} in {dataset_dir}")
         updates[where[work_id]] = medium, given.strip(), confidences[row].strip()
+    _apply(manifest, updates, result, path)
+    return manifest, result
+
+
+def _apply(manifest: pd.DataFrame, updates: dict[int, tuple[str, str, str]],
+           result: LabelMerge, path: Path) -> None:
+    """Write the checked mediums into ``manifest`` (in place), each with whose it is; count."""
+    from mediumnet.metrics import confidence_text
+
     for index, (medium, given, sure) in updates.items():
         before = manifest.at[index, "label"] or UNLABELLED
+        reason = manifest.at[index, "label_reason"]
+        if before == medium and not result.model_answers and given_by_model(reason):
+            result.confirmed += 1      # a curator confirms a model's answer: theirs now
+            result.changes.append((manifest.at[index, "id"], before, medium))
+            words = f" as {given!r}" if given.lower() != medium else ""
+            manifest.at[index, "label_reason"] = (f"{CURATOR_REASON} in {path.name}{words}; "
+                                                  f"was {reason}")
+            continue
         if before == medium:
             result.unchanged += 1
             continue
@@ -217,9 +248,8 @@ def merged_labels(dataset_dir: str | os.PathLike[str], table: str | os.PathLike[
                 sure = f" (confidence {confidence_text(float(sure))})" if sure else ""
             except ValueError:        # a confidence cell edited into words: leave it out
                 sure = ""
-            manifest.at[index, "label_reason"] = (f"the model's answer in {path.name}{sure}, "
+            manifest.at[index, "label_reason"] = (f"{MODEL_REASON} {path.name}{sure}, "
                                                   f"{ACCEPTED_REASON}{was}")
             continue
         words = f" as {given!r}" if given.lower() != medium else ""  # "woodcut": kept
         manifest.at[index, "label_reason"] = f"{CURATOR_REASON} in {path.name}{words}{was}"
-    return manifest, result

@@ -19,6 +19,12 @@ Rules, in order:
 4. **Every medium in every split.** Each medium with three or more groups then has at least
    one group in validation and one in test: where the proportions left one out, the smallest
    single-medium group of that medium moves there from the split holding most of its groups.
+5. **A model's answers train, they are never measured against.** A work whose label is a
+   model's answer (``mediumnet label --column suggested_label``: its reason says so) goes to
+   train with its artist's group, or to train alone when no other work of its artist is
+   labelled; where its artist's works are in validation or test, it stays outside every
+   split. Validation (which chooses the champion and classify's threshold) and test then
+   hold only labels that did not come from a model, so no model is scored on its own answers.
 
 The mediums of a data set are the ones it holds (:func:`present_mediums`): two or more of the
 five; a set without photographs is split, trained and scored over the other mediums only.
@@ -131,7 +137,14 @@ def splits(manifest: pd.DataFrame, val: float = 0.15, test: float = 0.15,
         raise DatasetError("the manifest has only unlabelled works: nothing to split; label "
                            "some (mediumnet suggest, then mediumnet label) first")
     everything.loc[~known, "split"] = ""  # unlabelled works stay outside every split
-    frame = everything[known].copy()
+    answered = known & model_answers(everything)
+    everything.loc[answered & (everything["split"] != "train"), "split"] = ""  # rule 5
+    measured = known & ~answered
+    if not measured.any():
+        raise DatasetError("every labelled work's medium is a model's answer: nothing to "
+                           "measure a model against; label some works yourself (mediumnet "
+                           "suggest, then mediumnet label) first")
+    frame = everything[measured].copy()
     mediums = present_mediums(frame["label"])
     groups = artist_groups(frame)
     counts = (frame.groupby(groups)["label"].value_counts().unstack(fill_value=0)
@@ -144,9 +157,11 @@ def splits(manifest: pd.DataFrame, val: float = 0.15, test: float = 0.15,
     scale = np.maximum(target, 1.0)
     assigned = np.zeros_like(target)
     assignment: dict[str, str] = {}
-    for group, split in _existing_split(frame, groups).items():
-        assignment[group] = split
-        assigned[names.index(split)] += matrix[counts.index.get_loc(group)]
+    for group, split in _existing_split(everything[known], artist_groups(everything[known])
+                                        ).items():
+        assignment[group] = split       # a group of a model's answers alone: train
+        if group in counts.index:
+            assigned[names.index(split)] += matrix[counts.index.get_loc(group)]
 
     rng = np.random.default_rng(seed)
     tiebreak = rng.permutation(len(counts))
@@ -168,8 +183,20 @@ def splits(manifest: pd.DataFrame, val: float = 0.15, test: float = 0.15,
                              {names.index("val"): val, names.index("test"): test})
     for index, split in placed.items():
         assignment[counts.index[index]] = names[split]
-    everything.loc[known, "split"] = groups.map(assignment).astype(str)
+    everything.loc[measured, "split"] = groups.map(assignment).astype(str)
+    # Rule 5: a model's answer trains with its artist's group, or alone; never val or test.
+    theirs = artist_groups(everything[answered]).map(assignment).fillna("train")
+    everything.loc[answered, "split"] = theirs.where(theirs == "train", "")
     return everything
+
+
+def model_answers(manifest: pd.DataFrame) -> pd.Series:
+    """Return, per row, whether the work's label is a model's answer (rule 5 of the splits)."""
+    from mediumnet.data.labelling import given_by_model
+
+    if "label_reason" not in manifest:
+        return manifest["label"].map(lambda _: False).astype(bool)
+    return manifest["label_reason"].map(given_by_model).astype(bool) & has_medium(manifest)
 
 
 def _every_medium_everywhere(matrix: np.ndarray, placed: dict[int, int], assigned: np.ndarray,
@@ -208,6 +235,20 @@ class SplitSummary:
     newly_assigned: int
     """Works that had no split before."""
     warnings: list[str] = field(default_factory=list)
+    answers_in_train: int = 0
+    """Works whose label is a model's answer, in train (rule 5)."""
+    answers_outside: int = 0
+    """Works whose label is a model's answer, outside every split: their artists' works are
+    in validation or test (rule 5)."""
+
+    def answers_text(self) -> str:
+        """Say where the model's answers went, or nothing when there are none."""
+        if not self.answers_in_train + self.answers_outside:
+            return ""
+        return (f"a model's answers (mediumnet label --column suggested_label) train and are "
+                f"never measured against: {self.answers_in_train} in train, "
+                f"{self.answers_outside} outside every split (their artists' works are in val "
+                "or test)")
 
 
 def split_table(manifest: pd.DataFrame) -> pd.DataFrame:
@@ -267,7 +308,10 @@ def summarize_split(before: pd.DataFrame, after: pd.DataFrame) -> SplitSummary:
         old = old.reindex(new.index).fillna("")
         moved = int(((old != "") & (old != new)).sum())
         fresh = int(((old == "") & (new != "")).sum())  # unlabelled works stay unassigned
-    return SplitSummary(split_table(after), moved, fresh, split_warnings(after))
+    answers = after[model_answers(after)]
+    return SplitSummary(split_table(after), moved, fresh, split_warnings(after),
+                        answers_in_train=int((answers["split"] == "train").sum()),
+                        answers_outside=int((answers["split"] != "train").sum()))
 
 
 def require_split(manifest: pd.DataFrame, split: str, dataset_dir: object = "DATASET_DIR"

@@ -50,6 +50,8 @@ class EvaluationReport:
     failed: dict[str, str] = field(default_factory=dict)
     left_out: dict[str, int] = field(default_factory=dict)
     """Works left out because the model does not know their medium, per medium."""
+    answers_left_out: int = 0
+    """Works left out of ``--split all`` because their medium is a model's answer."""
 
 
 def confused_pairs(confusion: np.ndarray, names: tuple[str, ...] = MEDIUMS) -> pd.DataFrame:
@@ -409,9 +411,9 @@ def evaluate_model(model_uri: str, dataset_dir: str | os.PathLike[str], *,
     dataset_dir : path-like
         A split dataset folder.
     split : {"train", "val", "test", "all"}
-        ``all``: every labelled work, split or not (a new collection). Works of mediums
-        the model does not know are left out and counted; scores cover the mediums both
-        share.
+        ``all``: every labelled work, split or not (a new collection), but those whose
+        medium is a model's answer (never measured against). Works of mediums the model
+        does not know are left out and counted; scores cover the mediums both share.
     config : Config, optional
         Logged with the run.
 
@@ -428,10 +430,17 @@ def evaluate_model(model_uri: str, dataset_dir: str | os.PathLike[str], *,
     started = time.perf_counter()
     root = Path(dataset_dir)
     manifest = read_manifest(root)
-    if split == "all":  # a collection never split: every labelled work
-        works = labelled(manifest).reset_index(drop=True)
+    answered = 0
+    if split == "all":  # a collection never split: every labelled work but a model's answers
+        from mediumnet.data.splits import model_answers
+
+        works = labelled(manifest)
+        answers = model_answers(works)
+        answered, works = int(answers.sum()), works[~answers].reset_index(drop=True)
         if works.empty:
-            raise MediumnetError(f"{root} has no labelled works to evaluate on")
+            raise MediumnetError(f"{root} has no labelled works to evaluate on"
+                                 + (f" but {answered} whose medium is a model's answer"
+                                    if answered else ""))
     else:
         from mediumnet.data.splits import SPLIT_NAMES, require_split
 
@@ -476,10 +485,12 @@ def evaluate_model(model_uri: str, dataset_dir: str | os.PathLike[str], *,
                                                classifier.classes)
         mlflow.log_metrics({f"{split}_unreadable": float(len(failed)),
                             f"{split}_left_out_unknown_medium": float(sum(left_out.values())),
+                            f"{split}_left_out_model_answers": float(answered),
                             "seconds": time.perf_counter() - started})
         report.metrics.update({f"mlflow_{k}": float(v) for k, v in standard.items()
                                if isinstance(v, int | float)})
         report.run_id = run.info.run_id
         report.failed = failed
         report.left_out = {str(k): int(v) for k, v in left_out.items()}
+        report.answers_left_out = answered
     return report

@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 
 from mediumnet.data.splits import (
+    SPLIT_NAMES,
     require_split,
     split_table,
     split_warnings,
@@ -152,3 +153,40 @@ def test_half_by_one_artist_or_a_small_split_is_not_said_dominated():
     unknown = _works("test", "drawing", "", 30)  # unknown artists: each work its own group
     warned = split_warnings(pd.DataFrame(half + small + unknown))
     assert not any("mostly measure" in w for w in warned), warned
+
+
+ANSWER = "the model's answer in classified.csv (confidence 0.973), accepted by a curator; was " \
+    "unlabelled: no label given"
+
+
+def test_a_models_answers_train_with_their_artist_and_are_never_measured_against():
+    base = _manifest(unknown_share=0.0)
+    base["label_reason"] = "the record's medium"
+    first = splits(base, seed=0)
+    artist_in = {s: first.loc[first["split"] == s, "artist"].iloc[0] for s in SPLIT_NAMES}
+    answers = pd.DataFrame([
+        {"id": f"answer:{s}", "label": "painting", "artist": artist_in[s], "split": "",
+         "label_reason": ANSWER} for s in SPLIT_NAMES]
+        + [{"id": "answer:alone", "label": "drawing", "artist": "someone new", "split": "",
+            "label_reason": ANSWER},
+           {"id": "answer:legacy", "label": "drawing", "artist": artist_in["test"],
+            "split": "test", "label_reason": ANSWER}])     # split before this rule existed
+    grown = pd.concat([first, answers], ignore_index=True)
+    result = splits(grown, seed=0).set_index("id")["split"]
+    assert result["answer:train"] == "train" and result["answer:alone"] == "train"
+    assert result[["answer:val", "answer:test", "answer:legacy"]].tolist() == ["", "", ""]
+    assert result[first["id"]].tolist() == first["split"].tolist()  # nobody else moved
+    summary = summarize_split(grown, splits(grown, seed=0))
+    assert (summary.answers_in_train, summary.answers_outside) == (2, 3)
+    assert "2 in train, 3 outside every split" in summary.answers_text()
+    # A curator's label by the same hand is measured against: it joins the artist's split.
+    confirmed = grown.assign(label_reason=grown["label_reason"].where(
+        grown["id"] != "answer:val", "given by a curator in sheet.csv; was " + ANSWER))
+    assert splits(confirmed, seed=0).set_index("id").loc["answer:val", "split"] == "val"
+
+
+def test_a_set_of_only_a_models_answers_is_refused():
+    only = pd.DataFrame({"id": ["a", "b"], "label": ["painting", "drawing"],
+                         "artist": ["x", "y"], "label_reason": [ANSWER, ANSWER]})
+    with pytest.raises(DatasetError, match="every labelled work's medium is a model's answer"):
+        splits(only)
