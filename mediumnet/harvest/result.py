@@ -172,16 +172,29 @@ def _across_sources(kept: list[dict[str, Any]], others: pd.DataFrame
     (``label_conflict``). An unlabelled copy never conflicts: when this source labels a work
     another source kept unlabelled, that row takes the label (its record, title and medium
     text are kept) and this copy is a ``duplicate``; this source's unlabelled copy of a work
-    kept before is a ``duplicate`` too.
+    kept before is a ``duplicate`` too. A medium a curator gave (``mediumnet label``) settles
+    it: another source's copy of a curated work is a ``duplicate``, and a curated work of
+    this source replaces the other sources' copies.
     """
+    from mediumnet.data.labelling import given_by_curator
+
     others = others.copy()
     labels_by_sha = others.groupby("sha256")["label"].agg(set).to_dict()
+    curated = set(others.loc[others["label_reason"].map(given_by_curator).astype(bool),
+                             "sha256"])
     dropped: list[tuple[dict, str]] = []
     conflicting: set[str] = set()
     stay = []
     for row in kept:
         theirs = labels_by_sha.get(row["sha256"])
         if theirs is None:
+            stay.append(row)
+            continue
+        if row["sha256"] in curated:           # a curator's medium for this image stands
+            dropped.append((row, "duplicate"))
+            continue
+        if given_by_curator(row["label_reason"]):
+            conflicting.add(row["sha256"])     # the other sources' copies go, this one stays
             stay.append(row)
             continue
         known = theirs - {UNLABELLED}

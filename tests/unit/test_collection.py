@@ -62,6 +62,23 @@ def test_an_unlabelled_copy_never_conflicts_and_the_labelled_copy_stands():
         ("a", "duplicate"), ("c", "label_conflict"), ("d", "label_conflict")}
 
 
+def test_a_medium_a_curator_gave_settles_a_work_two_sources_share():
+    from mediumnet.harvest.result import _across_sources
+
+    curated = "given by a curator in sheet.csv; was painting"
+    others = pd.DataFrame({"id": ["met:1", "met:2"], "sha256": ["x", "y"],
+                           "label": ["drawing", "painting"],
+                           "label_reason": [curated, "the record's medium"]})
+    kept = [{"id": "folder:a", "sha256": "x", "label": "painting", "label_reason": "folder"},
+            {"id": "folder:b", "sha256": "y", "label": "drawing", "label_reason": curated}]
+    stay, others_left, dropped = _across_sources(kept, others)
+    # met:1's medium is a curator's: the folder's copy is a duplicate, not a conflict that
+    # would drop both; folder:b's is a curator's: it stays and the Met's copy goes.
+    assert [r["id"] for r in stay] == ["folder:b"]
+    assert list(others_left["id"]) == ["met:1"]
+    assert [(r["id"], why) for r, why in dropped] == [("folder:a", "duplicate")]
+
+
 def test_splits_leave_the_unlabelled_works_out_and_refuse_a_set_of_only_them():
     rows = [{"id": f"w{i}", "label": MEDIUMS[i % 3], "artist": f"artist {i % 9}"}
             for i in range(45)]
