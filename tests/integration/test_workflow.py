@@ -31,7 +31,6 @@ def test_the_split_is_reused_while_splitting_again_would_change_nothing(workdir)
     root = workdir / "ds"
     synthesize(root, SynthConfig(per_class=8, width=320, height=240, seed=6, workers=1,
                                  artists_per_class=4), progress=False)
-    write_manifest(root, read_manifest(root))
     split = _split_again(root)
     in_test, in_train = split[split == "test"].index[0], split[split == "train"].index[0]
     manifest = read_manifest(root)
