@@ -63,6 +63,10 @@ ACCEPTED_REASON = "accepted by a curator"
 MODEL_REASON = "the model's answer in"
 """How the reason of a model's answer that a curator took in begins."""
 
+PREFILLED_COLUMN = "flagged"
+"""A table with this column (``mediumnet audit``'s) comes with every work's medium in its label
+column: a row a curator left as it was is not a confirmation of a model's answer."""
+
 MODEL_COLUMN = "suggested_label"
 """The column in which mediumnet's tables (audit, classify, suggest) give a model's medium."""
 
@@ -209,19 +213,24 @@ def merged_labels(dataset_dir: str | os.PathLike[str], table: str | os.PathLike[
         if work_id not in where:
             raise DatasetError(f"{path}, line {line}: no work {work_id!r} in {dataset_dir}")
         updates[where[work_id]] = medium, given.strip(), confidences[row].strip()
-    _apply(manifest, updates, result, path)
+    _apply(manifest, updates, result, path,
+           confirms=not result.model_answers and PREFILLED_COLUMN not in rows.columns)
     return manifest, result
 
 
 def _apply(manifest: pd.DataFrame, updates: dict[int, tuple[str, str, str]],
-           result: LabelMerge, path: Path) -> None:
-    """Write the checked mediums into ``manifest`` (in place), each with whose it is; count."""
+           result: LabelMerge, path: Path, *, confirms: bool) -> None:
+    """Write the checked mediums into ``manifest`` (in place), each with whose it is; count.
+
+    ``confirms``: a curator's medium equal to a model's answer confirms it (a sheet the
+    curator wrote; not an audit table, whose label column came filled in).
+    """
     from mediumnet.metrics import confidence_text
 
     for index, (medium, given, sure) in updates.items():
         before = manifest.at[index, "label"] or UNLABELLED
         reason = manifest.at[index, "label_reason"]
-        if before == medium and not result.model_answers and given_by_model(reason):
+        if before == medium and confirms and given_by_model(reason):
             result.confirmed += 1      # a curator confirms a model's answer: theirs now
             result.changes.append((manifest.at[index, "id"], before, medium))
             words = f" as {given!r}" if given.lower() != medium else ""

@@ -240,6 +240,32 @@ def test_a_classify_tables_answers_are_taken_only_where_it_did_not_abstain(small
         "the model's answer in edited.csv, accepted by a curator")
 
 
+def test_a_curator_confirms_a_models_answer_in_a_sheet_not_by_leaving_an_audit_row_alone(
+        small_set, tmp_path):
+    from mediumnet.data.labelling import given_by_model, merge_labels
+    from mediumnet.data.manifest import read_manifest
+
+    classified = tmp_path / "classified.csv"
+    classified.write_text("id,suggested_label,confidence,abstained\n"
+                          "w2,painting,0.97,False\nw3,drawing,0.93,False\n")
+    assert merge_labels(small_set, classified, column="suggested_label").labelled == 2
+    # An audit table lists every work with its medium; the curator corrected only w0.
+    audit = tmp_path / "audit.csv"
+    audit.write_text("rank,id,label,suggested_label,flagged\n1,w0,engraving,engraving,True\n"
+                     "2,w2,painting,drawing,True\n3,w3,drawing,drawing,False\n")
+    result = merge_labels(small_set, audit)
+    assert (result.relabelled, result.unchanged, result.confirmed) == (1, 2, 0)
+    reasons = read_manifest(small_set).set_index("id")["label_reason"]
+    assert given_by_model(reasons["w2"]) and given_by_model(reasons["w3"])
+    # A sheet the curator writes: the same medium confirms the answer, theirs from now on.
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text("id,label\nw2,oil on canvas\n")
+    assert merge_labels(small_set, sheet).confirmed == 1
+    reason = read_manifest(small_set).set_index("id").loc["w2", "label_reason"]
+    assert reason.startswith("given by a curator in sheet.csv as 'oil on canvas'; was the "
+                             "model's answer in classified.csv") and not given_by_model(reason)
+
+
 def test_an_audits_answers_are_taken_for_the_flagged_works_and_never_over_a_curator(
         small_set, tmp_path):
     from mediumnet.data.labelling import merge_labels
