@@ -6,8 +6,8 @@ evaluate, each launched as its own entry point with ``mlflow.projects.run`` and 
 nested child of one parent run. As in MLflow's own multistep example, a step whose entry
 point already ran to the end with the same parameters and the same code version (git commit)
 is not run again: its run is reused. mediumnet adds what makes reuse safe for data: a data
-step is reused only while its data is still there (the manifest exists; for split: every
-labelled work has a split), a later step only while the dataset digest it recorded is the
+step is reused only while its data is still there (the manifest exists; for split: splitting
+again would change nothing), a later step only while the dataset digest it recorded is the
 current one, and once one step runs afresh every step after it does too.
 """
 

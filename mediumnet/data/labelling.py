@@ -78,14 +78,19 @@ column, why the others are skipped). ``classified.csv`` has ``abstained``, ``aud
 sure of."""
 
 
+def _whose(reason: object) -> str:
+    """Return the part of a ``label_reason`` that says whose the label is now (before ``; was``)."""
+    return str(reason).split("; was ", 1)[0]
+
+
 def given_by_curator(reason: object) -> bool:
     """Tell whether a ``label_reason`` says the label came in through a labels merge.
 
     True for a medium a curator gave and for a model's answer a curator accepted
     (``mediumnet label``): the labels a re-harvest keeps over the source's record.
     """
-    head = str(reason).split("; was ", 1)[0]
-    return head.startswith(CURATOR_REASON) or head.endswith(ACCEPTED_REASON)
+    whose = _whose(reason)
+    return whose.startswith(CURATOR_REASON) or whose.endswith(ACCEPTED_REASON)
 
 
 def given_by_model(reason: object) -> bool:
@@ -94,7 +99,7 @@ def given_by_model(reason: object) -> bool:
     Such a label trains a model but is never measured against: :func:`mediumnet.data.splits.
     splits` keeps these works out of validation and test.
     """
-    return str(reason).split("; was ", 1)[0].startswith(MODEL_REASON)
+    return _whose(reason).startswith(MODEL_REASON)
 
 
 def _model_rows(path: Path, rows: pd.DataFrame, column: str
@@ -230,27 +235,22 @@ def _apply(manifest: pd.DataFrame, updates: dict[int, tuple[str, str, str]],
     for index, (medium, given, sure) in updates.items():
         before = manifest.at[index, "label"] or UNLABELLED
         reason = manifest.at[index, "label_reason"]
-        if before == medium and confirms and given_by_model(reason):
-            result.confirmed += 1      # a curator confirms a model's answer: theirs now
-            result.changes.append((manifest.at[index, "id"], before, medium))
-            words = f" as {given!r}" if given.lower() != medium else ""
-            manifest.at[index, "label_reason"] = (f"{CURATOR_REASON} in {path.name}{words}; "
-                                                  f"was {reason}")
-            continue
-        if before == medium:
+        if before == medium and not (confirms and given_by_model(reason)):
             result.unchanged += 1
             continue
-        if result.model_answers and str(manifest.at[index, "label_reason"]).startswith(
-                CURATOR_REASON):
+        if result.model_answers and str(reason).startswith(CURATOR_REASON):
             result.kept_curator += 1       # a model's answer never overrides a curator
             continue
-        if before == UNLABELLED:
+        result.changes.append((manifest.at[index, "id"], before, medium))
+        if before == medium:               # a curator confirms a model's answer: theirs now
+            result.confirmed += 1
+            was = f"; was {reason}"
+        elif before == UNLABELLED:
             result.labelled += 1
+            was = f"; was unlabelled: {reason}"
         else:
             result.relabelled += 1
-        result.changes.append((manifest.at[index, "id"], before, medium))
-        was = f"; was {before}" if before != UNLABELLED else f"; was unlabelled: " \
-            f"{manifest.at[index, 'label_reason']}"
+            was = f"; was {before}"
         manifest.at[index, "label"] = medium
         if result.model_answers:
             try:
