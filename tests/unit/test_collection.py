@@ -266,6 +266,23 @@ def test_a_curator_confirms_a_models_answer_in_a_sheet_not_by_leaving_an_audit_r
                              "model's answer in classified.csv") and not given_by_model(reason)
 
 
+def test_evaluating_a_set_whose_every_label_is_a_models_answer_is_refused_in_one_line(
+        small_set, tmp_path):
+    from mediumnet.data.labelling import merge_labels
+    from mediumnet.data.manifest import read_manifest, write_manifest
+    from mediumnet.study.evaluate import evaluate_model
+
+    manifest = read_manifest(small_set)
+    write_manifest(small_set, manifest[manifest["label"] == UNLABELLED])
+    classified = tmp_path / "classified.csv"
+    classified.write_text("id,suggested_label,confidence,abstained\n"
+                          "w2,painting,0.97,False\nw3,drawing,0.93,False\n")
+    assert merge_labels(small_set, classified, column="suggested_label").labelled == 2
+    with pytest.raises(MediumnetError, match="has no labelled works to evaluate on but 2 whose "
+                                             "medium is a model's answer"):
+        evaluate_model("models:/mediumnet-ensemble/1", small_set, split="all")
+
+
 def test_an_audits_answers_are_taken_for_the_flagged_works_and_never_over_a_curator(
         small_set, tmp_path):
     from mediumnet.data.labelling import merge_labels
