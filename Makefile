@@ -27,8 +27,14 @@ $(STAMP): setup.cfg pyproject.toml Makefile
 
 install: $(STAMP)
 
+# Two pytest workers: most of the suite waits on one core (Python, subprocesses starting, a
+# served model answering), so the second core runs another test file meanwhile. --dist loadfile
+# keeps each file's tests in one worker, so a module's fixture (a trained chain, a Spark
+# session) is built once. TEST_WORKERS=0 runs everything in this one process.
+TEST_WORKERS ?= 2
+
 test: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -m "not slow"
