@@ -30,7 +30,8 @@ install: $(STAMP)
 # Two pytest workers: most of the suite waits on one core (Python, subprocesses starting, a
 # served model answering), so the second core runs another test file meanwhile. --dist loadfile
 # keeps each file's tests in one worker, so a module's fixture (a trained chain, a Spark
-# session) is built once. TEST_WORKERS=0 runs everything in this one process.
+# session) is built once; tests/conftest.py gives each worker's OpenMP and BLAS its share of
+# the cores. TEST_WORKERS=0 runs everything in this one process.
 TEST_WORKERS ?= 2
 
 test: $(STAMP)
