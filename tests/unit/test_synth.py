@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import cv2
 import numpy as np
 import pandas as pd
@@ -61,6 +64,31 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
     assert list(a["sha256"]) == list(b["sha256"])
     assert not set(a["sha256"]) & set(c["sha256"])
 
+
+
+def test_worker_processes_draw_the_same_works_in_the_same_order(tmp_path):
+    one = synthesize(tmp_path / "one", SynthConfig(per_class=2, width=400, height=320, seed=5,
+                                                   workers=1), progress=False)
+    two = synthesize(tmp_path / "two", SynthConfig(per_class=2, width=400, height=320, seed=5,
+                                                   workers=2), progress=False)
+    assert list(one["sha256"]) == list(two["sha256"])
+    assert list(one["id"]) == list(two["id"])
+
+
+def test_a_script_without_a_main_guard_draws_with_workers(tmp_path):
+    # Python's "spawn" runs such a script again in each worker, which then fails to start.
+    script = tmp_path / "chain.py"
+    script.write_text(
+        "from mediumnet.config import SynthConfig\n"
+        "from mediumnet.data.synth import synthesize\n"
+        "frame = synthesize('data', SynthConfig(per_class=1, width=400, height=320, "
+        "workers=2), progress=False)\n"
+        "print('drew', len(frame))\n")
+    out = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.count("drew 5") == 1
+    assert len(read_manifest(tmp_path / "data")) == 5
 
 def test_rerun_replaces_rather_than_duplicates(tmp_path):
     config = SynthConfig(per_class=2, width=400, height=320, seed=3, workers=1)

@@ -1,14 +1,13 @@
 """Write the synthetic set: render and encode every work (in worker processes), merge the manifest.
 
-The workers are started with "spawn" and run :func:`_make_one` by its module path.
+The workers are joblib's loky processes: fresh interpreters that run :func:`_make_one` by its
+module path.
 """
 
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 
 import numpy as np
@@ -108,12 +107,16 @@ def synthesize(dataset_dir: str | os.PathLike[str], config: SynthConfig, *,
             rows.append(_make_one(job))
             bar.update()
     else:
-        # "spawn": forking a process whose OpenCV/BLAS threads already run can deadlock.
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            for row in pool.map(_make_one, jobs, chunksize=2):
-                rows.append(row)
-                bar.update()
+        # loky starts fresh interpreters: forking a process whose OpenCV/BLAS threads already
+        # run can deadlock. Unlike multiprocessing's "spawn", it does not run the caller's
+        # script again in each worker, so a script that calls this outside
+        # `if __name__ == "__main__":` works.
+        from joblib import Parallel, delayed
+
+        draw = Parallel(n_jobs=workers, backend="loky", batch_size=2, return_as="generator")
+        for row in draw(delayed(_make_one)(job) for job in jobs):
+            rows.append(row)
+            bar.update()
     bar.close()
     raw = root / "raw"
     raw.mkdir(exist_ok=True)
