@@ -24,6 +24,10 @@ def test_python_examples_run_in_order(workdir):
     code += "assert answers['error'][:2].isna().all() and answers['label'][0] in MEDIUMS\n"
     code += "assert 'no such image file' in answers['error'][2]\n"
     code += "assert list(table.index) == scans[:5] and table['error'].isna().all()\n"
+    code += "assert len(audit.table) == 40 and set(audit.table['label']) <= set(MEDIUMS)\n"
+    code += "assert len(classified.table) == 20 and merge.labelled == 5\n"
+    code += "from mediumnet.data.manifest import read_manifest, unlabelled\n"
+    code += "assert len(unlabelled(read_manifest('data/mine'))) == 15\n"
     out = subprocess.run([sys.executable, "-c", code], cwd=workdir, capture_output=True,
                          text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
