@@ -113,7 +113,7 @@ def synthesize(dataset_dir: str | os.PathLike[str], config: SynthConfig, *,
         # `if __name__ == "__main__":` works.
         from joblib import Parallel, delayed
 
-        draw = Parallel(n_jobs=workers, backend="loky", batch_size=2, return_as="generator")
+        draw = Parallel(n_jobs=workers, backend="loky", return_as="generator")
         for row in draw(delayed(_make_one)(job) for job in jobs):
             rows.append(row)
             bar.update()
