@@ -28,7 +28,9 @@ def test_python_examples_run_in_order(workdir):
     code += "assert len(classified.table) == 20 and merge.labelled == 5\n"
     code += "from mediumnet.data.manifest import read_manifest, unlabelled\n"
     code += "assert len(unlabelled(read_manifest('data/mine'))) == 15\n"
-    out = subprocess.run([sys.executable, "-c", code], cwd=workdir, capture_output=True,
+    script = workdir / "readme_chain.py"  # run as a user's saved script is, main guard-less
+    script.write_text(code)
+    out = subprocess.run([sys.executable, str(script)], cwd=workdir, capture_output=True,
                          text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     assert (workdir / "data" / "tiny" / "manifest.parquet").is_file()
