@@ -28,7 +28,7 @@ def test_python_examples_run_in_order(workdir):
     code += "assert len(classified.table) == 20 and merge.labelled == 5\n"
     code += "from mediumnet.data.manifest import read_manifest, unlabelled\n"
     code += "assert len(unlabelled(read_manifest('data/mine'))) == 15\n"
-    script = workdir / "readme_chain.py"  # run as a user's saved script is, main guard-less
+    script = workdir / "readme_chain.py"  # saved and run as a user would: no main guard
     script.write_text(code)
     out = subprocess.run([sys.executable, str(script)], cwd=workdir, capture_output=True,
                          text=True, timeout=600)

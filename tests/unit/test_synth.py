@@ -65,7 +65,6 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
     assert not set(a["sha256"]) & set(c["sha256"])
 
 
-
 def test_worker_processes_draw_the_same_works_in_the_same_order(tmp_path):
     one = synthesize(tmp_path / "one", SynthConfig(per_class=2, width=400, height=320, seed=5,
                                                    workers=1), progress=False)
@@ -89,6 +88,7 @@ def test_a_script_without_a_main_guard_draws_with_workers(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.count("drew 5") == 1
     assert len(read_manifest(tmp_path / "data")) == 5
+
 
 def test_rerun_replaces_rather_than_duplicates(tmp_path):
     config = SynthConfig(per_class=2, width=400, height=320, seed=3, workers=1)
