@@ -102,21 +102,16 @@ def synthesize(dataset_dir: str | os.PathLike[str], config: SynthConfig, *,
     bar = tqdm(total=len(jobs), desc="synth", unit="img",
                disable=None if progress else True, leave=False)
     rows: list[dict] = []
-    if workers == 1:
-        for job in jobs:
-            rows.append(_make_one(job))
-            bar.update()
-    else:
-        # loky starts fresh interpreters: forking a process whose OpenCV/BLAS threads already
-        # run can deadlock. Unlike multiprocessing's "spawn", it does not run the caller's
-        # script again in each worker, so a script that calls this outside
-        # `if __name__ == "__main__":` works.
-        from joblib import Parallel, delayed
+    # loky starts fresh interpreters: forking a process whose OpenCV/BLAS threads already run
+    # can deadlock. Unlike multiprocessing's "spawn", it does not run the caller's script again
+    # in each worker, so a script that calls this outside `if __name__ == "__main__":` works.
+    # With one worker joblib draws in this process.
+    from joblib import Parallel, delayed
 
-        draw = Parallel(n_jobs=workers, backend="loky", return_as="generator")
-        for row in draw(delayed(_make_one)(job) for job in jobs):
-            rows.append(row)
-            bar.update()
+    draw = Parallel(n_jobs=workers, backend="loky", return_as="generator")
+    for row in draw(delayed(_make_one)(job) for job in jobs):
+        rows.append(row)
+        bar.update()
     bar.close()
     raw = root / "raw"
     raw.mkdir(exist_ok=True)
