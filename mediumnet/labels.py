@@ -31,6 +31,10 @@ Documented decisions for ambiguous texts
   oil with gouache ("Oil and gouache on board") is painting too: oil dominates the surface.
 - Pastel is **drawing** (dry sticks, as in the Met's department of drawings).
 - Ink wash, bistre and sepia washes are **drawing** (monochrome ink), not watercolour.
+- Ink or colour in an East Asian painting format (hanging scroll, handscroll, folding screen,
+  album leaf: "Hanging scroll; ink and color on silk") is **painting**: the Met and the Art
+  Institute classify these as paintings. The format only outweighs drawing materials; with a
+  print, photograph, paint or watercolour word the text decides as it would without it.
 - Monotype and monoprint are **engraving**: they are made on a plate and pulled on a press.
 - Photogravure is **photography**: a photographic image, whatever its ink process, and the
   Met and AIC keep photogravures among photographs.
@@ -152,6 +156,9 @@ TEXT_RULES: dict[str, tuple[str, ...]] = {
 NOT_ONE_MEDIUM: tuple[str, ...] = tuple(_TABLES["not_one_medium"]["words"])
 """Words that, in an open category, mean the text does not name one two-dimensional medium."""
 
+PAINTING_FORMATS: tuple[str, ...] = tuple(_TABLES["painting_formats"]["words"])
+"""East Asian painting formats: with drawing materials alone, the text names a painting."""
+
 CATEGORY_TABLES: dict[str, dict[str, CategoryEntry]] = {
     source: _category_table(table["categories"], _DROPS)
     for source, table in _TABLES["category_tables"]["sources"].items()
@@ -198,6 +205,7 @@ def _compile(words: tuple[str, ...]) -> re.Pattern[str]:
 
 _FAMILY_PATTERNS: dict[str, re.Pattern[str]] = {m: _compile(w) for m, w in TEXT_RULES.items()}
 _NOT_ONE_PATTERN = _compile(NOT_ONE_MEDIUM)
+_FORMAT_PATTERN = _compile(PAINTING_FORMATS)
 # "print" alone: a print of unknown technique (engraving family) unless a photographic word
 # is present ("Gelatin silver print").
 _BARE_PRINT = _compile((r"prints?",))
@@ -231,6 +239,9 @@ def text_families(medium_text: str | None) -> dict[str, str]:
     if "painting" in found and found["painting"] == "paint" and "gouache_watercolor" in found:
         # "watercolour paint" / "gouache paint" name water-based paint, not oil.
         found.pop("painting")
+    if set(found) <= {"drawing"} and (form := _FORMAT_PATTERN.search(text)):
+        # "Hanging scroll; ink and color on silk": the format makes the ink a painting.
+        found["painting"] = form.group(0)
     return found
 
 

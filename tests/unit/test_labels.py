@@ -67,6 +67,11 @@ OPEN_CATEGORY_TEXTS = [
     ("Charcoal on laid paper", "drawing"),
     ("Pen and brown ink", "drawing"),
     ("Pen and brown ink, brown wash", "drawing"),          # ink wash is drawing
+    ("Hanging scroll; ink and color on silk", "painting"),  # decision: a painting format
+    ("Handscroll; ink on paper", "painting"),
+    ("Pair of six-panel folding screens; ink, color, and gold leaf on paper", "painting"),
+    ("Album leaf; watercolor on paper", "gouache_watercolor"),  # the format decides nothing
+    ("Hanging scroll; woodblock print, ink and color on paper", "engraving"),
     ("Graphite on paper", "drawing"),
     ("Red chalk", "drawing"),
     ("Black chalk, heightened with white, on blue paper", "drawing"),
@@ -228,6 +233,7 @@ def test_tate_long_tail_maps_by_tates_own_classification():
     ("Albumen print with watercolor", "photography"),
     ("Oil and graphite on canvas", "painting"),
     ("Chinese ink painting", "painting"),
+    ("hanging scroll, ink and colour on silk", "painting"),
     ("sculpture", None),
     ("mixed media", None),
     ("collage", None),
