@@ -165,8 +165,8 @@ def run_label(dataset_dir: str | os.PathLike[str], table: str | os.PathLike[str]
     manifest (when a label changed) and records what a later reader of the lineage needs: the
     dataset digest before and after (a model trained since carries the after one), the counts,
     the table as it was merged and ``label/label_changes.csv`` (``id``, ``label_before``,
-    ``label``, ``label_reason`` of every work whose medium changed, or whose model-given
-    medium a curator confirmed).
+    ``label``, ``label_reason`` of every work whose medium changed, whose model-given
+    medium a curator confirmed, or whose recorded medium a curator upheld).
 
     Parameters
     ----------
@@ -209,6 +209,7 @@ def run_label(dataset_dir: str | os.PathLike[str], table: str | os.PathLike[str]
         mlflow.set_tag(TAG_DATASET_DIGEST, manifest_digest(manifest))
         mlflow.log_metrics({"labelled": result.labelled, "relabelled": result.relabelled,
                             "unchanged": result.unchanged, "confirmed": result.confirmed,
+                            "upheld": result.upheld,
                             "blank": result.blank,
                             "left_out": result.left_out, "kept_curator": result.kept_curator})
         mlflow.log_artifact(str(table), LABEL_DIR)

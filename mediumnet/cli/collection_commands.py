@@ -28,7 +28,7 @@ def audit_command(dataset_dir: str, out: str | None, folds: int, quiet: bool, pr
     artist (the fitted branches, cross-fitted); confident learning flags the doubtful ones.
     Writes a CSV and an HTML page with thumbnails, and logs both to an MLflow run.
     """
-    from mediumnet.collection.audit import run_audit
+    from mediumnet.collection.audit import one_artist_text, reviewed_text, run_audit
     from mediumnet.config import load_config
 
     result = run_audit(dataset_dir, load_config(preset, overrides), out=out, folds=folds,
@@ -43,6 +43,10 @@ def audit_command(dataset_dir: str, out: str | None, folds: int, quiet: bool, pr
                    f"{row.score:.2f}  {row.id}{by}")
     if result.flagged > SHOWN:
         click.echo(f"  … and {result.flagged - SHOWN} more flagged, in the table and the page")
+    if result.doubted_reviewed:
+        click.echo(reviewed_text(result.doubted_reviewed))
+    if result.one_artist:
+        click.echo(one_artist_text(result.one_artist))
     if result.left_out:
         click.echo(f"{result.left_out} labelled works could not be read and are left out")
     if result.unlabelled:
@@ -108,7 +112,8 @@ def classify_command(dataset_dir: str, model_uri: str | None, precision: float,
 @click.option("--budget", type=click.IntRange(min=1), required=True,
               help="How many works to pick.")
 @click.option("--doubtful", is_flag=True,
-              help="Also consider the works the last mediumnet audit flagged.")
+              help="Also consider the works the last mediumnet audit flagged (not those "
+                   "relabelled or reviewed by a curator since).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @config_options
 @errors_as_one_line
@@ -128,6 +133,10 @@ def suggest_command(dataset_dir: str, budget: int, doubtful: bool, quiet: bool, 
     click.echo(f"{len(result.table)} of {result.candidates} candidates picked: fill the label "
                f"column of {result.csv} (page: {result.page}), then run mediumnet label "
                f"{dataset_dir} --from {result.csv}")
+    if result.reviewed_since:
+        n = result.reviewed_since
+        click.echo(f"left out: {n} work{'' if n == 1 else 's'} the audit flagged, relabelled or "
+                   "reviewed by a curator since it ran (mediumnet audit judges them again)")
     click.echo(result.run_location)
 
 
@@ -147,7 +156,9 @@ def label_command(dataset_dir: str, table: str, column: str) -> None:
     A label is a medium's name or a technique of one (woodcut, oil on canvas, charcoal).
     Empty cells are skipped; nothing else of a work changes, and nothing is written when a
     row names an unknown work, no medium or two. A newly labelled work joins a split at the
-    next mediumnet split. With --column suggested_label the model's answers are taken, only
+    next mediumnet split. On a suggestion sheet, writing the medium a doubtful work already has
+    upholds it: a curator's from then on, not flagged by the next audit or offered by the next
+    suggest --doubtful. With --column suggested_label the model's answers are taken, only
     those the table stands behind, and each label's reason says it was the model's. The merge
     is an MLflow run: the sheet, the labels that changed, the dataset digest before and after.
     """
@@ -162,6 +173,10 @@ def label_command(dataset_dir: str, table: str, column: str) -> None:
         click.echo(f"{result.confirmed} work{'' if result.confirmed == 1 else 's'} whose medium "
                    "was a model's answer confirmed: a curator's now, measured against from "
                    "the next split on")
+    if result.upheld:
+        click.echo(f"{result.upheld} recorded medium{'' if result.upheld == 1 else 's'} upheld "
+                   "by a curator: a curator's now, not flagged by mediumnet audit or offered by "
+                   "suggest --doubtful again")
     if result.model_answers:
         left = result.left_out
         kept = (f"; {result.kept_curator} work{'' if result.kept_curator == 1 else 's'} keep "

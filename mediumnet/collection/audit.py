@@ -5,7 +5,11 @@ models that did not learn from it or from its artist (:mod:`mediumnet.collection
 and ranks the works by confident-learning evidence (cleanlab): a work is *flagged* when its
 given medium is unlikely beside the others of the collection, as cleanlab's
 ``find_label_issues`` judges at its default cut (per-medium confidence thresholds, pruned by
-the estimated noise rates); its *score* is the probability of its given medium. The table
+the estimated noise rates); its *score* is the probability of its given medium. A work whose
+medium a curator wrote in a sheet (given, confirmed or upheld: ``mediumnet label``) is
+*reviewed*: it is judged like the others but not flagged again, and the works the model
+still doubts among those are counted. A medium whose works are all by one artist cannot be
+judged out-of-fold: its works are left out and said, and the rest audited. The table
 (CSV) and a page with thumbnails (HTML) go to ``DATASET_DIR/audit/`` and to an MLflow run.
 """
 
@@ -33,7 +37,7 @@ AUDIT_DIR = "audit"
 AUDIT_CSV = "audit.csv"
 """Where the table goes in ``DATASET_DIR/AUDIT_DIR`` (``--out`` aside); suggest reads it."""
 COLUMNS = ("rank", "id", "image_path", "label", "suggested_label", "score", "p_suggested",
-           "flagged", "medium_text", "label_reason", "artist", "title", "split", "fold")
+           "flagged", "reviewed", "medium_text", "label_reason", "artist", "title", "split", "fold")
 """The audit table's columns, then ``p_<medium>`` for the five mediums."""
 
 
@@ -54,7 +58,13 @@ class AuditResult:
     """Labelled works that could not be measured (unreadable images)."""
     unlabelled: int = 0
     """Works with no medium to audit (``harvest --keep-unlabelled``)."""
+    one_artist: dict[str, int] = field(default_factory=dict)
+    """Works of mediums by one artist only, by medium: not audited (no model that did not
+    learn from their artist knows their medium)."""
     notes: list[str] = field(default_factory=list)
+    doubted_reviewed: int = 0
+    """Works confident learning doubts whose medium a curator wrote (``reviewed``): not
+    flagged again."""
     macro_f1: float = float("nan")
     """Of the out-of-fold predictions, over the collection's mediums: the in-collection
     figure of the cross-fitted model (given labels as the truth, doubtful ones included)."""
@@ -65,17 +75,27 @@ class AuditResult:
         return int(self.table["flagged"].sum())
 
 
-def audit_table(fit: CrossFit) -> pd.DataFrame:
-    """Turn out-of-fold probabilities into the audit table, flagged works first."""
+def audit_table(fit: CrossFit) -> tuple[pd.DataFrame, int]:
+    """Turn out-of-fold probabilities into the audit table, flagged works first.
+
+    Returns
+    -------
+    (pandas.DataFrame, int)
+        The table, and how many works confident learning doubts that are not flagged because
+        a curator wrote their medium (``reviewed``).
+    """
+    from mediumnet.data.labelling import reviewed_by_curator
     from mediumnet.ensemble.audit import flag_label_issues
 
-    flags, score = flag_label_issues(fit.y, fit.probs, fit.classes)
+    doubted, score = flag_label_issues(fit.y, fit.probs, fit.classes)
     suggested = fit.probs.argmax(axis=1)
     works = fit.works
+    reviewed = works["label_reason"].map(reviewed_by_curator).to_numpy(bool)
     table = pd.DataFrame({
         "id": works["id"], "image_path": works["image_path"], "label": works["label"],
         "suggested_label": [MEDIUMS[i] for i in suggested], "score": score,
-        "p_suggested": fit.probs[np.arange(len(suggested)), suggested], "flagged": flags,
+        "p_suggested": fit.probs[np.arange(len(suggested)), suggested],
+        "flagged": doubted & ~reviewed, "reviewed": reviewed,
         "medium_text": works["medium_text"].fillna(""),
         "label_reason": works["label_reason"].fillna(""), "artist": works["artist"].fillna(""),
         "title": works["title"].fillna(""), "split": works["split"].fillna(""),
@@ -84,11 +104,42 @@ def audit_table(fit: CrossFit) -> pd.DataFrame:
         table[f"p_{medium}"] = fit.probs[:, j]
     table = table.sort_values(["flagged", "score"], ascending=[False, True], kind="stable")
     table.insert(0, "rank", np.arange(1, len(table) + 1))
-    return table.reset_index(drop=True)
+    return table.reset_index(drop=True), int((doubted & reviewed).sum())
 
 
-def _write(table: pd.DataFrame, root: Path, out: Path | None, fit: CrossFit, folds: int
-           ) -> tuple[Path, Path]:
+def one_artist_text(one_artist: dict[str, int]) -> str:
+    """Say which mediums were left out of the audit because one artist made all their works."""
+    held = ", ".join(f"{m} ({n} work{'' if n == 1 else 's'})" for m, n in one_artist.items())
+    return (f"not audited: {held}, all by one artist; out-of-fold probabilities need two or "
+            "more artists per medium (add works by another artist to audit "
+            f"{'it' if len(one_artist) == 1 else 'them'})")
+
+
+def _one_artist_mediums(works: pd.DataFrame) -> dict[str, int]:
+    """Return the mediums whose works are all by one artist, each with its count of works.
+
+    Only when at least two mediums by more artists remain to be audited without them: else
+    nothing is left out, and the cross-fit says what is missing.
+    """
+    from mediumnet.data.splits import artist_groups
+
+    artists = artist_groups(works).groupby(works["label"].to_numpy()).nunique()
+    alone = [m for m in MEDIUMS if m in artists.index and artists[m] < 2]
+    if len(artists) - len(alone) < 2:
+        return {}
+    return {m: int((works["label"] == m).sum()) for m in alone}
+
+
+def reviewed_text(doubted_reviewed: int) -> str:
+    """Say how many doubted works are not flagged because a curator wrote their medium."""
+    return (f"{doubted_reviewed} more the model doubts "
+            f"{'is' if doubted_reviewed == 1 else 'are'} not flagged: a curator wrote "
+            f"{'its medium' if doubted_reviewed == 1 else 'their mediums'} in a sheet "
+            "(reviewed)")
+
+
+def _write(table: pd.DataFrame, root: Path, out: Path | None, fit: CrossFit, folds: int,
+           doubted_reviewed: int, one_artist: dict[str, int]) -> tuple[Path, Path]:
     from mediumnet.collection.page import write_table
 
     flagged = int(table["flagged"].sum())
@@ -99,7 +150,9 @@ def _write(table: pd.DataFrame, root: Path, out: Path | None, fit: CrossFit, fol
                "their given medium is unlikely beside the rest of the collection. Each "
                "work was judged by models that did not learn from it or its artist "
                f"({folds} folds grouped by artist; branches: {', '.join(fit.branches)}). "
-               "Score: the probability of the given medium."],
+               "Score: the probability of the given medium."
+               + (f" {reviewed_text(doubted_reviewed)}." if doubted_reviewed else "")]
+              + ([f"N{one_artist_text(one_artist)[1:]}."] if one_artist else []),
         columns=[c for c in COLUMNS if c not in ("image_path", "fold")], marked="flagged")
 
 
@@ -127,7 +180,8 @@ def run_audit(dataset_dir: str | os.PathLike[str], config: Config, *,
     Raises
     ------
     MediumnetError
-        No labelled works, fewer than two mediums, or too few artists.
+        No labelled works, fewer than two mediums, or too few artists (a medium whose works
+        are all by one artist is left out, and said, when two mediums by more remain).
     """
     import mlflow
 
@@ -144,13 +198,18 @@ def run_audit(dataset_dir: str | os.PathLike[str], config: Config, *,
     works = labelled(manifest)
     if works.empty:
         raise MediumnetError(f"{root} has no labelled works to audit")
+    one_artist = _one_artist_mediums(works)
+    works = works[~works["label"].isin(one_artist)]
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     fit = cross_fit(root, works, config, folds=folds, branches=branches, progress=progress)
-    table = audit_table(fit)
-    csv, page = _write(table, root, Path(out) if out else None, fit, folds)
+    table, doubted_reviewed = audit_table(fit)
+    csv, page = _write(table, root, Path(out) if out else None, fit, folds, doubted_reviewed,
+                       one_artist)
     result = AuditResult(table, csv, page, folds, fit.branches, 0.0,
                          left_out=len(works) - len(table),
-                         unlabelled=len(manifest) - len(works),
+                         unlabelled=len(manifest) - len(works) - sum(one_artist.values()),
+                         one_artist=one_artist,
+                         doubted_reviewed=doubted_reviewed,
                          macro_f1=macro_f1(fit.y, fit.probs.argmax(axis=1), fit.classes))
     with start_run("audit", config=config, dataset_digest=manifest_digest(manifest),
                    dataset_dir=root, params={"folds": folds, "branches": ",".join(fit.branches),
@@ -158,6 +217,8 @@ def run_audit(dataset_dir: str | os.PathLike[str], config: Config, *,
         mlflow.log_metrics({"flagged": float(result.flagged),
                             "flagged_share": result.flagged / max(1, len(table)),
                             "left_out": float(result.left_out),
+                            "doubted_reviewed": float(doubted_reviewed),
+                            "left_out_one_artist": float(sum(one_artist.values())),
                             "crossfit_macro_f1": result.macro_f1})
         mlflow.log_artifact(str(csv), AUDIT_DIR)
         mlflow.log_artifact(str(page), AUDIT_DIR)

@@ -169,25 +169,44 @@ class SuggestResult:
     candidates: int
     seconds: float
     run_location: str = ""
+    reviewed_since: int = 0
+    """Works the audit flagged that were left out: relabelled or reviewed by a curator since
+    it ran (``--doubtful``)."""
 
 
-def _candidates(root: Path, manifest: pd.DataFrame, doubtful: bool) -> pd.DataFrame:
+def _candidates(root: Path, manifest: pd.DataFrame, doubtful: bool
+                ) -> tuple[pd.DataFrame, int]:
+    """Return the works to pick from and how many flagged ones were reviewed since the audit.
+
+    With ``doubtful``, the works the last audit flagged join the unlabelled ones, except those
+    whose medium has changed since, or that a curator wrote in a sheet since (given, confirmed,
+    upheld): that audit's doubt was about a label they no longer have, or has been answered.
+    """
     from mediumnet.collection.audit import AUDIT_CSV, AUDIT_DIR
+    from mediumnet.data.labelling import reviewed_by_curator
     from mediumnet.data.manifest import unlabelled
 
     pool = unlabelled(manifest)
+    reviewed_since = 0
     if doubtful:
         audit = root / AUDIT_DIR / AUDIT_CSV
         if not audit.is_file():
             raise MediumnetError(f"--doubtful needs an audit: run mediumnet audit {root} first")
-        flagged = pd.read_csv(audit)
-        flagged = set(flagged.loc[flagged["flagged"], "id"])
-        pool = pd.concat([pool, manifest[manifest["id"].isin(flagged)]])
+        table = pd.read_csv(audit, dtype={"id": str, "label": str}, keep_default_na=False)
+        judged = dict(zip(table["id"], table["label"], strict=True))
+        flagged = set(table.loc[table["flagged"].astype(str).str.lower() == "true", "id"])
+        doubted = manifest[manifest["id"].isin(flagged)]
+        settled = (doubted["label_reason"].map(reviewed_by_curator).astype(bool)
+                   | (doubted["label"] != doubted["id"].map(judged)))
+        reviewed_since = int(settled.sum())
+        pool = pd.concat([pool, doubted[~settled]])
     if pool.empty:
+        since = (f"; the {reviewed_since} the audit flagged were relabelled or reviewed since "
+                 "it ran: run mediumnet audit again" if reviewed_since else "")
         raise MediumnetError(f"{root} has no unlabelled works to suggest (harvest with "
                              "--keep-unlabelled keeps them; --doubtful adds what the audit "
-                             "flagged)")
-    return pool.drop_duplicates("id").reset_index(drop=True)
+                             f"flagged){since}")
+    return pool.drop_duplicates("id").reset_index(drop=True), reviewed_since
 
 
 def run_suggest(dataset_dir: str | os.PathLike[str], config: Config, *, budget: int,
@@ -211,7 +230,7 @@ def run_suggest(dataset_dir: str | os.PathLike[str], config: Config, *, budget: 
     started = time.perf_counter()
     root = Path(dataset_dir)
     manifest = read_manifest(root)
-    candidates = _candidates(root, manifest, doubtful)
+    candidates, reviewed_since = _candidates(root, manifest, doubtful)
     known = labelled(manifest)
     known = known[~known["id"].isin(candidates["id"])]
     branch = chosen_branches(config, None)[-1]  # the last fitted branch on: the embedding, if on
@@ -233,11 +252,13 @@ def run_suggest(dataset_dir: str | os.PathLike[str], config: Config, *, budget: 
     with start_run("suggest", config=config, dataset_digest=manifest_digest(manifest),
                    dataset_dir=root, params={"budget": budget, "doubtful": doubtful,
                                              "space": branch.name}) as run:
-        mlflow.log_metrics({"candidates": float(len(ids_c)), "picked": float(len(table))})
+        mlflow.log_metrics({"candidates": float(len(ids_c)), "picked": float(len(table)),
+                            "reviewed_since_audit": float(reviewed_since)})
         mlflow.log_artifact(str(csv), SUGGEST_DIR)
         mlflow.log_artifact(str(page), SUGGEST_DIR)
         location = run_location(run)
-    return SuggestResult(table, csv, page, len(ids_c), time.perf_counter() - started, location)
+    return SuggestResult(table, csv, page, len(ids_c), time.perf_counter() - started, location,
+                         reviewed_since)
 
 
 def _sheet(rows: pd.DataFrame, probs: np.ndarray, chosen: list[int], root: Path

@@ -7,6 +7,11 @@ changes — no row is added or lost, every other column stays. An unlabelled wor
 medium is assigned a split by the next ``mediumnet split``; a work whose medium changed keeps
 its split. The manifest is replaced atomically, and nothing is written when a row is wrong.
 
+A curator who writes, on a suggestion sheet, the medium a work already has upholds it: a
+doubtful record a curator looked at and kept (``mediumnet suggest --doubtful``) becomes a
+curator's label, which the next audit does not flag again and the next ``suggest --doubtful``
+does not offer again.
+
 A model's answers can be taken too (``column="suggested_label"`` of ``mediumnet classify``'s or
 ``mediumnet audit``'s table), but only those the table stands behind — the answers classify did
 not abstain on, the corrections the audit flagged — and each reason says it was the model's
@@ -46,6 +51,10 @@ class LabelMerge:
     """A model's answers the table does not stand behind (abstained, not flagged): skipped."""
     left_out_why: str = ""
     """Which those were: ``"it abstained on"``, ``"on works it did not flag"``."""
+    upheld: int = 0
+    """Works whose recorded medium a curator wrote again on a suggestion sheet (the doubtful
+    works of ``suggest --doubtful``): a curator's now, not flagged or offered for review
+    again."""
     kept_curator: int = 0
     """Works a model's answer would have changed, kept: a curator gave their medium."""
     model_answers: bool = False
@@ -66,6 +75,10 @@ MODEL_REASON = "the model's answer in"
 PREFILLED_COLUMN = "flagged"
 """A table with this column (``mediumnet audit``'s) comes with every work's medium in its label
 column: a row a curator left as it was is not a confirmation of a model's answer."""
+
+REVIEW_COLUMN = "current_label"
+"""A table with this column (``mediumnet suggest``'s sheet) shows each work's medium beside an
+empty label column: a curator who writes that medium again upholds it."""
 
 MODEL_COLUMN = "suggested_label"
 """The column in which mediumnet's tables (audit, classify, suggest) give a model's medium."""
@@ -91,6 +104,17 @@ def given_by_curator(reason: object) -> bool:
     """
     whose = _whose(reason)
     return whose.startswith(CURATOR_REASON) or whose.endswith(ACCEPTED_REASON)
+
+
+def reviewed_by_curator(reason: object) -> bool:
+    """Tell whether a ``label_reason`` says a curator wrote this medium in a sheet.
+
+    True for a medium a curator gave, for a model's answer a curator confirmed and for a
+    record a curator upheld: labels a person looked at, which ``mediumnet audit`` does not flag
+    again. False for a model's answer taken in bulk (``--column suggested_label``), which is
+    audited like any record.
+    """
+    return _whose(reason).startswith(CURATOR_REASON)
 
 
 def given_by_model(reason: object) -> bool:
@@ -218,33 +242,40 @@ def merged_labels(dataset_dir: str | os.PathLike[str], table: str | os.PathLike[
         if work_id not in where:
             raise DatasetError(f"{path}, line {line}: no work {work_id!r} in {dataset_dir}")
         updates[where[work_id]] = medium, given.strip(), confidences[row].strip()
-    _apply(manifest, updates, result, path,
-           confirms=not result.model_answers and PREFILLED_COLUMN not in rows.columns)
+    written = not result.model_answers and PREFILLED_COLUMN not in rows.columns
+    _apply(manifest, updates, result, path, confirms=written,
+           upholds=written and REVIEW_COLUMN in rows.columns)
     return manifest, result
 
 
 def _apply(manifest: pd.DataFrame, updates: dict[int, tuple[str, str, str]],
-           result: LabelMerge, path: Path, *, confirms: bool) -> None:
+           result: LabelMerge, path: Path, *, confirms: bool, upholds: bool = False) -> None:
     """Write the checked mediums into ``manifest`` (in place), each with whose it is; count.
 
     ``confirms``: a curator's medium equal to a model's answer confirms it (a sheet the
-    curator wrote; not an audit table, whose label column came filled in).
+    curator wrote; not an audit table, whose label column came filled in). ``upholds``: one
+    equal to a record's medium upholds it (a sheet that showed the medium for review).
     """
     from mediumnet.metrics import confidence_text
 
     for index, (medium, given, sure) in updates.items():
         before = manifest.at[index, "label"] or UNLABELLED
         reason = manifest.at[index, "label_reason"]
-        if before == medium and not (confirms and given_by_model(reason)):
+        confirmed = confirms and given_by_model(reason)
+        upheld = upholds and not confirmed and not reviewed_by_curator(reason)
+        if before == medium and not (confirmed or upheld):
             result.unchanged += 1
             continue
         if result.model_answers and str(reason).startswith(CURATOR_REASON):
             result.kept_curator += 1       # a model's answer never overrides a curator
             continue
         result.changes.append((manifest.at[index, "id"], before, medium))
-        if before == medium:               # a curator confirms a model's answer: theirs now
+        if before == medium and confirmed:  # a curator confirms a model's answer: theirs now
             result.confirmed += 1
             was = f"; was {reason}"
+        elif before == medium:             # a curator upholds a doubtful record: theirs now
+            result.upheld += 1
+            was = f", upholding the record; was {reason}"
         elif before == UNLABELLED:
             result.labelled += 1
             was = f"; was unlabelled: {reason}"

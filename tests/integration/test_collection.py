@@ -208,7 +208,7 @@ def test_bad_collection_calls_fail_in_one_line(curated, mediumnet_exe, args, mes
     assert "Traceback" not in out.stderr
 
 
-def test_an_audit_of_a_medium_by_one_artist_says_which_and_writes_nothing(
+def test_an_audit_leaves_out_a_medium_by_one_artist_and_refuses_when_too_little_is_left(
         curated, mediumnet_exe, tmp_path):
 
     from mediumnet.data.manifest import read_manifest, write_manifest
@@ -217,7 +217,19 @@ def test_an_audit_of_a_medium_by_one_artist_says_which_and_writes_nothing(
     copy = tmp_path / "one-artist"
     shutil.copytree(dataset, copy, ignore=shutil.ignore_patterns("audit"))
     manifest = read_manifest(copy)
-    manifest.loc[manifest["label"] == "engraving", "artist"] = "the-only-engraver"
+    engravings = manifest["label"] == "engraving"
+    manifest.loc[engravings, "artist"] = "the-only-engraver"
+    write_manifest(copy, manifest)
+    out = run(mediumnet_exe, "audit", str(copy), "--quiet", "--folds", "2", cwd=home)
+    assert (f"not audited: engraving ({int(engravings.sum())} works), all by one artist; "
+            "out-of-fold probabilities need two or more artists per medium") in out.stdout
+    table = pd.read_csv(copy / "audit" / "audit.csv")
+    assert len(table) == int((manifest["label"] != "").sum() - engravings.sum())
+    assert "engraving" not in set(table["label"])
+    assert "all by one artist" in (copy / "audit" / "audit.html").read_text()
+    shutil.rmtree(copy / "audit")
+    # With one other medium left, nothing could be judged against it: refused, nothing written.
+    manifest.loc[(manifest["label"] != "") & ~engravings, "label"] = "painting"
     write_manifest(copy, manifest)
     out = run(mediumnet_exe, "audit", str(copy), "--quiet", cwd=home, ok=False)
     assert out.returncode != 0 and "Traceback" not in out.stderr
@@ -311,6 +323,48 @@ def test_suggested_works_are_labelled_by_the_filled_sheet_and_nothing_else_chang
     again = tmp_path / "again"
     run(mediumnet_exe, "harvest", "folder", str(again), "--from", str(sheet_path), cwd=home)
     assert sorted(_manifest(again)["label"]) == sorted(unlabelled[i] for i in sheet["id"][:2])
+
+
+def test_a_curators_review_of_the_doubtful_works_is_kept_and_not_asked_for_again(
+        curated, mediumnet_exe, tmp_path):
+    home, dataset, unlabelled, swapped = curated
+    copy = tmp_path / "review"
+    shutil.copytree(dataset, copy, ignore=shutil.ignore_patterns("audit", "classify", "suggest"))
+    run(mediumnet_exe, "audit", str(copy), "--quiet", "--folds", "3", cwd=home)
+    flagged = pd.read_csv(copy / "audit" / "audit.csv").query("flagged")["id"]
+    assert set(swapped) <= set(flagged)
+    everything = str(len(unlabelled) + len(flagged))
+    run(mediumnet_exe, "suggest", str(copy), "--budget", everything, "--doubtful", "--quiet",
+        cwd=home)
+    sheet_path = copy / "suggest" / "to_label.csv"
+    sheet = pd.read_csv(sheet_path, keep_default_na=False).set_index("id")
+    upheld, corrected = sorted(swapped)
+    assert sheet.loc[upheld, "current_label"] != swapped[upheld]          # the record shown
+    sheet.loc[upheld, "label"] = sheet.loc[upheld, "current_label"]      # the curator keeps it
+    sheet.loc[corrected, "label"] = swapped[corrected]                   # and mends this one
+    sheet.reset_index().to_csv(sheet_path, index=False)
+
+    out = run(mediumnet_exe, "label", str(copy), "--from", str(sheet_path), cwd=home)
+    assert "0 unlabelled works labelled, 1 relabelled, 0 unchanged" in out.stdout
+    assert "1 recorded medium upheld by a curator" in out.stdout
+    reasons = _manifest(copy).set_index("id")["label_reason"]
+    assert "upholding the record" in reasons[upheld]
+
+    # The stale audit's flags a curator has answered are not offered again.
+    again = run(mediumnet_exe, "suggest", str(copy), "--budget", "3", "--doubtful", "--quiet",
+                cwd=home)
+    assert ("left out: 2 works the audit flagged, relabelled or reviewed by a curator since it "
+            "ran") in again.stdout
+    offered = set(pd.read_csv(sheet_path)["id"])
+    assert len(offered) == 3 and not offered & set(swapped)
+
+    # The next audit judges them again, and does not flag what the curator answered.
+    audit = run(mediumnet_exe, "audit", str(copy), "--quiet", "--folds", "3", cwd=home)
+    table = pd.read_csv(copy / "audit" / "audit.csv").set_index("id")
+    assert table.loc[[upheld, corrected], "reviewed"].all()
+    assert not table.loc[[upheld, corrected], "flagged"].any()
+    assert table.loc[upheld, "suggested_label"] == swapped[upheld]       # still doubted
+    assert "1 more the model doubts is not flagged" in audit.stdout
 
 
 def test_a_collection_never_split_is_scored_with_split_all(in_store, mediumnet_exe, tmp_path):

@@ -306,6 +306,106 @@ def test_an_audits_answers_are_taken_for_the_flagged_works_and_never_over_a_cura
     assert after.loc["w2", "label_reason"].startswith("given by a curator in sheet.csv")
 
 
+def test_a_curator_upholds_a_doubtful_record_on_a_suggestion_sheet_not_on_a_plain_one(
+        small_set, tmp_path):
+    from mediumnet.data.labelling import given_by_model, merge_labels, reviewed_by_curator
+    from mediumnet.data.manifest import read_manifest
+
+    plain = tmp_path / "mine.csv"            # a curator's own list: the same medium changes nothing
+    plain.write_text("id,label\nw0,painting\n")
+    assert (merge_labels(small_set, plain).unchanged, merge_labels(small_set, plain).upheld) \
+        == (1, 0)
+    assert read_manifest(small_set).set_index("id").loc["w0", "label_reason"] == "given"
+    # suggest --doubtful's sheet shows each work's medium; writing it again upholds it.
+    sheet = tmp_path / "to_label.csv"
+    sheet.write_text("id,suggested_label,confidence,current_label,label\n"
+                     "w0,engraving,0.61,painting,oil on canvas\nw1,painting,0.55,drawing,\n"
+                     "w2,drawing,0.70,,drawing\n")
+    result = merge_labels(small_set, sheet)
+    assert (result.upheld, result.labelled, result.unchanged, result.blank) == (1, 1, 0, 1)
+    assert ("w0", "painting", "painting") in result.changes
+    after = read_manifest(small_set).set_index("id")
+    assert after.loc["w0", "label"] == "painting" and after.loc["w0", "split"] == "train"
+    assert after.loc["w0", "label_reason"] == ("given by a curator in to_label.csv as 'oil on "
+                                               "canvas', upholding the record; was given")
+    assert reviewed_by_curator(after.loc["w0", "label_reason"])
+    assert not reviewed_by_curator(after.loc["w1", "label_reason"])   # left blank: still doubted
+    again = merge_labels(small_set, sheet)            # a curator's label is not upheld twice
+    assert (again.upheld, again.unchanged) == (0, 2)
+    assert read_manifest(small_set).set_index("id").loc["w0", "label_reason"] == \
+        after.loc["w0", "label_reason"]
+    # A model's answer taken in bulk is audited like any record; one a curator wrote is not.
+    taken = "the model's answer in classified.csv (confidence 0.973), accepted by a curator"
+    assert given_by_model(taken) and not reviewed_by_curator(taken)
+    assert reviewed_by_curator(f"given by a curator in s.csv; was {taken}")
+
+
+def _fit(reasons: list[str], doubted: set[int]):
+    """A cross-fit of 40 works, 20 paintings and 20 prints, the works in ``doubted`` confidently
+    taken for the other medium."""
+    from mediumnet.collection.crossfit import CrossFit
+
+    n = len(reasons)
+    y = np.array([MEDIUMS.index("painting")] * (n // 2) + [MEDIUMS.index("engraving")] * (n // 2))
+    probs = np.zeros((n, len(MEDIUMS)))
+    rng = np.random.default_rng(0)
+    for i, medium in enumerate(y):
+        other = MEDIUMS.index("engraving" if MEDIUMS[medium] == "painting" else "painting")
+        sure = 0.03 + 0.05 * rng.random() if i in doubted else 0.85 + 0.1 * rng.random()
+        probs[i, medium], probs[i, other] = sure, 1 - sure
+    works = pd.DataFrame({"id": [f"w{i:02d}" for i in range(n)],
+                          "image_path": [f"images/w{i:02d}.jpg" for i in range(n)],
+                          "label": [MEDIUMS[v] for v in y], "medium_text": "",
+                          "label_reason": reasons, "artist": "", "title": "", "split": ""})
+    return CrossFit(works, y, probs, np.arange(n) % 5, ("painting", "engraving"), ("features",))
+
+
+def test_the_audit_does_not_flag_again_what_a_curator_wrote_but_counts_the_doubt():
+    from mediumnet.collection.audit import audit_table, reviewed_text
+
+    reasons = ["folder 'paintings'"] * 40
+    reasons[3] = "given by a curator in to_label.csv, upholding the record; was folder 'x'"
+    reasons[4] = "the model's answer in audit.csv (confidence 0.900), accepted by a curator"
+    reasons[5] = "given by a curator in to_label.csv; was unlabelled: given"
+    table, doubted_reviewed = audit_table(_fit(reasons, doubted={3, 4, 25}))
+    rows = table.set_index("id")
+    assert rows.loc[["w03", "w04", "w25"], "flagged"].tolist() == [False, True, True]
+    assert rows.loc[["w03", "w04", "w05"], "reviewed"].tolist() == [True, False, True]
+    assert doubted_reviewed == 1 and int(table["flagged"].sum()) == 2
+    assert table["id"].head(2).tolist() in (["w04", "w25"], ["w25", "w04"])  # flags first
+    assert reviewed_text(1) == ("1 more the model doubts is not flagged: a curator wrote its "
+                                "medium in a sheet (reviewed)")
+    unreviewed, none = audit_table(_fit(["folder 'paintings'"] * 40, doubted={3, 4, 25}))
+    assert none == 0 and unreviewed.set_index("id").loc["w03", "flagged"]
+
+
+def test_suggest_doubtful_leaves_out_the_flagged_works_reviewed_since_the_audit(small_set,
+                                                                                 tmp_path):
+    from mediumnet.collection.suggest import _candidates
+    from mediumnet.data.labelling import merge_labels
+    from mediumnet.data.manifest import read_manifest
+
+    (small_set / "audit").mkdir()
+    (small_set / "audit" / "audit.csv").write_text(
+        "rank,id,label,suggested_label,score,flagged,reviewed\n"
+        "1,w0,painting,engraving,0.05,True,False\n2,w1,drawing,painting,0.10,True,False\n")
+    pool, since = _candidates(small_set, read_manifest(small_set), doubtful=True)
+    assert sorted(pool["id"]) == ["w0", "w1", "w2", "w3"] and since == 0
+    sheet = tmp_path / "to_label.csv"                  # the curator upholds w0, fills w2, w3
+    sheet.write_text("id,current_label,label\nw0,painting,painting\nw2,,drawing\n"
+                     "w3,,photography\n")
+    merge_labels(small_set, sheet)
+    pool, since = _candidates(small_set, read_manifest(small_set), doubtful=True)
+    assert pool["id"].tolist() == ["w1"] and since == 1
+    audit = tmp_path / "audit.csv"                     # w1 relabelled with the audit's answer
+    audit.write_text("id,label,suggested_label,p_suggested,flagged\nw1,drawing,painting,0.9,True\n")
+    merge_labels(small_set, audit, column="suggested_label")
+    with pytest.raises(MediumnetError, match="has no unlabelled works to suggest .*; the 2 the "
+                       "audit flagged were relabelled or reviewed since it ran: run mediumnet "
+                       "audit again"):
+        _candidates(small_set, read_manifest(small_set), doubtful=True)
+
+
 def test_a_suggestion_sheets_guesses_are_not_taken_as_labels(small_set, tmp_path):
     from mediumnet.data.labelling import merge_labels
 
