@@ -28,7 +28,7 @@ def audit_command(dataset_dir: str, out: str | None, folds: int, quiet: bool, pr
     artist (the fitted branches, cross-fitted); confident learning flags the doubtful ones.
     Writes a CSV and an HTML page with thumbnails, and logs both to an MLflow run.
     """
-    from mediumnet.collection.audit import one_artist_text, reviewed_text, run_audit
+    from mediumnet.collection.audit import reviewed_text, run_audit
     from mediumnet.config import load_config
 
     result = run_audit(dataset_dir, load_config(preset, overrides), out=out, folds=folds,
@@ -45,8 +45,8 @@ def audit_command(dataset_dir: str, out: str | None, folds: int, quiet: bool, pr
         click.echo(f"  … and {result.flagged - SHOWN} more flagged, in the table and the page")
     if result.doubted_reviewed:
         click.echo(reviewed_text(result.doubted_reviewed))
-    if result.one_artist:
-        click.echo(one_artist_text(result.one_artist))
+    for note in result.notes:
+        click.echo(note)
     if result.left_out:
         click.echo(f"{result.left_out} labelled works could not be read and are left out")
     if result.unlabelled:

@@ -9,7 +9,9 @@ the estimated noise rates); its *score* is the probability of its given medium. 
 medium a curator wrote in a sheet (given, confirmed or upheld: ``mediumnet label``) is
 *reviewed*: it is judged like the others but not flagged again, and the works the model
 still doubts among those are counted. A medium whose works are all by one artist cannot be
-judged out-of-fold: its works are left out and said, and the rest audited. The table
+judged out-of-fold, and one with fewer works than folds skews the learners chosen and the
+per-medium cuts for every other: such a medium's works are left out and said, and the rest
+audited. The table
 (CSV) and a page with thumbnails (HTML) go to ``DATASET_DIR/audit/`` and to an MLflow run.
 """
 
@@ -58,10 +60,11 @@ class AuditResult:
     """Labelled works that could not be measured (unreadable images)."""
     unlabelled: int = 0
     """Works with no medium to audit (``harvest --keep-unlabelled``)."""
-    one_artist: dict[str, int] = field(default_factory=dict)
-    """Works of mediums by one artist only, by medium: not audited (no model that did not
-    learn from their artist knows their medium)."""
+    not_audited: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """Mediums left out, each with its works and artists: by one artist only (no model that
+    did not learn from it knows the medium) or with fewer works than folds."""
     notes: list[str] = field(default_factory=list)
+    """What the audit left out and why, one line each (printed, and on the page)."""
     doubted_reviewed: int = 0
     """Works confident learning doubts whose medium a curator wrote (``reviewed``): not
     flagged again."""
@@ -107,27 +110,29 @@ def audit_table(fit: CrossFit) -> tuple[pd.DataFrame, int]:
     return table.reset_index(drop=True), int((doubted & reviewed).sum())
 
 
-def one_artist_text(one_artist: dict[str, int]) -> str:
-    """Say which mediums were left out of the audit because one artist made all their works."""
-    held = ", ".join(f"{m} ({n} work{'' if n == 1 else 's'})" for m, n in one_artist.items())
-    return (f"not audited: {held}, all by one artist; out-of-fold probabilities need two or "
-            "more artists per medium (add works by another artist to audit "
-            f"{'it' if len(one_artist) == 1 else 'them'})")
+def not_audited_text(not_audited: dict[str, tuple[int, int]], folds: int) -> str:
+    """Say which mediums were left out of the audit, and what each would need."""
+    held = ", ".join(f"{m} ({n} work{'' if n == 1 else 's'} by {a} artist{'' if a == 1 else 's'})"
+                     for m, (n, a) in not_audited.items())
+    return (f"not audited: {held}; a medium needs works by two or more artists, and at least "
+            f"as many works as folds ({folds}), to be judged out-of-fold (add works to audit "
+            f"{'it' if len(not_audited) == 1 else 'them'})")
 
 
-def _one_artist_mediums(works: pd.DataFrame) -> dict[str, int]:
-    """Return the mediums whose works are all by one artist, each with its count of works.
+def _thin_mediums(works: pd.DataFrame, folds: int) -> dict[str, tuple[int, int]]:
+    """Return the mediums too thin to audit, each with its works and artists.
 
-    Only when at least two mediums by more artists remain to be audited without them: else
-    nothing is left out, and the cross-fit says what is missing.
+    Thin: by one artist only, or with fewer works than folds. Only when two mediums or more
+    remain without them: else nothing is left out, and the cross-fit says what is missing.
     """
     from mediumnet.data.splits import artist_groups
 
-    artists = artist_groups(works).groupby(works["label"].to_numpy()).nunique()
-    alone = [m for m in MEDIUMS if m in artists.index and artists[m] < 2]
-    if len(artists) - len(alone) < 2:
-        return {}
-    return {m: int((works["label"] == m).sum()) for m in alone}
+    labels = works["label"].to_numpy()
+    artists = artist_groups(works).groupby(labels).nunique()
+    counts = works.groupby(labels).size()
+    thin = {m: (int(counts[m]), int(artists[m])) for m in MEDIUMS
+            if m in artists.index and (artists[m] < 2 or counts[m] < folds)}
+    return thin if len(artists) - len(thin) >= 2 else {}
 
 
 def reviewed_text(doubted_reviewed: int) -> str:
@@ -139,7 +144,7 @@ def reviewed_text(doubted_reviewed: int) -> str:
 
 
 def _write(table: pd.DataFrame, root: Path, out: Path | None, fit: CrossFit, folds: int,
-           doubted_reviewed: int, one_artist: dict[str, int]) -> tuple[Path, Path]:
+           doubted_reviewed: int, notes: list[str]) -> tuple[Path, Path]:
     from mediumnet.collection.page import write_table
 
     flagged = int(table["flagged"].sum())
@@ -152,7 +157,7 @@ def _write(table: pd.DataFrame, root: Path, out: Path | None, fit: CrossFit, fol
                f"({folds} folds grouped by artist; branches: {', '.join(fit.branches)}). "
                "Score: the probability of the given medium."
                + (f" {reviewed_text(doubted_reviewed)}." if doubted_reviewed else "")]
-              + ([f"N{one_artist_text(one_artist)[1:]}."] if one_artist else []),
+              + [f"{note[0].upper()}{note[1:]}." for note in notes],
         columns=[c for c in COLUMNS if c not in ("image_path", "fold")], marked="flagged")
 
 
@@ -180,8 +185,8 @@ def run_audit(dataset_dir: str | os.PathLike[str], config: Config, *,
     Raises
     ------
     MediumnetError
-        No labelled works, fewer than two mediums, or too few artists (a medium whose works
-        are all by one artist is left out, and said, when two mediums by more remain).
+        No labelled works, fewer than two mediums, or too few artists (a medium by one artist,
+        or with fewer works than ``folds``, is left out and said when two others remain).
     """
     import mlflow
 
@@ -198,17 +203,20 @@ def run_audit(dataset_dir: str | os.PathLike[str], config: Config, *,
     works = labelled(manifest)
     if works.empty:
         raise MediumnetError(f"{root} has no labelled works to audit")
-    one_artist = _one_artist_mediums(works)
-    works = works[~works["label"].isin(one_artist)]
+    not_audited = _thin_mediums(works, folds)
+    notes = [not_audited_text(not_audited, folds)] if not_audited else []
+    works = works[~works["label"].isin(not_audited)]
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     fit = cross_fit(root, works, config, folds=folds, branches=branches, progress=progress)
+    folds = int(fit.fold.max()) + 1                    # fewer than asked for a thin medium
     table, doubted_reviewed = audit_table(fit)
     csv, page = _write(table, root, Path(out) if out else None, fit, folds, doubted_reviewed,
-                       one_artist)
+                       notes)
     result = AuditResult(table, csv, page, folds, fit.branches, 0.0,
                          left_out=len(works) - len(table),
-                         unlabelled=len(manifest) - len(works) - sum(one_artist.values()),
-                         one_artist=one_artist,
+                         unlabelled=(len(manifest) - len(works)
+                                     - sum(n for n, _ in not_audited.values())),
+                         not_audited=not_audited, notes=notes,
                          doubted_reviewed=doubted_reviewed,
                          macro_f1=macro_f1(fit.y, fit.probs.argmax(axis=1), fit.classes))
     with start_run("audit", config=config, dataset_digest=manifest_digest(manifest),
@@ -218,7 +226,7 @@ def run_audit(dataset_dir: str | os.PathLike[str], config: Config, *,
                             "flagged_share": result.flagged / max(1, len(table)),
                             "left_out": float(result.left_out),
                             "doubted_reviewed": float(doubted_reviewed),
-                            "left_out_one_artist": float(sum(one_artist.values())),
+                            "not_audited": float(sum(n for n, _ in not_audited.values())),
                             "crossfit_macro_f1": result.macro_f1})
         mlflow.log_artifact(str(csv), AUDIT_DIR)
         mlflow.log_artifact(str(page), AUDIT_DIR)

@@ -123,7 +123,8 @@ def cross_fit(root: Path, works: pd.DataFrame, config: Config, *, folds: int = 5
     config : Config
         Each branch's settings and learner (``ensemble``).
     folds : int
-        Folds; a medium with works by fewer artist groups lowers it (said in a warning).
+        Folds, at most: fewer when with more a fold's other works would lack a medium (a
+        medium by few artists; said in a warning).
     branches : sequence of str, optional
         The fitted branches to average (default: those on under ``config``).
     progress : bool
@@ -136,8 +137,6 @@ def cross_fit(root: Path, works: pd.DataFrame, config: Config, *, folds: int = 5
     MediumnetError
         Fewer than two mediums, a medium with a single artist group, or nothing to measure.
     """
-    from sklearn.model_selection import StratifiedGroupKFold
-
     from mediumnet.data.splits import artist_groups, present_mediums
     from mediumnet.ensemble.meta import fit_meta_learner
 
@@ -156,12 +155,11 @@ def cross_fit(root: Path, works: pd.DataFrame, config: Config, *, folds: int = 5
         raise MediumnetError(f"{alone}: works by one artist only; out-of-fold probabilities "
                              "need two or more artists per medium (add works by another "
                              "artist)")
-    if fewest < folds:
-        log.warning("a medium has works by %d artists only: %d folds instead of %d", fewest,
-                    fewest, folds)
-        folds = fewest
-    cv = StratifiedGroupKFold(folds, shuffle=True,
-                              random_state=config.train.seed if seed is None else seed)
+    splits = _every_medium_learnt(y, groups, folds, fewest,
+                                  config.train.seed if seed is None else seed)
+    if len(splits) < folds:
+        log.warning("%d folds instead of %d: with more, a fold's other works would lack a "
+                    "medium (the fewest artists of a medium: %d)", len(splits), folds, fewest)
     # Each branch's learner is chosen once, by its grouped cross-validation over all the
     # works; every fold then refits that learner on the other folds.
     learners = {b.name: fit_meta_learner(inputs[b.name], y, b.learner(config), groups=groups,
@@ -169,11 +167,33 @@ def cross_fit(root: Path, works: pd.DataFrame, config: Config, *, folds: int = 5
                                          split="collection").estimator for b in chosen}
     probs = np.zeros((len(y), len(MEDIUMS)))
     fold = np.zeros(len(y), dtype=int)
-    for number, (rest, held) in enumerate(cv.split(inputs[chosen[0].name], y, groups)):
+    for number, (rest, held) in enumerate(splits):
         fold[held] = number
         probs[held] = averaged_proba(learners, {k: x[rest] for k, x in inputs.items()},
                                      y[rest], {k: x[held] for k, x in inputs.items()})
     return CrossFit(works, y, probs, fold, classes, tuple(b.name for b in chosen))
+
+
+def _every_medium_learnt(y: np.ndarray, groups: np.ndarray, folds: int, fewest: int,
+                         seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Return up to ``folds`` folds grouped by artist, as many as keep every medium learnt.
+
+    Folds are stratified by medium; a number of folds is kept when, in each fold, every medium
+    of the held-out works is among the other works (a medium by two artists needs only two
+    folds apart, not two folds in all). Should no number do, as many folds as the medium with
+    the fewest artists has artists.
+    """
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    for k in range(folds, 1, -1):
+        cv = StratifiedGroupKFold(k, shuffle=True, random_state=seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")     # "the least populated class has only ..."
+            splits = list(cv.split(y, y, groups))
+        if all(set(y[held]) <= set(y[rest]) for rest, held in splits):
+            return splits
+    cv = StratifiedGroupKFold(max(2, min(folds, fewest)), shuffle=True, random_state=seed)
+    return list(cv.split(y, y, groups))
 
 
 def averaged_proba(learners: Mapping[str, Any], train: Mapping[str, np.ndarray],

@@ -221,12 +221,13 @@ def test_an_audit_leaves_out_a_medium_by_one_artist_and_refuses_when_too_little_
     manifest.loc[engravings, "artist"] = "the-only-engraver"
     write_manifest(copy, manifest)
     out = run(mediumnet_exe, "audit", str(copy), "--quiet", "--folds", "2", cwd=home)
-    assert (f"not audited: engraving ({int(engravings.sum())} works), all by one artist; "
-            "out-of-fold probabilities need two or more artists per medium") in out.stdout
+    assert (f"not audited: engraving ({int(engravings.sum())} works by 1 artist); a medium "
+            "needs works by two or more artists, and at least as many works as folds (2)"
+            ) in out.stdout
     table = pd.read_csv(copy / "audit" / "audit.csv")
     assert len(table) == int((manifest["label"] != "").sum() - engravings.sum())
     assert "engraving" not in set(table["label"])
-    assert "all by one artist" in (copy / "audit" / "audit.html").read_text()
+    assert "Not audited: engraving" in (copy / "audit" / "audit.html").read_text()
     shutil.rmtree(copy / "audit")
     # With one other medium left, nothing could be judged against it: refused, nothing written.
     manifest.loc[(manifest["label"] != "") & ~engravings, "label"] = "painting"

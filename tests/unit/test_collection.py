@@ -379,6 +379,43 @@ def test_the_audit_does_not_flag_again_what_a_curator_wrote_but_counts_the_doubt
     assert none == 0 and unreviewed.set_index("id").loc["w03", "flagged"]
 
 
+def test_a_medium_by_one_artist_or_with_fewer_works_than_folds_is_not_audited():
+    from mediumnet.collection.audit import _thin_mediums, not_audited_text
+
+    def works(spec: dict[str, list[str]]) -> pd.DataFrame:
+        rows = [(m, a) for m, artists in spec.items() for a in artists]
+        return pd.DataFrame({"id": [f"w{i}" for i in range(len(rows))],
+                             "label": [m for m, _ in rows], "artist": [a for _, a in rows]})
+
+    many = [f"a{i}" for i in range(12)]
+    thin = _thin_mediums(works({"painting": many, "engraving": many, "drawing": ["s", "j", "j"],
+                                "gouache_watercolor": ["t"] * 6}), folds=5)
+    assert thin == {"drawing": (3, 2), "gouache_watercolor": (6, 1)}
+    assert not_audited_text(thin, 5) == (
+        "not audited: drawing (3 works by 2 artists), gouache_watercolor (6 works by 1 "
+        "artist); a medium needs works by two or more artists, and at least as many works as "
+        "folds (5), to be judged out-of-fold (add works to audit them)")
+    assert _thin_mediums(works({"painting": many, "drawing": ["s", "j", "j"]}), folds=3) == {}
+    # With one other medium left, nothing is left out: the cross-fit says what is missing.
+    assert _thin_mediums(works({"painting": many, "engraving": ["t"] * 6}), folds=5) == {}
+    unknown = works({"painting": many, "engraving": many, "photography": [""] * 5})
+    assert _thin_mediums(unknown, folds=5) == {}          # unknown artists: a group per work
+
+
+def test_the_folds_stay_as_many_as_asked_while_every_medium_is_learnt_in_each():
+    from mediumnet.collection.crossfit import _every_medium_learnt
+
+    y = np.array([0] * 60 + [1] * 60 + [2] * 8)           # a medium by two artists
+    groups = np.array([f"p{i % 15}" for i in range(60)] + [f"e{i % 15}" for i in range(60)]
+                      + ["d1"] * 4 + ["d2"] * 4)
+    splits = _every_medium_learnt(y, groups, 5, 2, seed=0)
+    assert len(splits) == 5
+    for rest, held in splits:
+        assert set(y[held]) <= set(y[rest])                     # each medium learnt
+        assert not set(groups[held]) & set(groups[rest])        # each artist in one fold
+    assert sorted(np.concatenate([held for _, held in splits]).tolist()) == list(range(len(y)))
+
+
 def test_suggest_doubtful_leaves_out_the_flagged_works_reviewed_since_the_audit(small_set,
                                                                                  tmp_path):
     from mediumnet.collection.suggest import _candidates
