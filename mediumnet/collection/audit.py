@@ -7,12 +7,12 @@ given medium is unlikely beside the others of the collection, as cleanlab's
 ``find_label_issues`` judges at its default cut (per-medium confidence thresholds, pruned by
 the estimated noise rates); its *score* is the probability of its given medium. A work whose
 medium a curator wrote in a sheet (given, confirmed or upheld: ``mediumnet label``) is
-*reviewed*: it is judged like the others but not flagged again, and the works the model
-still doubts among those are counted. A medium whose works are all by one artist cannot be
-judged out-of-fold, and one with fewer works than folds skews the learners chosen and the
-per-medium cuts for every other: such a medium's works are left out and said, and the rest
-audited. The table
-(CSV) and a page with thumbnails (HTML) go to ``DATASET_DIR/audit/`` and to an MLflow run.
+*reviewed*: it is judged like the others but not flagged again, and the works the model still
+doubts among those are counted. A medium whose works are all by one artist cannot be judged
+out-of-fold, and one with fewer works than folds skews the learners chosen and the per-medium
+cuts for every other: such a medium's works are left out and said, and the rest audited. The
+table (CSV) and a page with thumbnails (HTML) go to ``DATASET_DIR/audit/`` and to an MLflow
+run.
 """
 
 from __future__ import annotations
