@@ -28,7 +28,7 @@ def audit_command(dataset_dir: str, out: str | None, folds: int, quiet: bool, pr
     artist (the fitted branches, cross-fitted); confident learning flags the doubtful ones.
     Writes a CSV and an HTML page with thumbnails, and logs both to an MLflow run.
     """
-    from mediumnet.collection.audit import reviewed_text, run_audit
+    from mediumnet.collection.audit import run_audit
     from mediumnet.config import load_config
 
     result = run_audit(dataset_dir, load_config(preset, overrides), out=out, folds=folds,
@@ -43,8 +43,6 @@ def audit_command(dataset_dir: str, out: str | None, folds: int, quiet: bool, pr
                    f"{row.score:.2f}  {row.id}{by}")
     if result.flagged > SHOWN:
         click.echo(f"  … and {result.flagged - SHOWN} more flagged, in the table and the page")
-    if result.doubted_reviewed:
-        click.echo(reviewed_text(result.doubted_reviewed))
     for note in result.notes:
         click.echo(note)
     if result.left_out:

@@ -64,7 +64,8 @@ class AuditResult:
     """Mediums left out, each with its works and artists: by one artist only (no model that
     did not learn from it knows the medium) or with fewer works than folds."""
     notes: list[str] = field(default_factory=list)
-    """What the audit left out and why, one line each (printed, and on the page)."""
+    """What the audit did not flag or judge, and why, one line each (printed, and on the
+    page)."""
     doubted_reviewed: int = 0
     """Works confident learning doubts whose medium a curator wrote (``reviewed``): not
     flagged again."""
@@ -144,7 +145,7 @@ def reviewed_text(doubted_reviewed: int) -> str:
 
 
 def _write(table: pd.DataFrame, root: Path, out: Path | None, fit: CrossFit, folds: int,
-           doubted_reviewed: int, notes: list[str]) -> tuple[Path, Path]:
+           notes: list[str]) -> tuple[Path, Path]:
     from mediumnet.collection.page import write_table
 
     flagged = int(table["flagged"].sum())
@@ -155,8 +156,7 @@ def _write(table: pd.DataFrame, root: Path, out: Path | None, fit: CrossFit, fol
                "their given medium is unlikely beside the rest of the collection. Each "
                "work was judged by models that did not learn from it or its artist "
                f"({folds} folds grouped by artist; branches: {', '.join(fit.branches)}). "
-               "Score: the probability of the given medium."
-               + (f" {reviewed_text(doubted_reviewed)}." if doubted_reviewed else "")]
+               "Score: the probability of the given medium."]
               + [f"{note[0].upper()}{note[1:]}." for note in notes],
         columns=[c for c in COLUMNS if c not in ("image_path", "fold")], marked="flagged")
 
@@ -203,19 +203,18 @@ def run_audit(dataset_dir: str | os.PathLike[str], config: Config, *,
     works = labelled(manifest)
     if works.empty:
         raise MediumnetError(f"{root} has no labelled works to audit")
+    unlabelled = len(manifest) - len(works)
     not_audited = _thin_mediums(works, folds)
-    notes = [not_audited_text(not_audited, folds)] if not_audited else []
     works = works[~works["label"].isin(not_audited)]
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     fit = cross_fit(root, works, config, folds=folds, branches=branches, progress=progress)
-    folds = int(fit.fold.max()) + 1                    # fewer than asked for a thin medium
+    asked, folds = folds, int(fit.fold.max()) + 1      # fewer than asked for a thin medium
     table, doubted_reviewed = audit_table(fit)
-    csv, page = _write(table, root, Path(out) if out else None, fit, folds, doubted_reviewed,
-                       notes)
+    notes = ([reviewed_text(doubted_reviewed)] if doubted_reviewed else []) + (
+        [not_audited_text(not_audited, asked)] if not_audited else [])
+    csv, page = _write(table, root, Path(out) if out else None, fit, folds, notes)
     result = AuditResult(table, csv, page, folds, fit.branches, 0.0,
-                         left_out=len(works) - len(table),
-                         unlabelled=(len(manifest) - len(works)
-                                     - sum(n for n, _ in not_audited.values())),
+                         left_out=len(works) - len(table), unlabelled=unlabelled,
                          not_audited=not_audited, notes=notes,
                          doubted_reviewed=doubted_reviewed,
                          macro_f1=macro_f1(fit.y, fit.probs.argmax(axis=1), fit.classes))

@@ -185,6 +185,7 @@ def _every_medium_learnt(y: np.ndarray, groups: np.ndarray, folds: int, fewest: 
     """
     from sklearn.model_selection import StratifiedGroupKFold
 
+    fallback = []
     for k in range(folds, 1, -1):
         cv = StratifiedGroupKFold(k, shuffle=True, random_state=seed)
         with warnings.catch_warnings():
@@ -192,8 +193,9 @@ def _every_medium_learnt(y: np.ndarray, groups: np.ndarray, folds: int, fewest: 
             splits = list(cv.split(y, y, groups))
         if all(set(y[held]) <= set(y[rest]) for rest, held in splits):
             return splits
-    cv = StratifiedGroupKFold(max(2, min(folds, fewest)), shuffle=True, random_state=seed)
-    return list(cv.split(y, y, groups))
+        if k == max(2, min(folds, fewest)):
+            fallback = splits
+    return fallback
 
 
 def averaged_proba(learners: Mapping[str, Any], train: Mapping[str, np.ndarray],

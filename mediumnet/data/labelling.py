@@ -266,7 +266,7 @@ def _apply(manifest: pd.DataFrame, updates: dict[int, tuple[str, str, str]],
         if before == medium and not (confirmed or upheld):
             result.unchanged += 1
             continue
-        if result.model_answers and str(reason).startswith(CURATOR_REASON):
+        if result.model_answers and reviewed_by_curator(reason):
             result.kept_curator += 1       # a model's answer never overrides a curator
             continue
         result.changes.append((manifest.at[index, "id"], before, medium))
