@@ -155,6 +155,26 @@ def test_half_by_one_artist_or_a_small_split_is_not_said_dominated():
     assert not any("mostly measure" in w for w in warned), warned
 
 
+def test_an_artist_who_would_be_most_of_a_medium_in_test_or_val_trains():
+    # peopleart-mediums' engravers (353 works by 24 artists): Hokusai's 47 fitted the test's
+    # 53 engravings so well that the proportions alone put him there, and the test's
+    # engravings measured one artist; ohara-koson's 114 are more than any split but train's.
+    engravers = (114, 47, 25, 21, 20, 18, 16, 14, 11, 9, 8, 7, 7, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1)
+    rows = sum((_works("", "engraving", f"engraver {a}", n) for a, n in enumerate(engravers)),
+               []) + sum((_works("", "painting", f"painter {a}", 4) for a in range(100)), [])
+    result = splits(pd.DataFrame(rows).assign(split=""), val=0.15, test=0.15)
+
+    engravings = result[result["label"] == "engraving"]
+    by_split = engravings.groupby("split")["artist"]
+    assert by_split.nunique()[["val", "test"]].min() >= 3
+    for split in ("val", "test"):
+        assert by_split.value_counts()[split].iloc[0] <= 0.5 * (by_split.size()[split])
+        assert 0.12 <= by_split.size()[split] / len(engravings) <= 0.18  # proportions hold
+    assert set(engravings.loc[engravings["artist"].isin(["engraver 0", "engraver 1"]),
+                              "split"]) == {"train"}
+    assert not any("mostly measure" in w for w in split_warnings(result))
+
+
 ANSWER = "the model's answer in classified.csv (confidence 0.973), accepted by a curator; was " \
     "unlabelled: no label given"
 
