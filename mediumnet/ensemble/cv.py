@@ -1,9 +1,9 @@
 """A fitted branch scored on every work in turn: cross-validation grouped by artist.
 
 One split's test figure measures the artists that split happens to hold (on
-peopleart-mediums, 47 of the 53 test engravings are one artist's). :func:`cross_validate_branch`
-holds every work out once instead, no artist on both sides: a figure that does not hang on
-which artists the test split holds.
+peopleart-mediums, its 53 test engravings are by 5 artists, 25 of them Hasui Kawase's).
+:func:`cross_validate_branch` holds every work out once instead, no artist on both sides: a
+figure that does not hang on which artists the test split holds.
 """
 
 from __future__ import annotations
