@@ -111,7 +111,7 @@ def run_chain(data: Path, root: Path, config, optional: list[str], cv_folds: int
     print()
     print(markdown_table(result.table), end="")
     print(f"registered: the {ensemble_title(result.kind) if result.kind != STACK else 'stack'}"
-          " (higher validation selection score)")
+          " (best validation selection score; on a tie the stack is kept)")
     if cv is not None:
         folds = np.asarray(cv.fold_macro_f1)
         print(f"{cv.branch}-only, {len(folds)}-fold cross-validation over all {cv.works} works "
