@@ -111,7 +111,9 @@ def run_split(dataset_dir, config, *, reshuffle: bool = False) -> tuple[SplitSum
     """Split the manifest of ``dataset_dir`` in place, as one tracked MLflow run.
 
     Works that already have a split keep it unless ``reshuffle``; the run logs how many works
-    moved and how many were newly assigned.
+    moved and how many were newly assigned, and names the artists kept in train because alone
+    they would be most of a medium's val or test works (``artists_kept_in_train``, listed in
+    ``split_table.txt``).
 
     Returns
     -------
@@ -131,7 +133,7 @@ def run_split(dataset_dir, config, *, reshuffle: bool = False) -> tuple[SplitSum
     manifest = read_manifest(dataset_dir)
     result = splits(manifest, d.val_fraction, d.test_fraction, d.split_seed,
                     min_groups=d.min_groups, reshuffle=reshuffle)
-    summary = summarize_split(manifest, result)
+    summary = summarize_split(manifest, result, val=d.val_fraction, test=d.test_fraction)
     # Not a param: the entry point's own `reshuffle` parameter is logged by `mlflow run`.
     with start_run("split", config=config, dataset_dir=dataset_dir,
                    tags={TAG_RESHUFFLED: str(reshuffle).lower()}) as run:
@@ -144,9 +146,11 @@ def run_split(dataset_dir, config, *, reshuffle: bool = False) -> tuple[SplitSum
                             "works_newly_assigned": summary.newly_assigned,
                             "split_warnings": len(summary.warnings),
                             "model_answers_in_train": summary.answers_in_train,
-                            "model_answers_outside": summary.answers_outside})
+                            "model_answers_outside": summary.answers_outside,
+                            "artists_kept_in_train": len(summary.kept_in_train)})
         mlflow.log_text(table.to_string() + "\n" + "".join(
-            f"warning: {w}\n" for w in summary.warnings), "split_table.txt")
+            f"kept in train (too big to measure): {a}\n" for a in summary.kept_in_train)
+            + "".join(f"warning: {w}\n" for w in summary.warnings), "split_table.txt")
         location = run_location(run)
     return summary, location
 

@@ -93,7 +93,8 @@ def split_command(dataset_dir: str, val: float | None, test: float | None, seed:
     """Split DATASET_DIR into train/val/test, grouped by artist and stratified by medium.
 
     No artist has works in two splits; works of unknown artists are groups of their own.
-    Every medium gets works in val and test. Run again after a harvest added works: works
+    Every medium gets works in val and test; an artist who alone would be most of a medium's
+    val or test works trains, and is named. Run again after a harvest added works: works
     keep their split and only the new ones are assigned. The split is written into the
     manifest's split column.
     """
@@ -110,8 +111,9 @@ def split_command(dataset_dir: str, val: float | None, test: float | None, seed:
     click.echo(f"split written to {dataset_dir}/manifest.parquet: {summary.newly_assigned} "
                f"works newly assigned, {summary.moved} moved"
                f"{'' if reshuffle else ' (existing splits kept; --reshuffle redoes them)'}")
-    if summary.answers_text():
-        click.echo(summary.answers_text())
+    for line in (summary.kept_text(), summary.answers_text()):
+        if line:
+            click.echo(line)
     for line in summary.warnings:
         click.echo(f"warning: {line}", err=True)
     click.echo(location)

@@ -20,7 +20,7 @@ Rules, in order:
    ``2 * MIN_VAL_WORKS`` works or more) goes to train instead, so that the figures measured
    there are not one artist's: on peopleart-mediums, the proportions alone put Hokusai's 47
    prints among the test's 53 engravings; they train now, and the test's engravings are by
-   5 artists.
+   5 artists. :func:`kept_in_train` names such artists for the curator.
 4. **Every medium in every split.** Each medium with three or more groups then has at least
    one group in validation and one in test: where the proportions left one out, the smallest
    single-medium group of that medium moves there from the split holding most of its groups.
@@ -150,15 +150,12 @@ def splits(manifest: pd.DataFrame, val: float = 0.15, test: float = 0.15,
                            "measure a model against; label some works yourself (mediumnet "
                            "suggest, then mediumnet label) first")
     frame = everything[measured].copy()
-    mediums = present_mediums(frame["label"])
     groups = artist_groups(frame)
-    counts = (frame.groupby(groups)["label"].value_counts().unstack(fill_value=0)
-              .reindex(columns=list(mediums), fill_value=0))
+    counts = _group_counts(frame, groups)
     _check_groups(counts, min_groups)
     matrix = counts.to_numpy().astype(float)
-    totals = matrix.sum(axis=0)
-    names = ("test", "val", "train")  # on a tie, the evaluation splits come first
-    target = np.stack([totals * test, totals * val, totals * (1 - val - test)])
+    names = _PLACING_ORDER
+    target = _targets(matrix, val, test)
     scale = np.maximum(target, 1.0)
     assigned = np.zeros_like(target)
     assignment: dict[str, str] = {}
@@ -174,7 +171,7 @@ def splits(manifest: pd.DataFrame, val: float = 0.15, test: float = 0.15,
 
     # Rule 3: the new groups, largest first, where they bring the counts closest to targets.
     sizes = matrix.sum(axis=1)
-    too_big = _too_big_to_measure(matrix, target)
+    too_big = _too_big_to_measure(matrix, target).any(axis=2)  # group x split
     placed: dict[int, int] = {}
     for index in sorted(free, key=lambda i: (-sizes[i], tiebreak[i])):
         g = matrix[index]
@@ -197,8 +194,64 @@ def splits(manifest: pd.DataFrame, val: float = 0.15, test: float = 0.15,
     return everything
 
 
+_PLACING_ORDER = ("test", "val", "train")
+"""The rows of the target matrix; on a tie the evaluation splits come first."""
+
+
+def _group_counts(frame: pd.DataFrame, groups: pd.Series) -> pd.DataFrame:
+    """Works per artist group (rows) and medium (columns), for the mediums ``frame`` holds."""
+    mediums = present_mediums(frame["label"])
+    return (frame.groupby(groups)["label"].value_counts().unstack(fill_value=0)
+            .reindex(columns=list(mediums), fill_value=0))
+
+
+def _targets(matrix: np.ndarray, val: float, test: float) -> np.ndarray:
+    """Return the works each split should hold per medium, in :data:`_PLACING_ORDER`."""
+    totals = matrix.sum(axis=0)
+    return np.stack([totals * test, totals * val, totals * (1 - val - test)])
+
+
+def kept_in_train(manifest: pd.DataFrame, val: float = 0.15, test: float = 0.15) -> list[str]:
+    """Name the artists in train who alone would be most of a medium's validation or test works.
+
+    Rule 3 of :func:`splits` keeps such artists in train, so a curator whose most prolific
+    artists never appear in validation or test learns why. The targets are recomputed from the
+    split manifest and the fractions it was split with.
+
+    Parameters
+    ----------
+    manifest : pandas.DataFrame
+        A manifest split by :func:`splits` (``id``, ``label``, ``artist``, ``split``).
+    val, test : float
+        The fractions it was split with.
+
+    Returns
+    -------
+    list of str
+        One entry per artist, largest first, such as ``"ohara-koson (114 engraving)"``.
+    """
+    measured = has_medium(manifest) & ~model_answers(manifest)
+    frame = manifest[measured]
+    if frame.empty:
+        return []
+    groups = artist_groups(frame)
+    counts = _group_counts(frame, groups)
+    matrix = counts.to_numpy().astype(float)
+    target = _targets(matrix, val, test)
+    too_big = _too_big_to_measure(matrix, target).any(axis=1)  # group x medium
+    in_train = frame["split"].eq("train").groupby(groups).any().reindex(counts.index)
+    names = frame.groupby(groups)["artist"].first()
+    out = []
+    for i in np.argsort(-matrix.sum(axis=1), kind="stable"):
+        if too_big[i].any() and in_train.iloc[i]:
+            works = ", ".join(f"{int(matrix[i, m])} {counts.columns[m]}"
+                              for m in np.flatnonzero(too_big[i]))
+            out.append(f"{names[counts.index[i]]} ({works})")
+    return out
+
+
 def _too_big_to_measure(matrix: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Return, per group and split, whether the group would hold most of a medium's works there.
+    """Return, per group, split and medium, whether the group would hold most of those works.
 
     A group is kept out of validation or test (rule 3) where its works of some medium are more
     than :data:`DOMINANT_SHARE` of that split's target for the medium, and the target is large
@@ -206,9 +259,8 @@ def _too_big_to_measure(matrix: np.ndarray, target: np.ndarray) -> np.ndarray:
     (the last row of ``target``) is never barred.
     """
     judged = target >= 2 * MIN_VAL_WORKS
-    over = matrix[:, None, :] > DOMINANT_SHARE * target[None, :, :]
-    barred = (over & judged[None, :, :]).any(axis=2)
-    barred[:, -1] = False
+    barred = (matrix[:, None, :] > DOMINANT_SHARE * target[None, :, :]) & judged[None, :, :]
+    barred[:, -1, :] = False
     return barred
 
 
@@ -262,6 +314,22 @@ class SplitSummary:
     answers_outside: int = 0
     """Works whose label is a model's answer, outside every split: their artists' works are
     in validation or test (rule 5)."""
+    kept_in_train: list[str] = field(default_factory=list)
+    """Artists in train who alone would be most of a medium's val or test works (rule 3),
+    largest first, as :func:`kept_in_train` names them."""
+
+    KEPT_SHOWN = 5
+    """Artists :meth:`kept_text` names before it says how many more there are."""
+
+    def kept_text(self) -> str:
+        """Say which artists train because they are too big to measure, or nothing."""
+        if not self.kept_in_train:
+            return ""
+        shown = ", ".join(self.kept_in_train[:self.KEPT_SHOWN])
+        more = len(self.kept_in_train) - self.KEPT_SHOWN
+        return (f"kept in train, since alone each would be most of a medium's val or test "
+                f"works and its figures would measure one artist: {shown}"
+                f"{f' and {more} more' if more > 0 else ''}")
 
     def answers_text(self) -> str:
         """Say where the model's answers went, or nothing when there are none."""
@@ -319,8 +387,9 @@ def _dominant_artists(manifest: pd.DataFrame) -> list[str]:
     return out
 
 
-def summarize_split(before: pd.DataFrame, after: pd.DataFrame) -> SplitSummary:
-    """Compare a manifest before and after :func:`splits`."""
+def summarize_split(before: pd.DataFrame, after: pd.DataFrame, *, val: float = 0.15,
+                    test: float = 0.15) -> SplitSummary:
+    """Compare a manifest before and after :func:`splits` (with fractions ``val``, ``test``)."""
     old = before.set_index("id")["split"].fillna("").astype(str) if "split" in before \
         else None
     new = after.set_index("id")["split"]
@@ -333,7 +402,8 @@ def summarize_split(before: pd.DataFrame, after: pd.DataFrame) -> SplitSummary:
     answers = after[model_answers(after)]
     return SplitSummary(split_table(after), moved, fresh, split_warnings(after),
                         answers_in_train=int((answers["split"] == "train").sum()),
-                        answers_outside=int((answers["split"] != "train").sum()))
+                        answers_outside=int((answers["split"] != "train").sum()),
+                        kept_in_train=kept_in_train(after, val, test))
 
 
 def require_split(manifest: pd.DataFrame, split: str, dataset_dir: object = "DATASET_DIR"

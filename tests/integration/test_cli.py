@@ -127,6 +127,34 @@ def test_split_writes_the_split_column_and_a_run(workdir, mediumnet_exe):
         manifest["split"])
 
 
+def test_split_names_the_artists_it_kept_in_train_and_logs_them(workdir, mediumnet_exe):
+    from mediumnet.data.manifest import ensure_dataset_dir, manifest_frame, write_manifest
+
+    # peopleart-mediums' engravers: Hokusai's 47 prints would be most of the test's 53
+    engravers = {"Ohara Koson": 114, "Katsushika Hokusai": 47,
+                 **{f"engraver {a}": n for a, n in enumerate((25, 21, 20, 18, 16, 14, 11, 9, 8,
+                                                              7, 7, 6, 5, 5, 4, 4, 3, 3))}}
+    rows = [{"id": f"{artist}:{i}", "label": "engraving", "artist": artist, "width": 400,
+             "height": 300, "bytes": 1000} for artist, n in engravers.items() for i in range(n)]
+    rows += [{"id": f"painter {a}:{i}", "label": "painting", "artist": f"painter {a}",
+              "width": 400, "height": 300, "bytes": 1000} for a in range(90) for i in range(4)]
+    write_manifest(ensure_dataset_dir(workdir / "ds"), manifest_frame(rows))
+
+    out = run(mediumnet_exe, "split", "ds", cwd=workdir)
+    assert out.returncode == 0, out.stderr
+    assert ("kept in train, since alone each would be most of a medium's val or test works and "
+            "its figures would measure one artist: Ohara Koson (114 engraving), Katsushika "
+            "Hokusai (47 engraving)") in out.stdout
+    assert "mostly measure" not in out.stderr
+    manifest = pd.read_parquet(workdir / "ds" / "manifest.parquet")
+    assert set(manifest.loc[manifest["artist"].isin(["Ohara Koson", "Katsushika Hokusai"]),
+                            "split"]) == {"train"}
+    split_run = mlflow.search_runs(experiment_names=["mediumnet"]).iloc[0]
+    assert split_run["metrics.artists_kept_in_train"] == 2
+    table = mlflow.artifacts.load_text(f"runs:/{split_run['run_id']}/split_table.txt")
+    assert "kept in train (too big to measure): Katsushika Hokusai (47 engraving)" in table
+
+
 def test_split_without_a_manifest_is_one_line(workdir, mediumnet_exe):
     out = run(mediumnet_exe, "split", "nowhere", cwd=workdir)
     assert out.returncode == 1

@@ -4,6 +4,8 @@ import pytest
 
 from mediumnet.data.splits import (
     SPLIT_NAMES,
+    SplitSummary,
+    kept_in_train,
     require_split,
     split_table,
     split_warnings,
@@ -173,6 +175,44 @@ def test_an_artist_who_would_be_most_of_a_medium_in_test_or_val_trains():
     assert set(engravings.loc[engravings["artist"].isin(["engraver 0", "engraver 1"]),
                               "split"]) == {"train"}
     assert not any("mostly measure" in w for w in split_warnings(result))
+    # the curator is told who trains for that reason, and nobody else is named
+    assert kept_in_train(result) == ["engraver 0 (114 engraving)", "engraver 1 (47 engraving)"]
+    assert summarize_split(result.assign(split=""), result).kept_in_train == \
+        kept_in_train(result)
+
+
+def _engravers(sizes, split=""):
+    return sum((_works(split, "engraving", f"engraver {a}", n) for a, n in enumerate(sizes)),
+               []) + sum((_works(split, "painting", f"painter {a}", 4) for a in range(100)), [])
+
+
+def test_kept_in_train_names_only_artists_the_rule_could_bar_and_uses_the_fractions():
+    sizes = (114, 47, 25, 21, 20, 18, 16, 14, 11, 9, 8, 7, 7, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1)
+    first = splits(pd.DataFrame(_engravers(sizes)))
+    # an artist placed in test by an older split keeps it (rule 1): the warning speaks then,
+    # and the kept-in-train line does not claim him
+    legacy = first.copy()
+    engraving_in_test = (legacy["label"] == "engraving") & (legacy["split"] == "test")
+    legacy.loc[engraving_in_test, "split"] = "train"
+    legacy.loc[legacy["artist"] == "engraver 1", "split"] = "test"
+    assert kept_in_train(legacy) == ["engraver 0 (114 engraving)"]
+    assert any("by engraver 1" in w for w in split_warnings(legacy))
+    # with larger val and test targets, 47 works are no longer most of either split's share
+    wide = splits(pd.DataFrame(_engravers(sizes)), val=0.3, test=0.3)
+    assert kept_in_train(wide, val=0.3, test=0.3) == ["engraver 0 (114 engraving)"]
+    # a collection without such an artist names nobody, and a split that kept none says nothing
+    even = splits(pd.DataFrame(_engravers((10,) * 24)))
+    assert kept_in_train(even) == []
+    assert summarize_split(even.assign(split=""), even).kept_text() == ""
+
+
+def test_the_kept_in_train_line_names_five_artists_then_counts_the_rest():
+    summary = SplitSummary(pd.DataFrame(), 0, 0,
+                           kept_in_train=[f"artist {i} ({60 - i} painting)" for i in range(7)])
+    line = summary.kept_text()
+    assert line.startswith("kept in train, since alone each would be most of a medium's val or "
+                           "test works")
+    assert "artist 4 (56 painting) and 2 more" in line and "artist 5" not in line
 
 
 ANSWER = "the model's answer in classified.csv (confidence 0.973), accepted by a curator; was " \
