@@ -181,9 +181,9 @@ def test_an_artist_who_would_be_most_of_a_medium_in_test_or_val_trains():
         kept_in_train(result)
 
 
-def _engravers(sizes, split=""):
-    return sum((_works(split, "engraving", f"engraver {a}", n) for a, n in enumerate(sizes)),
-               []) + sum((_works(split, "painting", f"painter {a}", 4) for a in range(100)), [])
+def _engravers(sizes):
+    return sum((_works("", "engraving", f"engraver {a}", n) for a, n in enumerate(sizes)),
+               []) + sum((_works("", "painting", f"painter {a}", 4) for a in range(100)), [])
 
 
 def test_kept_in_train_names_only_artists_the_rule_could_bar_and_uses_the_fractions():
