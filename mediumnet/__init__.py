@@ -122,6 +122,12 @@ def classify(paths: Iterable[str | os.PathLike[str]], model: str | None = None) 
     pandas.DataFrame
         ``label``, ``confidence``, ``p_<medium>`` for the five mediums, ``error`` (None when
         the image was classified).
+
+    Notes
+    -----
+    A medium the model was never trained on gets probability 0, so a work of it gets another
+    label: ``load_model(model).classes`` lists the mediums the model knows, and
+    :func:`mediumnet.ensemble.classifier.untrained_mediums_warning` says it in a sentence.
     """
     paths = [str(p) for p in paths]
     frame = load_model(model).predict(paths)

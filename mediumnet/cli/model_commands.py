@@ -137,6 +137,7 @@ def score_command(source: str, output: str, model_uri: str | None, engine: str,
     OUTPUT gets the input columns, then label, confidence, p_<medium> and error, one row
     per input row: a bad row gets an error, the others are answered.
     """
+    from mediumnet.ensemble.classifier import untrained_mediums_warning
     from mediumnet.serving.score import score
 
     if master and engine != "spark":
@@ -146,6 +147,9 @@ def score_command(source: str, output: str, model_uri: str | None, engine: str,
                    batch=batch, progress=not quiet)
     click.echo(f"{result.rows} rows scored ({result.failed} with an error) in "
                f"{result.seconds:.1f} s on {engine}: {result.output}")
+    caution = untrained_mediums_warning(result.mediums)
+    if caution:
+        click.echo(f"warning: {caution}", err=True)
 
 
 @cli.command("evaluate")
@@ -209,8 +213,10 @@ def predict_command(images: tuple[str, ...], model_uri: str | None, as_json: boo
     Exits with status 1 when an image could not be classified (its error column says why).
     """
     import mediumnet
+    from mediumnet.ensemble.classifier import untrained_mediums_warning
 
     frame = mediumnet.classify(list(images), model=model_uri)
+    caution = untrained_mediums_warning(mediumnet.load_model(model_uri).classes)
     if as_json:
         click.echo(frame.reset_index().to_json(orient="records", indent=1))
     else:
@@ -221,6 +227,8 @@ def predict_command(images: tuple[str, ...], model_uri: str | None, as_json: boo
         shown["error"] = shown["error"].fillna("")
         shown["label"] = shown["label"].fillna("")
         click.echo(shown.to_string())
+    if caution:
+        click.echo(f"warning: {caution}", err=True)
     failed = int(frame["error"].notna().sum())
     if failed:
         fail(f"{failed} of {len(frame)} images could not be classified (see the error "

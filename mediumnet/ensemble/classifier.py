@@ -49,6 +49,32 @@ def shared_classes(classes_by_branch: Mapping[str, tuple[str, ...]]) -> tuple[st
     return known.pop()
 
 
+def untrained_mediums_warning(classes: Sequence[str], model: str = "this model") -> str:
+    """Say which mediums ``model`` was never trained on and what its answers then mean.
+
+    Parameters
+    ----------
+    classes : sequence of str
+        The mediums the model tells apart (:attr:`ImageClassifier.classes`, or the
+        ``classes`` of its saved settings).
+    model : str
+        How to name the model in the sentence.
+
+    Returns
+    -------
+    str
+        One line, or ``""`` when the model knows all five mediums.
+    """
+    missing = [m for m in MEDIUMS if m not in set(classes)]
+    if not missing:
+        return ""
+    known = ", ".join(m for m in MEDIUMS if m in set(classes))
+    return (f"{model} tells apart only {known} (the mediums it was trained on): a work whose "
+            f"medium is {' or '.join(missing)} gets one of those labels, even with a high "
+            "confidence; before trusting its answers on works like these, measure it on "
+            "labelled ones (mediumnet evaluate MODEL DATASET --split all)")
+
+
 @dataclass
 class BranchOutputs:
     """What the branches and the feature study say about a list of images."""

@@ -29,6 +29,7 @@ from pathlib import Path
 import pandas as pd
 
 from mediumnet.errors import MediumnetError
+from mediumnet.labels import MEDIUMS
 from mediumnet.serving.requests import INPUT_COLUMNS
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".gif")
@@ -44,6 +45,9 @@ class ScoreResult:
     failed: int
     seconds: float
     engine: str
+    mediums: tuple[str, ...] = MEDIUMS
+    """The mediums the model tells apart (its saved settings' ``classes``); the others always
+    get probability 0."""
 
     @property
     def images_per_second(self) -> float:
@@ -246,7 +250,8 @@ def score(source: str | os.PathLike[str], output: str | os.PathLike[str], *,
     env = _guard_env(folders, batch)
     started = time.perf_counter()
     # Downloaded once, here: a bad URI is one line, and Spark ships the folder to executors.
-    model_uri = fetch_model(model_uri)[0]
+    model_uri, info = fetch_model(model_uri)
+    mediums = tuple(((info.metadata or {}).get("mediumnet") or {}).get("classes") or MEDIUMS)
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
@@ -267,4 +272,5 @@ def score(source: str | os.PathLike[str], output: str | os.PathLike[str], *,
         part.replace(output)
     finally:
         part.unlink(missing_ok=True)
-    return ScoreResult(output, len(table), int(table["error"].notna().sum()), seconds, engine)
+    return ScoreResult(output, len(table), int(table["error"].notna().sum()), seconds, engine,
+                       mediums)

@@ -276,6 +276,7 @@ def test_cli_predict_prints_a_table_or_json_and_fails_on_a_bad_file(in_store, me
     assert done.returncode == 0, done.stderr
     assert "label" in done.stdout and "p_painting" in done.stdout
     assert all(p[-20:] in done.stdout or "…" in done.stdout for p in paths)
+    assert "warning" not in done.stderr  # a model of all five mediums has nothing to caution
     done = subprocess.run([mediumnet_exe, "predict", paths[0], "--json"], capture_output=True,
                           text=True)
     records = json.loads(done.stdout)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import mlflow
 import numpy as np
+import pandas as pd
 import pytest
 
 from mediumnet.labels import MEDIUMS
@@ -104,6 +105,13 @@ def test_predict_and_serve_give_absent_mediums_zero(first_try):
     done = _run(exe, ["predict", "--json", *map(str, images)], home)
     rows = json.loads(done.stdout)
     assert len(rows) == 4
+    # the user is told, beside the JSON (which stays clean), what the model cannot answer
+    assert ("warning: this model tells apart only painting, drawing, photography (the mediums "
+            "it was trained on): a work whose medium is engraving or gouache_watercolor gets "
+            "one of those labels") in done.stderr
+    scored = _run(exe, ["score", "ds/images", "scored.parquet", "--quiet"], home)
+    assert "engraving or gouache_watercolor gets one of those labels" in scored.stderr
+    assert set(pd.read_parquet(home / "scored.parquet")["label"]) <= set(THREE)
     for row in rows:
         assert row["label"] in THREE
         assert all(row[f"p_{m}"] == 0 for m in ABSENT)
