@@ -31,11 +31,12 @@ install: $(STAMP)
 # served model answering), so the second core runs another test file meanwhile. --dist loadfile
 # keeps each file's tests in one worker, so a module's fixture (a trained chain, a Spark
 # session) is built once; tests/conftest.py gives each worker's OpenMP and BLAS its share of
-# the cores. TEST_WORKERS=0 runs everything in this one process.
+# the cores and hands out the slowest files first (--no-loadscope-reorder keeps that order).
+# TEST_WORKERS=0 runs everything in this one process.
 TEST_WORKERS ?= 2
 
 test: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 test-fast: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -m "not slow"
