@@ -172,7 +172,11 @@ def evaluate_command(model_uri: str, dataset_dir: str, split: str, preset: str,
     from pathlib import Path
 
     from mediumnet.config import load_config
-    from mediumnet.study.evaluate import evaluate_model, interval_text
+    from mediumnet.study.evaluate import (
+        evaluate_model,
+        interval_text,
+        macro_f1_coverage_text,
+    )
 
     report = evaluate_model(model_uri, dataset_dir, split=split,
                             config=load_config(preset, overrides))
@@ -185,6 +189,9 @@ def evaluate_command(model_uri: str, dataset_dir: str, split: str, preset: str,
         click.echo(f"95 % intervals over {int(m['artists'])} artists: {interval_text(m)}")
     click.echo(f"scores cover the mediums the model knows: "
                f"{', '.join(report.per_class['medium'])}")
+    coverage = macro_f1_coverage_text(report.per_class)
+    if coverage:
+        click.echo(coverage)
     if report.left_out:
         click.echo(f"left out: {sum(report.left_out.values())} works of mediums the model "
                    "does not know (" + ", ".join(f"{m} {n}" for m, n in

@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -347,6 +348,9 @@ def _markdown(metrics: dict[str, float], per_class: pd.DataFrame, pairs: pd.Data
     if outside:
         scope += (f" {outside} works of other mediums count as errors in accuracy and are "
                   "left out of the per-medium figures.")
+    coverage = macro_f1_coverage_text(per_class)
+    if coverage:
+        scope += f" {coverage[0].upper()}{coverage[1:]}."
     lines = [f"# Evaluation of {title}", "", scope, "",
              f"{int(m['works'])} works: accuracy {m['accuracy']:.3f}, balanced accuracy "
              f"{m['balanced_accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f}, expected "
@@ -376,6 +380,29 @@ def interval_text(metrics: dict[str, float]) -> str:
                      if f"{name}_low" in metrics)
 
 
+def macro_f1_coverage_text(per_class: pd.DataFrame) -> str:
+    """Say which mediums macro-F1 is taken over when the works lack some the model knows.
+
+    Parameters
+    ----------
+    per_class : pandas.DataFrame
+        :attr:`EvaluationReport.per_class`: one row per medium the model knows, with its
+        ``support`` (works of it).
+
+    Returns
+    -------
+    str
+        For example "macro-F1 is taken over the mediums these works have: photography (none
+        of painting, engraving)"; empty when every medium the model knows has works.
+    """
+    present = per_class["support"] > 0
+    if present.all() or not present.any():
+        return ""
+    return (f"macro-F1 is taken over the mediums these works have: "
+            f"{', '.join(per_class['medium'][present])} "
+            f"(none of {', '.join(per_class['medium'][~present])})")
+
+
 def _mlflow_standard_evaluation(y_true: np.ndarray, y_pred: np.ndarray,
                                 classes: tuple[str, ...] = MEDIUMS) -> dict[str, Any]:
     """MLflow's own classifier evaluator on the static predictions (its metrics + tables)."""
@@ -387,11 +414,18 @@ def _mlflow_standard_evaluation(y_true: np.ndarray, y_pred: np.ndarray,
         logging.getLogger(name).setLevel(logging.ERROR)
     data = pd.DataFrame({"target": [MEDIUMS[i] for i in y_true],
                          "prediction": [MEDIUMS[i] for i in y_pred]})
-    result = mlflow.models.evaluate(
-        data=data, predictions="prediction", targets="target", model_type="classifier",
-        evaluator_config={"label_list": [m for m in MEDIUMS if m in classes
-                                          or m in set(data["target"])],
-                          "log_model_explainability": False})
+    from sklearn.exceptions import UndefinedMetricWarning
+
+    with warnings.catch_warnings():
+        # MLflow's evaluator leaves scikit-learn's zero_division unset, so a medium without
+        # works or answers (common on a new collection) printed a warning a user cannot act
+        # on; our own figures set it to 0 and say which mediums macro-F1 covers.
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
+        result = mlflow.models.evaluate(
+            data=data, predictions="prediction", targets="target", model_type="classifier",
+            evaluator_config={"label_list": [m for m in MEDIUMS if m in classes
+                                              or m in set(data["target"])],
+                              "log_model_explainability": False})
     return dict(result.metrics)
 
 

@@ -140,6 +140,14 @@ def test_a_new_collection_is_scored_over_the_shared_mediums_the_rest_counted(fir
                "--mediums", "painting,engraving", *tiny], home)
     out = _run(exe, ["evaluate", champion, "other", "--split", "all", *tiny], home)
     assert "left out: 4 works of mediums the model does not know (engraving 4)" in out.stdout
+    # no scikit-learn warning about mediums without works reaches the user, and macro-F1 is
+    # said to cover the one medium left, not the three the model knows
+    assert "UndefinedMetricWarning" not in out.stderr, out.stderr
+    covered = ("macro-F1 is taken over the mediums these works have: painting (none of "
+               "drawing, photography)")
+    assert covered in out.stdout
+    assert "M" + covered[1:] in next(
+        (home / "other" / "evaluation").glob("*/report.md")).read_text()
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{home / 'mlflow.db'}")
     run = client.search_runs(client.get_experiment_by_name("mediumnet").experiment_id,
                              "tags.`mediumnet.step` = 'evaluate'",

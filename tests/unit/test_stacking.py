@@ -18,7 +18,12 @@ from mediumnet.ensemble.meta import fit_meta_learner
 from mediumnet.errors import MediumnetError
 from mediumnet.labels import MEDIUMS
 from mediumnet.serving.requests import rows_to_items
-from mediumnet.study.evaluate import confused_pairs, evaluation_report, expected_calibration_error
+from mediumnet.study.evaluate import (
+    confused_pairs,
+    evaluation_report,
+    expected_calibration_error,
+    macro_f1_coverage_text,
+)
 
 
 def test_expected_calibration_error_of_known_predictions():
@@ -57,6 +62,24 @@ def test_evaluation_report_writes_files_and_prefixed_metrics(tmp_path):
     with pytest.raises(MediumnetError, match="nothing to evaluate"):
         evaluation_report(np.array([], int), np.zeros((0, 5)), tmp_path / "e2",
                           log_to_mlflow=False)
+
+
+def test_a_report_on_works_of_fewer_mediums_says_what_macro_f1_covers(tmp_path):
+    whole = evaluation_report(np.repeat(np.arange(5), 2), np.tile(np.eye(5), (1, 2)).reshape(
+        10, 5), tmp_path / "whole", log_to_mlflow=False)
+    assert macro_f1_coverage_text(whole.per_class) == ""
+    assert "Macro-F1 is taken over" not in (tmp_path / "whole" / "report.md").read_text()
+
+    # a new collection of paintings, three of them taken for photographs
+    y = np.zeros(8, int)
+    probs = np.zeros((8, 5))
+    probs[:5, 0] = probs[5:, 4] = 1.0
+    report = evaluation_report(y, probs, tmp_path / "new", log_to_mlflow=False)
+    assert report.metrics["test_macro_f1"] == pytest.approx(2 * 5 / (2 * 5 + 3))  # painting F1
+    said = ("macro-F1 is taken over the mediums these works have: painting (none of "
+            "engraving, drawing, gouache_watercolor, photography)")
+    assert macro_f1_coverage_text(report.per_class) == said
+    assert "M" + said[1:] in (tmp_path / "new" / "report.md").read_text()
 
 
 def test_output_frame_leaves_failed_rows_without_probabilities():
