@@ -407,6 +407,7 @@ def _mlflow_standard_evaluation(y_true: np.ndarray, y_pred: np.ndarray,
                                 classes: tuple[str, ...] = MEDIUMS) -> dict[str, Any]:
     """MLflow's own classifier evaluator on the static predictions (its metrics + tables)."""
     import mlflow
+    from sklearn.exceptions import UndefinedMetricWarning
 
     for name in ("mlflow.models.evaluation", "mlflow.models.evaluation.default_evaluator",
                  "mlflow.models.evaluation.evaluators.classifier",
@@ -414,8 +415,6 @@ def _mlflow_standard_evaluation(y_true: np.ndarray, y_pred: np.ndarray,
         logging.getLogger(name).setLevel(logging.ERROR)
     data = pd.DataFrame({"target": [MEDIUMS[i] for i in y_true],
                          "prediction": [MEDIUMS[i] for i in y_pred]})
-    from sklearn.exceptions import UndefinedMetricWarning
-
     with warnings.catch_warnings():
         # MLflow's evaluator leaves scikit-learn's zero_division unset, so a medium without
         # works or answers (common on a new collection) printed a warning a user cannot act
