@@ -117,7 +117,7 @@ def audit_labels(works: pd.DataFrame, y: np.ndarray, probs: np.ndarray, root: Pa
     pandas.DataFrame
         :func:`find_label_issues` of the works.
     """
-    from mediumnet.study.evaluate import write_gallery
+    from mediumnet.study.evaluation_figures import write_gallery
 
     issues = find_label_issues(works, y, probs)
     issues.to_csv(out_dir / "label_issues.csv", index=False)

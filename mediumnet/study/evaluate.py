@@ -30,6 +30,11 @@ from mediumnet.data.manifest import EVALUATION_SPLITS
 from mediumnet.errors import MediumnetError
 from mediumnet.labels import MEDIUMS
 from mediumnet.metrics import expected_calibration_error
+from mediumnet.study.evaluation_figures import (
+    plot_confusion,
+    plot_reliability,
+    write_gallery,
+)
 
 if TYPE_CHECKING:
     from mediumnet.config import Config
@@ -79,102 +84,6 @@ def confused_pairs(confusion: np.ndarray, names: tuple[str, ...] = MEDIUMS) -> p
                          "share": errors / works if works else 0.0})
     frame = pd.DataFrame(rows, columns=["pair", "errors", "a_as_b", "b_as_a", "share"])
     return frame.sort_values(["errors", "share"], ascending=False, ignore_index=True)
-
-
-def _plot_confusion(confusion: np.ndarray, path: Path, title: str,
-                    mediums: tuple[str, ...] = MEDIUMS) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    totals = confusion.sum(axis=1, keepdims=True)
-    normalised = np.divide(confusion, totals, out=np.zeros(confusion.shape), where=totals > 0)
-    names = [m.replace("_", "\n") for m in mediums]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
-    for ax, values, fmt, label in ((axes[0], confusion, "d", "counts"),
-                                   (axes[1], normalised, ".2f", "row-normalised (recall)")):
-        ax.imshow(values, cmap="Blues", vmin=0)
-        ax.set_xticks(range(len(mediums)), names, fontsize=7)
-        ax.set_yticks(range(len(mediums)), names, fontsize=7)
-        ax.set_xlabel("predicted")
-        ax.set_ylabel("true")
-        ax.set_title(f"{title}: {label}", fontsize=9)
-        top = values.max() if values.size else 0
-        for i in range(len(mediums)):
-            for j in range(len(mediums)):
-                ax.text(j, i, format(values[i, j], fmt), ha="center", va="center", fontsize=8,
-                        color="white" if top and values[i, j] > top / 2 else "black")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
-
-
-def _plot_reliability(bins: pd.DataFrame, ece: float, path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
-    centres = (bins["low"] + bins["high"]) / 2
-    ax.bar(centres, bins["accuracy"].fillna(0), width=1 / len(bins), edgecolor="black",
-           alpha=0.7, label="accuracy")
-    ax.plot([0, 1], [0, 1], "--", color="grey", label="perfect calibration")
-    ax.set_xlabel("confidence of the predicted medium")
-    ax.set_ylabel("accuracy")
-    ax.set_title(f"Reliability (ECE {ece:.3f})", fontsize=9)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
-
-
-def write_gallery(dataset_dir: str | os.PathLike[str], image_paths: list[str],
-                  captions: list[str], path: str | os.PathLike[str], *, columns: int = 4,
-                  thumb: int = 220, title: str = "") -> Path:
-    """Save a PNG grid of thumbnails with a caption under each (for a curator to look at).
-
-    Parameters
-    ----------
-    dataset_dir : path-like
-        The folder the image paths are relative to.
-    image_paths, captions : list of str
-        One per thumbnail.
-    path : path-like
-        The PNG to write.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from mediumnet.data.views import thumbnail
-
-    n = max(1, len(image_paths))
-    rows = -(-n // columns)
-    fig, axes = plt.subplots(rows, columns, squeeze=False,
-                             figsize=(columns * 2.6, rows * 2.9))
-    for k, ax in enumerate(axes.ravel()):
-        ax.axis("off")
-        if k >= len(image_paths):
-            if k == 0:
-                ax.text(0.5, 0.5, "nothing to show", ha="center", fontsize=9)
-            continue
-        pixels = thumbnail(Path(dataset_dir) / image_paths[k], thumb)
-        if pixels is None:
-            ax.text(0.5, 0.5, "unreadable", ha="center", fontsize=7)
-        else:
-            ax.imshow(pixels)
-        ax.set_title(captions[k], fontsize=7)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return Path(path)
 
 
 def evaluation_report(y_true: np.ndarray, probs: np.ndarray, out_dir: str | os.PathLike[str],
@@ -248,8 +157,8 @@ def evaluation_report(y_true: np.ndarray, probs: np.ndarray, out_dir: str | os.P
     pairs = confused_pairs(confusion, classes)
 
     files = [
-        _plot_confusion(confusion, out / "confusion_matrix.png", title, classes),
-        _plot_reliability(bins, ece, out / "reliability_diagram.png"),
+        plot_confusion(confusion, out / "confusion_matrix.png", title, classes),
+        plot_reliability(bins, ece, out / "reliability_diagram.png"),
     ]
     per_class.to_csv(out / "per_class.csv", index=False)
     pairs.to_csv(out / "confused_pairs.csv", index=False)
