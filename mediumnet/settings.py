@@ -83,7 +83,8 @@ class HarvestConfig:
     timeout: float = 30.0
     """Seconds to wait for a server to answer."""
     max_image_bytes: int = MAX_IMAGE_BYTES
-    """Larger images are refused (and counted) rather than downloaded."""
+    """Larger downloads are refused (and counted) rather than read on; a folder harvest's local
+    files are judged by their pixels instead (at most ``MAX_PIXELS``, as every branch)."""
     max_depth_ratio: float = 0.15
     """Works whose depth exceeds this share of their larger side are three-dimensional."""
     phash_distance: int = 4

@@ -7,9 +7,11 @@ Order of judgement for one record (the first that applies decides):
    from :func:`mediumnet.labels.map_record` is kept too);
 3. three-dimensional (``three_dimensional``: depth above ``harvest.max_depth_ratio`` of the
    larger side);
-4. the image cannot be had (``too_large``, ``download_http_404``, ``download_error``) or is not
-   a complete image (``empty``, ``not_an_image``, ``truncated``, ``corrupt``): *failed*, tried
-   again on the next run;
+4. the image cannot be had (``too_large``: a download over ``harvest.max_image_bytes``;
+   ``download_http_404``, ``download_error``, ``missing_file``) or is not a complete image of at
+   most :data:`~mediumnet.data.views.MAX_PIXELS` pixels (``empty``, ``not_an_image``,
+   ``truncated``, ``corrupt``, ``too_many_pixels``): *failed*, tried again on the next run, the
+   first of each reason named in the summary;
 5. kept.
 
 After all records: works whose images are the same bytes or perceptually the same

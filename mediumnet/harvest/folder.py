@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import csv
 import io
+import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from mediumnet.data.views import MAX_PIXELS
 from mediumnet.errors import DatasetError
 from mediumnet.harvest.base import Record, Source
 from mediumnet.harvest.verify import BadImageError
@@ -30,6 +32,32 @@ CSV_FIELDS: tuple[str, ...] = ("path", "label", "artist", "title")
 """What a CSV row may give a work; ``path`` and ``label`` are needed."""
 _DELIMITERS = ",;\t"
 """The separators a CSV may use (spreadsheets in many locales save with semicolons)."""
+
+
+def _refuse_too_many_pixels(path: Path) -> None:
+    """Refuse a file whose header declares more pixels than any branch takes.
+
+    Raises
+    ------
+    BadImageError
+        ``too_many_pixels``. A header Pillow cannot read passes: the bytes' own check
+        (:func:`~mediumnet.harvest.verify.verify_image`) names what is wrong with them.
+    """
+    from PIL import Image
+
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    try:
+        with warnings.catch_warnings():  # up to twice the limit Pillow warns: refused below
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                width, height = im.size
+    except Image.DecompressionBombError:
+        raise BadImageError("too_many_pixels", f"more than {MAX_PIXELS:,} pixels") from None
+    except Exception:  # noqa: BLE001 - judged on its bytes next
+        return
+    if width * height > MAX_PIXELS:
+        raise BadImageError("too_many_pixels",
+                            f"{width}x{height} is more than {MAX_PIXELS:,} pixels")
 
 
 class FolderSource(Source):
@@ -172,9 +200,15 @@ class FolderSource(Source):
                                    body.get("title", ""), body.get("from_csv", False))
 
     def fetch_image(self, record: Record) -> bytes:
+        """Read a local image file whole.
+
+        A local file is judged by its pixels, as ``predict`` and the branches judge it, not by
+        the byte cap of downloads: an archive's TIFF masters are often larger than 64 MB. Its
+        header is read first, so a file of more pixels than any branch takes is refused
+        without reading the rest.
+        """
         path = Path(record.local_path or "")
         if not path.is_file():
             raise BadImageError("missing_file", f"{path} does not exist")
-        if path.stat().st_size > self.settings.max_image_bytes:
-            raise BadImageError("too_large", f"{path} is over the size cap")
+        _refuse_too_many_pixels(path)
         return path.read_bytes()

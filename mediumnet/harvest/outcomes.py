@@ -105,7 +105,9 @@ def process_record(source: Source, record: Record, root: Path, settings: Harvest
         data = source.fetch_image(record)
         verified = verify_image(data)
     except TooLargeError as exc:
-        return _outcome(record, "failed", "too_large", str(exc))
+        return _outcome(record, "failed", "too_large",
+                        f"{exc} (harvest.max_image_bytes; raise it with --set "
+                        "harvest.max_image_bytes=N to keep such images)")
     except BadImageError as exc:
         return _outcome(record, "failed", exc.reason, str(exc))
     except HarvestHttpError as exc:

@@ -29,6 +29,8 @@ class HarvestResult:
     kept_by_medium: dict[str, int] = field(default_factory=dict)
     dropped_by_reason: dict[str, int] = field(default_factory=dict)
     failed_by_reason: dict[str, int] = field(default_factory=dict)
+    failed_examples: dict[str, str] = field(default_factory=dict)
+    """For each failure reason, its first work (in id order): ``"id: what went wrong"``."""
     unmapped_by_reason: dict[str, int] = field(default_factory=dict)
     unlabelled: int = 0
     """Works of this source kept without a medium (``--keep-unlabelled``)."""
@@ -55,6 +57,7 @@ class HarvestResult:
                 "kept_by_medium": self.kept_by_medium, "unlabelled": self.unlabelled,
                 "dropped_by_reason": self.dropped_by_reason,
                 "failed_by_reason": self.failed_by_reason,
+                "failed_examples": self.failed_examples,
                 "unmapped_by_reason": self.unmapped_by_reason,
                 "duplicates_dropped": self.duplicates, "listing_complete": self.complete,
                 "retries": self.retries, "seconds": round(self.seconds, 3),
@@ -78,6 +81,8 @@ class HarvestResult:
             lines.append("  failed:  " + ", ".join(
                 f"{k} {v}" for k, v in sorted(self.failed_by_reason.items()))
                 + " (tried again on the next run)")
+            lines += [f"           {reason}, e.g. {example}"
+                      for reason, example in sorted(self.failed_examples.items())]
         return "\n".join(lines)
 
 
@@ -225,8 +230,11 @@ def _finish(store: HarvestStore, settings: HarvestConfig, *, complete: bool, ret
         Counter(o["reason"] for o in outcomes if o["status"] == "dropped"
                 and o["id"] not in curated.revived)
         + Counter(reason for _, reason in dup_dropped))
-    result.failed_by_reason = dict(Counter(o["reason"] for o in outcomes
-                                           if o["status"] == "failed"))
+    failed = sorted((o for o in outcomes if o["status"] == "failed"), key=lambda o: o["id"])
+    result.failed_by_reason = dict(Counter(o["reason"] for o in failed))
+    for outcome in failed:
+        result.failed_examples.setdefault(outcome["reason"],
+                                          f"{outcome['id']}: {outcome['detail']}")
     result.unmapped_by_reason = dict(Counter(o["detail"] for o in outcomes
                                              if o["reason"] == "unmapped"))
     result.duplicates = len(dup_dropped)

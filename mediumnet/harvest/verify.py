@@ -8,11 +8,12 @@ rejected with their own reason, so the harvest summary can count them.
 from __future__ import annotations
 
 import io
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
-from mediumnet.data.views import MAX_PIXELS
+from mediumnet.data.views import MAX_PIXELS, ImageError, to_rgb
 from mediumnet.errors import MediumnetError
 
 FORMAT_EXT = {"JPEG": ".jpg", "PNG": ".png", "TIFF": ".tif", "WEBP": ".webp", "GIF": ".gif",
@@ -55,24 +56,35 @@ def verify_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> VerifiedImage:
     head = data[:64].lstrip().lower()
     if head.startswith((b"<!doctype", b"<html", b"<?xml", b"{", b"<head")):
         raise BadImageError("not_an_image", "an HTML, XML or JSON page instead of an image")
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # the branches' limit, not Pillow's smaller default
     try:
-        with Image.open(io.BytesIO(data)) as im:
+        with warnings.catch_warnings():  # up to twice the limit Pillow warns: refused below
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data))
+        with im:
             fmt = im.format or ""
             width, height = im.size
             if width * height > max_pixels:
-                raise BadImageError("too_many_pixels", f"{width}x{height} pixels is too large")
+                raise BadImageError("too_many_pixels", f"{width}x{height} is more than "
+                                    f"{max_pixels:,} pixels")
             im.draft("RGB", (256, 256))  # JPEG: decode every block, at reduced scale
             im.load()
-            rgb = np.asarray(im.convert("RGB"))
+            # The branches' conversion: a 16-bit scan scaled to 8 bits, not clipped to white
+            # (every such scan hashed alike, and all were merged as near-duplicates).
+            rgb = np.asarray(to_rgb(im))
     except BadImageError:
         raise
+    except ImageError as exc:
+        raise BadImageError("corrupt", f"image does not decode ({exc})") from None
     except UnidentifiedImageError:
         raise BadImageError("not_an_image", "not a recognised image format") from None
     except OSError as exc:
         text = str(exc).lower()
         reason = "truncated" if "truncat" in text or "broken data stream" in text else "corrupt"
         raise BadImageError(reason, f"image does not decode ({exc})") from None
-    except (ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError:
+        raise BadImageError("too_many_pixels", f"more than {max_pixels:,} pixels") from None
+    except (ValueError, SyntaxError) as exc:
         raise BadImageError("corrupt", f"image does not decode ({exc})") from None
     if fmt == "JPEG" and not data.rstrip(b"\0").endswith(b"\xff\xd9"):
         raise BadImageError("truncated", "JPEG without its end-of-image marker")

@@ -214,6 +214,9 @@ def test_bad_images_are_rejected_counted_and_never_kept(apis, workdir):
     result = harvest(artsy(apis), workdir / "ds", settings, progress=False)
     assert result.kept == 1
     assert result.failed_by_reason == {reason: 1 for reason in bad}
+    assert result.failed_examples["too_large"].endswith(  # what to do about it
+        "bytes, over the cap of 20000 (harvest.max_image_bytes; raise it with --set "
+        "harvest.max_image_bytes=N to keep such images)")
     stored = [p for p in (workdir / "ds" / "images").rglob("*") if p.is_file()]
     assert [p.read_bytes() for p in stored] == [good]
 
@@ -498,6 +501,60 @@ def test_folder_csv(workdir):
     assert "folder:imgs/4.png" not in manifest.index                   # names two
     assert manifest.loc["folder:imgs/5.png", "label"] == "gouache_watercolor"  # one work's
     assert manifest.loc["folder:imgs/1.png", "artist"] == "Hand 1"
+
+
+def _scan16(seed: int) -> Image.Image:
+    """A 16-bit greyscale scan, as archives keep masters: every level far above 255."""
+    import numpy as np
+
+    y, x = np.mgrid[0:240, 0:320]
+    wave = np.sin(x / (9 + 4 * seed) + seed) * np.cos(y / (7 + 3 * seed))
+    return Image.fromarray(((wave + 1) / 2 * 50_000 + 5_000).astype("uint16"))
+
+
+def test_an_archives_masters_are_kept_whole(workdir):
+    """16-bit scans, files over the download cap and headers of too many pixels, as a folder
+    of TIFF masters holds them. Before, every 16-bit scan hashed alike (clipped to white) and
+    all six were dropped as one image under two labels; a file over 64 MB failed as too_large
+    on every run, named nowhere."""
+    import dataclasses
+    import struct
+    import warnings
+    import zlib
+
+    src = workdir / "masters"
+    for medium, seeds in (("prints", (0, 1, 2)), ("photographs", (3, 4, 5))):
+        (src / medium).mkdir(parents=True)
+        for seed in seeds:
+            _scan16(seed).save(src / medium / f"scan{seed}.tif")
+    (src / "prints" / "scan0_again.tif").write_bytes((src / "prints" / "scan0.tif").read_bytes())
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(
+            ">I", zlib.crc32(kind + body))
+
+    # 224 million pixels declared: over the limit of every branch, within Pillow's warning band
+    (src / "prints" / "mural.png").write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(
+        b"IHDR", struct.pack(">IIBBBBB", 16_000, 14_000, 8, 2, 0, 0, 0)) + chunk(b"IEND", b""))
+    small_cap = dataclasses.replace(FAST, max_image_bytes=100_000)   # every scan is ~154 kB
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = harvest(FolderSource(src), workdir / "ds", small_cap, progress=False)
+    assert not [w for w in caught if "pixels" in str(w.message)]
+
+    manifest = read_manifest(workdir / "ds")
+    assert sorted(manifest["id"]) == sorted(
+        f"folder:{m}/scan{s}.tif" for m, seeds in (("prints", (0, 1, 2)),
+                                                    ("photographs", (3, 4, 5))) for s in seeds)
+    assert result.kept_by_medium["engraving"] == result.kept_by_medium["photography"] == 3
+    assert result.dropped_by_reason == {"duplicate": 1}               # the copy, and only it
+    assert result.failed_by_reason == {"too_many_pixels": 1}
+    assert ("too_many_pixels, e.g. folder:prints/mural.png: 16000x14000 is more than "
+            "200,000,000 pixels") in result.text()
+    summary = json.loads((workdir / "ds" / "harvest_summary_folder.json").read_text())
+    assert summary["failed_examples"] == {
+        "too_many_pixels": "folder:prints/mural.png: 16000x14000 is more than 200,000,000 "
+                           "pixels"}
 
 
 def _export(workdir: Path) -> Path:
