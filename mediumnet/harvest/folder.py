@@ -4,12 +4,13 @@ Two layouts: ``SRC/<medium>/*.{jpg,png,tif}`` (folder names may name a medium or
 of one, as :func:`mediumnet.labels.medium_of_label` reads them: ``watercolour``, ``prints``,
 ``woodcut``, ``oil on canvas``, ``pen and watercolour`` …; one naming two mediums that are not
 one work's, ``prints and drawings``, labels nothing), or a CSV with columns
-``path,label[,artist][,title]`` (paths relative to the CSV's folder). A collection system's
-export keeps its own headers: ``columns`` says which holds what (``label`` from ``Medium``,
-``path`` from ``Image file``); its label is then a museum's medium text ("Watercolor over
-graphite"), kept as the work's ``medium_text``. The CSV may be comma-, semicolon- or
-tab-separated, in UTF-8 with or without a byte-order mark (as spreadsheets save it). Images are
-copied into the store, or hard-linked with ``link=True`` (no second copy on disk).
+``path,label[,artist][,title]`` (paths relative to the CSV's folder, with slashes or a
+Windows export's backslashes). A collection system's export keeps its own headers:
+``columns`` says which holds what (``label`` from ``Medium``, ``path`` from ``Image file``);
+its label is then a museum's medium text ("Watercolor over graphite"), kept as the work's
+``medium_text``. The CSV may be comma-, semicolon- or tab-separated, in UTF-8 with or without
+a byte-order mark (as spreadsheets save it). Images are copied into the store, or hard-linked
+with ``link=True`` (no second copy on disk).
 """
 
 from __future__ import annotations
@@ -138,10 +139,23 @@ class FolderSource(Source):
         return [{field: (row[i].strip() if i < len(row) else "") for field, i in index.items()}
                 for row in reader if any(cell.strip() for cell in row)]
 
+    def _csv_path(self, text: str) -> Path:
+        r"""Where a CSV's path points, relative to the CSV's folder.
+
+        An export written on Windows separates folders with backslashes (``scans\0042.tif``):
+        where no file has the name as written, the same path with slashes is taken.
+        """
+        path = self.src.parent / text
+        if "\\" in text and not path.exists():
+            slashed = self.src.parent / text.replace("\\", "/")
+            if slashed.exists():
+                return slashed
+        return path
+
     def _entries(self) -> list[tuple[str, Path, str, str, str]]:
         """(relative name, path, label text, artist, title) of every image, in a stable order."""
         if self.from_csv:
-            return [(row["path"], (self.src.parent / row["path"]), row["label"],
+            return [(row["path"], self._csv_path(row["path"]), row["label"],
                      row.get("artist", ""), row.get("title", ""))
                     for row in self._csv_rows() if row.get("path")]
         entries = []

@@ -503,6 +503,22 @@ def test_folder_csv(workdir):
     assert manifest.loc["folder:imgs/1.png", "artist"] == "Hand 1"
 
 
+def test_a_csv_written_on_windows_finds_its_images(workdir):
+    (workdir / "export" / "scans").mkdir(parents=True)
+    for i in range(2):
+        (workdir / "export" / "scans" / f"{i}.png").write_bytes(make_jpeg(520 + i))
+    (workdir / "export" / "list.csv").write_text(
+        "path,label\r\nscans\\0.png,painting\r\nscans\\1.png,woodcut\r\n"
+        "scans\\2.png,drawing\r\n")
+    result = harvest(FolderSource(workdir / "export" / "list.csv"), workdir / "ds", FAST,
+                     progress=False)
+    manifest = read_manifest(workdir / "ds").set_index("id")
+    assert manifest["label"].to_dict() == {"folder:scans\\0.png": "painting",
+                                           "folder:scans\\1.png": "engraving"}
+    assert result.failed_examples == {   # a file that is not there is named as written
+        "missing_file": f"folder:scans\\2.png: {workdir / 'export'}/scans\\2.png does not exist"}
+
+
 def _scan16(seed: int) -> Image.Image:
     """A 16-bit greyscale scan, as archives keep masters: every level far above 255."""
     import numpy as np
