@@ -2,7 +2,8 @@
 
 Images live at ``DATASET_DIR/images/ab/abcdef….jpg``, named by the SHA-256 of their bytes:
 the same file is stored once whatever source it came from, and a stored file is never
-rewritten. The perceptual hash (pHash) finds near-duplicates that differ in bytes.
+rewritten. The perceptual hash (pHash) finds near-duplicates that differ in bytes. A table's
+image paths (a harvest's CSV, a batch to score) are read here too.
 """
 
 from __future__ import annotations
@@ -15,6 +16,27 @@ from pathlib import Path
 import numpy as np
 
 IMAGES_DIR = "images"
+
+
+def table_image_path(base: str | os.PathLike[str], text: str) -> Path:
+    r"""Return where an image path written in a table points: relative to the table's folder.
+
+    A table exported on Windows separates folders with backslashes (``scans\0042.tif``): where
+    no file has the name as written, the same path with slashes is taken.
+
+    Parameters
+    ----------
+    base : path-like
+        The folder the table lies in.
+    text : str
+        The path as the table writes it (an absolute path is taken as it is).
+    """
+    path = Path(base) / text
+    if "\\" in text and not path.exists():
+        slashed = Path(base) / text.replace("\\", "/")
+        if slashed.exists():
+            return slashed
+    return path
 
 
 def sha256_bytes(data: bytes) -> str:

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import csv
 import io
-import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from mediumnet.data.images import table_image_path
 from mediumnet.data.views import MAX_PIXELS
 from mediumnet.errors import DatasetError
 from mediumnet.harvest.base import Record, Source
@@ -48,10 +48,8 @@ def _refuse_too_many_pixels(path: Path) -> None:
 
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
-        with warnings.catch_warnings():  # up to twice the limit Pillow warns: refused below
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                width, height = im.size
+        with Image.open(path) as im:
+            width, height = im.size
     except Image.DecompressionBombError:
         raise BadImageError("too_many_pixels", f"more than {MAX_PIXELS:,} pixels") from None
     except Exception:  # noqa: BLE001 - judged on its bytes next
@@ -139,23 +137,10 @@ class FolderSource(Source):
         return [{field: (row[i].strip() if i < len(row) else "") for field, i in index.items()}
                 for row in reader if any(cell.strip() for cell in row)]
 
-    def _csv_path(self, text: str) -> Path:
-        r"""Where a CSV's path points, relative to the CSV's folder.
-
-        An export written on Windows separates folders with backslashes (``scans\0042.tif``):
-        where no file has the name as written, the same path with slashes is taken.
-        """
-        path = self.src.parent / text
-        if "\\" in text and not path.exists():
-            slashed = self.src.parent / text.replace("\\", "/")
-            if slashed.exists():
-                return slashed
-        return path
-
     def _entries(self) -> list[tuple[str, Path, str, str, str]]:
         """(relative name, path, label text, artist, title) of every image, in a stable order."""
         if self.from_csv:
-            return [(row["path"], self._csv_path(row["path"]), row["label"],
+            return [(row["path"], table_image_path(self.src.parent, row["path"]), row["label"],
                      row.get("artist", ""), row.get("title", ""))
                     for row in self._csv_rows() if row.get("path")]
         entries = []

@@ -8,7 +8,6 @@ rejected with their own reason, so the harvest summary can count them.
 from __future__ import annotations
 
 import io
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,10 +57,7 @@ def verify_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> VerifiedImage:
         raise BadImageError("not_an_image", "an HTML, XML or JSON page instead of an image")
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # the branches' limit, not Pillow's smaller default
     try:
-        with warnings.catch_warnings():  # up to twice the limit Pillow warns: refused below
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            im = Image.open(io.BytesIO(data))
-        with im:
+        with Image.open(io.BytesIO(data)) as im:
             fmt = im.format or ""
             width, height = im.size
             if width * height > max_pixels:

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from mediumnet.data.images import table_image_path
 from mediumnet.errors import MediumnetError
 from mediumnet.labels import MEDIUMS
 from mediumnet.serving.requests import INPUT_COLUMNS
@@ -59,7 +60,8 @@ def read_input(source: str | os.PathLike[str]) -> tuple[pd.DataFrame, list[Path]
     """Read what to score: a folder of images, or a CSV / Parquet table.
 
     Relative paths in a table are read relative to the table's own folder (and made
-    absolute). Returns the rows and the folders their files lie in (what the guard opens).
+    absolute; a Windows export's backslashes as folder separators where that names no file).
+    Returns the rows and the folders their files lie in (what the guard opens).
 
     Raises
     ------
@@ -95,8 +97,9 @@ def read_input(source: str | os.PathLike[str]) -> tuple[pd.DataFrame, list[Path]
     if "path" in frame.columns:
         base = source.resolve().parent
         frame = frame.copy()
-        frame["path"] = [str(base / p) if isinstance(p, str) and p and not os.path.isabs(p)
-                         else p for p in frame["path"]]
+        frame["path"] = [str(table_image_path(base, p))
+                         if isinstance(p, str) and p and not os.path.isabs(p) else p
+                         for p in frame["path"]]
         folders = sorted({Path(p).parent for p in frame["path"] if isinstance(p, str) and p})
     return frame.reset_index(drop=True), folders
 

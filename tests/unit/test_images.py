@@ -24,3 +24,20 @@ def test_phash_finds_near_duplicates_and_separates_different_images():
     assert phash_distance(phash(base), phash(recompressed)) <= 4
     assert phash_distance(phash(base), phash(other)) >= 16
     assert len(phash(base)) == 16
+
+
+def test_a_windows_exports_image_paths_are_found_and_scored_from_their_folder(tmp_path):
+    from mediumnet.data.images import table_image_path
+    from mediumnet.serving.score import read_input
+
+    (tmp_path / "scans" / "1921").mkdir(parents=True)
+    (tmp_path / "scans" / "1921" / "3.tif").write_bytes(b"II*\0")
+    (tmp_path / "odd\\name.tif").write_bytes(b"II*\0")   # a Linux name with a backslash
+    assert table_image_path(tmp_path, "scans\\1921\\3.tif") == tmp_path / "scans/1921/3.tif"
+    assert table_image_path(tmp_path, "odd\\name.tif") == tmp_path / "odd\\name.tif"
+    assert table_image_path(tmp_path, "gone\\4.tif") == tmp_path / "gone\\4.tif"  # as written
+
+    (tmp_path / "batch.csv").write_text("path\nscans\\1921\\3.tif\n")
+    rows, folders = read_input(tmp_path / "batch.csv")
+    assert list(rows["path"]) == [str(tmp_path / "scans" / "1921" / "3.tif")]
+    assert folders == [tmp_path / "scans" / "1921"]    # the folder the guard opens
