@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -86,6 +87,31 @@ class HarvestResult:
         return "\n".join(lines)
 
 
+FLAT_PHASH = "0" * 16
+"""The perceptual hash of a flat image. Before the hash was taken on the branches' pixels,
+every 16-bit greyscale scan got it too (its levels clipped to white)."""
+
+
+def _rehash_flat(root: Path, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Take the hash of every work stored with the flat one again, from its stored image.
+
+    A data set harvested before 16-bit scans were hashed on their scaled levels held them all
+    as one image (near-duplicates, or a label conflict); its next harvest keeps them apart.
+    A truly flat image hashes flat again.
+    """
+    from mediumnet.harvest.verify import BadImageError, verify_image
+
+    fresh = []
+    for row in rows:
+        # A stored image gone or unreadable keeps its stored hash.
+        with contextlib.suppress(OSError, BadImageError):
+            if row.get("phash") == FLAT_PHASH:
+                image = (root / row["image_path"]).read_bytes()
+                row = {**row, "phash": verify_image(image).phash}
+        fresh.append(row)
+    return fresh
+
+
 def build_manifest(root: Path, store: HarvestStore, settings: HarvestConfig
                    ) -> tuple[Any, list[tuple[dict[str, Any], str]], CuratorsLabels]:
     """Replace this source's rows in the manifest by its deduplicated kept works.
@@ -105,7 +131,8 @@ def build_manifest(root: Path, store: HarvestStore, settings: HarvestConfig
     )
 
     old = read_manifest(root) if manifest_path(root).exists() else empty_manifest()
-    candidates = [o["row"] for o in store.outcomes.values() if o["status"] == "kept"]
+    candidates = _rehash_flat(root, [o["row"] for o in store.outcomes.values()
+                                     if o["status"] == "kept"])
     candidates, curated = _curators_labels(candidates, old[old["source"] == store.source],
                                            store)
     kept, dropped = deduplicate(candidates, settings.phash_distance)

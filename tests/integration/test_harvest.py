@@ -578,6 +578,27 @@ def test_an_archives_masters_are_kept_whole(workdir, monkeypatch):
         "folder:prints/mural.png: 16000x14000 is more than 200,000,000 pixels")
 
 
+def test_scans_a_data_set_holds_as_one_image_are_told_apart_by_its_next_harvest(workdir):
+    """A data set harvested before the fix holds every 16-bit scan with the flat hash, so
+    they merge; harvesting the same folder again takes the hash again from the stored image."""
+    src = workdir / "masters"
+    for medium, seeds in (("prints", (0, 1)), ("photographs", (2, 3))):
+        (src / medium).mkdir(parents=True)
+        for seed in seeds:
+            _scan16(seed).save(src / medium / f"scan{seed}.tif")
+    root = workdir / "ds"
+    harvest(FolderSource(src), root, FAST, progress=False)
+    log = root / "raw" / "folder-outcomes.jsonl"
+    stale = [json.loads(line) for line in log.read_text().splitlines()]
+    for outcome in stale:                       # as the old harvest stored them
+        outcome["row"]["phash"] = "0" * 16
+    log.write_text("".join(json.dumps(o) + "\n" for o in stale))
+
+    again = harvest(FolderSource(src), root, FAST, progress=False)
+    assert again.kept == 4 and again.dropped_by_reason == {}
+    assert read_manifest(root)["phash"].nunique() == 4
+
+
 def _export(workdir: Path) -> Path:
     """A collection system's export as a spreadsheet saves it: its own headers, semicolons,
     a byte-order mark, a quoted title holding the separator."""
