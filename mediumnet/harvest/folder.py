@@ -22,10 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from mediumnet.data.images import table_image_path
-from mediumnet.data.views import MAX_PIXELS
 from mediumnet.errors import DatasetError
 from mediumnet.harvest.base import Record, Source
-from mediumnet.harvest.verify import BadImageError
+from mediumnet.harvest.verify import BadImageError, open_within_limit
 from mediumnet.labels import MEDIUMS, medium_of_label
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp"})
@@ -44,19 +43,12 @@ def _refuse_too_many_pixels(path: Path) -> None:
         ``too_many_pixels``. A header Pillow cannot read passes: the bytes' own check
         (:func:`~mediumnet.harvest.verify.verify_image`) names what is wrong with them.
     """
-    from PIL import Image
-
-    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
-        with Image.open(path) as im:
-            width, height = im.size
-    except Image.DecompressionBombError:
-        raise BadImageError("too_many_pixels", f"more than {MAX_PIXELS:,} pixels") from None
+        open_within_limit(path).close()
+    except BadImageError:
+        raise
     except Exception:  # noqa: BLE001 - judged on its bytes next
         return
-    if width * height > MAX_PIXELS:
-        raise BadImageError("too_many_pixels",
-                            f"{width}x{height} is more than {MAX_PIXELS:,} pixels")
 
 
 class FolderSource(Source):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -37,6 +38,45 @@ class VerifiedImage:
     phash: str
 
 
+def open_within_limit(fp: Any, max_pixels: int = MAX_PIXELS) -> Any:
+    """Open an image lazily (its header only), refusing one of more pixels than any branch takes.
+
+    Pillow's own limit is set to the branches' (:data:`~mediumnet.data.views.MAX_PIXELS`), not
+    its smaller default, so an image within it opens without a warning.
+
+    Parameters
+    ----------
+    fp : path or file object
+        What :func:`PIL.Image.open` takes.
+    max_pixels : int
+        The most pixels kept.
+
+    Returns
+    -------
+    PIL.Image.Image
+        The opened image (close it, or use it as a context manager).
+
+    Raises
+    ------
+    BadImageError
+        ``too_many_pixels``. Pillow's own errors (not an image, a truncated header) pass as
+        they are.
+    """
+    from PIL import Image
+
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    try:
+        im = Image.open(fp)
+    except Image.DecompressionBombError:
+        raise BadImageError("too_many_pixels", f"more than {max_pixels:,} pixels") from None
+    width, height = im.size
+    if width * height > max_pixels:
+        im.close()
+        raise BadImageError("too_many_pixels",
+                            f"{width}x{height} is more than {max_pixels:,} pixels")
+    return im
+
+
 def verify_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> VerifiedImage:
     """Decode ``data`` fully; return its format, size and perceptual hash.
 
@@ -55,14 +95,10 @@ def verify_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> VerifiedImage:
     head = data[:64].lstrip().lower()
     if head.startswith((b"<!doctype", b"<html", b"<?xml", b"{", b"<head")):
         raise BadImageError("not_an_image", "an HTML, XML or JSON page instead of an image")
-    Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # the branches' limit, not Pillow's smaller default
     try:
-        with Image.open(io.BytesIO(data)) as im:
+        with open_within_limit(io.BytesIO(data), max_pixels) as im:
             fmt = im.format or ""
             width, height = im.size
-            if width * height > max_pixels:
-                raise BadImageError("too_many_pixels", f"{width}x{height} is more than "
-                                    f"{max_pixels:,} pixels")
             im.draft("RGB", (256, 256))  # JPEG: decode every block, at reduced scale
             im.load()
             # The branches' conversion: a 16-bit scan scaled to 8 bits, not clipped to white
