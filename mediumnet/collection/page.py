@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mediumnet.data.sheets import SHEET_ENCODING
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -115,8 +117,9 @@ def write_table(table: pd.DataFrame, csv: str | os.PathLike[str], root: Path, *,
                 marked: str | None = None) -> tuple[Path, Path]:
     """Write ``table`` as a CSV and, beside it (suffix ``.html``), as its page.
 
-    Both replace what was there atomically: a failure leaves the previous files whole.
-    The keywords are :func:`write_page`'s.
+    The CSV is UTF-8 with a byte-order mark (:data:`~mediumnet.data.sheets.SHEET_ENCODING`),
+    so a spreadsheet shows its accents as written. Both replace what was there atomically: a
+    failure leaves the previous files whole. The keywords are :func:`write_page`'s.
 
     Returns
     -------
@@ -124,7 +127,7 @@ def write_table(table: pd.DataFrame, csv: str | os.PathLike[str], root: Path, *,
         The CSV and the page.
     """
     csv = Path(csv)
-    _replace(csv, lambda part: table.to_csv(part, index=False))
+    _replace(csv, lambda part: table.to_csv(part, index=False, encoding=SHEET_ENCODING))
     page = write_page(csv.with_suffix(".html"), table, root, title=title, intro=intro,
                       columns=columns, marked=marked)
     return csv, page

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mediumnet.data.sheets import read_sheet, sheet_flag, sheet_number
 from mediumnet.errors import DatasetError
 from mediumnet.labels import MEDIUMS, UNLABELLED, medium_of_label
 
@@ -83,10 +84,11 @@ empty label column: a curator who writes that medium again upholds it."""
 MODEL_COLUMN = "suggested_label"
 """The column in which mediumnet's tables (audit, classify, suggest) give a model's medium."""
 
-_STANDS_BEHIND = {"abstained": ("False", "confidence", "it abstained on"),
-                  "flagged": ("True", "p_suggested", "on works it did not flag")}
+_STANDS_BEHIND = {"abstained": (False, "confidence", "it abstained on"),
+                  "flagged": (True, "p_suggested", "on works it did not flag")}
 """A table's column saying which model answers it stands behind: (value kept, confidence
-column, why the others are skipped). ``classified.csv`` has ``abstained``, ``audit.csv``
+column, why the others are skipped), the value read by :func:`~mediumnet.data.sheets.sheet_flag`
+(``False``, ``FALSE``, ``FAUX`` …). ``classified.csv`` has ``abstained``, ``audit.csv``
 ``flagged``; a suggestion sheet has neither: its guesses are on the works the model is least
 sure of."""
 
@@ -138,8 +140,15 @@ def _model_rows(path: Path, rows: pd.DataFrame, column: str
                            "suggestion sheet's are the works it is least sure of): write the "
                            "mediums you give in its label column and merge that")
     kept_value, confidence, why = _STANDS_BEHIND[marker]
-    kept = rows[marker].str.strip().str.lower() == kept_value.lower()
-    skipped = int((~kept & rows[column].str.strip().ne("")).sum())
+    flags = [sheet_flag(value) for value in rows[marker]]
+    answers = rows[column].str.strip().ne("")
+    for line, value, flag, answer in zip(rows.index, rows[marker], flags, answers,
+                                         strict=True):
+        if flag is None and answer:
+            raise DatasetError(f"{path}, line {line}: {marker} is {value!r}; write True or "
+                               "False (as the table came)")
+    kept = pd.Series([flag is kept_value for flag in flags], index=rows.index)
+    skipped = int((~kept & answers).sum())
     confidences = (rows[confidence] if confidence in rows.columns
                    else pd.Series("", index=rows.index))
     return rows[kept], confidences[kept], skipped, why
@@ -213,7 +222,7 @@ def merged_labels(dataset_dir: str | os.PathLike[str], table: str | os.PathLike[
     path = Path(table)
     if not path.is_file():
         raise DatasetError(f"{path}: no such file; give the CSV you filled in")
-    rows = pd.read_csv(path, dtype=str, keep_default_na=False)
+    rows = read_sheet(path)
     missing = [c for c in ("id", column) if c not in rows.columns]
     if missing:
         raise DatasetError(f"{path} has no column {missing[0]!r}: it needs id and {column}")
@@ -225,8 +234,7 @@ def merged_labels(dataset_dir: str | os.PathLike[str], table: str | os.PathLike[
         rows, confidences, result.left_out, result.left_out_why = _model_rows(path, rows,
                                                                               column)
     updates: dict[int, tuple[str, str, str]] = {}
-    for row, work_id, given in zip(rows.index, rows["id"], rows[column], strict=True):
-        line = row + 2
+    for line, work_id, given in zip(rows.index, rows["id"], rows[column], strict=True):
         if not given.strip():
             result.blank += 1
             continue
@@ -241,7 +249,7 @@ def merged_labels(dataset_dir: str | os.PathLike[str], table: str | os.PathLike[
                                "canvas, charcoal …), or leave it empty")
         if work_id not in where:
             raise DatasetError(f"{path}, line {line}: no work {work_id!r} in {dataset_dir}")
-        updates[where[work_id]] = medium, given.strip(), confidences[row].strip()
+        updates[where[work_id]] = medium, given.strip(), confidences[line].strip()
     written = not result.model_answers and PREFILLED_COLUMN not in rows.columns
     _apply(manifest, updates, result, path, confirms=written,
            upholds=written and REVIEW_COLUMN in rows.columns)
@@ -284,10 +292,8 @@ def _apply(manifest: pd.DataFrame, updates: dict[int, tuple[str, str, str]],
             was = f"; was {before}"
         manifest.at[index, "label"] = medium
         if result.model_answers:
-            try:
-                sure = f" (confidence {confidence_text(float(sure))})" if sure else ""
-            except ValueError:        # a confidence cell edited into words: leave it out
-                sure = ""
+            number = sheet_number(sure)  # None: a cell edited into words, left out
+            sure = f" (confidence {confidence_text(number)})" if number is not None else ""
             manifest.at[index, "label_reason"] = (f"{MODEL_REASON} {path.name}{sure}, "
                                                   f"{ACCEPTED_REASON}{was}")
             continue

@@ -9,19 +9,18 @@ Windows export's backslashes). A collection system's export keeps its own header
 ``columns`` says which holds what (``label`` from ``Medium``, ``path`` from ``Image file``);
 its label is then a museum's medium text ("Watercolor over graphite"), kept as the work's
 ``medium_text``. The CSV may be comma-, semicolon- or tab-separated, in UTF-8 with or without
-a byte-order mark (as spreadsheets save it). Images are copied into the store, or hard-linked
-with ``link=True`` (no second copy on disk).
+a byte-order mark, or UTF-16 with one (as spreadsheets save it: :mod:`mediumnet.data.sheets`).
+Images are copied into the store, or hard-linked with ``link=True`` (no second copy on disk).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from mediumnet.data.images import table_image_path
+from mediumnet.data.sheets import sheet_rows
 from mediumnet.errors import DatasetError
 from mediumnet.harvest.base import Record, Source
 from mediumnet.harvest.verify import BadImageError, open_within_limit
@@ -30,8 +29,6 @@ from mediumnet.labels import MEDIUMS, medium_of_label
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp"})
 CSV_FIELDS: tuple[str, ...] = ("path", "label", "artist", "title")
 """What a CSV row may give a work; ``path`` and ``label`` are needed."""
-_DELIMITERS = ",;\t"
-"""The separators a CSV may use (spreadsheets in many locales save with semicolons)."""
 
 
 def _refuse_too_many_pixels(path: Path) -> None:
@@ -102,15 +99,7 @@ class FolderSource(Source):
 
     def _csv_rows(self) -> list[dict[str, str]]:
         """Read the CSV's rows as field → text (:data:`CSV_FIELDS`), by the column mapping."""
-        try:
-            text = self.src.read_text(encoding="utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise DatasetError(f"{self.src} is not UTF-8 text (byte {exc.start + 1}): save it "
-                               "as CSV UTF-8 and harvest again") from None
-        header = text.partition("\n")[0]  # the separator it uses most (",": none)
-        delimiter = max(_DELIMITERS, key=header.count)
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-        headers = [h.strip() for h in next(reader, [])]
+        headers, rows = sheet_rows(self.src)
         where = {h.lower(): i for i, h in reversed(list(enumerate(headers))) if h}
         found = ", ".join(h for h in headers if h) or "none"
         index: dict[str, int] = {}
@@ -127,7 +116,7 @@ class FolderSource(Source):
                                    f"{'image file' if field == 'path' else 'medium'} "
                                    f"(found: {found})")
         return [{field: (row[i].strip() if i < len(row) else "") for field, i in index.items()}
-                for row in reader if any(cell.strip() for cell in row)]
+                for row in rows]
 
     def _entries(self) -> list[tuple[str, Path, str, str, str]]:
         """(relative name, path, label text, artist, title) of every image, in a stable order."""

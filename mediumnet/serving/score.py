@@ -29,6 +29,7 @@ from pathlib import Path
 import pandas as pd
 
 from mediumnet.data.images import table_image_path
+from mediumnet.data.sheets import read_sheet
 from mediumnet.errors import MediumnetError
 from mediumnet.labels import MEDIUMS
 from mediumnet.serving.requests import INPUT_COLUMNS
@@ -82,7 +83,7 @@ def read_input(source: str | os.PathLike[str]) -> tuple[pd.DataFrame, list[Path]
                              "CSV or a Parquet table")
     suffix = source.suffix.lower()
     if suffix == ".csv":
-        frame = pd.read_csv(source, dtype=str, keep_default_na=False)
+        frame = read_sheet(source)
     elif suffix in (".parquet", ".pq"):
         frame = pd.read_parquet(source)
     else:

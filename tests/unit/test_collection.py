@@ -443,6 +443,36 @@ def test_suggest_doubtful_leaves_out_the_flagged_works_reviewed_since_the_audit(
         _candidates(small_set, read_manifest(small_set), doubtful=True)
 
 
+def test_a_table_saved_by_a_french_excel_merges_as_the_curator_left_it(small_set, tmp_path):
+    from mediumnet.data.labelling import merge_labels
+    from mediumnet.data.manifest import read_manifest
+
+    # classified.csv opened and saved in Excel (French locale, "CSV UTF-8"): semicolons,
+    # the byte-order mark, Windows line ends, VRAI/FAUX and decimal commas.
+    classified = tmp_path / "classified.csv"
+    classified.write_bytes(("id;image_path;suggested_label;confidence;abstained\r\n"
+                            "w2;images/w2.jpg;Aquarelle;0,9731;FAUX\r\n"
+                            "w3;images/w3.jpg;photography;0,41;VRAI\r\n").encode("utf-8-sig"))
+    result = merge_labels(small_set, classified, column="suggested_label")
+    assert (result.labelled, result.left_out) == (1, 1)
+    after = read_manifest(small_set).set_index("id")
+    assert after.loc["w2", "label"] == "gouache_watercolor"
+    assert after.loc["w2", "label_reason"].startswith("the model's answer in classified.csv "
+                                                      "(confidence 0.973)")
+    sheet = tmp_path / "to_label.csv"          # a sheet the curator typed in: tabs, UTF-16
+    sheet.write_bytes("id\tlabel\r\n\r\nw3\tLithographie\r\n".encode("utf-16"))
+    assert merge_labels(small_set, sheet).labelled == 1
+    assert read_manifest(small_set).set_index("id").loc["w3", "label"] == "engraving"
+
+    before = (small_set / "manifest.parquet").read_bytes()
+    edited = tmp_path / "edited.csv"           # a flag written over: which way is not guessed
+    edited.write_text("id;suggested_label;abstained\n\nw0;drawing;peut-être\n")
+    with pytest.raises(DatasetError, match="edited.csv, line 3: abstained is 'peut-être'; "
+                                           "write True or False"):
+        merge_labels(small_set, edited, column="suggested_label")
+    assert (small_set / "manifest.parquet").read_bytes() == before
+
+
 def test_a_suggestion_sheets_guesses_are_not_taken_as_labels(small_set, tmp_path):
     from mediumnet.data.labelling import merge_labels
 
@@ -464,6 +494,7 @@ def test_a_suggestion_sheets_guesses_are_not_taken_as_labels(small_set, tmp_path
     ("id,label\nw2,Screenprint and acrylic on canvas\n", "line 2: 'Screenprint and acrylic on "
      "canvas' names 2 mediums \\(painting, engraving\\)"),
     ("id,label\nw9,painting\n", "line 2: no work 'w9'"),
+    ("id,label\n\nw9,painting\n", "line 3: no work 'w9'"),    # the line as the file has it
     ("id,medium\nw2,painting\n", "has no column 'label'"),
 ])
 def test_a_wrong_sheet_changes_nothing(small_set, tmp_path, text, message):

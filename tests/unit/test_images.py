@@ -41,3 +41,9 @@ def test_a_windows_exports_image_paths_are_found_and_scored_from_their_folder(tm
     rows, folders = read_input(tmp_path / "batch.csv")
     assert list(rows["path"]) == [str(tmp_path / "scans" / "1921" / "3.tif")]
     assert folders == [tmp_path / "scans" / "1921"]    # the folder the guard opens
+    # The same list saved by a spreadsheet in a semicolon locale, with its byte-order mark.
+    (tmp_path / "excel.csv").write_bytes("path;title\r\nscans\\1921\\3.tif;Étude, 3\r\n"
+                                         .encode("utf-8-sig"))
+    rows, _ = read_input(tmp_path / "excel.csv")
+    assert rows.to_dict("records") == [{"path": str(tmp_path / "scans" / "1921" / "3.tif"),
+                                        "title": "Étude, 3"}]
