@@ -3,7 +3,7 @@
 Images live at ``DATASET_DIR/images/ab/abcdef….jpg``, named by the SHA-256 of their bytes:
 the same file is stored once whatever source it came from, and a stored file is never
 rewritten. The perceptual hash (pHash) finds near-duplicates that differ in bytes. A table's
-image paths (a harvest's CSV, a batch to score) are read here too.
+image paths (a harvest's CSV, a batch to score) and a folder's image files are read here too.
 """
 
 from __future__ import annotations
@@ -11,11 +11,81 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 IMAGES_DIR = "images"
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".tif", ".tiff", ".webp",
+                            ".jp2", ".j2k", ".jpf", ".jpx", ".bmp", ".gif"})
+"""The image files taken from a folder (``harvest folder``, ``score``): JPEG, PNG, TIFF, WebP,
+JPEG 2000 (many archives' masters), BMP and GIF, each decoded by Pillow (a GIF's first frame)."""
+
+SYSTEM_FILES = frozenset({"thumbs.db", "desktop.ini", "ehthumbs.db"})
+"""Files an operating system leaves in a folder of images (beside the hidden ``.*`` ones)."""
+
+
+@dataclass
+class FolderImages:
+    """The image files of a folder tree, and what else it holds that is not read."""
+
+    files: list[Path] = field(default_factory=list)
+    """The image files, sorted, hidden ones left out."""
+    other_types: Counter[str] = field(default_factory=Counter)
+    """Files of types not read, by suffix (``"(none)"`` for a name without one)."""
+    hidden_images: int = 0
+    """Hidden files with an image's suffix, left out: macOS's ``._scan.tif`` copies of a
+    file's resource fork are not images."""
+
+    def not_read(self) -> str:
+        """Return one line on the files left out ("" when none is worth saying)."""
+        parts = []
+        if self.other_types:
+            kinds = ", ".join(f"{kind} {n}" for kind, n in
+                              sorted(self.other_types.items(), key=lambda kv: (-kv[1], kv[0])))
+            total = sum(self.other_types.values())
+            parts.append(f"{total} file{'' if total == 1 else 's'} of types mediumnet does not "
+                         f"read ({kinds}; an image in another format, such as camera raw, PSD "
+                         "or HEIC, is read once saved as TIFF, JPEG or PNG)")
+        if self.hidden_images:
+            parts.append(f"{self.hidden_images} hidden file"
+                         f"{'' if self.hidden_images == 1 else 's'} named as images (such as "
+                         "macOS's ._ copies)")
+        return "not read: " + "; ".join(parts) if parts else ""
+
+
+def folder_images(folder: str | os.PathLike[str]) -> FolderImages:
+    """List the image files under ``folder`` (:data:`IMAGE_SUFFIXES`), and count the rest.
+
+    A file or folder whose name starts with a dot is hidden and left out, as are the files an
+    operating system leaves (:data:`SYSTEM_FILES`); neither is counted among the other types.
+
+    Parameters
+    ----------
+    folder : path-like
+        The top of the tree.
+
+    Returns
+    -------
+    FolderImages
+    """
+    folder = Path(folder)
+    found = FolderImages()
+    for path in sorted(folder.rglob("*")):
+        parts = path.relative_to(folder).parts
+        if not path.is_file() or path.name.lower() in SYSTEM_FILES:
+            continue
+        suffix = path.suffix.lower()
+        if any(part.startswith(".") for part in parts):
+            found.hidden_images += suffix in IMAGE_SUFFIXES
+        elif suffix in IMAGE_SUFFIXES:
+            found.files.append(path)
+        else:
+            found.other_types[suffix or "(none)"] += 1
+    return found
 
 
 def table_image_path(base: str | os.PathLike[str], text: str) -> Path:

@@ -57,6 +57,9 @@ class Source:
     retry_statuses: ClassVar[frozenset[int] | None] = None
     """Statuses to retry (None: 429 and 5xx)."""
     extra_headers: ClassVar[dict[str, str]] = {}
+    notes: list[str]
+    """What the source left out on opening, one line each (set by :meth:`open`), printed and
+    saved with the harvest's summary."""
 
     client: HttpClient
     store: HarvestStore
@@ -73,6 +76,7 @@ class Source:
         self.store = store
         self.settings = settings
         self.image_limiter = image_limiter
+        self.notes = []
 
     def params(self) -> dict[str, Any]:
         """Return what to log as MLflow params (never a secret)."""

@@ -19,14 +19,13 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from mediumnet.data.images import table_image_path
+from mediumnet.data.images import folder_images, table_image_path
 from mediumnet.data.sheets import sheet_rows
 from mediumnet.errors import DatasetError
 from mediumnet.harvest.base import Record, Source
 from mediumnet.harvest.verify import BadImageError, open_within_limit
 from mediumnet.labels import MEDIUMS, medium_of_label
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp"})
 CSV_FIELDS: tuple[str, ...] = ("path", "label", "artist", "title")
 """What a CSV row may give a work; ``path`` and ``label`` are needed."""
 
@@ -124,20 +123,29 @@ class FolderSource(Source):
             return [(row["path"], table_image_path(self.src.parent, row["path"]), row["label"],
                      row.get("artist", ""), row.get("title", ""))
                     for row in self._csv_rows() if row.get("path")]
-        entries = []
-        for folder in sorted(p for p in self.src.iterdir() if p.is_dir()):
-            for path in sorted(folder.rglob("*")):
-                if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
-                    entries.append((path.relative_to(self.src).as_posix(), path, folder.name,
-                                    "", ""))
+        listing = folder_images(self.src)
+        entries, loose = [], 0
+        for path in listing.files:
+            parts = path.relative_to(self.src).parts
+            if len(parts) == 1:
+                loose += 1          # beside the medium folders, in none of them
+                continue
+            entries.append(("/".join(parts), path, parts[0], "", ""))
+        self.notes = [line for line in (
+            listing.not_read(),
+            f"not read: {loose} image{'' if loose == 1 else 's'} directly in {self.src}, in no "
+            "<medium>/ folder; move each into the folder of its medium" if loose else "")
+            if line]
         return entries
 
     def open(self) -> None:
         self._all = self._entries()
         if not self._all:
+            found = "; ".join(note.removeprefix("not read: ") for note in self.notes)
             raise DatasetError(
                 f"no images found in {self.src}: expected {self.src}/<medium>/*.jpg with "
-                f"<medium> one of {', '.join(MEDIUMS)}, or a CSV with columns path,label")
+                f"<medium> one of {', '.join(MEDIUMS)}, or a CSV with columns path,label"
+                + (f" (found {found})" if found else ""))
 
     def batches(self, cursor: Any) -> Iterator[tuple[list[Record], Any]]:
         start = int(cursor or 0)

@@ -155,11 +155,8 @@ def harvest(source: Source, dataset_dir: str | os.PathLike[str], settings: Harve
     finally:
         bar.close()
 
-    result = _finish(store, settings, complete=complete, retries=client.retried,
-                     started=started)
-    result.added = result.kept - kept_before
-    result.notes = [*notes, *result.notes]
-    return result
+    return _finish(store, settings, complete=complete, retries=client.retried,
+                   started=started, kept_before=kept_before, notes=[*notes, *source.notes])
 
 
 def _kept_in_manifest(root: Path, source: str) -> int:
@@ -225,6 +222,7 @@ def reparse(source: Source, dataset_dir: str | os.PathLike[str], settings: Harve
         raise DatasetError(f"no raw answers of {source.name} in {raw}: harvest it first with "
                            f"mediumnet harvest {source.name} {dataset_dir}")
     store = HarvestStore(root, source.name)
+    kept_before = _kept_in_manifest(root, source.name)
     logged = store.state.get("params")
     if logged is not None and logged != source.params():
         changed = ", ".join(f"{k} {v!r}" for k, v in source.params().items()
@@ -244,4 +242,4 @@ def reparse(source: Source, dataset_dir: str | os.PathLike[str], settings: Harve
         if outcome != previous:
             store.record_outcome(outcome)
     return _finish(store, settings, complete=bool(store.state.get("done")), retries=0,
-                   started=started)
+                   started=started, kept_before=kept_before)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,7 +44,7 @@ class HarvestResult:
     digest: str = ""
     run_location: str = ""
     added: int = 0
-    """Works of this source that this run added to the manifest."""
+    """Works of this source that this run added to the manifest (negative: it holds fewer)."""
     notes: list[str] = field(default_factory=list)
     """What the run did with its arguments beyond the obvious (one line each)."""
 
@@ -67,8 +68,8 @@ class HarvestResult:
 
     def text(self) -> str:
         """Return a short human summary, one fact per line."""
-        lines = [f"{self.source}: {self.seen} records examined, {self.kept} kept "
-                 f"({self.added} new)"
+        change = f"{self.added} new" if self.added >= 0 else f"{-self.added} fewer"
+        lines = [f"{self.source}: {self.seen} records examined, {self.kept} kept ({change})"
                  f"{'' if self.complete else ' (listing not finished: run again to go on)'}"]
         lines += [f"  note:    {note}" for note in self.notes]
         lines.append("  kept:    " + ", ".join(f"{m} {self.kept_by_medium.get(m, 0)}"
@@ -243,8 +244,12 @@ def _across_sources(kept: list[dict[str, Any]], others: pd.DataFrame
 
 
 def _finish(store: HarvestStore, settings: HarvestConfig, *, complete: bool, retries: int,
-            started: float) -> HarvestResult:
-    """Write the manifest and the summary of a harvest or re-parse."""
+            started: float, kept_before: int = 0, notes: Sequence[str] = ()) -> HarvestResult:
+    """Write the manifest and the summary of a harvest or re-parse.
+
+    ``kept_before``: the source's works in the manifest before (what ``added`` counts from);
+    ``notes``: the run's own notes, put before those the manifest's build adds.
+    """
     from mediumnet.data.manifest import manifest_digest
 
     root = store.root
@@ -271,6 +276,8 @@ def _finish(store: HarvestStore, settings: HarvestConfig, *, complete: bool, ret
     result.manifest_rows = len(frame)
     result.digest = manifest_digest(frame)
     result.seconds = time.perf_counter() - started
+    result.added = result.kept - kept_before
+    result.notes = list(notes)
     if curated.kept:
         result.notes.append(
             f"{curated.kept} work{'' if curated.kept == 1 else 's'} keep the medium a curator "

@@ -28,13 +28,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from mediumnet.data.images import table_image_path
+from mediumnet.data.images import folder_images, table_image_path
 from mediumnet.data.sheets import read_sheet
 from mediumnet.errors import MediumnetError
 from mediumnet.labels import MEDIUMS
 from mediumnet.serving.requests import INPUT_COLUMNS
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".gif")
 ENGINES = ("local", "spark")
 
 
@@ -72,11 +71,13 @@ def read_input(source: str | os.PathLike[str]) -> tuple[pd.DataFrame, list[Path]
     """
     source = Path(source)
     if source.is_dir():
-        files = sorted(p.resolve() for p in source.rglob("*")
-                       if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-        if not files:
-            raise MediumnetError(f"{source}: no image files ({', '.join(IMAGE_SUFFIXES)}) in "
-                                 "this folder")
+        listing = folder_images(source)
+        if not listing.files:
+            found = listing.not_read().removeprefix("not read: ")
+            raise MediumnetError(f"{source}: no image files (JPEG, PNG, TIFF, WebP, JPEG 2000, "
+                                 "BMP or GIF) in this folder"
+                                 + (f"; found {found}" if found else ""))
+        files = [p.resolve() for p in listing.files]
         return pd.DataFrame({"path": [str(p) for p in files]}), [source.resolve()]
     if not source.is_file():
         raise MediumnetError(f"{source}: no such file or folder; give a folder of images, a "

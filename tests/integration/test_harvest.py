@@ -578,6 +578,64 @@ def test_an_archives_masters_are_kept_whole(workdir, monkeypatch):
         "folder:prints/mural.png: 16000x14000 is more than 200,000,000 pixels")
 
 
+def _scan8(seed: int) -> Image.Image:
+    """The scan of :func:`_scan16` in 8-bit RGB, as a JPEG 2000 or BMP file holds it."""
+    import numpy as np
+
+    return Image.fromarray((np.asarray(_scan16(seed)) // 256).astype("uint8")).convert("RGB")
+
+
+def test_jpeg_2000_masters_are_kept_and_what_is_not_read_is_said(workdir):
+    """A folder as a lab's share holds it: JPEG 2000 masters (before: not listed, and a folder
+    of only those was "no images found"), camera raw files and XMP sidecars beside them,
+    macOS's ._ copies, a thumbnail cache, and a scan left beside the medium folders."""
+    from mediumnet.serving.score import read_input
+
+    src = workdir / "share"
+    for medium, seeds in (("prints", (0, 1)), ("photographs", (2, 3))):
+        (src / medium).mkdir(parents=True)
+        for seed in seeds:
+            _scan8(seed).save(src / medium / f"scan{seed}.jp2")
+            (src / medium / f"scan{seed}.IIQ").write_bytes(b"IIII" + bytes(64))
+            (src / medium / f"scan{seed}.xmp").write_text("<x:xmpmeta/>")
+            (src / medium / f"._scan{seed}.jp2").write_bytes(b"\0\5\26\7" + bytes(60))
+    _scan8(5).save(src / "prints" / "scan5.bmp")
+    (src / ".thumbnails").mkdir()
+    (src / ".thumbnails" / "scan0.jpg").write_bytes(make_jpeg(1))
+    (src / "Thumbs.db").write_bytes(b"\0" * 32)
+    (src / "loose.jpg").write_bytes(make_jpeg(2))
+
+    result = harvest(FolderSource(src), workdir / "ds", FAST, progress=False)
+    manifest = read_manifest(workdir / "ds")
+    assert sorted(manifest["id"]) == ["folder:photographs/scan2.jp2",
+                                      "folder:photographs/scan3.jp2", "folder:prints/scan0.jp2",
+                                      "folder:prints/scan1.jp2", "folder:prints/scan5.bmp"]
+    assert not result.failed_by_reason and not result.dropped_by_reason
+    said = ["not read: 8 files of types mediumnet does not read (.iiq 4, .xmp 4; an image in "
+            "another format, such as camera raw, PSD or HEIC, is read once saved as TIFF, JPEG "
+            "or PNG); 5 hidden files named as images (such as macOS's ._ copies)",
+            "not read: 1 image directly in " + str(src) + ", in no <medium>/ folder; move each "
+            "into the folder of its medium"]
+    assert [f"  note:    {line}" for line in said] == [
+        line for line in result.text().splitlines() if line.startswith("  note:")]
+    summary = json.loads((workdir / "ds" / "harvest_summary_folder.json").read_text())
+    assert (summary["notes"], summary["added"]) == (said, 5)   # the file says what was printed
+
+    rows, _ = read_input(src / "prints")                       # score reads what harvest reads
+    assert [Path(p).name for p in rows["path"]] == ["scan0.jp2", "scan1.jp2", "scan5.bmp"]
+
+    raw_only = workdir / "raw_only" / "prints"
+    raw_only.mkdir(parents=True)
+    (raw_only / "a.iiq").write_bytes(b"IIII")
+    with pytest.raises(MediumnetError, match=r"no images found in .*raw_only: expected .* \(found "
+                                             r"1 file of types mediumnet does not read \(\.iiq 1"):
+        FolderSource(raw_only.parent).open()
+    with pytest.raises(MediumnetError, match=r"prints: no image files \(JPEG, PNG, TIFF, WebP, "
+                                             r"JPEG 2000, BMP or GIF\) in this folder; found 1 "
+                                             r"file of types mediumnet does not read"):
+        read_input(raw_only)
+
+
 def test_scans_a_data_set_holds_as_one_image_are_told_apart_by_its_next_harvest(workdir):
     """A data set harvested before the fix holds every 16-bit scan with the flat hash, so
     they merge; harvesting the same folder again takes the hash again from the stored image."""
