@@ -215,14 +215,19 @@ def evaluate_command(model_uri: str, dataset_dir: str, split: str, preset: str,
 @click.option("--json", "as_json", is_flag=True, help="JSON records instead of a table.")
 @errors_as_one_line
 def predict_command(images: tuple[str, ...], model_uri: str | None, as_json: bool) -> None:
-    """Tell the medium of each IMAGE (files) with the champion ensemble or --model.
+    """Tell the medium of each IMAGE (a file, or a folder's images) with the champion or --model.
 
     Exits with status 1 when an image could not be classified (its error column says why).
     """
+    from pathlib import Path
+
     import mediumnet
+    from mediumnet.data.images import images_in
     from mediumnet.ensemble.classifier import untrained_mediums_warning
 
-    frame = mediumnet.classify(list(images), model=model_uri)
+    paths = [str(p) for given in images
+             for p in (images_in(given) if Path(given).is_dir() else [given])]
+    frame = mediumnet.classify(paths, model=model_uri)
     caution = untrained_mediums_warning(mediumnet.load_model(model_uri).classes)
     if as_json:
         click.echo(frame.reset_index().to_json(orient="records", indent=1))

@@ -57,6 +57,24 @@ class FolderImages:
         return "not read: " + "; ".join(parts) if parts else ""
 
 
+def images_in(folder: str | os.PathLike[str]) -> list[Path]:
+    """Return the image files under ``folder`` (:func:`folder_images`), refusing a folder of none.
+
+    Raises
+    ------
+    DatasetError
+        No image file in the folder; the message says what it holds instead.
+    """
+    from mediumnet.errors import DatasetError
+
+    listing = folder_images(folder)
+    if not listing.files:
+        found = listing.not_read().removeprefix("not read: ")
+        raise DatasetError(f"{folder}: no image files (JPEG, PNG, TIFF, WebP, JPEG 2000, BMP or "
+                           "GIF) in this folder" + (f"; found {found}" if found else ""))
+    return listing.files
+
+
 def folder_images(folder: str | os.PathLike[str]) -> FolderImages:
     """List the image files under ``folder`` (:data:`IMAGE_SUFFIXES`), and count the rest.
 

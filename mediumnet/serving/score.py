@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mediumnet.data.images import folder_images, table_image_path
+from mediumnet.data.images import images_in, table_image_path
 from mediumnet.data.sheets import read_sheet
 from mediumnet.errors import MediumnetError
 from mediumnet.labels import MEDIUMS
@@ -71,13 +71,7 @@ def read_input(source: str | os.PathLike[str]) -> tuple[pd.DataFrame, list[Path]
     """
     source = Path(source)
     if source.is_dir():
-        listing = folder_images(source)
-        if not listing.files:
-            found = listing.not_read().removeprefix("not read: ")
-            raise MediumnetError(f"{source}: no image files (JPEG, PNG, TIFF, WebP, JPEG 2000, "
-                                 "BMP or GIF) in this folder"
-                                 + (f"; found {found}" if found else ""))
-        files = [p.resolve() for p in listing.files]
+        files = [p.resolve() for p in images_in(source)]
         return pd.DataFrame({"path": [str(p) for p in files]}), [source.resolve()]
     if not source.is_file():
         raise MediumnetError(f"{source}: no such file or folder; give a folder of images, a "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
 import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -283,12 +284,20 @@ def test_cli_predict_prints_a_table_or_json_and_fails_on_a_bad_file(in_store, me
     assert records[0]["label"] in MEDIUMS and records[0]["error"] is None
     bad = in_store.home / "notes.jpg"
     bad.write_text("not an image")
-    done = subprocess.run([mediumnet_exe, "predict", paths[0], str(bad)], capture_output=True,
-                          text=True)
+    # A folder gives its images: a JPEG 2000 master among them, a macOS ._ copy passed over.
+    folder = in_store.home / "batch"
+    folder.mkdir()
+    Image.open(paths[0]).save(folder / "master.jp2")
+    shutil.copy(paths[1], folder / "scan.jpg")
+    (folder / "._scan.jpg").write_bytes(b"\0\5\26\7" + bytes(60))
+    done = subprocess.run([mediumnet_exe, "predict", str(folder), str(bad)],
+                          capture_output=True, text=True)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines()[-1] == (
-        "mediumnet: error: 1 of 2 images could not be classified (see the error column)")
+        "mediumnet: error: 1 of 3 images could not be classified (see the error column)")
     assert "not an image" in done.stdout
+    assert "master.jp2" in done.stdout and "scan.jpg" in done.stdout
+    assert "._scan.jpg" not in done.stdout
 
 
 def test_cli_predict_without_a_model_says_how_to_make_one(workdir, mediumnet_exe):
