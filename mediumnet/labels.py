@@ -17,6 +17,11 @@ Both tables (and :data:`NOT_ONE_MEDIUM`, :data:`LABEL_ALIASES`) are read at impo
 ``mediumnet/labels_tables.json``, where each carries a ``why`` that says what it means; the
 rules that use them, and the decisions below, stay in this module.
 
+The words are English, as the collection APIs write, and French, German, Dutch, Italian and
+Spanish, as a European collection's own export does ("Huile sur toile", "Kaltnadelradierung",
+"ets en droge naald", "Penna e inchiostro", "Acuarela sobre papel"); German compounds are
+matched by their technique ("Farbholzschnitt", "Federzeichnung").
+
 Every outcome comes with a reason, so that each kept or dropped record can be explained and
 the harvest report can count drops by reason.
 
@@ -369,8 +374,9 @@ LABEL_ALIASES: dict[str, str] = {
 """Names a person may give a medium (folder names, CSV labels) → the medium."""
 
 
-_LABEL_PARTS = re.compile(r"\s*(?:[,;&+/]|\band\b)\s*")
-"""Where a label joins things ("pen and watercolour"), each read on its own."""
+_LABEL_PARTS = re.compile(r"\s*(?:[,;&+/]|\b(?:and|et|und|en|e|y)\b)\s*")
+"""Where a label joins things ("pen and watercolour", "estampes et dessins", "Druckgraphik und
+Zeichnungen"), each read on its own."""
 
 
 def mediums_named(name: str | None) -> tuple[str, ...]:

@@ -104,6 +104,40 @@ def test_open_category_text_decides(text, expected):
     assert reason.startswith("category Mixed Media")
 
 
+# A European collection's own export records the medium in its language: each of these was
+# unmapped before (and so, in a curator's CSV, an unlabelled work).
+EUROPEAN_TEXTS = [
+    ("Huile sur toile", "painting"), ("Peinture à l'huile sur bois", "painting"),
+    ("Öl auf Leinwand", "painting"), ("Eitempera auf Holz", "painting"),
+    ("olieverf op doek", "painting"), ("Olio su tela", "painting"),
+    ("Óleo sobre lienzo", "painting"), ("Acryl auf Leinwand", "painting"),
+    ("Eau-forte et pointe sèche", "engraving"), ("Gravure sur bois", "engraving"),
+    ("Kupferstich", "engraving"), ("Kaltnadelradierung", "engraving"),
+    ("Farbholzschnitt", "engraving"), ("Farblithographie", "engraving"),
+    ("ets en droge naald", "engraving"), ("houtsnede", "engraving"),
+    ("Acquaforte e bulino", "engraving"), ("Grabado al aguafuerte", "engraving"),
+    ("Litografía", "engraving"), ("Zeefdruk", "engraving"),
+    ("Plume et encre brune, lavis", "drawing"), ("Pierre noire sur papier", "drawing"),
+    ("Feder in Braun, laviert", "drawing"), ("Rötel", "drawing"),
+    ("zwart krijt op papier", "drawing"), ("Penna e inchiostro", "drawing"),
+    ("Lápiz sobre papel", "drawing"), ("Carboncillo", "drawing"),
+    ("Aquarell über Bleistift", "gouache_watercolor"), ("Gouache sur papier", "gouache_watercolor"),
+    ("Deckfarben auf Papier", "gouache_watercolor"), ("Acquerello", "gouache_watercolor"),
+    ("Acuarela sobre papel", "gouache_watercolor"), ("waterverf", "gouache_watercolor"),
+    ("Épreuve gélatino-argentique", "photography"), ("Silbergelatineabzug", "photography"),
+    ("albuminedruk", "photography"), ("Gelatina ai sali d'argento", "photography"),
+    ("Daguerreotypie", "photography"), ("Fotografía", "photography"),
+    ("Technique mixte sur toile", None), ("Mischtechnik", None), ("Skulptur", None),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), EUROPEAN_TEXTS)
+def test_a_european_collections_own_medium_text_decides(text, expected):
+    medium, reason = map_record("artsy", "Mixed Media", text)
+    assert medium == expected, reason
+    assert label_from_name(text) == expected
+
+
 def test_the_table_of_real_strings_is_large_and_covers_every_medium():
     assert len(OPEN_CATEGORY_TEXTS) >= 40
     assert {e for _, e in OPEN_CATEGORY_TEXTS} == {*MEDIUMS, None}
@@ -234,6 +268,12 @@ def test_tate_long_tail_maps_by_tates_own_classification():
     ("Oil and graphite on canvas", "painting"),
     ("Chinese ink painting", "painting"),
     ("hanging scroll, ink and colour on silk", "painting"),
+    ("Peintures", "painting"),                 # a folder named in the collection's language
+    ("Gemälde", "painting"),
+    ("Zeichnungen", "drawing"),
+    ("stampe", "engraving"),
+    ("Fotografías", "photography"),
+    ("foto's", "photography"),
     ("sculpture", None),
     ("mixed media", None),
     ("collage", None),
@@ -252,6 +292,10 @@ def test_a_persons_label_reads_a_medium_or_a_technique_of_one(label, expected):
     ("watercolour and drawing", ("drawing", "gouache_watercolor")),
     ("Screenprint and acrylic on canvas", ("painting", "engraving")),  # no decision says
     ("Etching and gelatin silver print", ("engraving", "photography")),
+    ("Estampes et dessins", ("engraving", "drawing")),        # a French share's folder
+    ("Druckgraphik und Zeichnungen", ("engraving", "drawing")),
+    ("prenten en tekeningen", ("engraving", "drawing")),
+    ("Pinturas y acuarelas", ("painting", "gouache_watercolor")),
 ])
 def test_a_label_naming_two_mediums_labels_nothing_and_says_which(label, named):
     assert mediums_named(label) == named
