@@ -15,6 +15,7 @@ Images are copied into the store, or hard-linked with ``link=True`` (no second c
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,8 @@ from mediumnet.labels import MEDIUMS, medium_of_label
 
 CSV_FIELDS: tuple[str, ...] = ("path", "label", "artist", "title")
 """What a CSV row may give a work; ``path`` and ``label`` are needed."""
+_ANOTHER_MACHINES_PATH = re.compile(r"^(?:[A-Za-z]:[\\/]|\\\\)")
+"""A CSV path written on Windows as absolute: ``C:\\Scans\\0042.tif``, ``\\\\server\\share\\…``."""
 
 
 def _refuse_too_many_pixels(path: Path) -> None:
@@ -197,6 +200,11 @@ class FolderSource(Source):
         """
         path = Path(record.local_path or "")
         if not path.is_file():
+            written = record.id.removeprefix("folder:")
+            if _ANOTHER_MACHINES_PATH.match(written):
+                raise BadImageError("missing_file", f"{written} is a path on a Windows drive or "
+                                    "share; write each path relative to the CSV's folder, "
+                                    f"{self.src.parent.resolve()}, with the images there")
             raise BadImageError("missing_file", f"{path} does not exist")
         _refuse_too_many_pixels(path)
         return path.read_bytes()

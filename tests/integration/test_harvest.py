@@ -517,6 +517,17 @@ def test_a_csv_written_on_windows_finds_its_images(workdir):
                                            "folder:scans\\1.png": "engraving"}
     assert result.failed_examples == {   # a file that is not there is named as written
         "missing_file": f"folder:scans\\2.png: {workdir / 'export'}/scans\\2.png does not exist"}
+    # Absolute paths of the machine that wrote it: said so, with what to write instead.
+    (workdir / "export" / "absolute.csv").write_text(
+        "path,label\r\nC:\\Collections\\scans\\0.png,painting\r\n"
+        "\\\\server\\share\\scans\\1.png,painting\r\n")
+    result = harvest(FolderSource(workdir / "export" / "absolute.csv"), workdir / "ds2", FAST,
+                     progress=False)
+    assert result.failed_by_reason == {"missing_file": 2}
+    assert result.failed_examples["missing_file"] == (
+        "folder:C:\\Collections\\scans\\0.png: C:\\Collections\\scans\\0.png is a path on a "
+        "Windows drive or share; write each path relative to the CSV's folder, "
+        f"{workdir / 'export'}, with the images there")
 
 
 def _scan16(seed: int) -> Image.Image:
