@@ -185,6 +185,7 @@ def _candidates(root: Path, manifest: pd.DataFrame, doubtful: bool
     from mediumnet.collection.audit import AUDIT_CSV, AUDIT_DIR
     from mediumnet.data.labelling import reviewed_by_curator
     from mediumnet.data.manifest import unlabelled
+    from mediumnet.data.sheets import read_sheet, sheet_flag
 
     pool = unlabelled(manifest)
     reviewed_since = 0
@@ -192,9 +193,10 @@ def _candidates(root: Path, manifest: pd.DataFrame, doubtful: bool
         audit = root / AUDIT_DIR / AUDIT_CSV
         if not audit.is_file():
             raise MediumnetError(f"--doubtful needs an audit: run mediumnet audit {root} first")
-        table = pd.read_csv(audit, dtype={"id": str, "label": str}, keep_default_na=False)
+        table = read_sheet(audit)   # as the audit wrote it, or as a spreadsheet saved it
         judged = dict(zip(table["id"], table["label"], strict=True))
-        flagged = set(table.loc[table["flagged"].astype(str).str.lower() == "true", "id"])
+        flagged = {work for work, flag in zip(table["id"], table["flagged"], strict=True)
+                   if sheet_flag(flag)}
         doubted = manifest[manifest["id"].isin(flagged)]
         settled = (doubted["label_reason"].map(reviewed_by_curator).astype(bool)
                    | (doubted["label"] != doubted["id"].map(judged)))

@@ -422,10 +422,11 @@ def test_suggest_doubtful_leaves_out_the_flagged_works_reviewed_since_the_audit(
     from mediumnet.data.labelling import merge_labels
     from mediumnet.data.manifest import read_manifest
 
-    (small_set / "audit").mkdir()
-    (small_set / "audit" / "audit.csv").write_text(
-        "rank,id,label,suggested_label,score,flagged,reviewed\n"
-        "1,w0,painting,engraving,0.05,True,False\n2,w1,drawing,painting,0.10,True,False\n")
+    (small_set / "audit").mkdir()               # the audit's table, saved by a French Excel
+    (small_set / "audit" / "audit.csv").write_bytes(
+        ("rank;id;label;suggested_label;score;flagged;reviewed\r\n"
+         "1;w0;painting;engraving;0,05;VRAI;FAUX\r\n2;w1;drawing;painting;0,10;VRAI;FAUX\r\n"
+         ).encode("utf-8-sig"))
     pool, since = _candidates(small_set, read_manifest(small_set), doubtful=True)
     assert sorted(pool["id"]) == ["w0", "w1", "w2", "w3"] and since == 0
     sheet = tmp_path / "to_label.csv"                  # the curator upholds w0, fills w2, w3
