@@ -39,18 +39,20 @@ img { max-width: 128px; max-height: 128px; }
 
 
 def thumbnail(path: str | os.PathLike[str], edge: int = THUMB) -> str:
-    """Return a ``data:`` URI of a small JPEG of the image (empty when it cannot be read)."""
+    """Return a ``data:`` URI of a small JPEG of the image (empty when it cannot be read).
+
+    The pixels are :func:`mediumnet.data.views.thumbnail`'s: upright, and a 16-bit scan as the
+    branches see it, not clipped to white.
+    """
     from PIL import Image
 
-    try:
-        with Image.open(path) as image:
-            image.draft("RGB", (edge * 2, edge * 2))
-            small = image.convert("RGB")
-            small.thumbnail((edge, edge))
-            buffer = io.BytesIO()
-            small.save(buffer, "JPEG", quality=80)
-    except (OSError, ValueError):
+    from mediumnet.data.views import thumbnail as small_copy
+
+    pixels = small_copy(path, edge)
+    if pixels is None:
         return ""
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "JPEG", quality=80)
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 

@@ -1,3 +1,4 @@
+import base64
 import io
 
 import numpy as np
@@ -77,6 +78,46 @@ def test_exif_orientation_is_applied():
     view = composition_view(data, 100)
     assert (view[:20] == 127).all()          # letterbox above: the image is landscape
     assert texture_tiles(data, 100, 1, mode="center").shape == (1, 100, 100, 3)
+
+
+def test_a_gallerys_thumbnails_show_a_scan_as_the_branches_see_it(tmp_path):
+    """Before, a 16-bit scan's thumbnail was a white square on the audit's page and stopped
+    explore's and evaluate's galleries with a ValueError; an EXIF-rotated one lay on its side."""
+    from mediumnet.collection.page import thumbnail as page_thumbnail
+    from mediumnet.data.views import thumbnail
+
+    y, x = np.mgrid[0:240, 0:320]
+    scan = Image.fromarray(((np.sin(x / 9) * np.cos(y / 7) + 1) / 2 * 50_000 + 5_000)
+                           .astype(np.uint16))
+    scan.save(tmp_path / "scan16.tif")
+    small = thumbnail(tmp_path / "scan16.tif", 64)
+    assert small.shape == (48, 64, 3) and small.std() > 20          # a picture, not white
+    uri = page_thumbnail(tmp_path / "scan16.tif")
+    shown = np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",")[1]))))
+    assert shown.shape == (96, 128, 3) and shown.std() > 20
+
+    exif = Image.Exif()
+    exif[0x0112] = 6                                                   # shown turned upright
+    (tmp_path / "turned.jpg").write_bytes(encode(Image.fromarray(np.zeros((200, 100, 3),
+                                                                           np.uint8)),
+                                                 "JPEG", exif=exif.tobytes()))
+    assert thumbnail(tmp_path / "turned.jpg", 64).shape == (32, 64, 3)
+    (tmp_path / "notes.jpg").write_text("not an image")
+    assert thumbnail(tmp_path / "notes.jpg", 64) is None and page_thumbnail(
+        tmp_path / "notes.jpg") == ""
+
+
+def test_a_jpeg_2000_master_is_shrunk_from_its_levels_for_a_thumbnail_and_whole_for_a_model(
+        tmp_path):
+    from mediumnet.data.views import letterbox_pixels, open_reduced, thumbnail, to_rgb
+
+    master = Image.fromarray(np.repeat(np.repeat(BASE, 4, axis=0), 4, axis=1))  # 2000x1200
+    master.save(tmp_path / "master.jp2")
+    assert open_reduced(tmp_path / "master.jp2", 128).size == (250, 150)  # 1/8, still >= 128
+    assert thumbnail(tmp_path / "master.jp2", 128).shape == (77, 128, 3)
+    whole = np.asarray(to_rgb(Image.open(tmp_path / "master.jp2")))
+    assert np.array_equal(composition_view(tmp_path / "master.jp2", 96),
+                          letterbox_pixels(whole, 96))   # a model's view: the full decode
 
 
 def test_grid_tiles_are_deterministic_and_inside_the_image():
