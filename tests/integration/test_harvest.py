@@ -152,7 +152,10 @@ def test_client_side_rate_limit_is_observable(apis, workdir):
     span = api_calls[-1] - api_calls[0]
     assert (len(api_calls) - 1) / span <= 5.0 * 1.05
     gaps = [b - a for a, b in zip(api_calls, api_calls[1:], strict=False)]
-    assert min(gaps) >= 0.19
+    # The client spaces its calls 0.2 s apart; the server's arrival times carry the loopback's
+    # scheduling jitter (a gap of 0.187 s on a loaded two-worker CI run). Without the limiter
+    # the calls come milliseconds apart.
+    assert min(gaps) >= 0.15
 
 
 def test_expired_token_is_renewed_once(apis, workdir):
