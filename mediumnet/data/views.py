@@ -24,14 +24,11 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from mediumnet.data.pixels import MAX_PIXELS, TooManyPixelsError, open_within_pixels, within_pixels
 from mediumnet.errors import MediumnetError
 
 if TYPE_CHECKING:
     pass
-
-MAX_PIXELS = 200_000_000
-"""Images with more pixels are refused as possible decompression bombs (PIL's limit, set
-explicitly: a 20,000 x 10,000 scan passes, a crafted header claiming 10^10 pixels does not)."""
 
 PAD_VALUE = 127
 """The neutral grey of the letterbox."""
@@ -73,27 +70,23 @@ def open_image(source: object):
 
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     name = _name(source)
-    if isinstance(source, Image.Image):
-        im = source
-    else:
-        try:
+    try:
+        if isinstance(source, Image.Image):
+            im = within_pixels(source)
+        else:
             fp = io.BytesIO(source) if isinstance(source, bytes | bytearray) else Path(source)
-            im = Image.open(fp)
-        except FileNotFoundError:
-            raise ImageError(f"{name}: no such image file") from None
-        except UnidentifiedImageError:
-            raise ImageError(f"{name}: not an image (or a format Pillow cannot read)") from None
-        except Image.DecompressionBombError:
-            raise ImageError(f"{name}: more than {MAX_PIXELS:,} pixels, refused as a possible "
-                             "decompression bomb") from None
-        except OSError as exc:
-            raise ImageError(f"{name}: truncated or corrupt image file ({exc})") from None
+            im = open_within_pixels(fp)
+    except TooManyPixelsError as exc:
+        raise ImageError(f"{name}: {exc}, refused as a possible decompression bomb") from None
+    except FileNotFoundError:
+        raise ImageError(f"{name}: no such image file") from None
+    except UnidentifiedImageError:
+        raise ImageError(f"{name}: not an image (or a format Pillow cannot read)") from None
+    except OSError as exc:
+        raise ImageError(f"{name}: truncated or corrupt image file ({exc})") from None
     width, height = im.size
     if width <= 0 or height <= 0:
         raise ImageError(f"{name}: the image has zero area ({width}x{height})")
-    if width * height > MAX_PIXELS:
-        raise ImageError(f"{name}: {width}x{height} is more than {MAX_PIXELS:,} pixels, "
-                         "refused as a possible decompression bomb")
     return im
 
 

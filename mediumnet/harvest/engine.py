@@ -9,7 +9,7 @@ Order of judgement for one record (the first that applies decides):
    larger side);
 4. the image cannot be had (``too_large``: a download over ``harvest.max_image_bytes``;
    ``download_http_404``, ``download_error``, ``missing_file``) or is not a complete image of at
-   most :data:`~mediumnet.data.views.MAX_PIXELS` pixels (``empty``, ``not_an_image``,
+   most :data:`~mediumnet.data.pixels.MAX_PIXELS` pixels (``empty``, ``not_an_image``,
    ``truncated``, ``corrupt``, ``too_many_pixels``): *failed*, tried again on the next run, the
    first of each reason named in the summary;
 5. kept.

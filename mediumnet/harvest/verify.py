@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from mediumnet.data.views import MAX_PIXELS, ImageError, to_rgb
+from mediumnet.data.pixels import MAX_PIXELS, TooManyPixelsError, open_within_pixels
+from mediumnet.data.views import ImageError, to_rgb
 from mediumnet.errors import MediumnetError
 
 FORMAT_EXT = {"JPEG": ".jpg", "PNG": ".png", "TIFF": ".tif", "WEBP": ".webp", "GIF": ".gif",
@@ -39,22 +40,7 @@ class VerifiedImage:
 
 
 def open_within_limit(fp: Any, max_pixels: int = MAX_PIXELS) -> Any:
-    """Open an image lazily (its header only), refusing one of more pixels than any branch takes.
-
-    Pillow's own limit is set to the branches' (:data:`~mediumnet.data.views.MAX_PIXELS`), not
-    its smaller default, so an image within it opens without a warning.
-
-    Parameters
-    ----------
-    fp : path or file object
-        What :func:`PIL.Image.open` takes.
-    max_pixels : int
-        The most pixels kept.
-
-    Returns
-    -------
-    PIL.Image.Image
-        The opened image (close it, or use it as a context manager).
+    """Open an image lazily, as :func:`~mediumnet.data.pixels.open_within_pixels` does.
 
     Raises
     ------
@@ -62,19 +48,10 @@ def open_within_limit(fp: Any, max_pixels: int = MAX_PIXELS) -> Any:
         ``too_many_pixels``. Pillow's own errors (not an image, a truncated header) pass as
         they are.
     """
-    from PIL import Image
-
-    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
-        im = Image.open(fp)
-    except Image.DecompressionBombError:
-        raise BadImageError("too_many_pixels", f"more than {max_pixels:,} pixels") from None
-    width, height = im.size
-    if width * height > max_pixels:
-        im.close()
-        raise BadImageError("too_many_pixels",
-                            f"{width}x{height} is more than {max_pixels:,} pixels")
-    return im
+        return open_within_pixels(fp, max_pixels)
+    except TooManyPixelsError as exc:
+        raise BadImageError("too_many_pixels", str(exc)) from None
 
 
 def verify_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> VerifiedImage:
