@@ -43,8 +43,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mediumnet")
 _EMBEDDERS: dict[str, Embedder] = {}
-EMBEDDINGS_VERSION = 2
-"""Bumped when the views or the pooling change: cached embeddings are then measured again."""
+EMBEDDINGS_VERSION = 3
+"""Bumped when the views or the pooling change: cached embeddings are then measured again.
+
+3: pixels in sRGB, an image's embedded colour profile applied (:mod:`mediumnet.data.colour`)."""
 
 
 @dataclass

@@ -39,7 +39,9 @@ from mediumnet.labels import MEDIUMS
 if TYPE_CHECKING:
     import pandas as pd
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
+"""Bumped when the cached pixels change. 2: an image's embedded colour profile is applied, so
+every view is sRGB (:mod:`mediumnet.data.colour`)."""
 log = logging.getLogger("mediumnet")
 
 

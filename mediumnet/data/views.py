@@ -2,14 +2,16 @@
 
 ``source`` is always a path, the bytes of an image file, or a PIL image. Every odd mode a
 museum archive holds is handled: grayscale, CMYK, 16-bit, palette, alpha (composited on white),
-and the EXIF orientation. A file that is not a complete image, or whose pixel count is over
-:data:`MAX_PIXELS` (a decompression bomb), raises :class:`ImageError` naming the file.
+the EXIF orientation, and an embedded colour profile (Adobe RGB, eciRGB, a grey profile: the
+pixels are converted to sRGB, :mod:`mediumnet.data.colour`). A file that is not a complete
+image, or whose pixel count is over :data:`MAX_PIXELS` (a decompression bomb), raises
+:class:`ImageError` naming the file.
 
 Speed: a JPEG is decoded at reduced scale for the composition view (PIL ``draft``: libjpeg's
 DCT scaling decodes 1/2, 1/4 or 1/8 of the pixels directly), then resized with Lanczos
 antialiasing; a gallery's thumbnail takes a JPEG 2000 at a coarse resolution level too (an
 archive's master in a tenth of the time). Texture tiles need every native pixel, so the image
-is fully decoded — by OpenCV for plain JPEGs, the fastest full decoder measured here (see
+is fully decoded — by OpenCV for plain sRGB JPEGs, the fastest full decoder measured here (see
 ``bench/pipeline.py``), by Pillow otherwise.
 """
 
@@ -20,15 +22,14 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import numpy as np
 
-from mediumnet.data.pixels import MAX_PIXELS, TooManyPixelsError, open_within_pixels, within_pixels
+from mediumnet.data.colour import as_srgb, cmyk_as_srgb, needs_srgb_conversion
+from mediumnet.data.pixels import MAX_PIXELS as MAX_PIXELS  # re-exported: the views' limit
+from mediumnet.data.pixels import TooManyPixelsError, open_within_pixels, within_pixels
 from mediumnet.errors import MediumnetError
-
-if TYPE_CHECKING:
-    pass
 
 PAD_VALUE = 127
 """The neutral grey of the letterbox."""
@@ -68,7 +69,6 @@ def open_image(source: object):
     """
     from PIL import Image, UnidentifiedImageError
 
-    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     name = _name(source)
     try:
         if isinstance(source, Image.Image):
@@ -124,7 +124,10 @@ def open_reduced(source: object, long_edge: int, *, wavelet_levels: bool = True)
 
 
 def to_rgb(im, name: str = "<image>"):
-    """Decode ``im`` fully and return it as 8-bit RGB, upright, alpha composited on white.
+    """Decode ``im`` fully and return it as 8-bit sRGB, upright, alpha composited on white.
+
+    Pixels in another colour space than sRGB (an embedded profile, a camera's Adobe RGB
+    named in EXIF) are converted to sRGB (:mod:`mediumnet.data.colour`).
 
     Raises
     ------
@@ -135,6 +138,7 @@ def to_rgb(im, name: str = "<image>"):
 
     try:
         im.load()
+        source = im   # its EXIF as the file wrote it (the colour space a camera names)
         im = ImageOps.exif_transpose(im)
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"{name}: truncated or corrupt image data ({exc})") from None
@@ -144,15 +148,18 @@ def to_rgb(im, name: str = "<image>"):
         top = 65535.0 if mode.startswith("I;16") else max(float(values.max()), 1.0)
         grey = np.clip(values / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
         return Image.fromarray(np.repeat(grey[..., None], 3, axis=2))
+    if mode == "CMYK":
+        converted = cmyk_as_srgb(im, name)
+        return converted if converted is not None else im.convert("RGB")
     if mode == "P" and "transparency" in im.info:
         im = im.convert("RGBA")
     if mode in ("RGBA", "LA", "PA", "La", "RGBa") or im.mode == "RGBA":
         rgba = im.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(white, rgba).convert("RGB")
-    if mode == "RGB":
-        return im
-    return im.convert("RGB")
+        rgb = Image.alpha_composite(white, rgba).convert("RGB")
+    else:
+        rgb = im if mode == "RGB" else im.convert("RGB")
+    return as_srgb(rgb, source, name)
 
 
 def composition_view(source: object, size: int, *, pad: int = PAD_VALUE) -> np.ndarray:
@@ -203,7 +210,9 @@ def _letterbox(rgb, size: int, pad: int) -> np.ndarray:
 
 
 def _plain_jpeg_bytes(source: object, im) -> bytes | None:
-    """Return the bytes of a plain (RGB or grey) JPEG given as a path or bytes, else None.
+    """Return the bytes of a plain JPEG given as a path or bytes, else None.
+
+    Plain: RGB or grey, in sRGB (untagged, or with a profile that renders as sRGB).
 
     Raises
     ------
@@ -211,7 +220,8 @@ def _plain_jpeg_bytes(source: object, im) -> bytes | None:
         If the file lacks its end-of-image marker (a truncated transfer).
     """
     if getattr(im, "format", None) != "JPEG" or im.mode not in ("RGB", "L") or \
-            not isinstance(source, str | os.PathLike | bytes | bytearray):
+            not isinstance(source, str | os.PathLike | bytes | bytearray) or \
+            needs_srgb_conversion(im, _name(source)):
         return None
     data = bytes(source) if isinstance(source, bytes | bytearray) else Path(source).read_bytes()
     if not data.rstrip(b"\0").endswith(b"\xff\xd9"):

@@ -23,11 +23,13 @@ import numpy as np
 if TYPE_CHECKING:
     from mediumnet.data.decode import Decoded
 
-FEATURES_VERSION = 2
+FEATURES_VERSION = 3
 """Bumped whenever a feature's definition changes; stored with every row of features.parquet.
 
 2: texture descriptors (:mod:`mediumnet.study.descriptors`) on the tiles and the thumbnail; every
-value measured on the fully decoded pixels, in the study exactly as in serving."""
+value measured on the fully decoded pixels, in the study exactly as in serving.
+3: pixels in sRGB: an image's embedded colour profile (Adobe RGB, a grey profile …) is applied
+(:mod:`mediumnet.data.colour`)."""
 
 THUMB_EDGE = 256
 """Long edge of the reduced decode the whole-image statistics use."""

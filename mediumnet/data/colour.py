@@ -1,0 +1,195 @@
+"""Colour profiles: a master's pixels as sRGB, whatever profile its file embeds.
+
+Digitisation guidelines (FADGI, Metamorfoze) keep masters in a wide-gamut space: Adobe RGB
+(1998), eciRGB v2, ProPhoto RGB, and greyscale scans in a grey profile (Photoshop's "Dot Gain
+20%", "Gray Gamma 2.2"). The numbers in such a file mean other colours than the same numbers in
+an sRGB file: read as sRGB, an Adobe RGB master looks washed out (sRGB's pure red is stored
+there as 219,0,0, and read as sRGB it is that duller red). Every model here learns from sRGB
+pixels (web images, the synthetic set), so every pixel a branch sees goes through
+:func:`as_srgb`.
+
+A profile is left alone when it renders as sRGB already (an embedded "sRGB IEC61966-2.1"): such
+files keep the fast decoders (OpenCV, libjpeg's bands) and give the same pixels as an untagged
+file. Everything else goes through LittleCMS (Pillow's ``ImageCms``, perceptual intent, so a
+profile with a perceptual table uses it and a matrix profile converts colorimetrically). A
+profile that cannot be read, or that does not fit the image (an RGB profile in a greyscale
+file), is ignored with a warning and the pixels are read as sRGB, as an untagged file's are; so
+is every profile under a Pillow built without LittleCMS. A 16-bit greyscale scan's profile is
+not applied (LittleCMS is given 8-bit pixels only). A camera's Adobe RGB JPEG that embeds no
+profile but says so in EXIF is read as Adobe RGB (1998) (:mod:`mediumnet.data.icc` writes the
+profile).
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import logging
+import struct
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from mediumnet.data.icc import adobe_rgb_profile
+
+if TYPE_CHECKING:
+    from PIL import Image as PILImage
+    from PIL import ImageCms
+
+log = logging.getLogger("mediumnet")
+
+SRGB_TOLERANCE = 2
+"""Grey levels: a profile whose conversion moves no colour of a 17-step grid further than this
+renders as sRGB already, and its pixels are taken as they are."""
+
+EXIF_IFD, INTEROP_IFD = 0x8769, 0xA005
+EXIF_COLOUR_SPACE, INTEROP_INDEX, UNCALIBRATED = 0xA001, 0x0001, 0xFFFF
+"""The EXIF tags a camera's Adobe RGB file is known by (DCF 2.0, option file)."""
+
+_PROFILE_SPACES = {"RGB": ("RGB", "RGBA", "P", "PA"), "GRAY": ("L", "LA", "La", "1"),
+                   "CMYK": ("CMYK",)}
+"""The image modes each colour space of a profile fits."""
+
+
+_WARNED: set[bytes] = set()
+"""Profiles already warned about: one warning per profile, not one per image."""
+
+
+@dataclass(frozen=True)
+class _Conversion:
+    """What an embedded profile asks for: a transform to sRGB, or why it is ignored."""
+
+    transform: object | None = None
+    problem: str = ""
+
+
+@functools.lru_cache(maxsize=64)
+def _conversion(profile_bytes: bytes, mode: str) -> _Conversion:
+    """Return how pixels in ``mode`` (RGB, L or CMYK) with ``profile_bytes`` become sRGB.
+
+    No transform when the profile renders as sRGB already (no problem then), cannot be read,
+    or does not fit ``mode`` (the problem says which).
+    """
+    from PIL import Image
+
+    try:
+        from PIL import ImageCms
+    except ImportError:   # a Pillow built without LittleCMS (some system packages)
+        return _Conversion(problem="this Pillow has no LittleCMS (PIL.ImageCms), so no colour "
+                                   "profile can be applied; install Pillow's own wheel: pip "
+                                   "install --force-reinstall pillow")
+    try:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(profile_bytes))
+        space = profile.profile.xcolor_space.strip()
+        if mode != {"GRAY": "L"}.get(space, space):
+            return _Conversion(problem=f"its colour profile ({_description(profile)}) is for "
+                                       f"{space or 'unknown'} pixels, not {mode}")
+        # One transform serves every thread (the view cache decodes in threads): LittleCMS's
+        # one-pixel cache is not thread-safe, hence NOCACHE.
+        transform = ImageCms.buildTransform(
+            profile, ImageCms.createProfile("sRGB"), mode, "RGB",
+            renderingIntent=ImageCms.Intent.PERCEPTUAL, flags=ImageCms.Flags.NOCACHE)
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError) as exc:
+        return _Conversion(problem=f"its colour profile cannot be read ({exc})")
+    if mode == "CMYK":
+        return _Conversion(transform)
+    levels = np.linspace(0, 255, 17).round().astype(np.uint8)
+    if mode == "RGB":
+        grid = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), -1).reshape(1, -1, 3)
+    else:
+        grid = levels.reshape(1, -1)
+    converted = np.asarray(ImageCms.applyTransform(Image.fromarray(grid, mode), transform))
+    expected = grid if mode == "RGB" else np.repeat(grid[..., None], 3, axis=2)
+    if np.abs(converted.astype(np.int16) - expected).max() <= SRGB_TOLERANCE:
+        return _Conversion()
+    return _Conversion(transform)
+
+
+def _description(profile: ImageCms.ImageCmsProfile) -> str:
+    from PIL import ImageCms
+
+    try:
+        return ImageCms.getProfileDescription(profile).strip() or "unnamed"
+    except ImageCms.PyCMSError:
+        return "unnamed"
+
+
+def _profile_mode(im: PILImage.Image) -> str | None:
+    """Return the mode LittleCMS is given for ``im`` (RGB, L or CMYK); None for any other.
+
+    Other modes (16-bit and float greyscale, CIELab, YCbCr) are converted by Pillow alone.
+    """
+    for space, modes in _PROFILE_SPACES.items():
+        if im.mode in modes:
+            return "L" if space == "GRAY" else space
+    return None
+
+
+def srgb_transform(im: PILImage.Image, name: str = "<image>"):
+    """Return the transform that brings ``im``'s pixels to sRGB, or None when none is needed.
+
+    The profile is the one ``im`` embeds; an RGB image without one whose EXIF says Adobe RGB
+    (:func:`exif_says_adobe_rgb`) takes Adobe RGB (1998). None for an image without a
+    profile, with a profile that renders as sRGB already, or with one that cannot be used: a
+    warning names the first image of each such profile, whose pixels are then read as sRGB.
+    """
+    profile, mode = im.info.get("icc_profile"), _profile_mode(im)
+    if not profile and mode == "RGB" and exif_says_adobe_rgb(im):
+        profile = adobe_rgb_profile()
+    if not profile or not isinstance(profile, bytes | bytearray) or mode is None:
+        return None
+    conversion = _conversion(bytes(profile), mode)
+    if conversion.problem and bytes(profile) not in _WARNED:
+        _WARNED.add(bytes(profile))
+        log.warning("%s: %s; the profile is ignored and the pixels read as sRGB (so are "
+                    "those of any other image with this profile)", name, conversion.problem)
+    return conversion.transform
+
+
+def exif_says_adobe_rgb(im: PILImage.Image) -> bool:
+    """Return whether ``im``'s EXIF alone says its pixels are Adobe RGB.
+
+    A camera set to Adobe RGB writes DCF's option file: the colour space "uncalibrated"
+    (0xFFFF) and the interoperability index ``R03``, often with no profile embedded.
+    """
+    try:
+        exif = im.getexif()
+        if exif.get_ifd(EXIF_IFD).get(EXIF_COLOUR_SPACE) != UNCALIBRATED:
+            return False
+        index = exif.get_ifd(INTEROP_IFD).get(INTEROP_INDEX, "")
+    except (OSError, ValueError, SyntaxError, struct.error, KeyError, TypeError):
+        return False   # EXIF that cannot be parsed says nothing
+    return (index.decode("ascii", "replace") if isinstance(index, bytes) else str(index)
+            ).strip("\0 ") == "R03"
+
+
+def needs_srgb_conversion(im: PILImage.Image, name: str = "<image>") -> bool:
+    """Return whether ``im``'s pixels are in another colour space than sRGB (to convert)."""
+    return srgb_transform(im, name) is not None
+
+
+def as_srgb(rgb: PILImage.Image, source: PILImage.Image, name: str = "<image>"
+            ) -> PILImage.Image:
+    """Return ``rgb`` (8-bit RGB pixels of ``source``) converted by ``source``'s profile.
+
+    ``rgb`` is returned as it is when ``source`` needs no conversion. For a CMYK ``source``
+    use :func:`cmyk_as_srgb`; for a grey one, the grey channel of ``rgb`` is converted.
+    """
+    mode = _profile_mode(source)
+    transform = srgb_transform(source, name)
+    if transform is None or mode == "CMYK":
+        return rgb
+    from PIL import ImageCms
+
+    return ImageCms.applyTransform(rgb.getchannel(0) if mode == "L" else rgb, transform)
+
+
+def cmyk_as_srgb(cmyk: PILImage.Image, name: str = "<image>") -> PILImage.Image | None:
+    """Return a CMYK image converted to sRGB by its embedded profile; None without one."""
+    transform = srgb_transform(cmyk, name)
+    if transform is None:
+        return None
+    from PIL import ImageCms
+
+    return ImageCms.applyTransform(cmyk, transform)

@@ -1,0 +1,92 @@
+"""ICC colour profiles for tests and benchmarks, written with :mod:`mediumnet.data.icc`.
+
+LittleCMS, through Pillow's ``ImageCms``, builds only sRGB, Lab and XYZ profiles, and this
+machine holds no others; digitisation masters come in Adobe RGB (1998), ProPhoto RGB, grey and
+CMYK profiles. Here: the matrix/TRC RGB profiles (the published D50 primaries, a pure gamma
+curve), a grey TRC profile, and a CMYK printer profile with an 8-bit lookup table to Lab.
+``python -m tests.iccprofiles DIR`` writes the RGB ones as files (for
+``bench/colour_profiles.py``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mediumnet.data.icc import (
+    D50,
+    adobe_rgb_profile,
+    description_tag,
+    gamma_tag,
+    icc_profile,
+    rgb_profile,
+    s15_fixed16,
+    text_tag,
+    xyz_tag,
+)
+
+
+def grey_profile(name: str, gamma: float) -> bytes:
+    """Return a grey display profile with a pure gamma curve."""
+    return icc_profile(b"mntr", b"GRAY", b"XYZ ", [
+        (b"desc", description_tag(name)), (b"cprt", text_tag("test profile")),
+        (b"wtpt", xyz_tag(*D50)), (b"kTRC", gamma_tag(gamma))])
+
+
+def cmyk_profile(name: str, black_weight: float, grid: int = 5) -> bytes:
+    """Return a CMYK printer profile (AToB0, 8-bit table) whose full black darkens by a part.
+
+    Ink ``c`` takes ``c`` of the red, and so on, and black scales what is left by
+    ``1 - black_weight * k``: with ``black_weight=0.5`` full black prints mid grey, where a
+    conversion that ignores the profile gives black.
+    """
+    from PIL import Image, ImageCms
+
+    steps = np.linspace(0, 1, grid)
+    c, m, y, k = np.meshgrid(steps, steps, steps, steps, indexing="ij")
+    rgb = np.stack([1 - c, 1 - m, 1 - y], -1) * (1 - black_weight * k)[..., None]
+    srgb = Image.fromarray((rgb.reshape(1, -1, 3) * 255).round().astype(np.uint8))
+    lab = np.asarray(ImageCms.applyTransform(srgb, ImageCms.buildTransform(
+        ImageCms.createProfile("sRGB"), ImageCms.createProfile("LAB"), "RGB", "LAB"))).copy()
+    lab[..., 1:] = (lab[..., 1:].astype(np.int16) + 128) % 256  # Pillow keeps a and b signed
+    ramp = bytes(range(256))
+    identity = b"".join(s15_fixed16(v) for v in (1, 0, 0, 0, 1, 0, 0, 0, 1))
+    table = (b"mft1" + bytes(4) + bytes([4, 3, grid, 0]) + identity + ramp * 4
+             + lab.reshape(-1).tobytes() + ramp * 3)
+    return icc_profile(b"prtr", b"CMYK", b"Lab ", [
+        (b"desc", description_tag(name)), (b"cprt", text_tag("test profile")),
+        (b"wtpt", xyz_tag(*D50)), (b"A2B0", table)])
+
+
+ADOBE_RGB = adobe_rgb_profile()
+"""Adobe RGB (1998): the space FADGI and Metamorfoze name for colour masters."""
+PROPHOTO_RGB = rgb_profile("ProPhoto RGB compatible", (0.7977, 0.2880, 0.0),
+                           (0.1352, 0.7119, 0.0), (0.0313, 0.0001, 0.8249), 1.8)
+"""ProPhoto RGB (ROMM): the widest space in common use, a camera raw converter's default."""
+GREY_GAMMA_18 = grey_profile("Gray Gamma 1.8", 1.8)
+"""A grey scan's profile with a gamma far from sRGB's."""
+CMYK_HALF_BLACK = cmyk_profile("CMYK half black", 0.5)
+"""A CMYK profile whose full black is mid grey."""
+
+
+def convert(rgb: np.ndarray, profile: bytes) -> np.ndarray:
+    """Return sRGB pixels ``(H, W, 3)`` uint8 as they are written in ``profile``'s RGB space."""
+    import io
+
+    from PIL import Image, ImageCms
+
+    transform = ImageCms.buildTransform(ImageCms.createProfile("sRGB"),
+                                        ImageCms.ImageCmsProfile(io.BytesIO(profile)),
+                                        "RGB", "RGB")
+    return np.asarray(ImageCms.applyTransform(Image.fromarray(rgb), transform))
+
+
+if __name__ == "__main__":
+    import sys
+    from pathlib import Path
+
+    folder = Path(sys.argv[1] if len(sys.argv) > 1 else ".")
+    folder.mkdir(parents=True, exist_ok=True)
+    for file_name, data in (("adobe-rgb-1998-compatible.icc", ADOBE_RGB),
+                            ("prophoto-rgb-compatible.icc", PROPHOTO_RGB)):
+        (folder / file_name).write_bytes(data)
+        print(folder / file_name)
