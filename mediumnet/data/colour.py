@@ -14,10 +14,10 @@ file. Everything else goes through LittleCMS (Pillow's ``ImageCms``, perceptual 
 profile with a perceptual table uses it and a matrix profile converts colorimetrically). A
 profile that cannot be read, or that does not fit the image (an RGB profile in a greyscale
 file), is ignored with a warning and the pixels are read as sRGB, as an untagged file's are; so
-is every profile under a Pillow built without LittleCMS. A 16-bit greyscale scan's profile is
-not applied (LittleCMS is given 8-bit pixels only). A camera's Adobe RGB JPEG that embeds no
-profile but says so in EXIF is read as Adobe RGB (1998) (:mod:`mediumnet.data.icc` writes the
-profile).
+is every profile under a Pillow built without LittleCMS. A 16-bit greyscale scan goes through
+its grey profile as 8-bit grey (LittleCMS is given 8-bit pixels only). A camera's Adobe RGB
+JPEG that embeds no profile but says so in EXIF is read as Adobe RGB (1998)
+(:mod:`mediumnet.data.icc` writes the profile).
 """
 
 from __future__ import annotations
@@ -47,9 +47,10 @@ EXIF_IFD, INTEROP_IFD = 0x8769, 0xA005
 EXIF_COLOUR_SPACE, INTEROP_INDEX, UNCALIBRATED = 0xA001, 0x0001, 0xFFFF
 """The EXIF tags a camera's Adobe RGB file is known by (DCF 2.0, option file)."""
 
-_PROFILE_SPACES = {"RGB": ("RGB", "RGBA", "P", "PA"), "GRAY": ("L", "LA", "La", "1"),
+_PROFILE_SPACES = {"RGB": ("RGB", "RGBA", "P", "PA"),
+                   "GRAY": ("L", "LA", "La", "1", "I;16", "I;16L", "I;16B", "I;16N"),
                    "CMYK": ("CMYK",)}
-"""The image modes each colour space of a profile fits."""
+"""The image modes each colour space of a profile fits (16-bit grey is converted as 8-bit)."""
 
 
 _WARNED: set[bytes] = set()
@@ -118,7 +119,7 @@ def _description(profile: ImageCms.ImageCmsProfile) -> str:
 def _profile_mode(im: PILImage.Image) -> str | None:
     """Return the mode LittleCMS is given for ``im`` (RGB, L or CMYK); None for any other.
 
-    Other modes (16-bit and float greyscale, CIELab, YCbCr) are converted by Pillow alone.
+    Other modes (32-bit and float greyscale, CIELab, YCbCr) are converted by Pillow alone.
     """
     for space, modes in _PROFILE_SPACES.items():
         if im.mode in modes:

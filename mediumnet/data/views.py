@@ -147,7 +147,7 @@ def to_rgb(im, name: str = "<image>"):
         values = np.asarray(im, dtype=np.float32)
         top = 65535.0 if mode.startswith("I;16") else max(float(values.max()), 1.0)
         grey = np.clip(values / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        return Image.fromarray(np.repeat(grey[..., None], 3, axis=2))
+        return as_srgb(Image.fromarray(np.repeat(grey[..., None], 3, axis=2)), source, name)
     if mode == "CMYK":
         converted = cmyk_as_srgb(im, name)
         return converted if converted is not None else im.convert("RGB")

@@ -88,9 +88,12 @@ def test_an_srgb_tagged_jpeg_gives_the_untagged_pixels_by_the_fast_decoders():
         encode(WORK, "JPEG", icc_profile=ADOBE_RGB))))
 
 
-def test_a_grey_scan_is_read_through_its_grey_profile():
+@pytest.mark.parametrize("fmt,bits", [("PNG", 8), ("PNG", 16), ("TIFF", 16)])
+def test_a_grey_scan_is_read_through_its_grey_profile(fmt, bits):
     ramp = np.repeat(np.arange(256, dtype=np.uint8)[None], 8, axis=0)
-    scan = encode(ramp, "PNG", icc_profile=GREY_GAMMA_18)
+    scan = encode(ramp.astype(np.uint16) * 257 if bits == 16 else ramp, fmt,
+                  icc_profile=GREY_GAMMA_18)
+    assert Image.open(io.BytesIO(scan)).mode == ("L" if bits == 8 else "I;16")
 
     pixels = native_pixels(scan)
     linear = (np.arange(256) / 255) ** 1.8
