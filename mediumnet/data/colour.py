@@ -58,33 +58,43 @@ _WARNED: set[bytes] = set()
 
 
 @dataclass(frozen=True)
-class _Conversion:
-    """What an embedded profile asks for: a transform to sRGB, or why it is ignored."""
+class ProfileConversion:
+    """What an embedded profile asks for: a transform to sRGB, or why it is ignored.
+
+    Attributes
+    ----------
+    transform : ImageCms.ImageCmsTransform or None
+        The conversion to sRGB; None when none is needed or it cannot be made.
+    problem : str
+        Why the profile is ignored (it cannot be read, it does not fit the pixels, no
+        LittleCMS); empty when it is used, or renders as sRGB already.
+    """
 
     transform: object | None = None
     problem: str = ""
 
 
 @functools.lru_cache(maxsize=64)
-def _conversion(profile_bytes: bytes, mode: str) -> _Conversion:
+def profile_conversion(profile_bytes: bytes, mode: str) -> ProfileConversion:
     """Return how pixels in ``mode`` (RGB, L or CMYK) with ``profile_bytes`` become sRGB.
 
     No transform when the profile renders as sRGB already (no problem then), cannot be read,
-    or does not fit ``mode`` (the problem says which).
+    or does not fit ``mode`` (the problem says which). Cached: a collection's masters share
+    a few profiles.
     """
     from PIL import Image
 
     try:
         from PIL import ImageCms
     except ImportError:   # a Pillow built without LittleCMS (some system packages)
-        return _Conversion(problem="this Pillow has no LittleCMS (PIL.ImageCms), so no colour "
-                                   "profile can be applied; install Pillow's own wheel: pip "
-                                   "install --force-reinstall pillow")
+        return ProfileConversion(problem="this Pillow has no LittleCMS (PIL.ImageCms), so no "
+                                         "colour profile can be applied; install Pillow's own "
+                                         "wheel: pip install --force-reinstall pillow")
     try:
         profile = ImageCms.ImageCmsProfile(io.BytesIO(profile_bytes))
         space = profile.profile.xcolor_space.strip()
         if mode != {"GRAY": "L"}.get(space, space):
-            return _Conversion(problem=f"its colour profile ({_description(profile)}) is for "
+            return ProfileConversion(problem=f"its colour profile ({_description(profile)}) is for "
                                        f"{space or 'unknown'} pixels, not {mode}")
         # One transform serves every thread (the view cache decodes in threads): LittleCMS's
         # one-pixel cache is not thread-safe, hence NOCACHE.
@@ -92,9 +102,9 @@ def _conversion(profile_bytes: bytes, mode: str) -> _Conversion:
             profile, ImageCms.createProfile("sRGB"), mode, "RGB",
             renderingIntent=ImageCms.Intent.PERCEPTUAL, flags=ImageCms.Flags.NOCACHE)
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError) as exc:
-        return _Conversion(problem=f"its colour profile cannot be read ({exc})")
+        return ProfileConversion(problem=f"its colour profile cannot be read ({exc})")
     if mode == "CMYK":
-        return _Conversion(transform)
+        return ProfileConversion(transform)
     levels = np.linspace(0, 255, 17).round().astype(np.uint8)
     if mode == "RGB":
         grid = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), -1).reshape(1, -1, 3)
@@ -103,8 +113,8 @@ def _conversion(profile_bytes: bytes, mode: str) -> _Conversion:
     converted = np.asarray(ImageCms.applyTransform(Image.fromarray(grid, mode), transform))
     expected = grid if mode == "RGB" else np.repeat(grid[..., None], 3, axis=2)
     if np.abs(converted.astype(np.int16) - expected).max() <= SRGB_TOLERANCE:
-        return _Conversion()
-    return _Conversion(transform)
+        return ProfileConversion()
+    return ProfileConversion(transform)
 
 
 def _description(profile: ImageCms.ImageCmsProfile) -> str:
@@ -140,7 +150,7 @@ def srgb_transform(im: PILImage.Image, name: str = "<image>"):
         profile = adobe_rgb_profile()
     if not profile or not isinstance(profile, bytes | bytearray) or mode is None:
         return None
-    conversion = _conversion(bytes(profile), mode)
+    conversion = profile_conversion(bytes(profile), mode)
     if conversion.problem and bytes(profile) not in _WARNED:
         _WARNED.add(bytes(profile))
         log.warning("%s: %s; the profile is ignored and the pixels read as sRGB (so are "

@@ -178,13 +178,13 @@ def test_a_pillow_without_littlecms_reads_the_pixels_as_srgb_and_says_why(monkey
     master = encode(prophoto, "PNG", icc_profile=PROPHOTO_RGB)
     monkeypatch.setitem(sys.modules, "PIL.ImageCms", None)
     monkeypatch.delattr(PIL, "ImageCms")
-    colour._conversion.cache_clear()
+    colour.profile_conversion.cache_clear()
     monkeypatch.setattr(colour, "_WARNED", set())
     try:
         with caplog.at_level(logging.WARNING, logger="mediumnet"):
             pixels = native_pixels(master)
     finally:
-        colour._conversion.cache_clear()
+        colour.profile_conversion.cache_clear()
     assert np.array_equal(pixels, prophoto)
     assert any("has no LittleCMS" in r.getMessage() and "pip install --force-reinstall pillow"
                in r.getMessage() for r in caplog.records)
