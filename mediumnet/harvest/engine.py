@@ -46,10 +46,9 @@ __all__ = ["IMAGE_FACTS", "SUMMARY_NAME", "HarvestResult", "build_manifest",
 
 def class_balance_plot(result: HarvestResult, path: str | os.PathLike[str]) -> Path:
     """Save a bar chart of kept works per medium."""
-    import matplotlib
+    from mediumnet.figures import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(6, 3))
     values = [result.kept_by_medium.get(m, 0) for m in MEDIUMS]
@@ -58,10 +57,7 @@ def class_balance_plot(result: HarvestResult, path: str | os.PathLike[str]) -> P
         ax.text(x, v, str(v), ha="center", va="bottom", fontsize=8)
     ax.set_ylabel("works kept")
     ax.set_title(f"{result.source}: class balance")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path, dpi=110)
 
 
 def run_harvest(source: Source, dataset_dir: str | os.PathLike[str], config: Config, *,

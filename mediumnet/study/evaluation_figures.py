@@ -32,10 +32,9 @@ def plot_confusion(confusion: np.ndarray, path: Path, title: str,
     mediums : tuple of str
         The rows' and columns' mediums.
     """
-    import matplotlib
+    from mediumnet.figures import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     totals = confusion.sum(axis=1, keepdims=True)
     normalised = np.divide(confusion, totals, out=np.zeros(confusion.shape), where=totals > 0)
@@ -54,10 +53,7 @@ def plot_confusion(confusion: np.ndarray, path: Path, title: str,
             for j in range(len(mediums)):
                 ax.text(j, i, format(values[i, j], fmt), ha="center", va="center", fontsize=8,
                         color="white" if top and values[i, j] > top / 2 else "black")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def plot_reliability(bins: pd.DataFrame, ece: float, path: Path) -> Path:
@@ -73,10 +69,9 @@ def plot_reliability(bins: pd.DataFrame, ece: float, path: Path) -> Path:
     path : pathlib.Path
         The PNG to write.
     """
-    import matplotlib
+    from mediumnet.figures import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
     centres = (bins["low"] + bins["high"]) / 2
@@ -87,10 +82,7 @@ def plot_reliability(bins: pd.DataFrame, ece: float, path: Path) -> Path:
     ax.set_ylabel("accuracy")
     ax.set_title(f"Reliability (ECE {ece:.3f})", fontsize=9)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def write_gallery(dataset_dir: str | os.PathLike[str], image_paths: list[str],
@@ -107,12 +99,10 @@ def write_gallery(dataset_dir: str | os.PathLike[str], image_paths: list[str],
     path : path-like
         The PNG to write.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from mediumnet.data.views import thumbnail
+    from mediumnet.figures import pyplot, save_figure
+
+    plt = pyplot()
 
     n = max(1, len(image_paths))
     rows = -(-n // columns)
@@ -132,7 +122,4 @@ def write_gallery(dataset_dir: str | os.PathLike[str], image_paths: list[str],
         ax.set_title(captions[k], fontsize=7)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path)

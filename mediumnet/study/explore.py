@@ -146,12 +146,12 @@ def _descriptor_plot(features: pd.DataFrame, ranking: pd.DataFrame, mediums: lis
 
 def _plots(features: pd.DataFrame, manifest: pd.DataFrame, root: Path, out: Path,
            ranking: pd.DataFrame) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from sklearn.decomposition import PCA
     from sklearn.preprocessing import StandardScaler
+
+    from mediumnet.figures import pyplot, save_figure
+
+    plt = pyplot()
 
     plots_dir = out / "plots"
     plots_dir.mkdir(parents=True, exist_ok=True)
@@ -160,11 +160,7 @@ def _plots(features: pd.DataFrame, manifest: pd.DataFrame, root: Path, out: Path
     written = []
 
     def save(fig, name):
-        path = plots_dir / name
-        fig.tight_layout()
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-        written.append(path)
+        written.append(save_figure(fig, plots_dir / name))
 
     fig, ax = plt.subplots(figsize=(6, 3))
     counts = manifest["label"].value_counts().reindex(MEDIUMS, fill_value=0)
@@ -235,12 +231,10 @@ def write_contact_sheet(dataset_dir: str | os.PathLike[str], frame: pd.DataFrame
     caption : str, optional
         A column whose value titles each thumbnail.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from mediumnet.data.views import thumbnail
+    from mediumnet.figures import pyplot, save_figure
+
+    plt = pyplot()
 
     mediums = [m for m in MEDIUMS if m in set(frame["label"])] or list(MEDIUMS)
     fig, axes = plt.subplots(len(mediums), per_class, squeeze=False,
@@ -261,10 +255,7 @@ def write_contact_sheet(dataset_dir: str | os.PathLike[str], frame: pd.DataFrame
             if c == 0:
                 ax.text(-0.1, 0.5, medium.replace("_", "\n"), transform=ax.transAxes,
                         ha="right", va="center", fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path, dpi=110)
 
 
 def _report(result: ExploreResult, manifest: pd.DataFrame, out: Path) -> Path:

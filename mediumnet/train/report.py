@@ -77,10 +77,9 @@ class MlflowEpochs:
 
 def learning_curves(history: dict[str, list[float]], path: Path) -> Path:
     """Plot loss, accuracy and macro-F1 per epoch (training and validation) to ``path``."""
-    import matplotlib
+    from mediumnet.figures import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, 3, figsize=(11, 3))
     for ax, name in zip(axes, ("loss", "accuracy", "macro_f1"), strict=True):
@@ -91,10 +90,7 @@ def learning_curves(history: dict[str, list[float]], path: Path) -> Path:
         ax.set_xlabel("epoch")
         ax.set_title(name)
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def log_keras_model(model, example: np.ndarray, settings: dict[str, Any], run_id: str) -> str:
