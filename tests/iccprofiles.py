@@ -68,6 +68,35 @@ CMYK_HALF_BLACK = cmyk_profile("CMYK half black", 0.5)
 """A CMYK profile whose full black is mid grey."""
 
 
+def jp2_with_profile(jp2: bytes, profile: bytes, method: int = 2) -> bytes:
+    """Return a JP2 file (as OpenJPEG writes it) with ``profile`` in its colour box.
+
+    OpenJPEG, through Pillow, writes an enumerated sRGB or greyscale space; a lab's encoder
+    (Kakadu, Grok) embeds the master's profile as a restricted ICC profile (method 2).
+    """
+    import struct
+
+    out, position = b"", 0
+    while position < len(jp2):
+        length, kind = struct.unpack(">I4s", jp2[position:position + 8])
+        length = length or len(jp2) - position
+        box = jp2[position:position + length]
+        if kind == b"jp2h":
+            body, inner = b"", 8
+            while inner < len(box):
+                sub_length, sub_kind = struct.unpack(">I4s", box[inner:inner + 8])
+                if sub_kind == b"colr":
+                    colour = bytes([method, 0, 0]) + profile
+                    body += struct.pack(">I4s", 8 + len(colour), b"colr") + colour
+                else:
+                    body += box[inner:inner + sub_length]
+                inner += sub_length
+            box = struct.pack(">I4s", 8 + len(body), b"jp2h") + body
+        out += box
+        position += length
+    return out
+
+
 def convert(rgb: np.ndarray, profile: bytes) -> np.ndarray:
     """Return sRGB pixels ``(H, W, 3)`` uint8 as they are written in ``profile``'s RGB space."""
     import io

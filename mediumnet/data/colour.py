@@ -17,7 +17,8 @@ file), is ignored with a warning and the pixels are read as sRGB, as an untagged
 is every profile under a Pillow built without LittleCMS. A 16-bit greyscale scan goes through
 its grey profile as 8-bit grey (LittleCMS is given 8-bit pixels only). A camera's Adobe RGB
 JPEG that embeds no profile but says so in EXIF is read as Adobe RGB (1998)
-(:mod:`mediumnet.data.icc` writes the profile).
+(:mod:`mediumnet.data.icc` writes the profile). A JPEG 2000 master's profile, which Pillow does
+not read, is taken from the file's colour specification box (:func:`with_jp2_profile`).
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from __future__ import annotations
 import functools
 import io
 import logging
+import os
 import struct
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
@@ -52,6 +54,12 @@ _PROFILE_SPACES = {"RGB": ("RGB", "RGBA", "P", "PA"),
                    "CMYK": ("CMYK",)}
 """The image modes each colour space of a profile fits (16-bit grey is converted as 8-bit)."""
 
+
+JP2_SIGNATURE = b"\x00\x00\x00\x0cjP  \r\n\x87\n"
+"""The box a JP2 or JPX file starts with (a raw .j2k codestream has no boxes, so no profile)."""
+MAX_JP2_HEADER = 16 * 2**20
+"""Bytes: a JP2 header box (image header, colour specification, resolution) larger than this is
+not read for a profile."""
 
 _WARNED: set[bytes] = set()
 """Profiles already warned about: one warning per profile, not one per image."""
@@ -204,3 +212,68 @@ def cmyk_as_srgb(cmyk: PILImage.Image, name: str = "<image>") -> PILImage.Image 
     from PIL import ImageCms
 
     return ImageCms.applyTransform(cmyk, transform)
+
+
+def jp2_icc_profile(fp: BinaryIO) -> bytes | None:
+    """Return the ICC profile in a JPEG 2000 file's colour specification box, or None.
+
+    ``fp`` is the file, read from its start. The profile is that of the header's first
+    colour specification box, the one a JP2 reader uses: a restricted ICC profile (method 2,
+    JP2) or any ICC profile (method 3, JPX). None for an enumerated space (sRGB, greyscale,
+    sYCC), a raw codestream, or a header that is not as the standard lays it out.
+    """
+    if fp.read(12) != JP2_SIGNATURE:
+        return None
+    while len(header := fp.read(8)) == 8:
+        length, kind = struct.unpack(">I4s", header)
+        size = 8
+        if length == 1:   # the length follows, in eight bytes
+            extended = fp.read(8)
+            if len(extended) < 8:
+                return None
+            length, size = struct.unpack(">Q", extended)[0], 16
+        if kind == b"jp2h" and size < length <= MAX_JP2_HEADER:
+            return _colour_box_profile(fp.read(length - size))
+        if kind in (b"jp2h", b"jp2c") or length < size:   # 0: the box runs to the end
+            return None
+        fp.seek(length - size, os.SEEK_CUR)
+    return None
+
+
+def _colour_box_profile(jp2h: bytes) -> bytes | None:
+    """Return the ICC profile of the first ``colr`` box inside a JP2 header box, or None."""
+    position = 0
+    while position + 8 <= len(jp2h):
+        length, kind = struct.unpack(">I4s", jp2h[position:position + 8])
+        if kind == b"colr":
+            method = jp2h[position + 8] if length > 8 and position + 8 < len(jp2h) else 0
+            return (jp2h[position + 11:position + length] or None) if method in (2, 3) else None
+        if length < 8:
+            return None
+        position += length
+    return None
+
+
+def with_jp2_profile(im: PILImage.Image, source: object) -> PILImage.Image:
+    """Return ``im``, given the ICC profile its JPEG 2000 file holds (Pillow reads none).
+
+    ``source`` is what ``im`` was opened from: a path or the file's bytes (a PIL image's own
+    file name serves otherwise). Any other format, or a file that cannot be read again, leaves
+    ``im`` as it is.
+    """
+    if im.format != "JPEG2000" or im.info.get("icc_profile"):
+        return im
+    try:
+        if isinstance(source, bytes | bytearray):
+            profile = jp2_icc_profile(io.BytesIO(source))
+        else:
+            path = source if isinstance(source, str | os.PathLike) else getattr(im, "filename", "")
+            if not path:
+                return im
+            with open(path, "rb") as fp:
+                profile = jp2_icc_profile(fp)
+    except OSError:   # gone since it was opened
+        return im
+    if profile:
+        im.info["icc_profile"] = profile
+    return im

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from mediumnet.data.colour import with_jp2_profile
 from mediumnet.data.pixels import MAX_PIXELS, TooManyPixelsError, open_within_pixels
 from mediumnet.data.views import ImageError, to_rgb
 from mediumnet.errors import MediumnetError
@@ -79,8 +80,9 @@ def verify_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> VerifiedImage:
             im.draft("RGB", (256, 256))  # JPEG: decode every block, at reduced scale
             im.load()
             # The branches' conversion: a 16-bit scan scaled to 8 bits, not clipped to white
-            # (every such scan hashed alike, and all were merged as near-duplicates).
-            rgb = np.asarray(to_rgb(im))
+            # (every such scan hashed alike, and all were merged as near-duplicates); the
+            # colours in sRGB, a JPEG 2000's profile too.
+            rgb = np.asarray(to_rgb(with_jp2_profile(im, data)))
     except BadImageError:
         raise
     except ImageError as exc:

@@ -16,6 +16,7 @@ from tests.iccprofiles import (
     GREY_GAMMA_18,
     PROPHOTO_RGB,
     convert,
+    jp2_with_profile,
 )
 
 # A smooth, saturated sRGB work: gradients of every hue, so JPEG keeps it and a profile read
@@ -55,6 +56,59 @@ def test_a_wide_gamut_master_is_read_as_the_srgb_work_it_shows(profile, fmt, kw,
     assert mean_gap(tiles, expected_tiles) < tolerance
     red = native_pixels(master)[30, 40]
     assert abs(int(red[0]) - 230) <= 3 and red[1] < 30
+
+
+def test_a_jpeg_2000_master_is_read_through_the_profile_in_its_colour_box(tmp_path):
+    master = jp2_with_profile(encode(convert(WORK, PROPHOTO_RGB), "JPEG2000"), PROPHOTO_RGB)
+    path = tmp_path / "master.jp2"
+    path.write_bytes(master)
+    assert "icc_profile" not in Image.open(path).info   # Pillow does not read it
+
+    assert mean_gap(native_pixels(master), WORK) < 1.0
+    assert mean_gap(native_pixels(path), WORK) < 1.0
+    assert mean_gap(decode(Image.open(path)).pixels, WORK) < 1.0
+    big = np.repeat(np.repeat(convert(WORK, PROPHOTO_RGB), 4, axis=0), 4, axis=1)
+    (tmp_path / "big.jp2").write_bytes(jp2_with_profile(encode(big, "JPEG2000"), PROPHOTO_RGB))
+    Image.fromarray(WORK).save(tmp_path / "work.png")   # a thumbnail from a wavelet level
+    assert mean_gap(thumbnail(tmp_path / "big.jp2", 64), thumbnail(tmp_path / "work.png", 64)) < 4
+
+
+@pytest.mark.parametrize("method", [1, 2], ids=["enumerated-srgb", "restricted-icc"])
+def test_a_jpeg_2000_in_srgb_or_with_an_srgb_profile_is_read_as_it_is(method):
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    plain = encode(WORK, "JPEG2000")
+    tagged = plain if method == 1 else jp2_with_profile(plain, srgb)
+
+    assert np.array_equal(native_pixels(tagged), np.asarray(Image.open(io.BytesIO(plain))))
+
+
+@pytest.mark.parametrize("fmt", ["JPEG2000", "TIFF"])
+def test_a_profiled_master_and_its_srgb_access_copy_are_one_work_to_the_harvest(fmt):
+    from mediumnet.data.images import phash_distance
+    from mediumnet.harvest.verify import verify_image
+    from mediumnet.settings import HarvestConfig
+
+    master = encode(convert(WORK, PROPHOTO_RGB), fmt, icc_profile=PROPHOTO_RGB)
+    if fmt == "JPEG2000":
+        master = jp2_with_profile(master, PROPHOTO_RGB)
+    access_copy = encode(WORK, "JPEG", quality=90)
+
+    distance = phash_distance(verify_image(master).phash, verify_image(access_copy).phash)
+    assert distance <= HarvestConfig().phash_distance   # merged as near-duplicates
+
+
+def test_a_jpeg_2000_header_out_of_shape_gives_no_profile_and_no_error():
+    from mediumnet.data.colour import JP2_SIGNATURE, jp2_icc_profile
+
+    good = jp2_with_profile(encode(WORK[:8, :8].copy(), "JPEG2000"), ADOBE_RGB)
+    assert jp2_icc_profile(io.BytesIO(good)) == ADOBE_RGB
+    header_at = good.index(b"jp2h") - 4
+    for broken in (good[:header_at + 20],                              # cut inside the header
+                   good[:header_at] + b"\x00\x00\x00\x01jp2h\x00",      # a long length cut short
+                   good[:header_at] + b"\x00\x00\x00\x04jp2h",          # a length under its own
+                   good[:header_at + 8] + b"\x00\x00\x00\x09colr\x02",  # a colour box cut short
+                   JP2_SIGNATURE + bytes(7), b"\xff\x4f\xff\x51"):       # a raw codestream
+        assert jp2_icc_profile(io.BytesIO(broken)) is None, broken[-24:]
 
 
 def test_a_master_in_a_pil_image_and_a_gallery_thumbnail_are_converted_too(tmp_path):
