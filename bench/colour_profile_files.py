@@ -96,7 +96,10 @@ def measure(data: bytes, work: np.ndarray, quality: int) -> dict[str, object]:
     into = ImageCms.buildTransform(srgb, profile, "RGB", mode,
                                    renderingIntent=ImageCms.Intent.PERCEPTUAL)
     master = Image.new(mode, (work.shape[1], work.shape[0]))
-    into.transform.apply(Image.fromarray(work).getim(), master.getim())  # no profile bytes needed
+    # LittleCMS's own apply: ImageCms.applyTransform also copies the output profile's bytes
+    # into the image's info, which fails for Ghostscript's v4 CMYK profiles ("Could not
+    # determine profile size"); save() embeds the file's own bytes anyway.
+    into.transform.apply(Image.fromarray(work).getim(), master.getim())
     if mode == "RGB":
         colours = work
     else:
