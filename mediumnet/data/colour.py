@@ -102,8 +102,8 @@ def profile_conversion(profile_bytes: bytes, mode: str) -> ProfileConversion:
         profile = ImageCms.ImageCmsProfile(io.BytesIO(profile_bytes))
         space = profile.profile.xcolor_space.strip()
         if mode != {"GRAY": "L"}.get(space, space):
-            return ProfileConversion(problem=f"its colour profile ({_description(profile)}) is for "
-                                       f"{space or 'unknown'} pixels, not {mode}")
+            return ProfileConversion(problem=f"its colour profile ({_description(profile)}) "
+                                             f"is for {space or 'unknown'} pixels, not {mode}")
         # One transform serves every thread (the view cache decodes in threads): LittleCMS's
         # one-pixel cache is not thread-safe, hence NOCACHE.
         transform = ImageCms.buildTransform(
