@@ -269,7 +269,7 @@ def harvest_artic(dataset_dir: str, api_url: str | None, image_width: int, limit
 @harvest_group.command("folder")
 @click.argument("dataset_dir", type=click.Path(file_okay=False))
 @click.option("--from", "src", required=True, type=click.Path(),
-              help="SRC/<medium>/*.jpg|png|tif|jp2 …, or a CSV with columns "
+              help="SRC/<medium>/*.jpg|png|tif|jp2|heic …, or a CSV with columns "
                    "path,label[,artist][,title].")
 @click.option("--column", "columns", multiple=True, metavar="FIELD=HEADER",
               help="With a CSV of other headers (a collection system's export): the column "

@@ -18,7 +18,9 @@ is every profile under a Pillow built without LittleCMS. A 16-bit greyscale scan
 its grey profile as 8-bit grey (LittleCMS is given 8-bit pixels only). A camera's Adobe RGB
 JPEG that embeds no profile but says so in EXIF is read as Adobe RGB (1998)
 (:mod:`mediumnet.data.icc` writes the profile). A JPEG 2000 master's profile, which Pillow does
-not read, is taken from the file's colour specification box (:func:`with_jp2_profile`).
+not read, is taken from the file's colour specification box, and a HEIF or AVIF file that
+names its colours by H.273 code points alone (a Display P3 photograph) is given the profile
+they mean (:func:`with_file_profile`).
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
-from mediumnet.data.icc import adobe_rgb_profile
+from mediumnet.data.heif import HEIF_FORMATS, cicp_colour
+from mediumnet.data.icc import CICP_CURVES, CICP_PRIMARIES, adobe_rgb_profile, cicp_profile
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
@@ -254,26 +257,48 @@ def _colour_box_profile(jp2h: bytes) -> bytes | None:
     return None
 
 
-def with_jp2_profile(im: PILImage.Image, source: object) -> PILImage.Image:
-    """Return ``im``, given the ICC profile its JPEG 2000 file holds (Pillow reads none).
+def with_file_profile(im: PILImage.Image, source: object) -> PILImage.Image:
+    """Return ``im``, given the colour profile its file's container holds but Pillow misses.
 
-    ``source`` is what ``im`` was opened from: a path or the file's bytes (a PIL image's own
-    file name serves otherwise). Any other format, or a file that cannot be read again, leaves
-    ``im`` as it is.
+    A JPEG 2000 file's colour specification box (:func:`jp2_icc_profile`); a HEIF or AVIF
+    file's H.273 colour codes (:func:`~mediumnet.data.heif.cicp_colour`), as the profile they
+    mean (:func:`~mediumnet.data.icc.cicp_profile`; codes of no profile, such as HDR's, are
+    named in one warning and the pixels read as sRGB). ``source`` is what ``im`` was opened
+    from: a path or the file's bytes (a PIL image's own file name serves otherwise). Any other
+    format, a file with an ICC profile Pillow read, or a file that cannot be read again,
+    leaves ``im`` as it is.
     """
-    if im.format != "JPEG2000" or im.info.get("icc_profile"):
+    if im.format not in ("JPEG2000", *HEIF_FORMATS) or im.info.get("icc_profile"):
         return im
+    read = jp2_icc_profile if im.format == "JPEG2000" else _cicp_profile
     try:
         if isinstance(source, bytes | bytearray):
-            profile = jp2_icc_profile(io.BytesIO(source))
+            profile = read(io.BytesIO(source))
         else:
             path = source if isinstance(source, str | os.PathLike) else getattr(im, "filename", "")
             if not path:
                 return im
             with open(path, "rb") as fp:
-                profile = jp2_icc_profile(fp)
+                profile = read(fp)
     except OSError:   # gone since it was opened
         return im
     if profile:
         im.info["icc_profile"] = profile
     return im
+
+
+def _cicp_profile(fp: BinaryIO) -> bytes | None:
+    """Return the profile a HEIF or AVIF file's colour codes mean; None for sRGB's or none."""
+    codes = cicp_colour(fp)
+    if codes is None:
+        return None
+    profile = cicp_profile(*codes)
+    known = (1 if codes[0] == 2 else codes[0]) in CICP_PRIMARIES and codes[1] in CICP_CURVES
+    key = b"cicp %d/%d" % codes
+    if profile is None and not known and key not in _WARNED:
+        _WARNED.add(key)
+        hdr = " (HDR, which is read without tone mapping)" if codes[1] in (16, 18) else ""
+        log.warning("%s: its colour codes (H.273 primaries %d, transfer %d%s) name no space "
+                    "mediumnet converts; the pixels are read as sRGB (so are those of any "
+                    "other image with these codes)", getattr(fp, "name", "<image>"), *codes, hdr)
+    return profile

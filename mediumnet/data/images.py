@@ -20,9 +20,11 @@ import numpy as np
 IMAGES_DIR = "images"
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".tif", ".tiff", ".webp",
-                            ".jp2", ".j2k", ".jpf", ".jpx", ".bmp", ".gif"})
+                            ".jp2", ".j2k", ".jpf", ".jpx", ".heic", ".heif", ".hif", ".avif",
+                            ".bmp", ".gif"})
 """The image files taken from a folder (``harvest folder``, ``score``): JPEG, PNG, TIFF, WebP,
-JPEG 2000 (many archives' masters), BMP and GIF, each decoded by Pillow (a GIF's first frame)."""
+JPEG 2000 (many archives' masters), HEIC (a phone's photographs), AVIF, BMP and GIF, each
+decoded by Pillow (HEIC through pi-heif; a GIF's first frame)."""
 
 SYSTEM_FILES = frozenset({"thumbs.db", "desktop.ini", "ehthumbs.db"})
 """Files an operating system leaves in a folder of images (beside the hidden ``.*`` ones)."""
@@ -48,8 +50,8 @@ class FolderImages:
                               sorted(self.other_types.items(), key=lambda kv: (-kv[1], kv[0])))
             total = sum(self.other_types.values())
             parts.append(f"{total} file{'' if total == 1 else 's'} of types mediumnet does not "
-                         f"read ({kinds}; an image in another format, such as camera raw, PSD "
-                         "or HEIC, is read once saved as TIFF, JPEG or PNG)")
+                         f"read ({kinds}; an image in another format, such as camera raw or "
+                         "PSD, is read once saved as TIFF, JPEG or PNG)")
         if self.hidden_images:
             parts.append(f"{self.hidden_images} hidden file"
                          f"{'' if self.hidden_images == 1 else 's'} named as images (such as "
@@ -70,8 +72,9 @@ def images_in(folder: str | os.PathLike[str]) -> list[Path]:
     listing = folder_images(folder)
     if not listing.files:
         found = listing.not_read().removeprefix("not read: ")
-        raise DatasetError(f"{folder}: no image files (JPEG, PNG, TIFF, WebP, JPEG 2000, BMP or "
-                           "GIF) in this folder" + (f"; found {found}" if found else ""))
+        raise DatasetError(f"{folder}: no image files (JPEG, PNG, TIFF, WebP, JPEG 2000, HEIC, "
+                           "AVIF, BMP or GIF) in this folder"
+                           + (f"; found {found}" if found else ""))
     return listing.files
 
 

@@ -64,6 +64,9 @@ def open_within_pixels(fp: Any, max_pixels: int = MAX_PIXELS) -> Any:
     """
     from PIL import Image
 
+    from mediumnet.data.heif import register_heif_reader
+
+    register_heif_reader()   # a phone's HEIC photographs open like any other image
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
         im = Image.open(fp)

@@ -26,7 +26,7 @@ from typing import Literal
 
 import numpy as np
 
-from mediumnet.data.colour import as_srgb, cmyk_as_srgb, needs_srgb_conversion, with_jp2_profile
+from mediumnet.data.colour import as_srgb, cmyk_as_srgb, needs_srgb_conversion, with_file_profile
 from mediumnet.data.pixels import MAX_PIXELS as MAX_PIXELS  # re-exported: the views' limit
 from mediumnet.data.pixels import TooManyPixelsError, open_within_pixels, within_pixels
 from mediumnet.errors import MediumnetError
@@ -87,7 +87,7 @@ def open_image(source: object):
     width, height = im.size
     if width <= 0 or height <= 0:
         raise ImageError(f"{name}: the image has zero area ({width}x{height})")
-    return with_jp2_profile(im, source)
+    return with_file_profile(im, source)
 
 
 def open_reduced(source: object, long_edge: int, *, wavelet_levels: bool = True):

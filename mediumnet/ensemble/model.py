@@ -164,8 +164,8 @@ def pip_requirements() -> list[str]:
     from importlib.metadata import PackageNotFoundError, version
 
     names = ("mlflow", "tensorflow", "keras", "keras-cv", "numpy", "pandas", "pyarrow",
-             "scikit-learn", "scikit-image", "joblib", "pillow", "opencv-python-headless",
-             "requests", "matplotlib", "pyyaml", "tqdm", "click")
+             "scikit-learn", "scikit-image", "joblib", "pillow", "pi-heif",
+             "opencv-python-headless", "requests", "matplotlib", "pyyaml", "tqdm", "click")
     out = []
     for name in names:
         try:

@@ -13,13 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from mediumnet.data.colour import with_jp2_profile
+from mediumnet.data.colour import with_file_profile
 from mediumnet.data.pixels import MAX_PIXELS, TooManyPixelsError, open_within_pixels
 from mediumnet.data.views import ImageError, to_rgb
 from mediumnet.errors import MediumnetError
 
 FORMAT_EXT = {"JPEG": ".jpg", "PNG": ".png", "TIFF": ".tif", "WEBP": ".webp", "GIF": ".gif",
-              "BMP": ".bmp", "JPEG2000": ".jp2", "MPO": ".jpg"}
+              "BMP": ".bmp", "JPEG2000": ".jp2", "MPO": ".jpg", "HEIF": ".heic", "AVIF": ".avif"}
 
 
 class BadImageError(MediumnetError):
@@ -82,7 +82,7 @@ def verify_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> VerifiedImage:
             # The branches' conversion: a 16-bit scan scaled to 8 bits, not clipped to white
             # (every such scan hashed alike, and all were merged as near-duplicates); the
             # colours in sRGB, a JPEG 2000's profile too.
-            rgb = np.asarray(to_rgb(with_jp2_profile(im, data)))
+            rgb = np.asarray(to_rgb(with_file_profile(im, data)))
     except BadImageError:
         raise
     except ImageError as exc:

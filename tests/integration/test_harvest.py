@@ -626,8 +626,8 @@ def test_jpeg_2000_masters_are_kept_and_what_is_not_read_is_said(workdir):
                                       "folder:prints/scan1.jp2", "folder:prints/scan5.bmp"]
     assert not result.failed_by_reason and not result.dropped_by_reason
     said = ["not read: 8 files of types mediumnet does not read (.iiq 4, .xmp 4; an image in "
-            "another format, such as camera raw, PSD or HEIC, is read once saved as TIFF, JPEG "
-            "or PNG); 5 hidden files named as images (such as macOS's ._ copies)",
+            "another format, such as camera raw or PSD, is read once saved as TIFF, JPEG or "
+            "PNG); 5 hidden files named as images (such as macOS's ._ copies)",
             "not read: 1 image directly in " + str(src) + ", in no <medium>/ folder; move each "
             "into the folder of its medium"]
     assert [f"  note:    {line}" for line in said] == [
@@ -645,9 +645,40 @@ def test_jpeg_2000_masters_are_kept_and_what_is_not_read_is_said(workdir):
                                              r"1 file of types mediumnet does not read \(\.iiq 1"):
         FolderSource(raw_only.parent).open()
     with pytest.raises(MediumnetError, match=r"prints: no image files \(JPEG, PNG, TIFF, WebP, "
-                                             r"JPEG 2000, BMP or GIF\) in this folder; found 1 "
-                                             r"file of types mediumnet does not read"):
+                                             r"JPEG 2000, HEIC, AVIF, BMP or GIF\) in this "
+                                             r"folder; found 1 file of types mediumnet does not"):
         read_input(raw_only)
+
+
+def test_a_phones_heic_photographs_and_avif_files_are_kept_upright(workdir):
+    """A curator's photographs of works in the stores, as a phone names them (IMG_0001.HEIC,
+    taken turned a quarter), and AVIF files from a web collection: before, "not read"."""
+    import pillow_heif
+
+    from mediumnet.serving.score import read_input
+
+    src = workdir / "stores"
+    turned = Image.Exif()
+    turned[0x0112] = 6
+    for medium, seeds in (("prints", (0, 1)), ("photographs", (2, 3))):
+        (src / medium).mkdir(parents=True)
+        pillow_heif.from_pillow(_scan8(seeds[0]).resize((120, 80))).save(
+            src / medium / f"IMG_000{seeds[0]}.HEIC", quality=90, exif=turned.tobytes())
+        _scan8(seeds[1]).resize((120, 80)).save(src / medium / f"web{seeds[1]}.avif", quality=90)
+
+    result = harvest(FolderSource(src), workdir / "ds", FAST, progress=False)
+    assert not result.failed_by_reason and "not read" not in result.text()
+    manifest = read_manifest(workdir / "ds").set_index("id")
+    assert sorted(manifest.index) == ["folder:photographs/IMG_0002.HEIC",
+                                      "folder:photographs/web3.avif",
+                                      "folder:prints/IMG_0000.HEIC", "folder:prints/web1.avif"]
+    stored = manifest["image_path"].map(lambda p: Path(p).suffix).to_dict()
+    assert stored["folder:prints/IMG_0000.HEIC"] == ".heic"
+    assert stored["folder:prints/web1.avif"] == ".avif"
+    upright = manifest.loc["folder:prints/IMG_0000.HEIC", ["width", "height"]].tolist()
+    assert upright == [80, 120]                                 # as the phone showed it
+    rows, _ = read_input(src / "prints")
+    assert [Path(p).name for p in rows["path"]] == ["IMG_0000.HEIC", "web1.avif"]
 
 
 def test_scans_a_data_set_holds_as_one_image_are_told_apart_by_its_next_harvest(workdir):

@@ -67,6 +67,31 @@ def test_a_batch_of_real_jpegs_in_dataframe_split(server):
         _check_good(row)
 
 
+def test_a_phones_heic_photograph_and_an_avif_are_answered_as_their_png_twin(server):
+    import io
+
+    import pillow_heif
+    from PIL import Image
+
+    picture = Image.open(io.BytesIO(jpeg_bytes(640, 480, seed=4)))
+    files = {}
+    for fmt in ("PNG", "HEIC", "AVIF"):
+        buffer = io.BytesIO()
+        if fmt == "HEIC":
+            pillow_heif.from_pillow(picture).save(buffer, quality=95, chroma=444)
+        else:
+            picture.save(buffer, fmt, **({"quality": 95} if fmt == "AVIF" else {}))
+        files[fmt] = buffer.getvalue()
+    status, body = _post(server, {"dataframe_records": [{"image": _b64(b)}
+                                                        for b in files.values()]})
+    assert status == 200, body
+    png, heic, avif = body["predictions"]
+    for row in (png, heic, avif):
+        _check_good(row)
+    for row in (heic, avif):
+        assert max(abs(row[f"p_{m}"] - png[f"p_{m}"]) for m in MEDIUMS) < 0.05
+
+
 def test_bad_rows_get_an_error_and_the_good_rows_an_answer(server, stacked):
     good = jpeg_bytes(seed=4)
     path = next((stacked.dataset / "images").rglob("*.jpg"))
