@@ -97,6 +97,24 @@ def jp2_with_profile(jp2: bytes, profile: bytes, method: int = 2) -> bytes:
     return out
 
 
+def smooth_work(height: int = 240, width: int = 320) -> np.ndarray:
+    """Return a smooth, saturated sRGB work ``(height, width, 3)`` uint8.
+
+    Gradients of every hue, so a JPEG keeps it and a profile read as sRGB shows, and a plain
+    red patch (230, 20, 30) in the top-left quarter of each side.
+    """
+    y, x = np.mgrid[0:height, 0:width]
+    work = np.stack([x * 255 // (width - 1), y * 255 // (height - 1),
+                     255 - (x + y) * 255 // (width + height - 2)], -1).astype(np.uint8)
+    work[:height // 4, :width // 4] = (230, 20, 30)
+    return work
+
+
+def mean_gap(a: np.ndarray, b: np.ndarray) -> float:
+    """Return the mean absolute grey-level difference of two uint8 pixel arrays."""
+    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
+
+
 def convert(rgb: np.ndarray, profile: bytes) -> np.ndarray:
     """Return sRGB pixels ``(H, W, 3)`` uint8 as they are written in ``profile``'s RGB space."""
     import io

@@ -17,14 +17,11 @@ from tests.iccprofiles import (
     PROPHOTO_RGB,
     convert,
     jp2_with_profile,
+    mean_gap,
+    smooth_work,
 )
 
-# A smooth, saturated sRGB work: gradients of every hue, so JPEG keeps it and a profile read
-# as sRGB shows (a plain red patch in the corner).
-_Y, _X = np.mgrid[0:240, 0:320]
-WORK = np.stack([_X * 255 // 319, _Y * 255 // 239, 255 - (_X + _Y) * 255 // 558], -1
-                ).astype(np.uint8)
-WORK[:60, :80] = (230, 20, 30)
+WORK = smooth_work(240, 320)
 
 
 def encode(pixels, fmt, mode=None, **kw):
@@ -32,10 +29,6 @@ def encode(pixels, fmt, mode=None, **kw):
     image = Image.fromarray(pixels, mode) if mode else Image.fromarray(pixels)
     image.save(buf, fmt, **kw)
     return buf.getvalue()
-
-
-def mean_gap(a, b):
-    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
 
 
 @pytest.mark.parametrize("profile", [ADOBE_RGB, PROPHOTO_RGB], ids=["adobe-rgb", "prophoto"])

@@ -22,13 +22,9 @@ from mediumnet.data.icc import (
 )
 from mediumnet.data.images import images_in
 from mediumnet.data.views import composition_view, native_pixels
-from tests.iccprofiles import convert
+from tests.iccprofiles import convert, mean_gap, smooth_work
 
-# A smooth, saturated sRGB work, wider than tall: gradients of every hue and a red patch.
-_Y, _X = np.mgrid[0:160, 0:240]
-WORK = np.stack([_X * 255 // 239, _Y * 255 // 159, 255 - (_X + _Y) * 255 // 398], -1
-                ).astype(np.uint8)
-WORK[:40, :60] = (230, 20, 30)
+WORK = smooth_work(160, 240)   # wider than tall, so a quarter turn shows
 
 DISPLAY_P3 = rgb_profile("Display P3 (Apple's published D50 primaries)",
                          (0.515102, 0.241196, -0.001050), (0.291965, 0.692239, 0.041882),
@@ -54,10 +50,6 @@ def with_codes(data: bytes, primaries: int, transfer: int) -> bytes:
     at = data.index(b"colrnclx") + 8
     assert struct.unpack_from(">HH", data, at) == (1, 13)   # as both encoders write sRGB
     return data[:at] + struct.pack(">HH", primaries, transfer) + data[at + 4:]
-
-
-def mean_gap(a, b):
-    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
 
 
 @pytest.mark.parametrize("write", [heic, avif], ids=["heic", "avif"])
