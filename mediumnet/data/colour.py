@@ -35,8 +35,9 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
+from mediumnet.data.boxes import boxes, top_level_box
 from mediumnet.data.heif import HEIF_FORMATS, cicp_colour
-from mediumnet.data.icc import CICP_CURVES, CICP_PRIMARIES, adobe_rgb_profile, cicp_profile
+from mediumnet.data.icc import adobe_rgb_profile, cicp_profile
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
@@ -60,9 +61,6 @@ _PROFILE_SPACES = {"RGB": ("RGB", "RGBA", "P", "PA"),
 
 JP2_SIGNATURE = b"\x00\x00\x00\x0cjP  \r\n\x87\n"
 """The box a JP2 or JPX file starts with (a raw .j2k codestream has no boxes, so no profile)."""
-MAX_JP2_HEADER = 16 * 2**20
-"""Bytes: a JP2 header box (image header, colour specification, resolution) larger than this is
-not read for a profile."""
 
 _WARNED: set[bytes] = set()
 """Profiles already warned about: one warning per profile, not one per image."""
@@ -227,33 +225,15 @@ def jp2_icc_profile(fp: BinaryIO) -> bytes | None:
     """
     if fp.read(12) != JP2_SIGNATURE:
         return None
-    while len(header := fp.read(8)) == 8:
-        length, kind = struct.unpack(">I4s", header)
-        size = 8
-        if length == 1:   # the length follows, in eight bytes
-            extended = fp.read(8)
-            if len(extended) < 8:
-                return None
-            length, size = struct.unpack(">Q", extended)[0], 16
-        if kind == b"jp2h" and size < length <= MAX_JP2_HEADER:
-            return _colour_box_profile(fp.read(length - size))
-        if kind in (b"jp2h", b"jp2c") or length < size:   # 0: the box runs to the end
-            return None
-        fp.seek(length - size, os.SEEK_CUR)
-    return None
+    header = top_level_box(fp, b"jp2h", stop=(b"jp2c",))
+    return None if header is None else _colour_box_profile(header)
 
 
 def _colour_box_profile(jp2h: bytes) -> bytes | None:
     """Return the ICC profile of the first ``colr`` box inside a JP2 header box, or None."""
-    position = 0
-    while position + 8 <= len(jp2h):
-        length, kind = struct.unpack(">I4s", jp2h[position:position + 8])
-        if kind == b"colr":
-            method = jp2h[position + 8] if length > 8 and position + 8 < len(jp2h) else 0
-            return (jp2h[position + 11:position + length] or None) if method in (2, 3) else None
-        if length < 8:
-            return None
-        position += length
+    for kind, body in boxes(jp2h):
+        if kind == b"colr":   # method, precedence, approximation, then the profile
+            return (body[3:] or None) if body[:1] in (b"\x02", b"\x03") else None
     return None
 
 
@@ -288,17 +268,20 @@ def with_file_profile(im: PILImage.Image, source: object) -> PILImage.Image:
 
 
 def _cicp_profile(fp: BinaryIO) -> bytes | None:
-    """Return the profile a HEIF or AVIF file's colour codes mean; None for sRGB's or none."""
+    """Return the profile a HEIF or AVIF file's colour codes mean; None for sRGB's or none.
+
+    Codes of no profile are named in one warning per pair, and give None.
+    """
     codes = cicp_colour(fp)
     if codes is None:
         return None
-    profile = cicp_profile(*codes)
-    known = (1 if codes[0] == 2 else codes[0]) in CICP_PRIMARIES and codes[1] in CICP_CURVES
-    key = b"cicp %d/%d" % codes
-    if profile is None and not known and key not in _WARNED:
-        _WARNED.add(key)
-        hdr = " (HDR, which is read without tone mapping)" if codes[1] in (16, 18) else ""
-        log.warning("%s: its colour codes (H.273 primaries %d, transfer %d%s) name no space "
-                    "mediumnet converts; the pixels are read as sRGB (so are those of any "
-                    "other image with these codes)", getattr(fp, "name", "<image>"), *codes, hdr)
-    return profile
+    try:
+        return cicp_profile(*codes)
+    except ValueError as exc:
+        key = b"cicp %d/%d" % codes
+        if key not in _WARNED:
+            _WARNED.add(key)
+            log.warning("%s: its colour codes (%s) name no space mediumnet converts; the "
+                        "pixels are read as sRGB (so are those of any other image with these "
+                        "codes)", getattr(fp, "name", "<image>"), exc)
+        return None

@@ -17,15 +17,12 @@ from __future__ import annotations
 import functools
 import os
 import struct
-from collections.abc import Iterator
 from typing import BinaryIO
+
+from mediumnet.data.boxes import boxes, top_level_box
 
 HEIF_FORMATS = ("HEIF", "AVIF")
 """Pillow's format names of the files read here: pi-heif's HEIC and HEIF, Pillow's AVIF."""
-
-MAX_META = 16 * 2**20
-"""Bytes: a ``meta`` box (the items, their properties, their colour) larger than this is not
-read for colour; an iPhone's holds a few kilobytes."""
 
 
 @functools.cache
@@ -45,7 +42,11 @@ def cicp_colour(fp: BinaryIO) -> tuple[int, int] | None:
     when the file is not HEIF, names no ``nclx`` colour (an ICC profile instead, or nothing),
     or is not laid out as ISO/IEC 23008-12 says.
     """
-    meta = _top_level_box(fp, b"meta")
+    head = fp.read(8)
+    if head[4:8] != b"ftyp":   # a HEIF file starts with its file type box
+        return None
+    fp.seek(-len(head), os.SEEK_CUR)
+    meta = top_level_box(fp, b"meta")
     if meta is None or len(meta) < 4:
         return None
     try:
@@ -54,54 +55,14 @@ def cicp_colour(fp: BinaryIO) -> tuple[int, int] | None:
         return None
 
 
-def _top_level_box(fp: BinaryIO, wanted: bytes) -> bytes | None:
-    """Return the payload of the file's first top-level box of type ``wanted``, or None."""
-    first = True
-    while len(header := fp.read(8)) == 8:
-        length, kind = struct.unpack(">I4s", header)
-        if first and kind != b"ftyp":
-            return None
-        first, size = False, 8
-        if length == 1:   # the length follows, in eight bytes
-            extended = fp.read(8)
-            if len(extended) < 8:
-                return None
-            length, size = struct.unpack(">Q", extended)[0], 16
-        if kind == wanted:
-            if not size < length <= MAX_META:
-                return None
-            payload = fp.read(length - size)
-            return payload if len(payload) == length - size else None
-        if length < size:   # 0: the box runs to the end of the file
-            return None
-        fp.seek(length - size, os.SEEK_CUR)
-    return None
-
-
-def _boxes(data: bytes) -> Iterator[tuple[bytes, bytes]]:
-    """Yield the type and payload of each box laid end to end in ``data``."""
-    position = 0
-    while position + 8 <= len(data):
-        length, kind = struct.unpack_from(">I4s", data, position)
-        size = 8
-        if length == 1:
-            length, size = struct.unpack_from(">Q", data, position + 8)[0], 16
-        elif length == 0:
-            length = len(data) - position
-        if length < size or position + length > len(data):
-            return
-        yield kind, data[position + size:position + length]
-        position += length
-
-
 def _primary_nclx(meta: bytes) -> tuple[int, int] | None:
-    children = dict(_boxes(meta))
+    children = dict(boxes(meta))
     pitm, iprp = children.get(b"pitm"), children.get(b"iprp")
     if pitm is None or iprp is None:
         return None
     primary = struct.unpack_from(">H" if pitm[0] == 0 else ">I", pitm, 4)[0]
-    properties_boxes = dict(_boxes(iprp))
-    properties = list(_boxes(properties_boxes.get(b"ipco", b"")))
+    properties_boxes = dict(boxes(iprp))
+    properties = list(boxes(properties_boxes.get(b"ipco", b"")))
     associated = _associations(properties_boxes.get(b"ipma", b"")).get(primary, [])
     own = [properties[i - 1] for i in associated if 0 < i <= len(properties)]
     colours = [body for kind, body in own if kind == b"colr"] or [

@@ -151,14 +151,23 @@ def d50_primaries(red: XY, green: XY, blue: XY, white: XY) -> tuple[XYZ, XYZ, XY
 
 @functools.cache
 def cicp_profile(primaries: int, transfer: int) -> bytes | None:
-    """Return the profile H.273's ``primaries`` and ``transfer`` code points mean, or None.
+    """Return the profile H.273's ``primaries`` and ``transfer`` code points mean.
 
-    None for a pair this module does not know (HDR's PQ and HLG among them), and for sRGB's
-    own (primaries 1 or 2 with an sRGB-like curve), which needs no profile.
+    None for sRGB's own (primaries 1 or 2 with an sRGB-like curve), which needs no profile.
+
+    Raises
+    ------
+    ValueError
+        A pair this module has no profile for (HDR's PQ and HLG among them); the message
+        names the codes: "H.273 primaries 9, transfer 16 (HDR, which is read without tone
+        mapping)".
     """
     space = CICP_PRIMARIES.get(1 if primaries == 2 else primaries)
     curve = CICP_CURVES.get(transfer)
-    if space is None or curve is None or (space[0] == "BT.709" and curve[0] == "sRGB"):
+    if space is None or curve is None:
+        hdr = " (HDR, which is read without tone mapping)" if transfer in (16, 18) else ""
+        raise ValueError(f"H.273 primaries {primaries}, transfer {transfer}{hdr}")
+    if space[0] == "BT.709" and curve[0] == "sRGB":
         return None
     name, red, green, blue, white = space
     return rgb_profile(f"{name} with {curve[0]} curve (H.273 {primaries}/{transfer})",
