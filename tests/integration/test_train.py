@@ -60,9 +60,25 @@ def test_two_epochs_lower_the_loss_log_every_epoch_and_register_a_loadable_model
     assert np.allclose(loaded.predict(x, verbose=0), before, atol=1e-6)
 
 
-def test_texture_and_effnet_train_and_register(dataset):
-    config = load_config("demo", TINY)
-    texture = train_branch(dataset, "texture", config, progress=False)
+def test_texture_and_effnet_from_a_local_weights_file_train_and_register(dataset, tmp_path):
+    import hashlib
+
+    import keras
+
+    from mediumnet.backbones.effnet import BACKBONE, build_backbone
+
+    source = build_backbone("B0", 32, weights=None)
+    rng = np.random.default_rng(0)
+    norms = [layer.name for layer in source.layers
+             if isinstance(layer, keras.layers.BatchNormalization)]
+    for name in norms:  # statistics no fresh model has: only the file can put them there
+        layer = source.get_layer(name)
+        layer.set_weights([rng.uniform(0.5, 1.5, w.shape).astype("float32")
+                           for w in layer.get_weights()])
+    path = tmp_path / "start.weights.h5"
+    source.save_weights(str(path))
+    texture = train_branch(dataset, "texture", load_config("demo", TINY), progress=False)
+    config = load_config("demo", [*TINY, "effnet.variant=B0", f"effnet.weights={path}"])
     effnet = train_branch(dataset, "effnet", config, progress=False)
     assert texture.version and effnet.version
     metrics = mlflow.get_run(texture.run_id).data.metrics
@@ -70,6 +86,15 @@ def test_texture_and_effnet_train_and_register(dataset):
     children = mlflow.search_runs(experiment_names=["mediumnet"],
                                   filter_string=f"tags.mlflow.parentRunId = '{effnet.run_id}'")
     assert sorted(children["params.stage"]) == ["1", "2", "3"]
+    params = mlflow.get_run(effnet.run_id).data.params
+    assert params["start_weights"] == str(path)
+    assert params["start_weights_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    # BatchNormalization stays frozen in every stage: after all three, it is still the file's.
+    trained = mlflow.keras.load_model(effnet.model_uri).get_layer(BACKBONE)
+    for name in norms:
+        assert all(np.array_equal(a, b) for a, b in zip(
+            source.get_layer(name).get_weights(), trained.get_layer(name).get_weights(),
+            strict=True)), name
 
 
 @pytest.mark.parametrize("suffix", [".weights.h5", ".h5", ".keras"])
@@ -99,36 +124,6 @@ def test_local_backbone_weights_load_in_every_keras_format(tmp_path, suffix):
     kernels = [i for i, w in enumerate(source.get_weights()) if w.ndim == 4]
     assert not np.array_equal(fresh.get_weights()[kernels[0]], source.get_weights()[kernels[0]])
     assert isinstance(loaded, keras.Model)
-
-
-def test_effnet_training_starts_from_a_local_weights_file_and_records_it(dataset, tmp_path):
-    import hashlib
-
-    import keras
-
-    from mediumnet.backbones.effnet import BACKBONE, build_backbone
-
-    source = build_backbone("B0", 32, weights=None)
-    rng = np.random.default_rng(0)
-    norms = [layer.name for layer in source.layers
-             if isinstance(layer, keras.layers.BatchNormalization)]
-    for name in norms:  # statistics no fresh model has: only the file can put them there
-        layer = source.get_layer(name)
-        layer.set_weights([rng.uniform(0.5, 1.5, w.shape).astype("float32")
-                           for w in layer.get_weights()])
-    path = tmp_path / "start.weights.h5"
-    source.save_weights(str(path))
-    config = load_config("demo", [*TINY, "effnet.variant=B0", f"effnet.weights={path}"])
-    result = train_branch(dataset, "effnet", config, progress=False)
-    params = mlflow.get_run(result.run_id).data.params
-    assert params["start_weights"] == str(path)
-    assert params["start_weights_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
-    # BatchNormalization stays frozen in every stage: after all three, it is still the file's.
-    trained = mlflow.keras.load_model(result.model_uri).get_layer(BACKBONE)
-    for name in norms:
-        assert all(np.array_equal(a, b) for a, b in zip(
-            source.get_layer(name).get_weights(), trained.get_layer(name).get_weights(),
-            strict=True)), name
 
 
 def test_texture_tiles_through_an_effnet_backbone(dataset):
