@@ -14,22 +14,17 @@ import numpy as np
 
 from mediumnet.data.icc import (
     D50,
+    SRGB_CURVE,
     adobe_rgb_profile,
     description_tag,
-    gamma_tag,
+    grey_profile,
     icc_profile,
+    parametric_curve_tag,
     rgb_profile,
     s15_fixed16,
     text_tag,
     xyz_tag,
 )
-
-
-def grey_profile(name: str, gamma: float) -> bytes:
-    """Return a grey display profile with a pure gamma curve."""
-    return icc_profile(b"mntr", b"GRAY", b"XYZ ", [
-        (b"desc", description_tag(name)), (b"cprt", text_tag("test profile")),
-        (b"wtpt", xyz_tag(*D50)), (b"kTRC", gamma_tag(gamma))])
 
 
 def cmyk_profile(name: str, black_weight: float, grid: int = 5) -> bytes:
@@ -62,6 +57,11 @@ ADOBE_RGB = adobe_rgb_profile()
 PROPHOTO_RGB = rgb_profile("ProPhoto RGB compatible", (0.7977, 0.2880, 0.0),
                            (0.1352, 0.7119, 0.0), (0.0313, 0.0001, 0.8249), 1.8)
 """ProPhoto RGB (ROMM): the widest space in common use, a camera raw converter's default."""
+DISPLAY_P3 = rgb_profile("Display P3 (Apple's published D50 primaries)",
+                         (0.515102, 0.241196, -0.001050), (0.291965, 0.692239, 0.041882),
+                         (0.157153, 0.066574, 0.784378), parametric_curve_tag(SRGB_CURVE))
+"""Display P3 as Apple's profile states it: an iPhone's colour space, written independently of
+the H.273 code points mediumnet reads."""
 GREY_GAMMA_18 = grey_profile("Gray Gamma 1.8", 1.8)
 """A grey scan's profile with a gamma far from sRGB's."""
 CMYK_HALF_BLACK = cmyk_profile("CMYK half black", 0.5)

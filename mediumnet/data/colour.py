@@ -20,7 +20,8 @@ JPEG that embeds no profile but says so in EXIF is read as Adobe RGB (1998)
 (:mod:`mediumnet.data.icc` writes the profile). A JPEG 2000 master's profile, which Pillow does
 not read, is taken from the file's colour specification box, and a HEIF or AVIF file that
 names its colours by H.273 code points alone (a Display P3 photograph) is given the profile
-they mean (:func:`with_file_profile`).
+they mean, as is a PNG that names them by its chunks (a linear gAMA, other primaries in cHRM,
+codes in cICP; :mod:`mediumnet.data.png`), all in :func:`with_file_profile`.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ import numpy as np
 from mediumnet.data.boxes import boxes, top_level_box
 from mediumnet.data.heif import HEIF_FORMATS, cicp_colour
 from mediumnet.data.icc import adobe_rgb_profile, cicp_profile
+from mediumnet.data.png import chunk_profile, png_cicp, usable_chunks
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
@@ -237,44 +239,60 @@ def _colour_box_profile(jp2h: bytes) -> bytes | None:
     return None
 
 
+def image_name(source: object) -> str:
+    """Return how messages name an image given as a path, a file's bytes or a PIL image."""
+    if isinstance(source, str | os.PathLike):
+        return str(source)
+    if isinstance(source, bytes | bytearray):
+        return f"<{len(source)} bytes>"
+    return getattr(source, "filename", "") or "<PIL image>"
+
+
 def with_file_profile(im: PILImage.Image, source: object) -> PILImage.Image:
-    """Return ``im``, given the colour profile its file's container holds but Pillow misses.
+    """Return ``im``, given the colour profile its file names but Pillow does not apply.
 
     A JPEG 2000 file's colour specification box (:func:`jp2_icc_profile`); a HEIF or AVIF
     file's H.273 colour codes (:func:`~mediumnet.data.heif.cicp_colour`), as the profile they
     mean (:func:`~mediumnet.data.icc.cicp_profile`; codes of no profile, such as HDR's, are
-    named in one warning and the pixels read as sRGB). ``source`` is what ``im`` was opened
-    from: a path or the file's bytes (a PIL image's own file name serves otherwise). Any other
-    format, a file with an ICC profile Pillow read, or a file that cannot be read again,
-    leaves ``im`` as it is.
+    named in one warning and the pixels read as sRGB); a PNG's colour chunks
+    (:func:`_with_png_profile`). ``source`` is what ``im`` was opened from: a path or the
+    file's bytes (a PIL image's own file name serves otherwise). Any other format, a file with
+    an ICC profile Pillow read (a PNG's ``cICP`` chunk overrides it), or a file that cannot be
+    read again, leaves ``im`` as it is.
     """
+    if im.format == "PNG":
+        return _with_png_profile(im, source)
     if im.format not in ("JPEG2000", *HEIF_FORMATS) or im.info.get("icc_profile"):
         return im
-    read = jp2_icc_profile if im.format == "JPEG2000" else _cicp_profile
-    try:
-        if isinstance(source, bytes | bytearray):
-            profile = read(io.BytesIO(source))
-        else:
-            path = source if isinstance(source, str | os.PathLike) else getattr(im, "filename", "")
-            if not path:
-                return im
-            with open(path, "rb") as fp:
-                profile = read(fp)
-    except OSError:   # gone since it was opened
-        return im
+    if im.format == "JPEG2000":
+        profile = _read_file(im, source, jp2_icc_profile)
+    else:
+        codes = _read_file(im, source, cicp_colour)
+        profile = None if codes is None else _codes_profile(codes, image_name(source or im))
     if profile:
         im.info["icc_profile"] = profile
     return im
 
 
-def _cicp_profile(fp: BinaryIO) -> bytes | None:
-    """Return the profile a HEIF or AVIF file's colour codes mean; None for sRGB's or none.
+def _read_file(im: PILImage.Image, source: object, read):
+    """Return ``read(fp)`` of the file ``im`` was opened from; None when it cannot be read."""
+    try:
+        if isinstance(source, bytes | bytearray):
+            return read(io.BytesIO(source))
+        path = source if isinstance(source, str | os.PathLike) else getattr(im, "filename", "")
+        if not path:
+            return None
+        with open(path, "rb") as fp:
+            return read(fp)
+    except OSError:   # gone since it was opened
+        return None
+
+
+def _codes_profile(codes: tuple[int, int], name: str) -> bytes | None:
+    """Return the profile H.273 colour codes mean; None for sRGB's.
 
     Codes of no profile are named in one warning per pair, and give None.
     """
-    codes = cicp_colour(fp)
-    if codes is None:
-        return None
     try:
         return cicp_profile(*codes)
     except ValueError as exc:
@@ -283,5 +301,39 @@ def _cicp_profile(fp: BinaryIO) -> bytes | None:
             _WARNED.add(key)
             log.warning("%s: its colour codes (%s) name no space mediumnet converts; the "
                         "pixels are read as sRGB (so are those of any other image with these "
-                        "codes)", getattr(fp, "name", "<image>"), exc)
+                        "codes)", name, exc)
         return None
+
+
+def _with_png_profile(im: PILImage.Image, source: object) -> PILImage.Image:
+    """Return a PNG's ``im``, given the profile its colour chunks mean (:mod:`~mediumnet.data.png`).
+
+    A ``cICP`` chunk comes first: its codes' profile replaces any embedded one (none for
+    sRGB's codes, or for codes of no profile, which are named in a warning). Then an embedded
+    profile or an ``sRGB`` chunk stands; without either, ``gAMA`` and ``cHRM`` give the
+    profile they mean. A chunk whose values are no colour space is named in one warning and
+    left out.
+    """
+    name = image_name(source or im)
+    codes = _read_file(im, source, png_cicp)
+    if codes is not None:
+        im.info.pop("icc_profile", None)
+        if profile := _codes_profile(codes, name):
+            im.info["icc_profile"] = profile
+        return im
+    if im.info.get("icc_profile") or "srgb" in im.info:
+        return im
+    gamma, chromaticity = im.info.get("gamma"), im.info.get("chromaticity")
+    if gamma is None and chromaticity is None:
+        return im
+    gamma, chromaticity, problems = usable_chunks(gamma, chromaticity)
+    for problem in problems:
+        key = b"png " + problem.encode()
+        if key not in _WARNED:
+            _WARNED.add(key)
+            log.warning("%s: %s, so it is left out (so it is in any other image with this "
+                        "chunk)", name, problem)
+    profile = chunk_profile(gamma, chromaticity, grey=_profile_mode(im) == "L")
+    if profile:
+        im.info["icc_profile"] = profile
+    return im

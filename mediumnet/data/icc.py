@@ -6,9 +6,10 @@ XYZ profiles; :func:`adobe_rgb_profile` is the Adobe RGB (1998) profile such a f
 a matrix/TRC profile from the published D50-adapted primaries and gamma 563/256. A HEIF or
 AVIF file may name its space by code points alone (ITU-T H.273: an ``nclx`` colour box, such
 as Display P3 with sRGB's curve); :func:`cicp_profile` writes the profile those codes mean,
-its primaries adapted from their white to D50 by Bradford's transform, as ICC prescribes. The
-writer follows the ICC v2 layout: a 128-byte header, the tag table, then the tags, each aligned
-on four bytes.
+its primaries adapted from their white to D50 by Bradford's transform, as ICC prescribes; a
+PNG's gAMA and cHRM chunks are written so too (:mod:`mediumnet.data.png`, an RGB or a grey
+profile). The writer follows the ICC v2 layout: a 128-byte header, the tag table, then the
+tags, each aligned on four bytes.
 """
 
 from __future__ import annotations
@@ -123,6 +124,17 @@ def rgb_profile(name: str, red: XYZ, green: XYZ, blue: XYZ, gamma: float | bytes
         (b"desc", description_tag(name)), (b"cprt", text_tag("No copyright, use freely")),
         (b"wtpt", xyz_tag(*D50)), (b"rXYZ", xyz_tag(*red)), (b"gXYZ", xyz_tag(*green)),
         (b"bXYZ", xyz_tag(*blue)), (b"rTRC", curve), (b"gTRC", curve), (b"bTRC", curve)])
+
+
+def grey_profile(name: str, gamma: float | bytes) -> bytes:
+    """Return a grey display profile: D50 white and one curve.
+
+    ``gamma`` is a pure gamma, or a curve tag already written (:func:`parametric_curve_tag`).
+    """
+    curve = gamma if isinstance(gamma, bytes) else gamma_tag(gamma)
+    return icc_profile(b"mntr", b"GRAY", b"XYZ ", [
+        (b"desc", description_tag(name)), (b"cprt", text_tag("No copyright, use freely")),
+        (b"wtpt", xyz_tag(*D50)), (b"kTRC", curve)])
 
 
 BRADFORD = np.array([[0.8951, 0.2664, -0.1614], [-0.7502, 1.7135, 0.0367],

@@ -27,6 +27,7 @@ from typing import Literal
 import numpy as np
 
 from mediumnet.data.colour import as_srgb, cmyk_as_srgb, needs_srgb_conversion, with_file_profile
+from mediumnet.data.colour import image_name as _name
 from mediumnet.data.pixels import MAX_PIXELS as MAX_PIXELS  # re-exported: the views' limit
 from mediumnet.data.pixels import TooManyPixelsError, open_within_pixels, within_pixels
 from mediumnet.errors import MediumnetError
@@ -49,14 +50,6 @@ class TileFlags:
     """The image was smaller than a tile on some side and was padded."""
     rejected_blank: int
     """Candidate tiles rejected as almost blank (random mode only)."""
-
-
-def _name(source: object) -> str:
-    if isinstance(source, str | os.PathLike):
-        return str(source)
-    if isinstance(source, bytes | bytearray):
-        return f"<{len(source)} bytes>"
-    return getattr(source, "filename", "") or "<PIL image>"
 
 
 def open_image(source: object):

@@ -22,16 +22,9 @@ from mediumnet.data.icc import (
 )
 from mediumnet.data.images import images_in
 from mediumnet.data.views import composition_view, native_pixels
-from tests.iccprofiles import convert, mean_gap, smooth_work
+from tests.iccprofiles import DISPLAY_P3, convert, mean_gap, smooth_work
 
 WORK = smooth_work(160, 240)   # wider than tall, so a quarter turn shows
-
-DISPLAY_P3 = rgb_profile("Display P3 (Apple's published D50 primaries)",
-                         (0.515102, 0.241196, -0.001050), (0.291965, 0.692239, 0.041882),
-                         (0.157153, 0.066574, 0.784378), parametric_curve_tag(SRGB_CURVE))
-"""Display P3 as Apple's profile states it: an iPhone's colour space, written independently of
-the H.273 code points mediumnet reads."""
-
 
 def heic(pixels, **kw):
     buf = io.BytesIO()
@@ -104,6 +97,7 @@ def test_colour_codes_of_no_known_space_are_named_once_and_read_as_srgb(primarie
         native_pixels(photo)
     warnings = [r.getMessage() for r in caplog.records if "H.273" in r.getMessage()]
     assert len(warnings) == 1 and says in warnings[0], warnings
+    assert warnings[0].startswith(f"<{len(photo)} bytes>: ")   # the file, as every message
 
 
 def test_display_p3_from_its_codes_is_apples_profile_and_srgbs_codes_need_none():
