@@ -1,0 +1,158 @@
+"""How mediumnet reads real works kept as PNGs that name their colours by chunks, not a profile.
+
+    .venv/bin/python bench/png_colour_chunks.py FOLDER [--limit 60] [--seed 0]
+
+Up to ``--limit`` images of FOLDER (any files mediumnet reads, found as ``harvest folder``
+finds them; a random draw of ``--seed`` when there are more) are written again as PNGs, each
+in every way a PNG names its space without an ICC profile:
+
+- linear light, gAMA 1.0 (a scientific camera's or a raw converter's linear export);
+- gamma 1.8, gAMA 0.55556 (a Mac of before 2009);
+- Adobe RGB (1998) by gAMA 1/2.2 and Adobe's primaries in cHRM;
+- Display P3 by a cICP chunk (PNG's third edition; H.273 codes 12 and 13);
+- sRGB by gAMA 1/2.2 and sRGB's primaries in cHRM, as ImageMagick and GIMP write it.
+
+The pixels are the work's sRGB pixels taken into each space (the curves in floating point,
+the primaries by LittleCMS), rounded to 8 bits. Each file is decoded as every branch decodes
+it (:func:`mediumnet.data.views.native_pixels`) and as a reader that ignores the chunks does
+(Pillow's ``convert("RGB")``). The table gives, per space, the mean grey-level gap of each
+decode from the sRGB work (the mean over images, and the worst image), and milliseconds per
+decode by mediumnet beside the sRGB PNG's; all in one run.
+"""
+
+import argparse
+import io
+import struct
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from mediumnet.console import quiet  # noqa: E402
+
+SRGB_CHRM = (0.3127, 0.3290, 0.64, 0.33, 0.30, 0.60, 0.15, 0.06)
+ADOBE_CHRM = (0.3127, 0.3290, 0.64, 0.33, 0.21, 0.71, 0.15, 0.06)
+"""White, red, green, blue (x, y): sRGB's and Adobe RGB (1998)'s, as a cHRM chunk holds them."""
+
+
+def gama(file_gamma: float) -> tuple[bytes, bytes]:
+    """Return a gAMA chunk of ``file_gamma`` (the encoding exponent)."""
+    return b"gAMA", struct.pack(">I", round(file_gamma * 100000))
+
+
+def chrm(values: tuple[float, ...]) -> tuple[bytes, bytes]:
+    """Return a cHRM chunk of eight chromaticities."""
+    return b"cHRM", struct.pack(">8I", *(round(v * 100000) for v in values))
+
+
+def srgb_to_linear(work: np.ndarray) -> np.ndarray:
+    """Return sRGB pixels (uint8) as linear light in [0, 1]."""
+    v = work / 255.0
+    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+
+
+def to_8bit(values: np.ndarray) -> np.ndarray:
+    """Return values in [0, 1] as rounded 8-bit pixels."""
+    return np.clip(values * 255 + 0.5, 0, 255).astype(np.uint8)
+
+
+def through_profile(work: np.ndarray, profile: bytes) -> np.ndarray:
+    """Return sRGB pixels as they are written in ``profile``'s RGB space (LittleCMS)."""
+    from PIL import Image, ImageCms
+
+    transform = ImageCms.buildTransform(ImageCms.createProfile("sRGB"),
+                                        ImageCms.ImageCmsProfile(io.BytesIO(profile)),
+                                        "RGB", "RGB")
+    return np.asarray(ImageCms.applyTransform(Image.fromarray(work), transform))
+
+
+def variants(work: np.ndarray) -> dict[str, tuple[np.ndarray, list[tuple[bytes, bytes]]]]:
+    """Return each space's pixels and the chunks that name it, ``sRGB`` (no chunk) first."""
+    from mediumnet.data.icc import adobe_rgb_profile, cicp_profile
+
+    linear = srgb_to_linear(work)
+    return {
+        "sRGB, no chunk": (work, []),
+        "linear, gAMA 1.0": (to_8bit(linear), [gama(1.0)]),
+        "gamma 1.8, gAMA": (to_8bit(linear ** (1 / 1.8)), [gama(1 / 1.8)]),
+        "Adobe RGB, gAMA+cHRM": (through_profile(work, adobe_rgb_profile()),
+                                 [gama(256 / 563), chrm(ADOBE_CHRM)]),
+        "Display P3, cICP": (through_profile(work, cicp_profile(12, 13)),
+                             [(b"cICP", bytes([12, 13, 0, 1]))]),
+        "sRGB, gAMA+cHRM": (work, [gama(1 / 2.2), chrm(SRGB_CHRM)]),
+    }
+
+
+def png_bytes(pixels: np.ndarray, chunks: list[tuple[bytes, bytes]]) -> bytes:
+    """Return ``pixels`` as a PNG file holding ``chunks`` before its image data."""
+    from PIL import Image, PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    for kind, data in chunks:
+        info.add(kind, data)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "PNG", pnginfo=info)
+    return buffer.getvalue()
+
+
+def gap(a: np.ndarray, b: np.ndarray) -> float:
+    """Return the mean absolute grey-level difference of two pixel arrays."""
+    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--limit", type=int, default=60)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    quiet()
+    from PIL import Image
+
+    from mediumnet.data.images import images_in
+    from mediumnet.data.views import ImageError, native_pixels
+    from mediumnet.errors import MediumnetError
+
+    try:
+        files = images_in(args.folder)
+    except MediumnetError as exc:
+        sys.exit(str(exc))
+    if len(files) > args.limit:
+        chosen = np.random.default_rng(args.seed).choice(len(files), args.limit, replace=False)
+        files = [files[i] for i in sorted(chosen)]
+    gaps: dict[str, list[tuple[float, float]]] = {}
+    seconds: dict[str, float] = {}
+    for path in files:
+        try:
+            work = native_pixels(path)
+        except ImageError as exc:
+            print(f"skipped: {exc}")
+            continue
+        for name, (pixels, chunks) in variants(work).items():
+            data = png_bytes(pixels, chunks)
+            started = time.perf_counter()
+            read = native_pixels(data)
+            seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - started
+            blind = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+            gaps.setdefault(name, []).append((gap(read, work), gap(blind, work)))
+    count = len(next(iter(gaps.values()), []))
+    if not count:
+        sys.exit(f"{args.folder}: no image could be read")
+    print(f"{count} works of {args.folder} as PNG files; gap: mean grey-level difference from "
+          "the work's sRGB pixels (mean over works, worst work); mediumnet: decoded as the "
+          "branches see it; ignoring chunks: Pillow's convert('RGB'); ms: per decode by "
+          "mediumnet")
+    width = max(map(len, gaps))
+    print(f"{'space':<{width}} {'mediumnet':>9} {'worst':>6} {'ignoring chunks':>15} "
+          f"{'worst':>6} {'ms':>6}")
+    for name, pairs in gaps.items():
+        read, blind = np.array(pairs).T
+        print(f"{name:<{width}} {read.mean():9.2f} {read.max():6.2f} {blind.mean():15.2f} "
+              f"{blind.max():6.2f} {seconds[name] / count * 1000:6.1f}")
+
+
+if __name__ == "__main__":
+    main()
