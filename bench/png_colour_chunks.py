@@ -31,6 +31,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from colour_profile_files import gap  # noqa: E402  (bench/ is on the path when run)
+
 from mediumnet.console import quiet  # noqa: E402
 
 SRGB_CHRM = (0.3127, 0.3290, 0.64, 0.33, 0.30, 0.60, 0.15, 0.06)
@@ -96,11 +98,6 @@ def png_bytes(pixels: np.ndarray, chunks: list[tuple[bytes, bytes]]) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, "PNG", pnginfo=info)
     return buffer.getvalue()
-
-
-def gap(a: np.ndarray, b: np.ndarray) -> float:
-    """Return the mean absolute grey-level difference of two pixel arrays."""
-    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
 
 
 def main() -> None:

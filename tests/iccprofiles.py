@@ -110,6 +110,19 @@ def smooth_work(height: int = 240, width: int = 320) -> np.ndarray:
     return work
 
 
+def grey_ramp(bits: int) -> np.ndarray:
+    """Return 8 rows of every grey level, as 8-bit pixels or as 16-bit (each level x 257)."""
+    ramp = np.repeat(np.arange(256, dtype=np.uint8)[None], 8, axis=0)
+    return ramp.astype(np.uint16) * 257 if bits == 16 else ramp
+
+
+def ramp_through_gamma(gamma: float) -> np.ndarray:
+    """Return the sRGB levels (0-255, float) of grey levels 0-255 encoded with a pure ``gamma``."""
+    linear = (np.arange(256) / 255) ** gamma
+    return 255 * np.where(linear <= 0.0031308, 12.92 * linear,
+                          1.055 * linear ** (1 / 2.4) - 0.055)
+
+
 def mean_gap(a: np.ndarray, b: np.ndarray) -> float:
     """Return the mean absolute grey-level difference of two uint8 pixel arrays."""
     return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())

@@ -75,6 +75,14 @@ def parametric_curve_tag(parameters: tuple[float, ...]) -> bytes:
             + b"".join(s15_fixed16(value) for value in parameters))
 
 
+def curve_tag(gamma: float | bytes) -> bytes:
+    """Return ``gamma`` as a curve tag: a pure gamma written, or a tag already written.
+
+    A tag already written (:func:`parametric_curve_tag`) is returned as it is.
+    """
+    return gamma if isinstance(gamma, bytes) else gamma_tag(gamma)
+
+
 def description_tag(name: str) -> bytes:
     """Return an ICC v2 textDescriptionType tag (ASCII only)."""
     text = name.encode("ascii") + b"\0"
@@ -117,9 +125,9 @@ def icc_profile(device_class: bytes, space: bytes, pcs: bytes,
 def rgb_profile(name: str, red: XYZ, green: XYZ, blue: XYZ, gamma: float | bytes) -> bytes:
     """Return a matrix/TRC RGB display profile: D50-adapted primaries and one curve.
 
-    ``gamma`` is a pure gamma, or a curve tag already written (:func:`parametric_curve_tag`).
+    ``gamma`` is a pure gamma, or a curve tag already written (:func:`curve_tag`).
     """
-    curve = gamma if isinstance(gamma, bytes) else gamma_tag(gamma)
+    curve = curve_tag(gamma)
     return icc_profile(b"mntr", b"RGB ", b"XYZ ", [
         (b"desc", description_tag(name)), (b"cprt", text_tag("No copyright, use freely")),
         (b"wtpt", xyz_tag(*D50)), (b"rXYZ", xyz_tag(*red)), (b"gXYZ", xyz_tag(*green)),
@@ -129,12 +137,11 @@ def rgb_profile(name: str, red: XYZ, green: XYZ, blue: XYZ, gamma: float | bytes
 def grey_profile(name: str, gamma: float | bytes) -> bytes:
     """Return a grey display profile: D50 white and one curve.
 
-    ``gamma`` is a pure gamma, or a curve tag already written (:func:`parametric_curve_tag`).
+    ``gamma`` is a pure gamma, or a curve tag already written (:func:`curve_tag`).
     """
-    curve = gamma if isinstance(gamma, bytes) else gamma_tag(gamma)
     return icc_profile(b"mntr", b"GRAY", b"XYZ ", [
         (b"desc", description_tag(name)), (b"cprt", text_tag("No copyright, use freely")),
-        (b"wtpt", xyz_tag(*D50)), (b"kTRC", curve)])
+        (b"wtpt", xyz_tag(*D50)), (b"kTRC", curve_tag(gamma))])
 
 
 BRADFORD = np.array([[0.8951, 0.2664, -0.1614], [-0.7502, 1.7135, 0.0367],

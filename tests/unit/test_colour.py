@@ -16,8 +16,10 @@ from tests.iccprofiles import (
     GREY_GAMMA_18,
     PROPHOTO_RGB,
     convert,
+    grey_ramp,
     jp2_with_profile,
     mean_gap,
+    ramp_through_gamma,
     smooth_work,
 )
 
@@ -137,15 +139,11 @@ def test_an_srgb_tagged_jpeg_gives_the_untagged_pixels_by_the_fast_decoders():
 
 @pytest.mark.parametrize("fmt,bits", [("PNG", 8), ("PNG", 16), ("TIFF", 16)])
 def test_a_grey_scan_is_read_through_its_grey_profile(fmt, bits):
-    ramp = np.repeat(np.arange(256, dtype=np.uint8)[None], 8, axis=0)
-    scan = encode(ramp.astype(np.uint16) * 257 if bits == 16 else ramp, fmt,
-                  icc_profile=GREY_GAMMA_18)
+    scan = encode(grey_ramp(bits), fmt, icc_profile=GREY_GAMMA_18)
     assert Image.open(io.BytesIO(scan)).mode == ("L" if bits == 8 else "I;16")
 
     pixels = native_pixels(scan)
-    linear = (np.arange(256) / 255) ** 1.8
-    srgb = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055)
-    assert np.abs(pixels[4, :, 1].astype(float) - srgb * 255).max() <= 2
+    assert np.abs(pixels[4, :, 1].astype(float) - ramp_through_gamma(1.8)).max() <= 2
     assert (pixels[..., 0] == pixels[..., 2]).all()
     assert pixels[4, 128, 0] > 128 + 15   # read as sRGB, mid grey would stay 128
 

@@ -26,6 +26,7 @@ from tests.iccprofiles import DISPLAY_P3, convert, mean_gap, smooth_work
 
 WORK = smooth_work(160, 240)   # wider than tall, so a quarter turn shows
 
+
 def heic(pixels, **kw):
     buf = io.BytesIO()
     pillow_heif.from_pillow(Image.fromarray(pixels)).save(buf, quality=95, chroma=444, **kw)

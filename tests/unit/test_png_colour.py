@@ -11,7 +11,16 @@ from PIL import Image, PngImagePlugin
 from mediumnet.data.decode import decode
 from mediumnet.data.png import png_cicp
 from mediumnet.data.views import composition_view, native_pixels, texture_tiles
-from tests.iccprofiles import ADOBE_RGB, DISPLAY_P3, PROPHOTO_RGB, convert, mean_gap, smooth_work
+from tests.iccprofiles import (
+    ADOBE_RGB,
+    DISPLAY_P3,
+    PROPHOTO_RGB,
+    convert,
+    grey_ramp,
+    mean_gap,
+    ramp_through_gamma,
+    smooth_work,
+)
 
 WORK = smooth_work(160, 240)
 SRGB_CHRM = (31270, 32900, 64000, 33000, 30000, 60000, 15000, 6000)
@@ -91,15 +100,12 @@ def test_adobe_rgb_named_by_gama_and_chrm_is_read_as_its_icc_profile_reads():
 
 @pytest.mark.parametrize("bits", [8, 16])
 def test_a_grey_png_is_read_through_its_gamma(bits):
-    ramp = np.repeat(np.arange(256, dtype=np.uint8)[None], 8, axis=0)
-    scan = png(ramp.astype(np.uint16) * 257 if bits == 16 else ramp, gama(1 / 1.8),
+    scan = png(grey_ramp(bits), gama(1 / 1.8),
                chrm(ADOBE_CHRM))   # a grey image's cHRM changes nothing
     assert Image.open(io.BytesIO(scan)).mode == ("L" if bits == 8 else "I;16")
 
     pixels = native_pixels(scan)
-    linear = (np.arange(256) / 255) ** 1.8
-    srgb = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055)
-    assert np.abs(pixels[4, :, 1].astype(float) - srgb * 255).max() <= 2
+    assert np.abs(pixels[4, :, 1].astype(float) - ramp_through_gamma(1.8)).max() <= 2
     assert pixels[4, 128, 0] > 128 + 15   # read as sRGB, mid grey would stay 128
 
 
