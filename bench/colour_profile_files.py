@@ -107,7 +107,7 @@ def measure(data: bytes, work: np.ndarray, quality: int) -> dict[str, object]:
                                        renderingIntent=ImageCms.Intent.PERCEPTUAL)
         colours = np.asarray(ImageCms.applyTransform(master, back))
     conversion = profile_conversion(data, mode)
-    action = ("converted" if conversion.transform is not None else
+    action = ("converted" if conversion.needed else
               f"ignored: {conversion.problem}" if conversion.problem else "as sRGB")
     result = {"action": action}
     for fmt, options in (("TIFF", {}), ("JPEG", {"quality": quality})):

@@ -10,13 +10,16 @@ in every way a PNG names its space without an ICC profile:
 - gamma 1.8, gAMA 0.55556 (a Mac of before 2009);
 - Adobe RGB (1998) by gAMA 1/2.2 and Adobe's primaries in cHRM;
 - Display P3 by a cICP chunk (PNG's third edition; H.273 codes 12 and 13);
-- sRGB by gAMA 1/2.2 and sRGB's primaries in cHRM, as ImageMagick and GIMP write it.
+- sRGB by gAMA 1/2.2 and sRGB's primaries in cHRM, as ImageMagick and GIMP write it;
+- the work in grey, linear, gAMA 1.0, as 16-bit and as 8-bit levels (a linear grey scan).
 
 The pixels are the work's sRGB pixels taken into each space (the curves in floating point,
-the primaries by LittleCMS), rounded to 8 bits. Each file is decoded as every branch decodes
-it (:func:`mediumnet.data.views.native_pixels`) and as a reader that ignores the chunks does
-(Pillow's ``convert("RGB")``). The table gives, per space, the mean grey-level gap of each
-decode from the sRGB work (the mean over images, and the worst image), and milliseconds per
+the primaries by LittleCMS), rounded to 8 bits (16 for the 16-bit grey). Each file is decoded
+as every branch decodes it (:func:`mediumnet.data.views.native_pixels`) and as a reader that
+ignores the chunks does (the same pixels in a PNG without them). The table gives, per space,
+the mean grey-level gap of each decode from the sRGB work (its grey for the grey files: the
+mean over images, and the worst image), the mean gap in the work's darkest tenth of light
+(linear below 0.1: the shadows, where a linear file's 8 bits are coarse), and milliseconds per
 decode by mediumnet beside the sRGB PNG's; all in one run.
 """
 
@@ -71,20 +74,34 @@ def through_profile(work: np.ndarray, profile: bytes) -> np.ndarray:
     return np.asarray(ImageCms.applyTransform(Image.fromarray(work), transform))
 
 
-def variants(work: np.ndarray) -> dict[str, tuple[np.ndarray, list[tuple[bytes, bytes]]]]:
-    """Return each space's pixels and the chunks that name it, ``sRGB`` (no chunk) first."""
+Variant = tuple[np.ndarray, list[tuple[bytes, bytes]], np.ndarray]
+
+
+def variants(work: np.ndarray) -> dict[str, Variant]:
+    """Return each space's pixels, the chunks that name it and the sRGB pixels it shows.
+
+    ``sRGB`` (no chunk) first; the grey files show the work's grey (Pillow's ``L``).
+    """
+    from PIL import Image
+
     from mediumnet.data.icc import adobe_rgb_profile, cicp_profile
 
     linear = srgb_to_linear(work)
+    grey = np.asarray(Image.fromarray(work).convert("L"))
+    grey_linear = srgb_to_linear(grey)
+    grey_work = np.repeat(grey[..., None], 3, axis=2)
     return {
-        "sRGB, no chunk": (work, []),
-        "linear, gAMA 1.0": (to_8bit(linear), [gama(1.0)]),
-        "gamma 1.8, gAMA": (to_8bit(linear ** (1 / 1.8)), [gama(1 / 1.8)]),
+        "sRGB, no chunk": (work, [], work),
+        "linear, gAMA 1.0": (to_8bit(linear), [gama(1.0)], work),
+        "gamma 1.8, gAMA": (to_8bit(linear ** (1 / 1.8)), [gama(1 / 1.8)], work),
         "Adobe RGB, gAMA+cHRM": (through_profile(work, adobe_rgb_profile()),
-                                 [gama(256 / 563), chrm(ADOBE_CHRM)]),
+                                 [gama(256 / 563), chrm(ADOBE_CHRM)], work),
         "Display P3, cICP": (through_profile(work, cicp_profile(12, 13)),
-                             [(b"cICP", bytes([12, 13, 0, 1]))]),
-        "sRGB, gAMA+cHRM": (work, [gama(1 / 2.2), chrm(SRGB_CHRM)]),
+                             [(b"cICP", bytes([12, 13, 0, 1]))], work),
+        "sRGB, gAMA+cHRM": (work, [gama(1 / 2.2), chrm(SRGB_CHRM)], work),
+        "grey linear 16-bit, gAMA": ((grey_linear * 65535).round().astype(np.uint16),
+                                     [gama(1.0)], grey_work),
+        "grey linear 8-bit, gAMA": (to_8bit(grey_linear), [gama(1.0)], grey_work),
     }
 
 
@@ -107,7 +124,6 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     quiet()
-    from PIL import Image
 
     from mediumnet.data.images import images_in
     from mediumnet.data.views import ImageError, native_pixels
@@ -120,7 +136,7 @@ def main() -> None:
     if len(files) > args.limit:
         chosen = np.random.default_rng(args.seed).choice(len(files), args.limit, replace=False)
         files = [files[i] for i in sorted(chosen)]
-    gaps: dict[str, list[tuple[float, float]]] = {}
+    gaps: dict[str, list[tuple[float, float, float, float]]] = {}
     seconds: dict[str, float] = {}
     for path in files:
         try:
@@ -128,27 +144,31 @@ def main() -> None:
         except ImageError as exc:
             print(f"skipped: {exc}")
             continue
-        for name, (pixels, chunks) in variants(work).items():
+        for name, (pixels, chunks, shown) in variants(work).items():
             data = png_bytes(pixels, chunks)
             started = time.perf_counter()
             read = native_pixels(data)
             seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - started
-            blind = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
-            gaps.setdefault(name, []).append((gap(read, work), gap(blind, work)))
+            blind = native_pixels(png_bytes(pixels, []))
+            dark = srgb_to_linear(shown) < 0.1
+            gaps.setdefault(name, []).append((
+                gap(read, shown), gap(read[dark], shown[dark]) if dark.any() else np.nan,
+                gap(blind, shown), gap(blind[dark], shown[dark]) if dark.any() else np.nan))
     count = len(next(iter(gaps.values()), []))
     if not count:
         sys.exit(f"{args.folder}: no image could be read")
     print(f"{count} works of {args.folder} as PNG files; gap: mean grey-level difference from "
-          "the work's sRGB pixels (mean over works, worst work); mediumnet: decoded as the "
-          "branches see it; ignoring chunks: Pillow's convert('RGB'); ms: per decode by "
-          "mediumnet")
+          "the work's sRGB pixels (mean over works, worst work; shadows: where the work's "
+          "light is below 0.1 linear); mediumnet: decoded as the branches see it; ignoring "
+          "chunks: the same pixels without them; ms: per decode by mediumnet")
     width = max(map(len, gaps))
-    print(f"{'space':<{width}} {'mediumnet':>9} {'worst':>6} {'ignoring chunks':>15} "
-          f"{'worst':>6} {'ms':>6}")
-    for name, pairs in gaps.items():
-        read, blind = np.array(pairs).T
-        print(f"{name:<{width}} {read.mean():9.2f} {read.max():6.2f} {blind.mean():15.2f} "
-              f"{blind.max():6.2f} {seconds[name] / count * 1000:6.1f}")
+    print(f"{'space':<{width}} {'mediumnet':>9} {'worst':>6} {'shadows':>7} "
+          f"{'ignoring chunks':>15} {'worst':>6} {'shadows':>7} {'ms':>6}")
+    for name, rows in gaps.items():
+        read, read_dark, blind, blind_dark = np.array(rows).T
+        print(f"{name:<{width}} {read.mean():9.2f} {read.max():6.2f} "
+              f"{np.nanmean(read_dark):7.2f} {blind.mean():15.2f} {blind.max():6.2f} "
+              f"{np.nanmean(blind_dark):7.2f} {seconds[name] / count * 1000:6.1f}")
 
 
 if __name__ == "__main__":

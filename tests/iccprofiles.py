@@ -64,6 +64,8 @@ DISPLAY_P3 = rgb_profile("Display P3 (Apple's published D50 primaries)",
 the H.273 code points mediumnet reads."""
 GREY_GAMMA_18 = grey_profile("Gray Gamma 1.8", 1.8)
 """A grey scan's profile with a gamma far from sRGB's."""
+GREY_LINEAR = grey_profile("Gray Gamma 1.0", 1.0)
+"""A linear grey scan's profile (Photoshop's "Gray Gamma 1.0"; a scientific camera's export)."""
 CMYK_HALF_BLACK = cmyk_profile("CMYK half black", 0.5)
 """A CMYK profile whose full black is mid grey."""
 
@@ -116,11 +118,15 @@ def grey_ramp(bits: int) -> np.ndarray:
     return ramp.astype(np.uint16) * 257 if bits == 16 else ramp
 
 
+def srgb_levels(linear: np.ndarray) -> np.ndarray:
+    """Return the sRGB levels (0-255, float) of linear light values in [0, 1]."""
+    return 255 * np.where(linear <= 0.0031308, 12.92 * linear,
+                          1.055 * np.maximum(linear, 0) ** (1 / 2.4) - 0.055)
+
+
 def ramp_through_gamma(gamma: float) -> np.ndarray:
     """Return the sRGB levels (0-255, float) of grey levels 0-255 encoded with a pure ``gamma``."""
-    linear = (np.arange(256) / 255) ** gamma
-    return 255 * np.where(linear <= 0.0031308, 12.92 * linear,
-                          1.055 * linear ** (1 / 2.4) - 0.055)
+    return srgb_levels((np.arange(256) / 255) ** gamma)
 
 
 def mean_gap(a: np.ndarray, b: np.ndarray) -> float:

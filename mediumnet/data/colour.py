@@ -14,8 +14,9 @@ file. Everything else goes through LittleCMS (Pillow's ``ImageCms``, perceptual 
 profile with a perceptual table uses it and a matrix profile converts colorimetrically). A
 profile that cannot be read, or that does not fit the image (an RGB profile in a greyscale
 file), is ignored with a warning and the pixels are read as sRGB, as an untagged file's are; so
-is every profile under a Pillow built without LittleCMS. A 16-bit greyscale scan goes through
-its grey profile as 8-bit grey (LittleCMS is given 8-bit pixels only). A camera's Adobe RGB
+is every profile under a Pillow built without LittleCMS. A grey scan goes through its grey
+profile level by level (:func:`grey_as_srgb`), a 16-bit scan's 65536 levels before they become 8
+bits, so the deep shadows of a linear scan keep their steps. A camera's Adobe RGB
 JPEG that embeds no profile but says so in EXIF is read as Adobe RGB (1998)
 (:mod:`mediumnet.data.icc` writes the profile). A JPEG 2000 master's profile, which Pillow does
 not read, is taken from the file's colour specification box, and a HEIF or AVIF file that
@@ -58,7 +59,7 @@ EXIF_COLOUR_SPACE, INTEROP_INDEX, UNCALIBRATED = 0xA001, 0x0001, 0xFFFF
 _PROFILE_SPACES = {"RGB": ("RGB", "RGBA", "P", "PA"),
                    "GRAY": ("L", "LA", "La", "1", "I;16", "I;16L", "I;16B", "I;16N"),
                    "CMYK": ("CMYK",)}
-"""The image modes each colour space of a profile fits (16-bit grey is converted as 8-bit)."""
+"""The image modes each colour space of a profile fits."""
 
 
 JP2_SIGNATURE = b"\x00\x00\x00\x0cjP  \r\n\x87\n"
@@ -70,19 +71,29 @@ _WARNED: set[bytes] = set()
 
 @dataclass(frozen=True)
 class ProfileConversion:
-    """What an embedded profile asks for: a transform to sRGB, or why it is ignored.
+    """What an embedded profile asks for: a conversion to sRGB, or why it is ignored.
 
     Attributes
     ----------
     transform : ImageCms.ImageCmsTransform or None
-        The conversion to sRGB; None when none is needed or it cannot be made.
+        An RGB or CMYK profile's conversion to sRGB; None when none is needed, it cannot be
+        made, or the profile is a grey one.
+    grey_levels : numpy.ndarray or None
+        A grey profile's conversion: the sRGB pixels ``(65536, 3)`` uint8 of every 16-bit grey
+        level (an 8-bit level ``v`` is ``257 * v``); None when none is needed.
     problem : str
         Why the profile is ignored (it cannot be read, it does not fit the pixels, no
         LittleCMS); empty when it is used, or renders as sRGB already.
     """
 
     transform: object | None = None
+    grey_levels: np.ndarray | None = None
     problem: str = ""
+
+    @property
+    def needed(self) -> bool:
+        """Whether the pixels are to be converted (the profile is used, not sRGB already)."""
+        return self.transform is not None or self.grey_levels is not None
 
 
 @functools.lru_cache(maxsize=64)
@@ -107,25 +118,47 @@ def profile_conversion(profile_bytes: bytes, mode: str) -> ProfileConversion:
         if mode != {"GRAY": "L"}.get(space, space):
             return ProfileConversion(problem=f"its colour profile ({_description(profile)}) "
                                              f"is for {space or 'unknown'} pixels, not {mode}")
-        # One transform serves every thread (the view cache decodes in threads): LittleCMS's
-        # one-pixel cache is not thread-safe, hence NOCACHE.
-        transform = ImageCms.buildTransform(
-            profile, ImageCms.createProfile("sRGB"), mode, "RGB",
-            renderingIntent=ImageCms.Intent.PERCEPTUAL, flags=ImageCms.Flags.NOCACHE)
+        if mode == "L":
+            grey_levels = _grey_levels(profile)
+        else:
+            # One transform serves every thread (the view cache decodes in threads):
+            # LittleCMS's one-pixel cache is not thread-safe, hence NOCACHE.
+            transform = ImageCms.buildTransform(
+                profile, ImageCms.createProfile("sRGB"), mode, "RGB",
+                renderingIntent=ImageCms.Intent.PERCEPTUAL, flags=ImageCms.Flags.NOCACHE)
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError) as exc:
         return ProfileConversion(problem=f"its colour profile cannot be read ({exc})")
-    if mode == "CMYK":
-        return ProfileConversion(transform)
     levels = np.linspace(0, 255, 17).round().astype(np.uint8)
-    if mode == "RGB":
-        grid = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), -1).reshape(1, -1, 3)
+    if mode == "L":
+        converted, expected = grey_levels[levels.astype(np.int64) * 257], np.repeat(
+            levels[:, None], 3, axis=1)
+        needed = ProfileConversion(grey_levels=grey_levels)
+    elif mode == "RGB":
+        expected = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), -1
+                            ).reshape(1, -1, 3)
+        converted = np.asarray(ImageCms.applyTransform(Image.fromarray(expected), transform))
+        needed = ProfileConversion(transform)
     else:
-        grid = levels.reshape(1, -1)
-    converted = np.asarray(ImageCms.applyTransform(Image.fromarray(grid, mode), transform))
-    expected = grid if mode == "RGB" else np.repeat(grid[..., None], 3, axis=2)
+        return ProfileConversion(transform)
     if np.abs(converted.astype(np.int16) - expected).max() <= SRGB_TOLERANCE:
         return ProfileConversion()
-    return ProfileConversion(transform)
+    return needed
+
+
+def _grey_levels(profile: ImageCms.ImageCmsProfile) -> np.ndarray:
+    """Return the sRGB pixels ``(65536, 3)`` uint8 of every 16-bit level through a grey profile.
+
+    LittleCMS unoptimised: its optimised 8-bit grey transform reads the deepest shadows of a
+    linear profile up to 10 levels dark (level 2 of 255 as 12, where 22 is right).
+    """
+    from PIL import Image, ImageCms
+
+    transform = ImageCms.buildTransform(
+        profile, ImageCms.createProfile("sRGB"), "I;16", "RGB",
+        renderingIntent=ImageCms.Intent.PERCEPTUAL,
+        flags=ImageCms.Flags.NOOPTIMIZE | ImageCms.Flags.NOCACHE)
+    ramp = Image.frombytes("I;16", (256, 256), np.arange(65536, dtype="<u2").tobytes())
+    return np.asarray(ImageCms.applyTransform(ramp, transform)).reshape(-1, 3)
 
 
 def _description(profile: ImageCms.ImageCmsProfile) -> str:
@@ -148,25 +181,26 @@ def _profile_mode(im: PILImage.Image) -> str | None:
     return None
 
 
-def srgb_transform(im: PILImage.Image, name: str = "<image>"):
-    """Return the transform that brings ``im``'s pixels to sRGB, or None when none is needed.
+def srgb_conversion(im: PILImage.Image, name: str = "<image>") -> ProfileConversion:
+    """Return what brings ``im``'s pixels to sRGB (``needed`` is False when nothing does).
 
     The profile is the one ``im`` embeds; an RGB image without one whose EXIF says Adobe RGB
-    (:func:`exif_says_adobe_rgb`) takes Adobe RGB (1998). None for an image without a
-    profile, with a profile that renders as sRGB already, or with one that cannot be used: a
-    warning names the first image of each such profile, whose pixels are then read as sRGB.
+    (:func:`exif_says_adobe_rgb`) takes Adobe RGB (1998). Nothing is needed for an image
+    without a profile, with a profile that renders as sRGB already, or with one that cannot
+    be used: a warning names the first image of each such profile, whose pixels are then read
+    as sRGB.
     """
     profile, mode = im.info.get("icc_profile"), _profile_mode(im)
     if not profile and mode == "RGB" and exif_says_adobe_rgb(im):
         profile = adobe_rgb_profile()
     if not profile or not isinstance(profile, bytes | bytearray) or mode is None:
-        return None
+        return ProfileConversion()
     conversion = profile_conversion(bytes(profile), mode)
     if conversion.problem and bytes(profile) not in _WARNED:
         _WARNED.add(bytes(profile))
         log.warning("%s: %s; the profile is ignored and the pixels read as sRGB (so are "
                     "those of any other image with this profile)", name, conversion.problem)
-    return conversion.transform
+    return conversion
 
 
 def exif_says_adobe_rgb(im: PILImage.Image) -> bool:
@@ -188,7 +222,7 @@ def exif_says_adobe_rgb(im: PILImage.Image) -> bool:
 
 def needs_srgb_conversion(im: PILImage.Image, name: str = "<image>") -> bool:
     """Return whether ``im``'s pixels are in another colour space than sRGB (to convert)."""
-    return srgb_transform(im, name) is not None
+    return srgb_conversion(im, name).needed
 
 
 def as_srgb(rgb: PILImage.Image, source: PILImage.Image, name: str = "<image>"
@@ -196,20 +230,38 @@ def as_srgb(rgb: PILImage.Image, source: PILImage.Image, name: str = "<image>"
     """Return ``rgb`` (8-bit RGB pixels of ``source``) converted by ``source``'s profile.
 
     ``rgb`` is returned as it is when ``source`` needs no conversion. For a CMYK ``source``
-    use :func:`cmyk_as_srgb`; for a grey one, the grey channel of ``rgb`` is converted.
+    use :func:`cmyk_as_srgb`; for a grey one, the grey channel of ``rgb`` is converted
+    (:func:`grey_as_srgb`).
     """
-    mode = _profile_mode(source)
-    transform = srgb_transform(source, name)
-    if transform is None or mode == "CMYK":
+    conversion = srgb_conversion(source, name)
+    if conversion.grey_levels is not None:
+        return grey_as_srgb(np.asarray(rgb.getchannel(0)), source, name)
+    if conversion.transform is None or _profile_mode(source) == "CMYK":
         return rgb
     from PIL import ImageCms
 
-    return ImageCms.applyTransform(rgb.getchannel(0) if mode == "L" else rgb, transform)
+    return ImageCms.applyTransform(rgb, conversion.transform)
+
+
+def grey_as_srgb(grey: np.ndarray, source: PILImage.Image, name: str = "<image>"
+                 ) -> PILImage.Image | None:
+    """Return grey pixels of ``source`` as sRGB by its grey profile; None when none applies.
+
+    ``grey`` is ``(H, W)``: 8-bit levels, or a 16-bit scan's own levels (uint16), which are
+    converted before any is taken to 8 bits.
+    """
+    from PIL import Image
+
+    levels = srgb_conversion(source, name).grey_levels
+    if levels is None:
+        return None
+    # 65535 = 255 * 257: every 257th row is an 8-bit level's
+    return Image.fromarray((levels[::257] if grey.dtype == np.uint8 else levels)[grey])
 
 
 def cmyk_as_srgb(cmyk: PILImage.Image, name: str = "<image>") -> PILImage.Image | None:
     """Return a CMYK image converted to sRGB by its embedded profile; None without one."""
-    transform = srgb_transform(cmyk, name)
+    transform = srgb_conversion(cmyk, name).transform
     if transform is None:
         return None
     from PIL import ImageCms

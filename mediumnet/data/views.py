@@ -26,7 +26,13 @@ from typing import Literal
 
 import numpy as np
 
-from mediumnet.data.colour import as_srgb, cmyk_as_srgb, needs_srgb_conversion, with_file_profile
+from mediumnet.data.colour import (
+    as_srgb,
+    cmyk_as_srgb,
+    grey_as_srgb,
+    needs_srgb_conversion,
+    with_file_profile,
+)
 from mediumnet.data.colour import image_name as _name
 from mediumnet.data.pixels import MAX_PIXELS as MAX_PIXELS  # re-exported: the views' limit
 from mediumnet.data.pixels import TooManyPixelsError, open_within_pixels, within_pixels
@@ -137,6 +143,9 @@ def to_rgb(im, name: str = "<image>"):
         raise ImageError(f"{name}: truncated or corrupt image data ({exc})") from None
     mode = im.mode
     if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        if mode.startswith("I;16") and (
+                converted := grey_as_srgb(np.asarray(im), source, name)) is not None:
+            return converted   # through its grey profile before it becomes 8 bits
         values = np.asarray(im, dtype=np.float32)
         top = 65535.0 if mode.startswith("I;16") else max(float(values.max()), 1.0)
         grey = np.clip(values / top * 255.0 + 0.5, 0, 255).astype(np.uint8)

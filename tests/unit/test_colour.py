@@ -14,6 +14,7 @@ from tests.iccprofiles import (
     ADOBE_RGB,
     CMYK_HALF_BLACK,
     GREY_GAMMA_18,
+    GREY_LINEAR,
     PROPHOTO_RGB,
     convert,
     grey_ramp,
@@ -21,6 +22,7 @@ from tests.iccprofiles import (
     mean_gap,
     ramp_through_gamma,
     smooth_work,
+    srgb_levels,
 )
 
 WORK = smooth_work(240, 320)
@@ -146,6 +148,29 @@ def test_a_grey_scan_is_read_through_its_grey_profile(fmt, bits):
     assert np.abs(pixels[4, :, 1].astype(float) - ramp_through_gamma(1.8)).max() <= 2
     assert (pixels[..., 0] == pixels[..., 2]).all()
     assert pixels[4, 128, 0] > 128 + 15   # read as sRGB, mid grey would stay 128
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "TIFF"])
+def test_a_linear_grey_scan_keeps_its_deepest_shadows(fmt):
+    # LittleCMS's optimised 8-bit grey transform read level 2 of such a scan as 12, not 22
+    pixels = native_pixels(encode(grey_ramp(8), fmt, icc_profile=GREY_LINEAR))
+
+    assert np.abs(pixels[4, :, 1].astype(float) - ramp_through_gamma(1.0)).max() <= 1
+    assert (pixels[..., 0] == pixels[..., 2]).all()
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "TIFF"])
+def test_a_16_bit_linear_scan_keeps_the_shadow_steps_8_bits_lose(fmt):
+    linear = np.linspace(0, 0.02, 256)   # the darkest 2 % of the light: six 8-bit levels
+    scan = encode((linear * 65535).round().astype(np.uint16)[None].repeat(8, 0), fmt,
+                  icc_profile=GREY_LINEAR)
+    assert Image.open(io.BytesIO(scan)).mode == "I;16"
+
+    shadows = native_pixels(scan)[4, :, 0]
+    assert np.abs(shadows - srgb_levels(linear)).max() <= 1
+    assert len(np.unique(shadows)) >= 30   # sRGB spends 37 levels on them
+    srgb_twin = encode(srgb_levels(linear).round().astype(np.uint8)[None].repeat(8, 0), fmt)
+    assert mean_gap(composition_view(scan, 64), composition_view(srgb_twin, 64)) < 0.5
 
 
 @pytest.mark.parametrize("fmt", ["TIFF", "JPEG"])

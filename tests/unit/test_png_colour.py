@@ -20,6 +20,7 @@ from tests.iccprofiles import (
     mean_gap,
     ramp_through_gamma,
     smooth_work,
+    srgb_levels,
 )
 
 WORK = smooth_work(160, 240)
@@ -66,6 +67,16 @@ def test_a_linear_png_is_read_as_the_srgb_work_it_shows():
     assert mean_gap(texture_tiles(linear, 64, 4), texture_tiles(png(WORK), 64, 4)) < 2.5
     mid_grey = png(np.full((4, 4, 3), 128, np.uint8), gama(1.0))
     assert abs(int(native_pixels(mid_grey)[0, 0, 0]) - 188) <= 1   # linear 0.5 is sRGB 188
+
+
+def test_a_16_bit_linear_grey_png_keeps_its_shadow_steps():
+    linear = np.linspace(0, 0.02, 256)   # the darkest 2 % of the light: six 8-bit levels
+    scan = png((linear * 65535).round().astype(np.uint16)[None].repeat(8, 0), gama(1.0))
+    assert Image.open(io.BytesIO(scan)).mode == "I;16"
+
+    shadows = native_pixels(scan)[4, :, 0]
+    assert np.abs(shadows - srgb_levels(linear)).max() <= 1
+    assert np.abs(decode(scan).pixels[4, :, 0] - srgb_levels(linear)).max() <= 1
 
 
 @pytest.mark.parametrize("chunks,srgb_profile,differs", [
