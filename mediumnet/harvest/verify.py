@@ -22,6 +22,12 @@ FORMAT_EXT = {"JPEG": ".jpg", "PNG": ".png", "TIFF": ".tif", "WEBP": ".webp", "G
               "BMP": ".bmp", "JPEG2000": ".jp2", "MPO": ".jpg", "HEIF": ".heic", "AVIF": ".avif"}
 
 
+EXIF_ORIENTATION = 0x0112
+QUARTER_TURNS = (5, 6, 7, 8)
+"""EXIF orientations shown a quarter turn from the stored pixels: width and height swap. Pillow
+applies a TIFF's orientation as it loads it (the tag is gone then), libheif a HEIC's."""
+
+
 class BadImageError(MediumnetError):
     """Bytes that are not a complete, decodable image; ``reason`` is a short code."""
 
@@ -56,7 +62,7 @@ def open_within_limit(fp: Any, max_pixels: int = MAX_PIXELS) -> Any:
 
 
 def verify_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> VerifiedImage:
-    """Decode ``data`` fully; return its format, size and perceptual hash.
+    """Decode ``data`` fully; return its format, size as shown (upright) and perceptual hash.
 
     Raises
     ------
@@ -79,6 +85,8 @@ def verify_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> VerifiedImage:
             width, height = im.size
             im.draft("RGB", (256, 256))  # JPEG: decode every block, at reduced scale
             im.load()
+            if im.getexif().get(EXIF_ORIENTATION) in QUARTER_TURNS:
+                width, height = height, width   # the size as shown, upright (a TIFF's is)
             # The branches' conversion: a 16-bit scan scaled to 8 bits, not clipped to white
             # (every such scan hashed alike, and all were merged as near-duplicates); the
             # colours in sRGB, a JPEG 2000's profile too.

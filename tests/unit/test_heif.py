@@ -65,6 +65,24 @@ def test_a_photograph_is_read_upright_as_its_jpeg_twin_is(write, tmp_path):
     assert composition_view(path, 64).shape == (64, 64, 3)
 
 
+@pytest.mark.parametrize("fmt", ["HEIC", "AVIF", "JPEG", "PNG", "WEBP", "TIFF"])
+def test_a_turned_photograph_is_recorded_at_its_upright_size_in_every_format(fmt):
+    from mediumnet.harvest.verify import verify_image
+
+    exif = Image.Exif()
+    exif[0x0112] = 6   # shown a quarter turn from the stored 240 x 160
+    if fmt == "HEIC":
+        photo = heic(WORK, exif=exif.tobytes())   # pillow-heif turns it into the file's irot
+    else:
+        buf = io.BytesIO()
+        Image.fromarray(WORK).save(buf, fmt, exif=exif.tobytes())
+        photo = buf.getvalue()
+
+    verified = verify_image(photo)
+    assert (verified.width, verified.height) == (160, 240)   # as the manifest records it
+    assert native_pixels(photo).shape[:2] == (verified.height, verified.width)
+
+
 @pytest.mark.parametrize("write", [heic, avif], ids=["heic", "avif"])
 def test_a_display_p3_photograph_named_by_its_colour_codes_is_read_in_srgb(write):
     p3 = with_codes(write(convert(WORK, DISPLAY_P3)), 12, 13)
