@@ -13,8 +13,9 @@ with it (``converted``; ``as sRGB`` for a profile that renders as sRGB already, 
 keep the fast decoders; or why it is ignored), and the mean grey-level gap of each decode from
 the work's own colours, all in one run. For an RGB profile those colours are the sRGB pixels;
 for a grey or CMYK profile, which cannot hold every sRGB colour, they are the sRGB pixels taken
-into the profile and back (LittleCMS, perceptual intent). Profiles that describe no image's
-pixels (abstract, named-colour, Lab or XYZ spaces) are listed as skipped.
+into the profile and back (LittleCMS, perceptual intent, unoptimised: the profile's exact
+meaning). Profiles that describe no image's pixels (abstract, named-colour, Lab or XYZ spaces)
+are listed as skipped.
 
 The work is a smooth field of every hue with a saturated red patch, or ``--image``, one real
 image (any file mediumnet reads). Profile files ship with colour-managed systems: Debian's
@@ -103,8 +104,11 @@ def measure(data: bytes, work: np.ndarray, quality: int) -> dict[str, object]:
     if mode == "RGB":
         colours = work
     else:
+        # Unoptimised: the profile's own colours (LittleCMS's optimised grey transform reads a
+        # linear profile's deepest shadows up to 10 levels dark).
         back = ImageCms.buildTransform(profile, srgb, mode, "RGB",
-                                       renderingIntent=ImageCms.Intent.PERCEPTUAL)
+                                       renderingIntent=ImageCms.Intent.PERCEPTUAL,
+                                       flags=ImageCms.Flags.NOOPTIMIZE)
         colours = np.asarray(ImageCms.applyTransform(master, back))
     conversion = profile_conversion(data, mode)
     action = ("converted" if conversion.needed else
