@@ -130,8 +130,8 @@ def profile_conversion(profile_bytes: bytes, mode: str) -> ProfileConversion:
         return ProfileConversion(problem=f"its colour profile cannot be read ({exc})")
     levels = np.linspace(0, 255, 17).round().astype(np.uint8)
     if mode == "L":
-        converted, expected = grey_levels[levels.astype(np.int64) * 257], np.repeat(
-            levels[:, None], 3, axis=1)
+        expected = np.repeat(levels[:, None], 3, axis=1)
+        converted = grey_levels[levels.astype(np.int64) * 257]   # 16-bit rows of 8-bit levels
         needed = ProfileConversion(grey_levels=grey_levels)
     elif mode == "RGB":
         expected = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), -1
