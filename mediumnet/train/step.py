@@ -323,6 +323,7 @@ def _callbacks(t: _Training, stage_dir: Path, offset: int) -> list:
     """Per-epoch metrics, backups to resume from, early stopping and the best checkpoint."""
     import keras
 
+    from mediumnet.train.backup import backup_callback
     from mediumnet.train.report import MlflowEpochs
 
     monitor = t.config.train.monitor
@@ -330,7 +331,7 @@ def _callbacks(t: _Training, stage_dir: Path, offset: int) -> list:
     return [
         # Metrics first: an epoch the backup counts as done is always logged.
         MlflowEpochs.make(t.n_train * t.per_work, offset),
-        keras.callbacks.BackupAndRestore(str(stage_dir / "backup")),
+        backup_callback(stage_dir / "backup"),
         keras.callbacks.EarlyStopping(
             monitor=monitor, mode=mode, patience=t.config.train.early_stopping_patience,
             restore_best_weights=True, start_from_epoch=t.config.train.early_stopping_start),
@@ -345,6 +346,7 @@ def _fit(t: _Training, model, strategy, progress: bool) -> tuple[dict[str, list[
     Returns the history and the epoch training resumed after (0: a fresh start).
     """
     from mediumnet.tracking import start_run
+    from mediumnet.train.backup import resume_epoch
     from mediumnet.train.distribute import fit_data, multi_worker_fit
     from mediumnet.train.schedule import compile_model, learning_rate_schedule
 
@@ -365,9 +367,9 @@ def _fit(t: _Training, model, strategy, progress: bool) -> tuple[dict[str, list[
             compile_model(model, learning_rate_schedule(
                 config, stage.learning_rate, stage.final_learning_rate, t.steps, stage.epochs),
                 config)
-        metadata = stage_dir / "backup" / "training_metadata.json"
-        if metadata.exists() and not resumed_from:  # an earlier attempt was killed
-            resumed_from = offset + int(json.loads(metadata.read_text())["epoch"])
+        killed_after = resume_epoch(stage_dir / "backup", f"{name} stage {number}")
+        if killed_after and not resumed_from:  # an earlier attempt was killed
+            resumed_from = offset + killed_after
         nested = (start_run(f"train_{name}_stage{number}", nested=True,
                             params={"stage": number, "epochs": stage.epochs,
                                     "learning_rate": stage.learning_rate})

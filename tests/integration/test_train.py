@@ -19,6 +19,7 @@ from mediumnet.data.splits import splits
 from mediumnet.data.synth import synthesize
 from mediumnet.labels import MEDIUMS
 from mediumnet.train import detect_collapse, train_branch
+from mediumnet.train.backup import METADATA, PREVIOUS, saved_epoch
 from tests.conftest import REPO
 from tests.integration.conftest import TINY
 
@@ -159,18 +160,19 @@ def test_killed_training_resumes_at_the_next_epoch(dataset, workdir):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(command, cwd=workdir, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
-    backups = list((dataset / "train").glob("composition-*/stage1/backup"))
+    backups: list = []
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and proc.poll() is None:
-        backups = list((dataset / "train").glob("composition-*/stage1/backup/"
-                                                "training_metadata.json"))
+        backups = [m for m in (dataset / "train").glob(f"composition-*/stage1/backup/{METADATA}")
+                   if saved_epoch(m) is not None]   # written whole, not just begun
         if backups:
             break
         time.sleep(0.05)
     assert backups, "no epoch finished before the deadline"
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=60)
-    finished = json.loads(backups[0].read_text())["epoch"]
+    # A later epoch's backup may have been begun since: cut short, the epoch before is resumed.
+    finished = saved_epoch(backups[0]) or saved_epoch(backups[0].with_name(METADATA + PREVIOUS))
     assert finished >= 1
     again = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True,
                            timeout=600)
