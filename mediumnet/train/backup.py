@@ -7,13 +7,15 @@ before (``*.bkp``) and falls back on it for cut weights, but not for cut metadat
 cannot parse, and neither could mediumnet: the stage could not be resumed until its backup
 folder was deleted by hand. :func:`resume_epoch` reads the backup before Keras does, puts the
 epoch before back in place of cut metadata and, with none kept, clears the backup so that the
-stage starts again; either way it says so.
+stage starts again; either way it says so. The MLflow run a restarted training goes on with is
+kept the same way, whole or not at all (:func:`keep_run_id`, :func:`kept_run_id`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 from pathlib import Path
 
@@ -68,3 +70,21 @@ def resume_epoch(backup_dir: Path, stage: str) -> int:
     log.warning("%s: its backup was cut off as it was written (the training was killed then) "
                 "and no earlier epoch is kept; the stage starts again", stage)
     return 0
+
+
+def keep_run_id(run_file: Path, run_id: str) -> None:
+    """Write ``run_id`` to ``run_file`` whole or not at all: a kill cannot leave it cut."""
+    part = run_file.with_name(f".{run_file.name}.{os.getpid()}.part")
+    part.write_text(run_id)
+    os.replace(part, run_file)
+
+
+def kept_run_id(run_file: Path) -> str | None:
+    """Return the MLflow run id a killed training kept in ``run_file``; None without one.
+
+    An empty file (one written in place by an older mediumnet, killed as it wrote) is none.
+    """
+    try:
+        return run_file.read_text().strip() or None
+    except FileNotFoundError:
+        return None

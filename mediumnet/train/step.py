@@ -36,6 +36,7 @@ from mediumnet.names import (
     TAG_PRESET,
     TAG_PROMOTABLE,
 )
+from mediumnet.train.backup import backup_callback, keep_run_id, kept_run_id, resume_epoch
 
 if TYPE_CHECKING:
     from mediumnet.branches.base import KerasBranch, Preprocessor, Stage
@@ -227,7 +228,7 @@ def _train(root: Path, spec: KerasBranch, config: Config, strategy, policy: str,
                        "mediums": ",".join(t.classes), "workers": t.workers,
                        **spec.start_weights(config)}
                    ) as run:
-        t.run_file.write_text(run.info.run_id)
+        keep_run_id(t.run_file, run.info.run_id)
         with strategy.scope():
             model = spec.build(config, len(t.classes))
         mlflow.log_metric("parameters", model.count_params())
@@ -316,14 +317,13 @@ def _prepare(root: Path, spec: KerasBranch, config: Config, scratch: Path | None
         else None,
         n_train=n_train, per_work=per_work, steps=max(1, -(-n_train * per_work // batch)),
         stages=spec.stages(config), work=work, workers=workers,
-        resume_id=run_file.read_text().strip() if run_file.exists() else None)
+        resume_id=kept_run_id(run_file))
 
 
 def _callbacks(t: _Training, stage_dir: Path, offset: int) -> list:
     """Per-epoch metrics, backups to resume from, early stopping and the best checkpoint."""
     import keras
 
-    from mediumnet.train.backup import backup_callback
     from mediumnet.train.report import MlflowEpochs
 
     monitor = t.config.train.monitor
@@ -346,7 +346,6 @@ def _fit(t: _Training, model, strategy, progress: bool) -> tuple[dict[str, list[
     Returns the history and the epoch training resumed after (0: a fresh start).
     """
     from mediumnet.tracking import start_run
-    from mediumnet.train.backup import resume_epoch
     from mediumnet.train.distribute import fit_data, multi_worker_fit
     from mediumnet.train.schedule import compile_model, learning_rate_schedule
 

@@ -4,7 +4,14 @@ import contextlib
 import json
 import logging
 
-from mediumnet.train.backup import METADATA, PREVIOUS, WEIGHTS, resume_epoch
+from mediumnet.train.backup import (
+    METADATA,
+    PREVIOUS,
+    WEIGHTS,
+    keep_run_id,
+    kept_run_id,
+    resume_epoch,
+)
 
 
 def backup(folder, epoch, *, cut=False, earlier=None):
@@ -86,3 +93,15 @@ def test_keras_resumes_from_what_a_cut_backup_is_put_back_to(tmp_path):
     assert resume_epoch(folder, "composition stage 1") == 2
     model().fit(x, y, epochs=4, verbose=0, callbacks=[backup_callback(folder), Epochs()])
     assert Epochs.seen == [2, 3]   # Keras read the epoch before: the third is trained again
+
+
+def test_the_run_a_restarted_training_goes_on_with_is_kept_whole_or_not_at_all(tmp_path):
+    run_file = tmp_path / "mlflow_run_id"
+    assert kept_run_id(run_file) is None   # never started: a new run
+
+    keep_run_id(run_file, "0123456789abcdef0123456789abcdef")
+    assert kept_run_id(run_file) == "0123456789abcdef0123456789abcdef"
+    assert [f.name for f in tmp_path.iterdir()] == ["mlflow_run_id"]   # no part left behind
+
+    run_file.write_text("")   # written in place and killed as it wrote (before this change)
+    assert kept_run_id(run_file) is None   # a new run, with its settings logged
