@@ -235,7 +235,7 @@ def as_srgb(rgb: PILImage.Image, source: PILImage.Image, name: str = "<image>"
     """
     conversion = srgb_conversion(source, name)
     if conversion.grey_levels is not None:
-        return grey_as_srgb(np.asarray(rgb.getchannel(0)), source, name)
+        return _through_levels(np.asarray(rgb.getchannel(0)), conversion.grey_levels)
     if conversion.transform is None or _profile_mode(source) == "CMYK":
         return rgb
     from PIL import ImageCms
@@ -250,11 +250,14 @@ def grey_as_srgb(grey: np.ndarray, source: PILImage.Image, name: str = "<image>"
     ``grey`` is ``(H, W)``: 8-bit levels, or a 16-bit scan's own levels (uint16), which are
     converted before any is taken to 8 bits.
     """
+    levels = srgb_conversion(source, name).grey_levels
+    return None if levels is None else _through_levels(grey, levels)
+
+
+def _through_levels(grey: np.ndarray, levels: np.ndarray) -> PILImage.Image:
+    """Return grey pixels (8- or 16-bit) looked up in a grey profile's 65536 sRGB levels."""
     from PIL import Image
 
-    levels = srgb_conversion(source, name).grey_levels
-    if levels is None:
-        return None
     # 65535 = 255 * 257: every 257th row is an 8-bit level's
     return Image.fromarray((levels[::257] if grey.dtype == np.uint8 else levels)[grey])
 
