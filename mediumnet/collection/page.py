@@ -110,7 +110,7 @@ def write_page(path: str | os.PathLike[str], table: pd.DataFrame, root: Path, *,
             f"</title><style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
             f"{paragraphs}<table><thead><tr>{header}</tr></thead><tbody>\n{body}\n</tbody>"
             "</table></body></html>\n")
-    _replace(path, lambda part: part.write_text(text, encoding="utf-8"))
+    replace_file(path, lambda part: part.write_text(text, encoding="utf-8"))
     return path
 
 
@@ -129,13 +129,13 @@ def write_table(table: pd.DataFrame, csv: str | os.PathLike[str], root: Path, *,
         The CSV and the page.
     """
     csv = Path(csv)
-    _replace(csv, lambda part: table.to_csv(part, index=False, encoding=SHEET_ENCODING))
+    replace_file(csv, lambda part: table.to_csv(part, index=False, encoding=SHEET_ENCODING))
     page = write_page(csv.with_suffix(".html"), table, root, title=title, intro=intro,
                       columns=columns, marked=marked)
     return csv, page
 
 
-def _replace(path: Path, write) -> None:
+def replace_file(path: Path, write) -> None:
     """Write ``path`` through a hidden ``.part`` file beside it, then rename it into place.
 
     A write that fails takes its ``.part`` file with it; ``path`` is left as it was.

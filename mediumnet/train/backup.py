@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 from pathlib import Path
+
+from mediumnet.collection.page import replace_file
 
 log = logging.getLogger("mediumnet")
 
@@ -74,9 +75,7 @@ def resume_epoch(backup_dir: Path, stage: str) -> int:
 
 def keep_run_id(run_file: Path, run_id: str) -> None:
     """Write ``run_id`` to ``run_file`` whole or not at all: a kill cannot leave it cut."""
-    part = run_file.with_name(f".{run_file.name}.{os.getpid()}.part")
-    part.write_text(run_id)
-    os.replace(part, run_file)
+    replace_file(run_file, lambda part: part.write_text(run_id))
 
 
 def kept_run_id(run_file: Path) -> str | None:
