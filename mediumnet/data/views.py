@@ -34,6 +34,7 @@ from mediumnet.data.colour import (
     with_file_profile,
 )
 from mediumnet.data.colour import image_name as _name
+from mediumnet.data.orientation import EXIF_ORIENTATION, orient
 from mediumnet.data.pixels import MAX_PIXELS as MAX_PIXELS  # re-exported: the views' limit
 from mediumnet.data.pixels import TooManyPixelsError, open_within_pixels, within_pixels
 from mediumnet.errors import MediumnetError
@@ -244,15 +245,7 @@ def _plain_jpeg_bgr(source: object, im) -> np.ndarray | None:
                          cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
     if array is None:
         raise ImageError(f"{_name(source)}: truncated or corrupt image data")
-    return _orient(array, im.getexif().get(0x0112, 1))
-
-
-def _orient(array: np.ndarray, orientation: int) -> np.ndarray:
-    """Apply an EXIF orientation (1-8) to an ``(H, W, C)`` array, as a view where possible."""
-    if orientation in (2, 4, 5, 7):
-        array = array[:, ::-1]  # mirror first, then rotate (EXIF's order)
-    turns = {3: 2, 4: 2, 5: 1, 6: 3, 7: 3, 8: 1}.get(orientation, 0)
-    return np.rot90(array, turns) if turns else array
+    return orient(array, im.getexif().get(EXIF_ORIENTATION, 1))
 
 
 def native_pixels(source: object) -> np.ndarray:
@@ -402,7 +395,7 @@ def _jpeg_bands(source: object, im, tile: int, n: int, mode: str) -> np.ndarray 
     if mode not in ("grid", "center") or width < tile or height < tile:
         return None
     data = _plain_jpeg_bytes(source, im)
-    if data is None or im.getexif().get(0x0112, 1) != 1:
+    if data is None or im.getexif().get(EXIF_ORIENTATION, 1) != 1:
         return None
     import tensorflow as tf
 

@@ -14,18 +14,13 @@ from typing import Any
 import numpy as np
 
 from mediumnet.data.colour import with_file_profile
+from mediumnet.data.orientation import EXIF_ORIENTATION, QUARTER_TURNS
 from mediumnet.data.pixels import MAX_PIXELS, TooManyPixelsError, open_within_pixels
 from mediumnet.data.views import ImageError, to_rgb
 from mediumnet.errors import MediumnetError
 
 FORMAT_EXT = {"JPEG": ".jpg", "PNG": ".png", "TIFF": ".tif", "WEBP": ".webp", "GIF": ".gif",
               "BMP": ".bmp", "JPEG2000": ".jp2", "MPO": ".jpg", "HEIF": ".heic", "AVIF": ".avif"}
-
-
-EXIF_ORIENTATION = 0x0112
-QUARTER_TURNS = (5, 6, 7, 8)
-"""EXIF orientations shown a quarter turn from the stored pixels: width and height swap. Pillow
-applies a TIFF's orientation as it loads it (the tag is gone then), libheif a HEIC's."""
 
 
 class BadImageError(MediumnetError):
