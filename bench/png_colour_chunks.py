@@ -11,10 +11,13 @@ in every way a PNG names its space without an ICC profile:
 - Adobe RGB (1998) by gAMA 1/2.2 and Adobe's primaries in cHRM;
 - Display P3 by a cICP chunk (PNG's third edition; H.273 codes 12 and 13);
 - sRGB by gAMA 1/2.2 and sRGB's primaries in cHRM, as ImageMagick and GIMP write it;
-- the work in grey, linear, gAMA 1.0, as 16-bit and as 8-bit levels (a linear grey scan).
+- the work in grey, linear, gAMA 1.0, as 16-bit and as 8-bit levels (a linear grey scan);
+- the work at 16 bits per channel (48-bit PNGs, as a raw converter exports them), linear by
+  gAMA 1.0 and in Adobe RGB by gAMA and cHRM.
 
 The pixels are the work's sRGB pixels taken into each space (the curves in floating point,
-the primaries by LittleCMS), rounded to 8 bits (16 for the 16-bit grey). Each file is decoded
+the primaries by LittleCMS; at 16 bits in floating point too), rounded to 8 bits (16 for the
+16-bit files). Each file is decoded
 as every branch decodes it (:func:`mediumnet.data.views.native_pixels`) and as a reader that
 ignores the chunks does (the same pixels in a PNG without them). The table gives, per space,
 the mean grey-level gap of each decode from the sRGB work (its grey for the grey files: the
@@ -28,6 +31,7 @@ import io
 import struct
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +66,21 @@ def srgb_to_linear(work: np.ndarray) -> np.ndarray:
 def to_8bit(values: np.ndarray) -> np.ndarray:
     """Return values in [0, 1] as rounded 8-bit pixels."""
     return np.clip(values * 255 + 0.5, 0, 255).astype(np.uint8)
+
+
+def adobe_rgb_linear(linear: np.ndarray) -> np.ndarray:
+    """Return linear sRGB light as linear Adobe RGB (1998) light (floating point, clipped)."""
+    from mediumnet.data.icc import d50_primaries
+
+    white = tuple(ADOBE_CHRM[:2])
+    srgb = np.array(d50_primaries(*np.reshape(SRGB_CHRM[2:], (3, 2)), white)).T
+    adobe = np.array(d50_primaries(*np.reshape(ADOBE_CHRM[2:], (3, 2)), white)).T
+    return np.clip(linear @ np.linalg.solve(adobe, srgb).T, 0, 1)
+
+
+def to_16bit(values: np.ndarray) -> np.ndarray:
+    """Return values in [0, 1] as rounded 16-bit samples."""
+    return (np.clip(values, 0, 1) * 65535).round().astype(np.uint16)
 
 
 def through_profile(work: np.ndarray, profile: bytes) -> np.ndarray:
@@ -102,12 +121,26 @@ def variants(work: np.ndarray) -> dict[str, Variant]:
         "grey linear 16-bit, gAMA": ((grey_linear * 65535).round().astype(np.uint16),
                                      [gama(1.0)], grey_work),
         "grey linear 8-bit, gAMA": (to_8bit(grey_linear), [gama(1.0)], grey_work),
+        "linear 48-bit, gAMA 1.0": (to_16bit(linear), [gama(1.0)], work),
+        "Adobe RGB 48-bit, gAMA+cHRM": (to_16bit(adobe_rgb_linear(linear) ** (256 / 563)),
+                                        [gama(256 / 563), chrm(ADOBE_CHRM)], work),
     }
 
 
 def png_bytes(pixels: np.ndarray, chunks: list[tuple[bytes, bytes]]) -> bytes:
-    """Return ``pixels`` as a PNG file holding ``chunks`` before its image data."""
+    """Return ``pixels`` as a PNG file holding ``chunks`` before its image data.
+
+    16-bit RGB pixels are written by OpenCV (Pillow cannot), the chunks after its header.
+    """
     from PIL import Image, PngImagePlugin
+
+    if pixels.dtype == np.uint16 and pixels.ndim == 3:
+        import cv2
+
+        data = cv2.imencode(".png", np.ascontiguousarray(pixels[..., ::-1]))[1].tobytes()
+        return data[:33] + b"".join(   # the signature and IHDR: 8 + 25 bytes
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+            for kind, body in chunks) + data[33:]
 
     info = PngImagePlugin.PngInfo()
     for kind, data in chunks:

@@ -34,22 +34,39 @@ def cmyk_profile(name: str, black_weight: float, grid: int = 5) -> bytes:
     ``1 - black_weight * k``: with ``black_weight=0.5`` full black prints mid grey, where a
     conversion that ignores the profile gives black.
     """
-    from PIL import Image, ImageCms
-
     steps = np.linspace(0, 1, grid)
     c, m, y, k = np.meshgrid(steps, steps, steps, steps, indexing="ij")
     rgb = np.stack([1 - c, 1 - m, 1 - y], -1) * (1 - black_weight * k)[..., None]
-    srgb = Image.fromarray((rgb.reshape(1, -1, 3) * 255).round().astype(np.uint8))
-    lab = np.asarray(ImageCms.applyTransform(srgb, ImageCms.buildTransform(
+    return icc_profile(b"prtr", b"CMYK", b"Lab ", [
+        (b"desc", description_tag(name)), (b"cprt", text_tag("test profile")),
+        (b"wtpt", xyz_tag(*D50)), (b"A2B0", lab_table(rgb, 4, grid))])
+
+
+def rgb_table_profile(name: str, grid: int = 9) -> bytes:
+    """Return an RGB scanner profile (AToB0, 8-bit table) that reads red as green, green as red.
+
+    A profile of lookup tables, as a scanner's or camera's own profile is, not a matrix and
+    curves.
+    """
+    steps = np.linspace(0, 1, grid)
+    r, g, b = np.meshgrid(steps, steps, steps, indexing="ij")
+    return icc_profile(b"scnr", b"RGB ", b"Lab ", [
+        (b"desc", description_tag(name)), (b"cprt", text_tag("test profile")),
+        (b"wtpt", xyz_tag(*D50)), (b"A2B0", lab_table(np.stack([g, r, b], -1), 3, grid))])
+
+
+def lab_table(srgb: np.ndarray, inputs: int, grid: int) -> bytes:
+    """Return an ICC lut8Type tag: each grid point's sRGB colour (floats in [0, 1]) as Lab."""
+    from PIL import Image, ImageCms
+
+    pixels = Image.fromarray((srgb.reshape(1, -1, 3) * 255).round().astype(np.uint8))
+    lab = np.asarray(ImageCms.applyTransform(pixels, ImageCms.buildTransform(
         ImageCms.createProfile("sRGB"), ImageCms.createProfile("LAB"), "RGB", "LAB"))).copy()
     lab[..., 1:] = (lab[..., 1:].astype(np.int16) + 128) % 256  # Pillow keeps a and b signed
     ramp = bytes(range(256))
     identity = b"".join(s15_fixed16(v) for v in (1, 0, 0, 0, 1, 0, 0, 0, 1))
-    table = (b"mft1" + bytes(4) + bytes([4, 3, grid, 0]) + identity + ramp * 4
-             + lab.reshape(-1).tobytes() + ramp * 3)
-    return icc_profile(b"prtr", b"CMYK", b"Lab ", [
-        (b"desc", description_tag(name)), (b"cprt", text_tag("test profile")),
-        (b"wtpt", xyz_tag(*D50)), (b"A2B0", table)])
+    return (b"mft1" + bytes(4) + bytes([inputs, 3, grid, 0]) + identity + ramp * inputs
+            + lab.reshape(-1).tobytes() + ramp * 3)
 
 
 ADOBE_RGB = adobe_rgb_profile()
@@ -68,6 +85,8 @@ GREY_LINEAR = grey_profile("Gray Gamma 1.0", 1.0)
 """A linear grey scan's profile (Photoshop's "Gray Gamma 1.0"; a scientific camera's export)."""
 CMYK_HALF_BLACK = cmyk_profile("CMYK half black", 0.5)
 """A CMYK profile whose full black is mid grey."""
+RGB_TABLE_SWAPPED = rgb_table_profile("RGB table, red and green swapped")
+"""An RGB profile of lookup tables whose red is green and green red."""
 
 
 def jp2_with_profile(jp2: bytes, profile: bytes, method: int = 2) -> bytes:

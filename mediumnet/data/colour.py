@@ -119,7 +119,7 @@ def profile_conversion(profile_bytes: bytes, mode: str) -> ProfileConversion:
             return ProfileConversion(problem=f"its colour profile ({_description(profile)}) "
                                              f"is for {space or 'unknown'} pixels, not {mode}")
         if mode == "L":
-            grey_levels = _grey_levels(profile)
+            grey_levels = grey_level_table(profile)
         else:
             # One transform serves every thread (the view cache decodes in threads):
             # LittleCMS's one-pixel cache is not thread-safe, hence NOCACHE.
@@ -145,7 +145,7 @@ def profile_conversion(profile_bytes: bytes, mode: str) -> ProfileConversion:
     return needed
 
 
-def _grey_levels(profile: ImageCms.ImageCmsProfile) -> np.ndarray:
+def grey_level_table(profile: ImageCms.ImageCmsProfile) -> np.ndarray:
     """Return the sRGB pixels ``(65536, 3)`` uint8 of every 16-bit level through a grey profile.
 
     LittleCMS unoptimised: its optimised 8-bit grey transform reads the deepest shadows of a
@@ -190,17 +190,26 @@ def srgb_conversion(im: PILImage.Image, name: str = "<image>") -> ProfileConvers
     be used: a warning names the first image of each such profile, whose pixels are then read
     as sRGB.
     """
-    profile, mode = im.info.get("icc_profile"), _profile_mode(im)
-    if not profile and mode == "RGB" and exif_says_adobe_rgb(im):
-        profile = adobe_rgb_profile()
-    if not profile or not isinstance(profile, bytes | bytearray) or mode is None:
+    profile, mode = pixel_profile(im), _profile_mode(im)
+    if profile is None or mode is None:
         return ProfileConversion()
-    conversion = profile_conversion(bytes(profile), mode)
-    if conversion.problem and bytes(profile) not in _WARNED:
-        _WARNED.add(bytes(profile))
+    conversion = profile_conversion(profile, mode)
+    if conversion.problem and profile not in _WARNED:
+        _WARNED.add(profile)
         log.warning("%s: %s; the profile is ignored and the pixels read as sRGB (so are "
                     "those of any other image with this profile)", name, conversion.problem)
     return conversion
+
+
+def pixel_profile(im: PILImage.Image) -> bytes | None:
+    """Return the profile ``im``'s pixels are in: the one it embeds, or Adobe RGB named in EXIF.
+
+    None for an image that names no profile (its pixels are sRGB).
+    """
+    profile = im.info.get("icc_profile")
+    if not profile and _profile_mode(im) == "RGB" and exif_says_adobe_rgb(im):
+        profile = adobe_rgb_profile()
+    return bytes(profile) if profile and isinstance(profile, bytes | bytearray) else None
 
 
 def exif_says_adobe_rgb(im: PILImage.Image) -> bool:

@@ -34,6 +34,7 @@ from mediumnet.data.colour import (
     with_file_profile,
 )
 from mediumnet.data.colour import image_name as _name
+from mediumnet.data.deep import deep_as_srgb, deep_pixels, is_deep_rgb
 from mediumnet.data.orientation import EXIF_ORIENTATION, orient
 from mediumnet.data.pixels import MAX_PIXELS as MAX_PIXELS  # re-exported: the views' limit
 from mediumnet.data.pixels import TooManyPixelsError, open_within_pixels, within_pixels
@@ -127,7 +128,8 @@ def to_rgb(im, name: str = "<image>"):
     """Decode ``im`` fully and return it as 8-bit sRGB, upright, alpha composited on white.
 
     Pixels in another colour space than sRGB (an embedded profile, a camera's Adobe RGB
-    named in EXIF) are converted to sRGB (:mod:`mediumnet.data.colour`).
+    named in EXIF) are converted to sRGB (:mod:`mediumnet.data.colour`); a 16-bit RGB PNG or
+    TIFF from all its 16 bits (:mod:`mediumnet.data.deep`).
 
     Raises
     ------
@@ -137,6 +139,8 @@ def to_rgb(im, name: str = "<image>"):
     from PIL import Image, ImageOps
 
     try:
+        if is_deep_rgb(im) and (deep := deep_pixels(im)) is not None:   # all 16 bits
+            return deep_as_srgb(deep, im, name)
         im.load()
         source = im   # its EXIF as the file wrote it (the colour space a camera names)
         im = ImageOps.exif_transpose(im)

@@ -1,0 +1,214 @@
+"""16-bit RGB masters: all 16 bits of each sample read, and taken to sRGB before 8 bits.
+
+Digitisation guidelines keep colour masters as 48-bit TIFFs (FADGI, Metamorfoze), and raw
+converters export 48-bit PNGs and TIFFs. Pillow has no 16-bit RGB mode: it reads such a file by
+keeping each sample's high byte, which reads every pixel up to a level dark (half a level on
+average: 65535 levels cut to 255, not rounded), and throws away the steps of a linear master's
+deep shadows before its profile spreads them over sRGB's levels. A 48-bit (or, with alpha,
+64-bit) PNG or TIFF is decoded here by OpenCV at 16 bits (:func:`deep_pixels`), and
+:func:`deep_as_srgb` takes it to 8-bit sRGB:
+
+- no profile, or one that renders as sRGB already: each sample rounded to 8 bits;
+- a matrix/TRC profile (Adobe RGB (1998), eciRGB, ProPhoto, a PNG's linear or gamma chunks):
+  the steps LittleCMS takes with an 8-bit pixel, without rounding first. Each channel through
+  its own tone curve (LittleCMS, unoptimised, one 65536-level table per channel), the 3 x 3
+  matrix from the profile's primaries to sRGB's (both D50-adapted, as ICC keeps them), and
+  sRGB's curve (LittleCMS again, a table of 65536 linear levels);
+- any other profile (lookup tables: a scanner's or camera's own): rounded to 8 bits, then
+  converted as an 8-bit file is (:func:`~mediumnet.data.colour.as_srgb`).
+
+Alpha is composited on white at 16 bits, as :func:`~mediumnet.data.views.to_rgb` composites an
+8-bit image. Anything OpenCV cannot read as Pillow sees it (another size, another channel
+count) is left to Pillow's 8-bit reading.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import struct
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from mediumnet.data.colour import as_srgb, grey_level_table, pixel_profile, srgb_conversion
+from mediumnet.data.icc import grey_profile
+from mediumnet.data.orientation import EXIF_ORIENTATION, orient
+
+if TYPE_CHECKING:
+    from PIL import Image as PILImage
+
+DEEP_RAWMODES = frozenset(f"{mode};16{order}" for mode in ("RGB", "RGBA") for order in "BLN")
+"""How Pillow's PNG and TIFF readers name 16-bit RGB and RGBA samples (big, little, native)."""
+
+CHUNK_PIXELS = 1 << 20
+"""Pixels converted at a time: a 100-megapixel master needs tens of MB of scratch, not GBs."""
+
+
+@dataclass(frozen=True)
+class DeepConversion:
+    """A matrix/TRC profile's conversion to sRGB, as tables over 16-bit samples.
+
+    Attributes
+    ----------
+    curves : numpy.ndarray
+        ``(3, 65536)`` float32: each channel's linear light in [0, 1] for each 16-bit sample.
+    matrix : numpy.ndarray
+        ``(3, 3)``: the profile's linear RGB to sRGB's linear RGB.
+    encode : numpy.ndarray
+        ``(65536,)`` uint8: sRGB's 8-bit level of each 16-bit linear level.
+    """
+
+    curves: np.ndarray
+    matrix: np.ndarray
+    encode: np.ndarray
+
+
+def is_deep_rgb(im: PILImage.Image) -> bool:
+    """Return whether ``im``, opened and not yet loaded, is a 16-bit RGB(A) PNG or TIFF."""
+    if im.format not in ("PNG", "TIFF") or im.mode not in ("RGB", "RGBA") or not im.tile:
+        return False
+    args = im.tile[0].args
+    return (args[0] if isinstance(args, tuple) and args else args) in DEEP_RAWMODES
+
+
+def deep_pixels(im: PILImage.Image) -> np.ndarray | None:
+    """Return the 16-bit samples of ``im`` (:func:`is_deep_rgb`), ``(H, W, 3 or 4)`` uint16.
+
+    Upright (a TIFF's orientation tag is applied by OpenCV's TIFF reader, as by Pillow's; a
+    PNG's EXIF orientation here), RGB(A) order. None when the file cannot be read again, is
+    cut, or OpenCV reads it otherwise than Pillow does: the caller then lets Pillow read it.
+    """
+    import cv2
+
+    fp = getattr(im, "fp", None)
+    try:
+        position = fp.tell()
+        fp.seek(0)
+        data = fp.read()
+        fp.seek(position)
+    except (AttributeError, OSError, ValueError):   # no file, or one closed since
+        return None
+    if not _complete(im, data):   # Pillow names a cut file (OpenCV's readers print)
+        return None
+    array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    channels = len(im.mode)
+    if array is None or array.dtype != np.uint16 or array.shape != (*im.size[::-1], channels):
+        return None   # Pillow's size: a TIFF's upright too, a PNG's as stored
+    array = array[..., [2, 1, 0, 3][:channels]]   # OpenCV's BGR(A)
+    return orient(array, _png_orientation(im)) if im.format == "PNG" else array
+
+
+def _complete(im: PILImage.Image, data: bytes) -> bool:
+    """Return whether a PNG's or TIFF's ``data`` hold all its image data: it was not cut."""
+    if im.format == "PNG":
+        return data.rstrip(b"\0")[-8:-4] == b"IEND"
+    tags = getattr(im, "tag_v2", {})
+    offsets, counts = tags.get(273) or tags.get(324), tags.get(279) or tags.get(325)
+    return bool(offsets and counts) and max(
+        offset + count for offset, count in zip(offsets, counts, strict=False)) <= len(data)
+
+
+def _png_orientation(im: PILImage.Image) -> int:
+    """Return the EXIF orientation of a PNG not yet loaded (1 when it names none).
+
+    Read from an ``eXIf`` chunk before the image data (where PNG puts it): Pillow would read
+    one after the data only by decoding the image at 8 bits.
+    """
+    from PIL import Image
+
+    exif = Image.Exif()
+    if isinstance(raw := im.info.get("exif"), bytes):
+        exif.load(raw)
+    return exif.get(EXIF_ORIENTATION, 1)
+
+
+def deep_as_srgb(pixels: np.ndarray, source: PILImage.Image, name: str = "<image>"
+                 ) -> PILImage.Image:
+    """Return 16-bit RGB(A) ``pixels`` of ``source`` as 8-bit sRGB, alpha composited on white.
+
+    ``source`` is the image the pixels were read from: its profile (or EXIF) says their space,
+    as for an 8-bit image (:func:`~mediumnet.data.colour.srgb_conversion`, which warns about a
+    profile that cannot be used).
+    """
+    from PIL import Image
+
+    conversion = srgb_conversion(source, name)
+    deep = deep_conversion(pixel_profile(source)) if conversion.transform is not None else None
+    flat = pixels.reshape(-1, pixels.shape[-1])
+    out = np.empty((len(flat), 3), np.uint8)
+    for start in range(0, len(flat), CHUNK_PIXELS):
+        rgb = _on_white(flat[start:start + CHUNK_PIXELS])
+        if deep is None:
+            out[start:start + len(rgb)] = (rgb * 255 + 32767) // 65535   # rounded
+        else:
+            linear = np.stack([deep.curves[c][rgb[:, c]] for c in range(3)], axis=1)
+            levels = np.clip(linear @ deep.matrix.T * 65535 + 0.5, 0, 65535).astype(np.uint16)
+            out[start:start + len(rgb)] = deep.encode[levels]
+    rgb8 = Image.fromarray(out.reshape(*pixels.shape[:2], 3))
+    if deep is None and conversion.transform is not None:   # a profile of lookup tables
+        return as_srgb(rgb8, source, name)
+    return rgb8
+
+
+def _on_white(samples: np.ndarray) -> np.ndarray:
+    """Return ``(N, 3 or 4)`` 16-bit samples as ``(N, 3)`` uint32, any alpha over white."""
+    rgb = samples[:, :3].astype(np.uint32)
+    if samples.shape[1] == 3:
+        return rgb
+    alpha = samples[:, 3:].astype(np.uint32)
+    return (rgb * alpha + 65535 * (65535 - alpha) + 32767) // 65535
+
+
+@functools.lru_cache(maxsize=16)
+def deep_conversion(profile_bytes: bytes | None) -> DeepConversion | None:
+    """Return a matrix/TRC RGB profile's conversion as 16-bit tables; None for another profile.
+
+    None too for a profile with lookup tables to the connection space (LittleCMS uses those
+    before the matrix), or one that cannot be read. Cached: a collection's masters share a few
+    profiles (about 40 ms each to build).
+    """
+    from PIL import Image, ImageCms
+
+    if profile_bytes is None:
+        return None
+    try:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(profile_bytes)).profile
+        curves = [tag_body(profile_bytes, tag) for tag in (b"rTRC", b"gTRC", b"bTRC")]
+        if not profile.is_matrix_shaper or any(intent[0] for intent in profile.clut.values()) \
+                or None in curves:
+            return None
+        linear = ImageCms.ImageCmsProfile(io.BytesIO(grey_profile("linear", 1.0)))
+        ramp = Image.frombytes("I;16", (256, 256), np.arange(65536, dtype="<u2").tobytes())
+        tables = []
+        for curve in curves:
+            transform = ImageCms.buildTransform(
+                ImageCms.ImageCmsProfile(io.BytesIO(grey_profile("channel", curve))), linear,
+                "I;16", "I;16", renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC,
+                flags=ImageCms.Flags.NOOPTIMIZE | ImageCms.Flags.NOCACHE)
+            tables.append(np.asarray(ImageCms.applyTransform(ramp, transform)).ravel())
+        srgb = ImageCms.createProfile("sRGB")
+        matrix = np.linalg.solve(_colorants(srgb), _colorants(profile))
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError, np.linalg.LinAlgError):
+        return None
+    return DeepConversion(np.stack(tables).astype(np.float32) / 65535, matrix.astype(np.float32),
+                          grey_level_table(linear)[:, 0].copy())
+
+
+def _colorants(profile) -> np.ndarray:
+    """Return a matrix/TRC profile's red, green and blue XYZ (D50-adapted) as columns."""
+    return np.array([profile.red_colorant[0], profile.green_colorant[0],
+                     profile.blue_colorant[0]], dtype=np.float64).T
+
+
+def tag_body(profile_bytes: bytes, signature: bytes) -> bytes | None:
+    """Return the body of an ICC profile's tag ``signature`` (``b"rTRC"``); None without it."""
+    if len(profile_bytes) < 132:
+        return None
+    (count,) = struct.unpack_from(">I", profile_bytes, 128)
+    for entry in range(min(count, (len(profile_bytes) - 132) // 12)):
+        tag, offset, size = struct.unpack_from(">4sII", profile_bytes, 132 + 12 * entry)
+        if tag == signature and offset + size <= len(profile_bytes):
+            return profile_bytes[offset:offset + size]
+    return None

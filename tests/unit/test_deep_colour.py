@@ -1,0 +1,181 @@
+"""A 16-bit RGB master (48-bit PNG or TIFF): read from all its 16 bits, as the sRGB it shows."""
+
+import io
+import struct
+import zlib
+
+import cv2
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image, ImageOps
+
+from mediumnet.data import deep
+from mediumnet.data.decode import decode
+from mediumnet.data.icc import d50_primaries
+from mediumnet.data.orientation import orient
+from mediumnet.data.png import chunk_profile
+from mediumnet.data.views import ImageError, composition_view, native_pixels, thumbnail
+from tests.iccprofiles import (
+    ADOBE_RGB,
+    RGB_TABLE_SWAPPED,
+    mean_gap,
+    smooth_work,
+    srgb_levels,
+)
+
+RNG = np.random.default_rng(7)
+NOISE = (RNG.random((48, 64, 3)) * 65536).astype(np.uint16)
+"""16-bit samples of every value: Pillow's high byte reads 3 in 4 of them a level dark."""
+LINEAR = chunk_profile(1.0, None, grey=False)
+"""The profile a linear PNG (gAMA 1.0) means: sRGB's primaries, a linear curve."""
+
+
+def chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def png16(pixels: np.ndarray, *chunks: tuple[bytes, bytes]) -> bytes:
+    """A 48- or 64-bit PNG (OpenCV writes them; Pillow cannot) with chunks after its header."""
+    order = [2, 1, 0, 3][:pixels.shape[2]]
+    data = cv2.imencode(".png", np.ascontiguousarray(pixels[..., order]))[1].tobytes()
+    return data[:33] + b"".join(chunk(*c) for c in chunks) + data[33:]   # 8 + 25 (IHDR)
+
+
+def iccp(profile: bytes) -> tuple[bytes, bytes]:
+    return b"iCCP", b"master\0\0" + zlib.compress(profile)
+
+
+def tiff16(pixels: np.ndarray, profile: bytes | None = None, orientation: int | None = None
+           ) -> bytes:
+    """A 48- or 64-bit TIFF, as a scanner writes a master (tifffile: Pillow cannot)."""
+    tags = [(34675, "B", len(profile), profile, True)] if profile else []
+    tags += [(274, "H", 1, orientation, True)] if orientation else []
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, pixels, photometric="rgb", extratags=tags, compression="zlib",
+                     extrasamples=[2] if pixels.shape[2] == 4 else None)
+    return buffer.getvalue()
+
+
+def master(fmt: str, pixels: np.ndarray, profile: bytes | None = None) -> bytes:
+    if fmt == "PNG":
+        return png16(pixels, *([iccp(profile)] if profile else []))
+    return tiff16(pixels, profile)
+
+
+def rounded(samples: np.ndarray) -> np.ndarray:
+    return np.round(samples.astype(np.float64) * 255 / 65535).astype(np.uint8)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "TIFF"])
+def test_a_48_bit_master_is_rounded_to_8_bits_not_cut(fmt):
+    data = master(fmt, NOISE)
+    assert Image.open(io.BytesIO(data)).mode == "RGB"
+
+    assert (native_pixels(data) == rounded(NOISE)).all()   # Pillow alone: 3 in 4 a level dark
+    twin = io.BytesIO()
+    Image.fromarray(rounded(NOISE)).save(twin, "PNG")
+    assert (composition_view(data, 32) == composition_view(twin.getvalue(), 32)).all()
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "TIFF"])
+def test_a_64_bit_master_with_alpha_is_composited_on_white_at_16_bits(fmt):
+    alpha = np.linspace(0, 65535, NOISE.shape[1]).round().astype(np.uint16)
+    pixels = np.dstack([NOISE, np.broadcast_to(alpha, NOISE.shape[:2])])
+    a = alpha[None, :, None] / 65535
+    expected = (NOISE * a + 65535 * (1 - a)) * 255 / 65535
+
+    read = native_pixels(master(fmt, pixels))
+    assert np.abs(read - expected).max() <= 0.5 + 1e-6   # rounded once
+    assert (read[:, 0] == 255).all()   # fully transparent: white
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "TIFF"])
+def test_a_48_bit_linear_master_keeps_the_shadow_steps_8_bits_lose(fmt):
+    linear = np.linspace(0, 0.02, 256)   # the darkest 2 % of the light: six 8-bit levels
+    pixels = np.repeat((linear * 65535).round().astype(np.uint16)[None, :, None], 3, 2)
+    pixels = np.repeat(pixels, 8, 0)
+    data = png16(pixels, (b"gAMA", struct.pack(">I", 100000))) if fmt == "PNG" \
+        else tiff16(pixels, LINEAR)
+
+    shadows = native_pixels(data)[4]
+    assert np.abs(shadows - srgb_levels(linear)[:, None]).max() <= 1
+    assert len(np.unique(shadows[:, 1])) >= 30   # sRGB spends 37 levels on them
+    assert (shadows[:, 0] == shadows[:, 2]).all()
+
+
+def adobe_rgb_16(work: np.ndarray) -> np.ndarray:
+    """The sRGB work as an Adobe RGB (1998) master keeps it: 16 bits, in floating point."""
+    v = work / 255.0
+    linear = np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+    white = (0.3127, 0.3290)
+    srgb = np.array(d50_primaries((0.64, 0.33), (0.30, 0.60), (0.15, 0.06), white)).T
+    adobe = np.array(d50_primaries((0.64, 0.33), (0.21, 0.71), (0.15, 0.06), white)).T
+    in_adobe = np.clip(linear @ np.linalg.solve(adobe, srgb).T, 0, 1)
+    return (in_adobe ** (256 / 563) * 65535).round().astype(np.uint16)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "TIFF"])
+def test_a_48_bit_adobe_rgb_master_is_read_as_the_srgb_work_it_shows(fmt, tmp_path):
+    work = smooth_work(120, 160)
+    data = master(fmt, adobe_rgb_16(work), ADOBE_RGB)
+    as_stored = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+    assert mean_gap(as_stored, work) > 5   # a reader that ignores the profile
+
+    assert mean_gap(native_pixels(data), work) < 0.1   # at 8 bits first: 0.4
+    assert np.abs(native_pixels(data).astype(int) - work).max() <= 1
+    assert mean_gap(decode(data).pixels, work) < 0.1   # the served model's decode
+    path = tmp_path / f"master.{fmt.lower()}"
+    path.write_bytes(data)
+    assert mean_gap(native_pixels(path), work) < 0.1
+    assert mean_gap(decode(Image.open(path)).pixels, work) < 0.1   # a PIL image
+    assert mean_gap(thumbnail(path, 160), work) < 0.1
+
+
+def test_a_large_master_is_converted_in_parts_as_it_is_whole(monkeypatch):
+    data = tiff16(adobe_rgb_16(smooth_work(120, 160)), ADOBE_RGB)
+    whole = native_pixels(data)
+    monkeypatch.setattr(deep, "CHUNK_PIXELS", 1000)
+    assert (native_pixels(data) == whole).all()
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+@pytest.mark.parametrize("fmt", ["PNG", "TIFF"])
+def test_a_turned_48_bit_master_is_read_upright(fmt, orientation):
+    if fmt == "TIFF":
+        data = tiff16(NOISE, orientation=orientation)
+    else:
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        data = png16(NOISE, (b"eXIf", exif.tobytes().removeprefix(b"Exif\0\0")))
+
+    eight_bits = Image.open(io.BytesIO(data))   # Pillow's 8 bits: the same shape, as shown
+    shown = np.asarray(ImageOps.exif_transpose(eight_bits).convert("RGB"))
+    read = native_pixels(data)
+    assert read.shape == shown.shape
+    assert (read == orient(rounded(NOISE), orientation)).all()
+    assert np.abs(read.astype(int) - shown).max() <= 1
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "TIFF"])
+def test_a_48_bit_master_in_a_profile_of_tables_reads_as_its_8_bit_twin(fmt):
+    work = smooth_work(60, 80)
+    assert deep.deep_conversion(RGB_TABLE_SWAPPED) is None   # no matrix and curves
+
+    read = native_pixels(master(fmt, work.astype(np.uint16) * 257, RGB_TABLE_SWAPPED))
+    twin = io.BytesIO()
+    Image.fromarray(work).save(twin, fmt, icc_profile=RGB_TABLE_SWAPPED)
+    assert (read == native_pixels(twin.getvalue())).all()
+    assert mean_gap(read, work[..., [1, 0, 2]]) < 3   # the table applied: red and green swap
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "TIFF"])
+def test_a_cut_48_bit_master_is_refused_by_name_and_quietly(fmt, tmp_path, capfd):
+    path = tmp_path / f"cut.{fmt.lower()}"
+    data = master(fmt, NOISE)
+    path.write_bytes(data[:len(data) * 2 // 3])
+
+    with pytest.raises(ImageError, match=f"cut.{fmt.lower()}: truncated or corrupt"):
+        native_pixels(path)
+    err = capfd.readouterr().err
+    assert "libpng" not in err and err.count("TIFF") <= 1   # only Pillow's libtiff says so
