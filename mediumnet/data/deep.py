@@ -42,6 +42,11 @@ if TYPE_CHECKING:
 DEEP_RAWMODES = frozenset(f"{mode};16{order}" for mode in ("RGB", "RGBA") for order in "BLN")
 """How Pillow's PNG and TIFF readers name 16-bit RGB and RGBA samples (big, little, native)."""
 
+TIFF_COMPRESSIONS = frozenset({"raw", "tiff_lzw", "tiff_adobe_deflate", "tiff_deflate",
+                               "packbits"})
+"""A TIFF's compressions (as Pillow names them) that OpenCV's libtiff decodes; a master in
+another (LZMA, Zstandard) is read by Pillow, at 8 bits."""
+
 CHUNK_PIXELS = 1 << 20
 """Pixels converted at a time: a 100-megapixel master needs tens of MB of scratch, not GBs."""
 
@@ -67,7 +72,8 @@ class DeepConversion:
 
 def is_deep_rgb(im: PILImage.Image) -> bool:
     """Return whether ``im``, opened and not yet loaded, is a 16-bit RGB(A) PNG or TIFF."""
-    if im.format not in ("PNG", "TIFF") or im.mode not in ("RGB", "RGBA") or not im.tile:
+    if im.format not in ("PNG", "TIFF") or im.mode not in ("RGB", "RGBA") or not im.tile or (
+            im.format == "TIFF" and im.info.get("compression") not in TIFF_COMPRESSIONS):
         return False
     args = im.tile[0].args
     return (args[0] if isinstance(args, tuple) and args else args) in DEEP_RAWMODES

@@ -78,6 +78,28 @@ def test_a_48_bit_master_is_rounded_to_8_bits_not_cut(fmt):
     assert (composition_view(data, 32) == composition_view(twin.getvalue(), 32)).all()
 
 
+@pytest.mark.parametrize("writer", ["opencv-lzw", "tiled", "big-endian", "deflate-predictor"])
+def test_a_48_bit_tiff_is_read_at_16_bits_as_scanners_lay_it_out(writer):
+    if writer == "opencv-lzw":
+        data = cv2.imencode(".tiff", NOISE[..., ::-1])[1].tobytes()   # LZW, OpenCV's default
+    else:
+        options = {"tiled": {"tile": (16, 16)}, "big-endian": {"byteorder": ">"},
+                   "deflate-predictor": {"compression": "zlib", "predictor": True}}[writer]
+        buffer = io.BytesIO()
+        tifffile.imwrite(buffer, NOISE, photometric="rgb", **options)
+        data = buffer.getvalue()
+
+    assert (native_pixels(data) == rounded(NOISE)).all()
+
+
+def test_a_48_bit_tiff_in_a_compression_opencv_lacks_is_read_by_pillow_quietly(capfd):
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, NOISE, photometric="rgb", compression="lzma")
+
+    assert (native_pixels(buffer.getvalue()) == NOISE >> 8).all()   # Pillow's high bytes
+    assert "TIFF" not in capfd.readouterr().err   # OpenCV never tried (it would say so)
+
+
 @pytest.mark.parametrize("fmt", ["PNG", "TIFF"])
 def test_a_64_bit_master_with_alpha_is_composited_on_white_at_16_bits(fmt):
     alpha = np.linspace(0, 65535, NOISE.shape[1]).round().astype(np.uint16)
