@@ -52,6 +52,12 @@ SRGB_TOLERANCE = 2
 """Grey levels: a profile whose conversion moves no colour of a 17-step grid further than this
 renders as sRGB already, and its pixels are taken as they are."""
 
+CMYK_GRID_POINTS = 33
+"""Points a side of the table LittleCMS samples a CMYK profile's conversion on. Its default, 17,
+lay 0.2 to 1.2 levels from the profile's exact colours (Debian's three CMYK profiles, random
+inks); 33 lies a third as far (0.07 to 0.37), for 0.35 s once per profile and about as fast a
+conversion. Exact evaluation would take 3 to 6 times as long per image."""
+
 EXIF_IFD, INTEROP_IFD = 0x8769, 0xA005
 EXIF_COLOUR_SPACE, INTEROP_INDEX, UNCALIBRATED = 0xA001, 0x0001, 0xFFFF
 """The EXIF tags a camera's Adobe RGB file is known by (DCF 2.0, option file)."""
@@ -123,9 +129,12 @@ def profile_conversion(profile_bytes: bytes, mode: str) -> ProfileConversion:
         else:
             # One transform serves every thread (the view cache decodes in threads):
             # LittleCMS's one-pixel cache is not thread-safe, hence NOCACHE.
+            flags = ImageCms.Flags.NOCACHE
+            if mode == "CMYK":
+                flags |= ImageCms.Flags.GRIDPOINTS(CMYK_GRID_POINTS)
             transform = ImageCms.buildTransform(
                 profile, ImageCms.createProfile("sRGB"), mode, "RGB",
-                renderingIntent=ImageCms.Intent.PERCEPTUAL, flags=ImageCms.Flags.NOCACHE)
+                renderingIntent=ImageCms.Intent.PERCEPTUAL, flags=flags)
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError) as exc:
         return ProfileConversion(problem=f"its colour profile cannot be read ({exc})")
     levels = np.linspace(0, 255, 17).round().astype(np.uint8)

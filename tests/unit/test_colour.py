@@ -186,6 +186,17 @@ def test_a_cmyk_scan_is_read_through_its_profile(fmt):
     assert pixels[12, 4, 0] > 240 and pixels[12, 4, 1:].max() < 15
 
 
+def test_a_cmyk_scan_lies_close_to_its_profiles_exact_colours():
+    inks = (np.random.default_rng(3).random((120, 160, 4)) * 256).astype(np.uint8)
+    exact = ImageCms.buildTransform(
+        ImageCms.ImageCmsProfile(io.BytesIO(CMYK_HALF_BLACK)), ImageCms.createProfile("sRGB"),
+        "CMYK", "RGB", flags=ImageCms.Flags.NOOPTIMIZE)   # every pixel through the profile
+    expected = np.asarray(ImageCms.applyTransform(Image.fromarray(inks, "CMYK"), exact))
+
+    read = native_pixels(encode(inks, "TIFF", "CMYK", icc_profile=CMYK_HALF_BLACK))
+    assert mean_gap(read, expected) < 0.06   # LittleCMS's default table of 17 points: 0.12
+
+
 def test_a_profile_that_cannot_be_used_is_named_once_and_the_pixels_taken_as_srgb(caplog):
     broken = b"not a colour profile" * 8
     first = encode(WORK, "PNG", icc_profile=broken)
