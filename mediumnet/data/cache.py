@@ -44,7 +44,7 @@ CACHE_VERSION = 4
 every view is sRGB (:mod:`mediumnet.data.colour`). 3: a PNG's colour chunks are read as the
 profile they mean (:mod:`mediumnet.data.png`); a grey profile is applied level by level, a
 16-bit scan's levels before they become 8 bits. 4: a 16-bit RGB PNG or TIFF is read from all
-its 16 bits (:mod:`mediumnet.data.deep`)."""
+its 16 bits (:mod:`mediumnet.data.deep`); a CMYK profile is sampled on a finer table."""
 log = logging.getLogger("mediumnet")
 
 

@@ -32,7 +32,8 @@ value measured on the fully decoded pixels, in the study exactly as in serving.
 (:mod:`mediumnet.data.colour`).
 4: a PNG's colour chunks read as the profile they mean; a grey profile applied level by level,
 a 16-bit scan's levels before they become 8 bits.
-5: a 16-bit RGB PNG or TIFF read from all its 16 bits, rounded, not cut to its high bytes."""
+5: a 16-bit RGB PNG or TIFF read from all its 16 bits, rounded, not cut to its high bytes; a
+CMYK profile sampled on a finer table."""
 
 THUMB_EDGE = 256
 """Long edge of the reduced decode the whole-image statistics use."""
