@@ -16,7 +16,8 @@ profile that cannot be read, or that does not fit the image (an RGB profile in a
 file), is ignored with a warning and the pixels are read as sRGB, as an untagged file's are; so
 is every profile under a Pillow built without LittleCMS. A grey scan goes through its grey
 profile level by level (:func:`grey_as_srgb`), a 16-bit scan's 65536 levels before they become 8
-bits, so the deep shadows of a linear scan keep their steps. A camera's Adobe RGB
+bits, so the deep shadows of a linear scan keep their steps; a 16-bit RGB master's samples go
+through its profile before 8 bits too (:mod:`mediumnet.data.deep`). A camera's Adobe RGB
 JPEG that embeds no profile but says so in EXIF is read as Adobe RGB (1998)
 (:mod:`mediumnet.data.icc` writes the profile). A JPEG 2000 master's profile, which Pillow does
 not read, is taken from the file's colour specification box, and a HEIF or AVIF file that
