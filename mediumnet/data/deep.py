@@ -2,11 +2,12 @@
 
 Digitisation guidelines keep colour masters as 48-bit TIFFs (FADGI, Metamorfoze), and raw
 converters export 48-bit PNGs and TIFFs. Pillow has no 16-bit RGB mode: it reads such a file by
-keeping each sample's high byte, which reads every pixel up to a level dark (half a level on
-average: 65535 levels cut to 255, not rounded), and throws away the steps of a linear master's
-deep shadows before its profile spreads them over sRGB's levels. A 48-bit (or, with alpha,
-64-bit) PNG or TIFF is decoded here by OpenCV at 16 bits (:func:`deep_pixels`), and
-:func:`deep_as_srgb` takes it to 8-bit sRGB:
+keeping each sample's high byte, a level off in a quarter of the samples (up to a level from
+the exact value, where rounding stays within half of one), and it applies the file's profile
+only then, to 8-bit values: a profiled master is rounded twice, and a linear one has lost the
+steps of its deep shadows before its profile spreads them over sRGB's levels. A 48-bit (or,
+with alpha, 64-bit) PNG or TIFF, or a PNG's 16-bit grey with alpha, is decoded here by OpenCV
+at 16 bits (:func:`deep_pixels`), and :func:`deep_as_srgb` takes it to 8-bit sRGB:
 
 - no profile, or one that renders as sRGB already: each sample rounded to 8 bits;
 - a matrix/TRC profile (Adobe RGB (1998), eciRGB, ProPhoto, a PNG's linear or gamma chunks):
@@ -39,8 +40,10 @@ from mediumnet.data.orientation import EXIF_ORIENTATION, orient
 if TYPE_CHECKING:
     from PIL import Image as PILImage
 
-DEEP_RAWMODES = frozenset(f"{mode};16{order}" for mode in ("RGB", "RGBA") for order in "BLN")
-"""How Pillow's PNG and TIFF readers name 16-bit RGB and RGBA samples (big, little, native)."""
+DEEP_RAWMODES = frozenset({*(f"{mode};16{order}" for mode in ("RGB", "RGBA") for order in "BLN"),
+                           "LA;16B"})
+"""How Pillow's PNG and TIFF readers name 16-bit RGB and RGBA samples (big, little, native),
+and a PNG's 16-bit grey with alpha (which Pillow opens as RGBA, as OpenCV reads it)."""
 
 TIFF_COMPRESSIONS = frozenset({"raw", "tiff_lzw", "tiff_adobe_deflate", "tiff_deflate",
                                "packbits"})
