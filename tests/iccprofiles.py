@@ -3,7 +3,8 @@
 LittleCMS, through Pillow's ``ImageCms``, builds only sRGB, Lab and XYZ profiles, and this
 machine holds no others; digitisation masters come in Adobe RGB (1998), ProPhoto RGB, grey and
 CMYK profiles. Here: the matrix/TRC RGB profiles (the published D50 primaries, a pure gamma
-curve), a grey TRC profile, and a CMYK printer profile with an 8-bit lookup table to Lab.
+curve), a grey TRC profile, and a CMYK printer profile and an RGB scanner profile with 8-bit
+lookup tables to Lab.
 ``python -m tests.iccprofiles DIR`` writes the RGB ones as files (for
 ``bench/colour_profiles.py``).
 """
