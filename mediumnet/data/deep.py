@@ -105,7 +105,9 @@ def deep_pixels(im: PILImage.Image) -> np.ndarray | None:
     channels = len(im.mode)
     if array is None or array.dtype != np.uint16 or array.shape != (*im.size[::-1], channels):
         return None   # Pillow's size: a TIFF's upright too, a PNG's as stored
-    array = array[..., [2, 1, 0, 3][:channels]]   # OpenCV's BGR(A)
+    del data   # a master's bytes can be as large as its pixels: not both held on
+    array = cv2.cvtColor(array, cv2.COLOR_BGR2RGB if channels == 3 else cv2.COLOR_BGRA2RGBA,
+                         dst=array)   # OpenCV's BGR(A), swapped in place: no second copy
     return orient(array, _png_orientation(im)) if im.format == "PNG" else array
 
 
