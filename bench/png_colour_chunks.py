@@ -15,15 +15,15 @@ in every way a PNG names its space without an ICC profile:
 - the work at 16 bits per channel (48-bit PNGs, as a raw converter exports them), linear by
   gAMA 1.0 and in Adobe RGB by gAMA and cHRM.
 
-The pixels are the work's sRGB pixels taken into each space (the curves in floating point,
-the primaries by LittleCMS; at 16 bits in floating point too), rounded to 8 bits (16 for the
-16-bit files). Each file is decoded
-as every branch decodes it (:func:`mediumnet.data.views.native_pixels`) and as a reader that
-ignores the chunks does (the same pixels in a PNG without them). The table gives, per space,
-the mean grey-level gap of each decode from the sRGB work (its grey for the grey files: the
-mean over images, and the worst image), the mean gap in the work's darkest tenth of light
-(linear below 0.1: the shadows, where a linear file's 8 bits are coarse), and milliseconds per
-decode by mediumnet beside the sRGB PNG's; all in one run.
+The pixels are the work's sRGB pixels taken into each space (the curves in floating point, the
+primaries by LittleCMS; at 16 bits in floating point too), rounded to 8 bits (16 for the 16-bit
+files). Each file is decoded as every branch decodes it
+(:func:`mediumnet.data.views.native_pixels`) and as a reader that ignores the chunks does (the
+same pixels in a PNG without them). The table gives, per space, the mean grey-level gap of each
+decode from the sRGB work (its grey for the grey files: the mean over images, and the worst
+image), the mean gap in the work's darkest tenth of light (linear below 0.1: the shadows, where
+a linear file's 8 bits are coarse), and milliseconds per decode by mediumnet beside the sRGB
+PNG's; all in one run.
 """
 
 import argparse
