@@ -15,7 +15,10 @@ the work's own colours, all in one run. For an RGB profile those colours are the
 for a grey or CMYK profile, which cannot hold every sRGB colour, they are the sRGB pixels taken
 into the profile and back (LittleCMS, perceptual intent, unoptimised: the profile's exact
 meaning). Profiles that describe no image's pixels (abstract, named-colour, Lab or XYZ spaces)
-are listed as skipped.
+are listed as skipped. For an RGB profile two more columns say how exactly the profile is
+applied, apart from the master's own 8-bit rounding: the gap of the master's values, decoded
+from the 8-bit TIFF and from a 48-bit PNG (each value x 257: :mod:`mediumnet.data.deep`'s
+path), from those values taken through the profile by LittleCMS unoptimised.
 
 The work is a smooth field of every hue with a saturated red patch, or ``--image``, one real
 image (any file mediumnet reads). Profile files ship with colour-managed systems: Debian's
@@ -27,6 +30,7 @@ import argparse
 import io
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -78,6 +82,7 @@ def measure(data: bytes, work: np.ndarray, quality: int) -> dict[str, object]:
     ``ms`` (milliseconds per TIFF decode); or ``skipped`` with the reason alone.
     """
     from PIL import Image, ImageCms
+    from png_colour_chunks import png_bytes  # here: that bench imports this one's gap
 
     from mediumnet.data.colour import profile_conversion
     from mediumnet.data.views import native_pixels
@@ -114,6 +119,14 @@ def measure(data: bytes, work: np.ndarray, quality: int) -> dict[str, object]:
     action = ("converted" if conversion.needed else
               f"ignored: {conversion.problem}" if conversion.problem else "as sRGB")
     result = {"action": action}
+    exact = None
+    if mode == "RGB":   # the master's values through the profile exactly, at 8 and 16 bits
+        exact = np.asarray(ImageCms.applyTransform(master, ImageCms.buildTransform(
+            profile, srgb, "RGB", "RGB", renderingIntent=ImageCms.Intent.PERCEPTUAL,
+            flags=ImageCms.Flags.NOOPTIMIZE)))
+        sixteen = png_bytes(np.asarray(master).astype(np.uint16) * 257,
+                            [(b"iCCP", b"master\0\0" + zlib.compress(data))])
+        result["exact16"] = gap(native_pixels(sixteen), exact)
     for fmt, options in (("TIFF", {}), ("JPEG", {"quality": quality})):
         buffer = io.BytesIO()
         master.save(buffer, fmt, icc_profile=data, **options)
@@ -125,6 +138,8 @@ def measure(data: bytes, work: np.ndarray, quality: int) -> dict[str, object]:
             result["ms"] = (time.perf_counter() - started) / 5 * 1000
             plain = np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB"))
             result["ignored"] = gap(plain, colours)
+            if exact is not None:
+                result["exact8"] = gap(pixels, exact)
         result[fmt.lower()] = gap(pixels, colours)
     return result
 
@@ -162,14 +177,16 @@ def main() -> None:
         rows.append((path.name, described, measure(data, work, args.quality)))
     width = max(len(name) for name, _, _ in rows)
     print(f"{'profile':<{width}} {'version, space, description':<42} {'ignored':>7} "
-          f"{'tiff':>5} {'jpeg':>5} {'ms':>5}  mediumnet")
+          f"{'tiff':>5} {'jpeg':>5} {'ms':>5} {'8-bit':>5} {'16-bit':>6}  mediumnet")
     for name, described, result in rows:
         if "skipped" in result:
-            print(f"{name:<{width}} {described:<42} {'':>7} {'':>5} {'':>5} {'':>5}  "
-                  f"skipped: {result['skipped']}")
+            print(f"{name:<{width}} {described:<42} {'':>7} {'':>5} {'':>5} {'':>5} {'':>5} "
+                  f"{'':>6}  skipped: {result['skipped']}")
             continue
+        exactness = (f"{result['exact8']:5.3f} {result['exact16']:6.3f}" if "exact16" in result
+                     else f"{'':>5} {'':>6}")
         print(f"{name:<{width}} {described:<42} {result['ignored']:7.2f} {result['tiff']:5.2f} "
-              f"{result['jpeg']:5.2f} {result['ms']:5.1f}  {result['action']}")
+              f"{result['jpeg']:5.2f} {result['ms']:5.1f} {exactness}  {result['action']}")
     measured = [r for _, _, r in rows if "skipped" not in r]
     converted = [r for r in measured if r["action"] == "converted"]
     if converted:
@@ -178,6 +195,13 @@ def main() -> None:
               f"{max(r['jpeg'] for r in converted):.2f} (JPEG) levels off at most, a reader "
               f"that ignores them {min(r['ignored'] for r in converted):.2f} to "
               f"{max(r['ignored'] for r in converted):.2f}")
+    rgb = [r for r in converted if "exact16" in r]
+    if rgb:
+        print(f"{len(rgb)} RGB profiles converted: a master's values as 8-bit TIFFs lie "
+              f"{np.mean([r['exact8'] for r in rgb]):.3f} levels on average from the "
+              f"profile's exact colours (at most {max(r['exact8'] for r in rgb):.3f}), as "
+              f"48-bit PNGs {np.mean([r['exact16'] for r in rgb]):.3f} (at most "
+              f"{max(r['exact16'] for r in rgb):.3f})")
 
 
 if __name__ == "__main__":
