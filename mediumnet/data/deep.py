@@ -36,6 +36,7 @@ import numpy as np
 from mediumnet.data.colour import as_srgb, grey_level_table, pixel_profile, srgb_conversion
 from mediumnet.data.icc import grey_profile
 from mediumnet.data.orientation import EXIF_ORIENTATION, orient
+from mediumnet.data.png import chunk_body
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
@@ -86,8 +87,9 @@ def deep_pixels(im: PILImage.Image) -> np.ndarray | None:
     """Return the 16-bit samples of ``im`` (:func:`is_deep_rgb`), ``(H, W, 3 or 4)`` uint16.
 
     Upright (a TIFF's orientation tag is applied by OpenCV's TIFF reader, as by Pillow's; a
-    PNG's EXIF orientation here), RGB(A) order. None when the file cannot be read again, is
-    cut, or OpenCV reads it otherwise than Pillow does: the caller then lets Pillow read it.
+    PNG's EXIF or XMP orientation here, an ``eXIf`` chunk after the image data too), RGB(A)
+    order. None when the file cannot be read again, is cut, or OpenCV reads it otherwise than
+    Pillow does: the caller then lets Pillow read it.
     """
     import cv2
 
@@ -105,10 +107,17 @@ def deep_pixels(im: PILImage.Image) -> np.ndarray | None:
     channels = len(im.mode)
     if array is None or array.dtype != np.uint16 or array.shape != (*im.size[::-1], channels):
         return None   # Pillow's size: a TIFF's upright too, a PNG's as stored
+    if im.format == "PNG" and "exif" not in im.info:
+        # What Pillow's 8-bit decode would have read from an eXIf chunk after the image data
+        # (or that there is none), so that reading the EXIF does not decode the file again.
+        exif = chunk_body(io.BytesIO(data), b"eXIf", before_image_data=False)
+        im.info["exif"] = b"" if exif is None else b"Exif\0\0" + exif
     del data   # a master's bytes can be as large as its pixels: not both held on
     array = cv2.cvtColor(array, cv2.COLOR_BGR2RGB if channels == 3 else cv2.COLOR_BGRA2RGBA,
                          dst=array)   # OpenCV's BGR(A), swapped in place: no second copy
-    return orient(array, _png_orientation(im)) if im.format == "PNG" else array
+    if im.format == "PNG":   # as the 8-bit path turns it: EXIF, else XMP (Pillow's getexif)
+        return orient(array, im.getexif().get(EXIF_ORIENTATION, 1))
+    return array
 
 
 def _complete(im: PILImage.Image, data: bytes) -> bool:
@@ -119,20 +128,6 @@ def _complete(im: PILImage.Image, data: bytes) -> bool:
     offsets, counts = tags.get(273) or tags.get(324), tags.get(279) or tags.get(325)
     return bool(offsets and counts) and max(
         offset + count for offset, count in zip(offsets, counts, strict=False)) <= len(data)
-
-
-def _png_orientation(im: PILImage.Image) -> int:
-    """Return the EXIF orientation of a PNG not yet loaded (1 when it names none).
-
-    Read from an ``eXIf`` chunk before the image data (where PNG puts it): Pillow would read
-    one after the data only by decoding the image at 8 bits.
-    """
-    from PIL import Image
-
-    exif = Image.Exif()
-    if isinstance(raw := im.info.get("exif"), bytes):
-        exif.load(raw)
-    return exif.get(EXIF_ORIENTATION, 1)
 
 
 def deep_as_srgb(pixels: np.ndarray, source: PILImage.Image, name: str = "<image>"

@@ -57,17 +57,28 @@ def png_cicp(fp: BinaryIO) -> tuple[int, int] | None:
     (the chunk must precede it). None when the file is not a PNG, has no such chunk, or gives
     one that names a matrix (a PNG's pixels are RGB or grey: the matrix must be 0).
     """
+    body = chunk_body(fp, b"cICP")
+    if body is None or len(body) != 4 or body[2] != 0:
+        return None
+    return body[0], body[1]
+
+
+def chunk_body(fp: BinaryIO, kind: bytes, *, before_image_data: bool = True) -> bytes | None:
+    """Return the data of a PNG's first chunk ``kind`` (``b"cICP"``), or None without one.
+
+    ``fp`` is the file, read from its start. With ``before_image_data`` only the chunks before
+    the image data are read (where ``kind`` must be), otherwise every chunk to the end. None
+    too for a file that is not a PNG, or a chunk cut short.
+    """
     if fp.read(8) != PNG_SIGNATURE:
         return None
     while len(header := fp.read(8)) == 8:
-        length, kind = struct.unpack(">I4s", header)
-        if kind in (b"IDAT", b"IEND"):
+        length, found = struct.unpack(">I4s", header)
+        if found == b"IEND" or (before_image_data and found == b"IDAT"):
             return None
-        if kind == b"cICP":
+        if found == kind:
             body = fp.read(length)
-            if length != 4 or len(body) != 4 or body[2] != 0:
-                return None
-            return body[0], body[1]
+            return body if len(body) == length else None
         fp.seek(length + 4, os.SEEK_CUR)   # the data, then its CRC
     return None
 

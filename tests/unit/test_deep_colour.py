@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 import tifffile
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, PngImagePlugin
 
 from mediumnet.data import deep
 from mediumnet.data.decode import decode
@@ -192,6 +192,31 @@ def test_a_turned_48_bit_master_is_read_upright(fmt, orientation):
     assert read.shape == shown.shape
     assert (read == orient(rounded(NOISE), orientation)).all()
     assert np.abs(read.astype(int) - shown).max() <= 1
+
+
+@pytest.mark.parametrize("where", ["after the image data", "XMP"])
+def test_a_48_bit_png_is_turned_as_its_8_bit_reading_turns_it(where):
+    if where == "XMP":
+        xmp = b'<x:xmpmeta><rdf:Description tiff:Orientation="6"/></x:xmpmeta>'
+        data = png16(NOISE, (b"iTXt", b"XML:com.adobe.xmp\0\0\0\0\0" + xmp))
+    else:
+        exif = Image.Exif()
+        exif[0x0112] = 6
+        plain = png16(NOISE)   # the chunk before IEND, as some writers put it
+        data = plain[:-12] + chunk(b"eXIf", exif.tobytes().removeprefix(b"Exif\0\0")) \
+            + plain[-12:]
+
+    shown = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB"))
+    assert shown.shape == (64, 48, 3)
+    assert (native_pixels(data) == orient(rounded(NOISE), 6)).all()
+
+
+def test_a_48_bit_png_is_not_decoded_a_second_time_at_8_bits(monkeypatch):
+    decodes = []
+    monkeypatch.setattr(PngImagePlugin.PngImageFile, "load",
+                        lambda self: decodes.append(self) or Image.Image.load(self))
+    assert (native_pixels(png16(NOISE)) == rounded(NOISE)).all()
+    assert not decodes   # the EXIF a camera's Adobe RGB is named in, read without one
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "TIFF"])
