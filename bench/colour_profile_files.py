@@ -106,24 +106,17 @@ def measure(data: bytes, work: np.ndarray, quality: int) -> dict[str, object]:
     # into the image's info, which fails for Ghostscript's v4 CMYK profiles ("Could not
     # determine profile size"); save() embeds the file's own bytes anyway.
     into.transform.apply(Image.fromarray(work).getim(), master.getim())
-    if mode == "RGB":
-        colours = work
-    else:
-        # Unoptimised: the profile's own colours (LittleCMS's optimised grey transform reads a
-        # linear profile's deepest shadows up to 10 levels dark).
-        back = ImageCms.buildTransform(profile, srgb, mode, "RGB",
-                                       renderingIntent=ImageCms.Intent.PERCEPTUAL,
-                                       flags=ImageCms.Flags.NOOPTIMIZE)
-        colours = np.asarray(ImageCms.applyTransform(master, back))
+    # The master's values through the profile unoptimised: its exact colours (LittleCMS's
+    # optimised grey transform reads a linear profile's deepest shadows up to 10 levels dark).
+    exact = np.asarray(ImageCms.applyTransform(master, ImageCms.buildTransform(
+        profile, srgb, mode, "RGB", renderingIntent=ImageCms.Intent.PERCEPTUAL,
+        flags=ImageCms.Flags.NOOPTIMIZE)))
+    colours = work if mode == "RGB" else exact
     conversion = profile_conversion(data, mode)
     action = ("converted" if conversion.needed else
               f"ignored: {conversion.problem}" if conversion.problem else "as sRGB")
     result = {"action": action}
-    exact = None
-    if mode == "RGB":   # the master's values through the profile exactly, at 8 and 16 bits
-        exact = np.asarray(ImageCms.applyTransform(master, ImageCms.buildTransform(
-            profile, srgb, "RGB", "RGB", renderingIntent=ImageCms.Intent.PERCEPTUAL,
-            flags=ImageCms.Flags.NOOPTIMIZE)))
+    if mode == "RGB":   # how exactly the profile is applied, at 16 bits (and at 8, below)
         sixteen = png_bytes(np.asarray(master).astype(np.uint16) * 257,
                             [(b"iCCP", b"master\0\0" + zlib.compress(data))])
         result["exact16"] = gap(native_pixels(sixteen), exact)
@@ -138,7 +131,7 @@ def measure(data: bytes, work: np.ndarray, quality: int) -> dict[str, object]:
             result["ms"] = (time.perf_counter() - started) / 5 * 1000
             plain = np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB"))
             result["ignored"] = gap(plain, colours)
-            if exact is not None:
+            if mode == "RGB":
                 result["exact8"] = gap(pixels, exact)
         result[fmt.lower()] = gap(pixels, colours)
     return result
