@@ -17,6 +17,7 @@ from mediumnet.data.icc import (
     D50,
     SRGB_CURVE,
     adobe_rgb_profile,
+    d50_primaries,
     description_tag,
     grey_profile,
     icc_profile,
@@ -176,3 +177,14 @@ if __name__ == "__main__":
                             ("prophoto-rgb-compatible.icc", PROPHOTO_RGB)):
         (folder / file_name).write_bytes(data)
         print(folder / file_name)
+
+
+def adobe_rgb_16(work: np.ndarray) -> np.ndarray:
+    """The sRGB work as an Adobe RGB (1998) master keeps it: 16 bits, in floating point."""
+    v = work / 255.0
+    linear = np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+    white = (0.3127, 0.3290)
+    srgb = np.array(d50_primaries((0.64, 0.33), (0.30, 0.60), (0.15, 0.06), white)).T
+    adobe = np.array(d50_primaries((0.64, 0.33), (0.21, 0.71), (0.15, 0.06), white)).T
+    in_adobe = np.clip(linear @ np.linalg.solve(adobe, srgb).T, 0, 1)
+    return (in_adobe ** (256 / 563) * 65535).round().astype(np.uint16)

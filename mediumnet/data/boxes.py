@@ -28,6 +28,17 @@ def top_level_box(fp: BinaryIO, wanted: bytes, *, stop: tuple[bytes, ...] = ()
     or when it is larger than :data:`MAX_BOX` or runs to the end of the file. A payload cut
     short by the file's end is returned as far as it goes.
     """
+    length = seek_box(fp, wanted, stop=stop)
+    return fp.read(length) if length is not None and 0 < length <= MAX_BOX else None
+
+
+def seek_box(fp: BinaryIO, wanted: bytes, *, stop: tuple[bytes, ...] = ()) -> int | None:
+    """Put ``fp`` at the payload of the first box of type ``wanted`` from its position on.
+
+    Returns the payload's length as the box states it (-1 for a box that runs to the end of
+    the file), without reading it: a JPEG 2000 codestream of a gigabyte is found as fast as a
+    header. None, as :func:`top_level_box` gives it, when the box is not found.
+    """
     while len(header := fp.read(8)) == 8:
         length, kind = struct.unpack(">I4s", header)
         size = 8
@@ -36,8 +47,8 @@ def top_level_box(fp: BinaryIO, wanted: bytes, *, stop: tuple[bytes, ...] = ()
             if len(extended) < 8:
                 return None
             length, size = struct.unpack(">Q", extended)[0], 16
-        if kind == wanted:
-            return fp.read(length - size) if size < length <= MAX_BOX else None
+        if kind == wanted and (length == 0 or length >= size):
+            return length - size if length else -1
         if kind in stop or length < size:   # 0: the box runs to the end
             return None
         fp.seek(length - size, os.SEEK_CUR)

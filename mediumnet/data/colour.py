@@ -34,13 +34,13 @@ import logging
 import os
 import struct
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mediumnet.data.boxes import boxes, top_level_box
 from mediumnet.data.heif import HEIF_FORMATS, cicp_colour
 from mediumnet.data.icc import adobe_rgb_profile, cicp_profile
+from mediumnet.data.jpeg2000 import jp2_icc_profile
 from mediumnet.data.png import chunk_profile, png_cicp, usable_chunks
 
 if TYPE_CHECKING:
@@ -68,9 +68,6 @@ _PROFILE_SPACES = {"RGB": ("RGB", "RGBA", "P", "PA"),
                    "CMYK": ("CMYK",)}
 """The image modes each colour space of a profile fits."""
 
-
-JP2_SIGNATURE = b"\x00\x00\x00\x0cjP  \r\n\x87\n"
-"""The box a JP2 or JPX file starts with (a raw .j2k codestream has no boxes, so no profile)."""
 
 _WARNED: set[bytes] = set()
 """Profiles already warned about: one warning per profile, not one per image."""
@@ -289,28 +286,6 @@ def cmyk_as_srgb(cmyk: PILImage.Image, name: str = "<image>") -> PILImage.Image 
     from PIL import ImageCms
 
     return ImageCms.applyTransform(cmyk, transform)
-
-
-def jp2_icc_profile(fp: BinaryIO) -> bytes | None:
-    """Return the ICC profile in a JPEG 2000 file's colour specification box, or None.
-
-    ``fp`` is the file, read from its start. The profile is that of the header's first
-    colour specification box, the one a JP2 reader uses: a restricted ICC profile (method 2,
-    JP2) or any ICC profile (method 3, JPX). None for an enumerated space (sRGB, greyscale,
-    sYCC), a raw codestream, or a header that is not as the standard lays it out.
-    """
-    if fp.read(12) != JP2_SIGNATURE:
-        return None
-    header = top_level_box(fp, b"jp2h", stop=(b"jp2c",))
-    return None if header is None else _colour_box_profile(header)
-
-
-def _colour_box_profile(jp2h: bytes) -> bytes | None:
-    """Return the ICC profile of the first ``colr`` box inside a JP2 header box, or None."""
-    for kind, body in boxes(jp2h):
-        if kind == b"colr":   # method, precedence, approximation, then the profile
-            return (body[3:] or None) if body[:1] in (b"\x02", b"\x03") else None
-    return None
 
 
 def image_name(source: object) -> str:

@@ -1,13 +1,16 @@
 """16-bit RGB masters: all 16 bits of each sample read, and taken to sRGB before 8 bits.
 
-Digitisation guidelines keep colour masters as 48-bit TIFFs (FADGI, Metamorfoze), and raw
-converters export 48-bit PNGs and TIFFs. Pillow has no 16-bit RGB mode: it reads such a file by
-keeping each sample's high byte, a level off in a quarter of the samples (up to a level from
-the exact value, where rounding stays within half of one), and it applies the file's profile
-only then, to 8-bit values: a profiled master is rounded twice, and a linear one has lost the
-steps of its deep shadows before its profile spreads them over sRGB's levels. A 48-bit (or,
-with alpha, 64-bit) PNG or TIFF, or a PNG's 16-bit grey with alpha, is decoded here by OpenCV
-at 16 bits (:func:`deep_pixels`), and :func:`deep_as_srgb` takes it to 8-bit sRGB:
+Digitisation guidelines keep colour masters as 48-bit TIFFs (FADGI, Metamorfoze), raw
+converters export 48-bit PNGs and TIFFs, and archives keep lossless JPEG 2000 masters of 12 or
+16 bits a sample. Pillow has no 16-bit RGB mode: it reads a PNG or TIFF by keeping each
+sample's high byte, a level off in a quarter of the samples (up to a level from the exact
+value, where rounding stays within half of one), and applies the file's profile only then, to
+8-bit values: a profiled master is rounded twice, and a linear one has lost the steps of its
+deep shadows before its profile spreads them over sRGB's levels. A JPEG 2000 it rounds without
+clamping: the samples within 1/512 of the top wrap round to 0, white paper read as black
+(:mod:`mediumnet.data.jpeg2000`). A 48-bit (or, with alpha, 64-bit) PNG or TIFF, a PNG's 16-bit
+grey with alpha, or a JPEG 2000 colour image of 9 to 16 bits (its samples scaled to 16), is
+decoded here by OpenCV (:func:`deep_pixels`), and :func:`deep_as_srgb` takes it to 8-bit sRGB:
 
 - no profile, or one that renders as sRGB already: each sample rounded to 8 bits;
 - a matrix/TRC profile (Adobe RGB (1998), eciRGB, ProPhoto, a PNG's linear or gamma chunks):
@@ -20,7 +23,7 @@ at 16 bits (:func:`deep_pixels`), and :func:`deep_as_srgb` takes it to 8-bit sRG
 
 Alpha is composited on white at 16 bits, as :func:`~mediumnet.data.views.to_rgb` composites an
 8-bit image. Anything OpenCV cannot read as Pillow sees it (another size, another channel
-count) is left to Pillow's 8-bit reading.
+count; a JPEG 2000 in sYCC, signed or subsampled) is left to Pillow's 8-bit reading.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import numpy as np
 
 from mediumnet.data.colour import as_srgb, grey_level_table, pixel_profile, srgb_conversion
 from mediumnet.data.icc import grey_profile
+from mediumnet.data.jpeg2000 import CODESTREAM_END, SRGB_SPACE, Jpeg2000Layout, jpeg2000_layout
 from mediumnet.data.orientation import EXIF_ORIENTATION, orient
 from mediumnet.data.png import chunk_body
 
@@ -75,12 +79,51 @@ class DeepConversion:
 
 
 def is_deep_rgb(im: PILImage.Image) -> bool:
-    """Return whether ``im``, opened and not yet loaded, is a 16-bit RGB(A) PNG or TIFF."""
-    if im.format not in ("PNG", "TIFF") or im.mode not in ("RGB", "RGBA") or not im.tile or (
+    """Return whether ``im``, opened and not yet loaded, is read here from all its bits.
+
+    A 16-bit RGB(A) PNG or TIFF, or a JPEG 2000 colour image of 9 to 16 bits a sample
+    (:func:`jpeg2000_bits`; its header is read, not its codestream).
+    """
+    if im.mode not in ("RGB", "RGBA") or not im.tile:
+        return False
+    if im.format == "JPEG2000":   # at full resolution (Pillow's ``reduce``: a level, or a
+        reduced = im.reduce   # method when none is set): a reduced one is Pillow's to decode
+        return not isinstance(reduced, int) and _file_jpeg2000_bits(im) is not None
+    if im.format not in ("PNG", "TIFF") or (
             im.format == "TIFF" and im.info.get("compression") not in TIFF_COMPRESSIONS):
         return False
     args = im.tile[0].args
     return (args[0] if isinstance(args, tuple) and args else args) in DEEP_RAWMODES
+
+
+def jpeg2000_bits(layout: Jpeg2000Layout | None, channels: int) -> int | None:
+    """Return the bits a sample of a JPEG 2000 colour image that is read here; None if not.
+
+    Such an image has ``channels`` components (RGB, RGBA) of one depth from 9 to 16 bits,
+    unsigned, one sample per pixel each, in sRGB or the space of an ICC profile (OpenCV's reading
+    then means what Pillow's does; for sYCC the two differ, so Pillow reads it, at 8 bits).
+    """
+    if layout is None or len(layout.components) != channels or not (
+            layout.colour_method in (None, 2, 3) or layout.colour_space == SRGB_SPACE):
+        return None
+    bits = {component.bits for component in layout.components}
+    if len(bits) > 1 or any(component.signed or component.subsampling != (1, 1)
+                            for component in layout.components):
+        return None
+    return bits.pop() if 8 < min(bits) <= 16 else None
+
+
+def _file_jpeg2000_bits(im: PILImage.Image) -> int | None:
+    """Return :func:`jpeg2000_bits` of the file a JPEG 2000 ``im`` was opened from."""
+    fp = getattr(im, "fp", None)
+    try:
+        position = fp.tell()
+        fp.seek(0)
+        layout = jpeg2000_layout(fp)
+        fp.seek(position)
+    except (AttributeError, OSError, ValueError):   # no file, or one closed since
+        return None
+    return jpeg2000_bits(layout, len(im.mode))
 
 
 def deep_pixels(im: PILImage.Image) -> np.ndarray | None:
@@ -88,8 +131,9 @@ def deep_pixels(im: PILImage.Image) -> np.ndarray | None:
 
     Upright (a TIFF's orientation tag is applied by OpenCV's TIFF reader, as by Pillow's; a
     PNG's EXIF or XMP orientation here, an ``eXIf`` chunk after the image data too), RGB(A)
-    order. None when the file cannot be read again, is cut, or OpenCV reads it otherwise than
-    Pillow does: the caller then lets Pillow read it.
+    order; a JPEG 2000's samples of fewer bits scaled to 16 (the top becomes 65535). None
+    when the file cannot be read again, is cut, or OpenCV reads it otherwise than Pillow does:
+    the caller then lets Pillow read it.
     """
     import cv2
 
@@ -101,10 +145,12 @@ def deep_pixels(im: PILImage.Image) -> np.ndarray | None:
         fp.seek(position)
     except (AttributeError, OSError, ValueError):   # no file, or one closed since
         return None
-    if not _complete(im, data):   # Pillow names a cut file (OpenCV's readers print)
-        return None
-    array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     channels = len(im.mode)
+    bits = (jpeg2000_bits(jpeg2000_layout(io.BytesIO(data)), channels)
+            if im.format == "JPEG2000" else 16)
+    if bits is None or not _complete(im, data):   # Pillow names a cut file (OpenCV prints)
+        return None
+    array = _decoded(data, im.format)
     if array is None or array.dtype != np.uint16 or array.shape != (*im.size[::-1], channels):
         return None   # Pillow's size: a TIFF's upright too, a PNG's as stored
     if im.format == "PNG" and "exif" not in im.info:
@@ -115,19 +161,56 @@ def deep_pixels(im: PILImage.Image) -> np.ndarray | None:
     del data   # a master's bytes can be as large as its pixels: not both held on
     array = cv2.cvtColor(array, cv2.COLOR_BGR2RGB if channels == 3 else cv2.COLOR_BGRA2RGBA,
                          dst=array)   # OpenCV's BGR(A), swapped in place: no second copy
+    if bits < 16:   # a JPEG 2000's samples as OpenJPEG gives them: 0 to 2**bits - 1
+        _widen(array, bits)
     if im.format == "PNG":   # as the 8-bit path turns it: EXIF, else XMP (Pillow's getexif)
         return orient(array, im.getexif().get(EXIF_ORIENTATION, 1))
     return array
 
 
+def _decoded(data: bytes, image_format: str) -> np.ndarray | None:
+    """Return OpenCV's decoding of a file's ``data``, its samples as stored; None if it fails.
+
+    OpenCV warns on stderr that a JPEG 2000 without an enumerated space (a raw codestream, a
+    profiled master) is taken as sRGB: as it should be (the profile is applied afterwards), so
+    that warning is not printed; its errors still are.
+    """
+    import cv2
+
+    if image_format != "JPEG2000":
+        return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    try:
+        return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    finally:
+        cv2.utils.logging.setLogLevel(level)
+
+
 def _complete(im: PILImage.Image, data: bytes) -> bool:
-    """Return whether a PNG's or TIFF's ``data`` hold all its image data: it was not cut."""
+    """Return whether a PNG's, TIFF's or JPEG 2000's ``data`` hold all its image data."""
     if im.format == "PNG":
         return data.rstrip(b"\0")[-8:-4] == b"IEND"
+    if im.format == "JPEG2000":   # the codestream's last marker, where its box says it ends
+        layout = jpeg2000_layout(io.BytesIO(data))
+        end = len(data) if layout is None or layout.codestream_end is None \
+            else layout.codestream_end
+        return end <= len(data) and data[max(0, end - 4096):end].rstrip(b"\0").endswith(
+            CODESTREAM_END)
     tags = getattr(im, "tag_v2", {})
     offsets, counts = tags.get(273) or tags.get(324), tags.get(279) or tags.get(325)
     return bool(offsets and counts) and max(
         offset + count for offset, count in zip(offsets, counts, strict=False)) <= len(data)
+
+
+def _widen(samples: np.ndarray, bits: int) -> None:
+    """Scale ``samples`` of ``bits`` bits to 16 in place (2**bits - 1 becomes 65535)."""
+    top = (1 << bits) - 1
+    table = ((np.minimum(np.arange(65536, dtype=np.uint32), top) * 65535 + top // 2)
+             // top).astype(np.uint16)
+    flat = samples.reshape(-1)
+    for start in range(0, len(flat), CHUNK_PIXELS):
+        flat[start:start + CHUNK_PIXELS] = table[flat[start:start + CHUNK_PIXELS]]
 
 
 def deep_as_srgb(pixels: np.ndarray, source: PILImage.Image, name: str = "<image>"

@@ -97,8 +97,8 @@ def open_reduced(source: object, long_edge: int, *, wavelet_levels: bool = True)
     A JPEG is decoded by DCT scaling (PIL ``draft``), a JPEG 2000 at its coarsest resolution
     level still as large (PIL ``reduce``: an archive's 27-megapixel master in a tenth of the
     time; a level that does not decode gives way to the next finer one), anything else whole;
-    ``wavelet_levels=False`` decodes a JPEG 2000 whole. Raises :class:`ImageError` as
-    :func:`open_image` does.
+    ``wavelet_levels=False`` decodes a JPEG 2000 whole, as is one of 9 to 16 bits a sample
+    (:mod:`mediumnet.data.deep`). Raises :class:`ImageError` as :func:`open_image` does.
     """
     from PIL import Image
 
@@ -109,7 +109,8 @@ def open_reduced(source: object, long_edge: int, *, wavelet_levels: bool = True)
     target = [max(1, math.ceil(side * scale)) for side in im.size]
     if im.format == "JPEG":
         im.draft("RGB", tuple(target))
-    elif im.format == "JPEG2000" and wavelet_levels and not isinstance(source, Image.Image):
+    elif im.format == "JPEG2000" and wavelet_levels and not isinstance(source, Image.Image) \
+            and not is_deep_rgb(im):   # Pillow reads the white of such samples as black
         levels = 0
         while levels < 8 and all(-(-side >> (levels + 1)) >= goal
                                  for side, goal in zip(im.size, target, strict=True)):
@@ -129,7 +130,7 @@ def to_rgb(im, name: str = "<image>"):
 
     Pixels in another colour space than sRGB (an embedded profile, a camera's Adobe RGB
     named in EXIF) are converted to sRGB (:mod:`mediumnet.data.colour`); a 16-bit RGB PNG or
-    TIFF from all its 16 bits (:mod:`mediumnet.data.deep`).
+    TIFF, or a JPEG 2000 of more than 8 bits, from all its bits (:mod:`mediumnet.data.deep`).
 
     Raises
     ------

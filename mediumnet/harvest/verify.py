@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from mediumnet.data.colour import with_file_profile
+from mediumnet.data.deep import deep_as_srgb, deep_pixels, is_deep_rgb
 from mediumnet.data.orientation import EXIF_ORIENTATION, QUARTER_TURNS
 from mediumnet.data.pixels import MAX_PIXELS, TooManyPixelsError, open_within_pixels
 from mediumnet.data.views import ImageError, to_rgb
@@ -79,13 +80,19 @@ def verify_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> VerifiedImage:
             fmt = im.format or ""
             width, height = im.size
             im.draft("RGB", (256, 256))  # JPEG: decode every block, at reduced scale
-            im.load()
+            # A 16-bit master (a JPEG 2000 of more than 8 bits: Pillow reads its white as
+            # black) decoded from all its bits; anything else, or one OpenCV cannot read, by
+            # Pillow, which names a cut or corrupt file.
+            deep = deep_pixels(im) if is_deep_rgb(im) else None
+            if deep is None:
+                im.load()
             if im.getexif().get(EXIF_ORIENTATION) in QUARTER_TURNS:
                 width, height = height, width   # the size as shown, upright (a TIFF's is)
             # The branches' conversion: a 16-bit scan scaled to 8 bits, not clipped to white
             # (every such scan hashed alike, and all were merged as near-duplicates); the
             # colours in sRGB, a JPEG 2000's profile too.
-            rgb = np.asarray(to_rgb(with_file_profile(im, data)))
+            im = with_file_profile(im, data)
+            rgb = np.asarray(to_rgb(im) if deep is None else deep_as_srgb(deep, im))
     except BadImageError:
         raise
     except ImageError as exc:

@@ -95,7 +95,7 @@ def test_a_profiled_master_and_its_srgb_access_copy_are_one_work_to_the_harvest(
 
 
 def test_a_jpeg_2000_header_out_of_shape_gives_no_profile_and_no_error():
-    from mediumnet.data.colour import JP2_SIGNATURE, jp2_icc_profile
+    from mediumnet.data.jpeg2000 import JP2_SIGNATURE, jp2_icc_profile
 
     good = jp2_with_profile(encode(WORK[:8, :8].copy(), "JPEG2000"), ADOBE_RGB)
     assert jp2_icc_profile(io.BytesIO(good)) == ADOBE_RGB

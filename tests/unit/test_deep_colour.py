@@ -12,13 +12,13 @@ from PIL import Image, ImageOps, PngImagePlugin
 
 from mediumnet.data import deep
 from mediumnet.data.decode import decode
-from mediumnet.data.icc import d50_primaries
 from mediumnet.data.orientation import orient
 from mediumnet.data.png import chunk_profile
 from mediumnet.data.views import ImageError, composition_view, native_pixels, thumbnail
 from tests.iccprofiles import (
     ADOBE_RGB,
     RGB_TABLE_SWAPPED,
+    adobe_rgb_16,
     mean_gap,
     smooth_work,
     srgb_levels,
@@ -139,17 +139,6 @@ def test_a_48_bit_linear_master_keeps_the_shadow_steps_8_bits_lose(fmt):
     assert np.abs(shadows - srgb_levels(linear)[:, None]).max() <= 1
     assert len(np.unique(shadows[:, 1])) >= 30   # sRGB spends 37 levels on them
     assert (shadows[:, 0] == shadows[:, 2]).all()
-
-
-def adobe_rgb_16(work: np.ndarray) -> np.ndarray:
-    """The sRGB work as an Adobe RGB (1998) master keeps it: 16 bits, in floating point."""
-    v = work / 255.0
-    linear = np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
-    white = (0.3127, 0.3290)
-    srgb = np.array(d50_primaries((0.64, 0.33), (0.30, 0.60), (0.15, 0.06), white)).T
-    adobe = np.array(d50_primaries((0.64, 0.33), (0.21, 0.71), (0.15, 0.06), white)).T
-    in_adobe = np.clip(linear @ np.linalg.solve(adobe, srgb).T, 0, 1)
-    return (in_adobe ** (256 / 563) * 65535).round().astype(np.uint16)
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "TIFF"])

@@ -1,0 +1,153 @@
+"""A JPEG 2000 master of more than 8 bits a sample: its white read as white, from all its bits.
+
+Pillow rounds such samples to 8 bits without clamping: the top 1/512 of the range wraps to 0,
+so a 16-bit master's white paper was read as black, and an opaque alpha as transparent.
+"""
+
+import io
+
+import imagecodecs
+import numpy as np
+import pytest
+from PIL import Image
+
+from mediumnet.data import deep
+from mediumnet.data.decode import decode
+from mediumnet.data.jpeg2000 import Component, jpeg2000_layout
+from mediumnet.data.views import ImageError, native_pixels, open_reduced, thumbnail
+from mediumnet.harvest.verify import verify_image
+from tests.iccprofiles import ADOBE_RGB, adobe_rgb_16, jp2_with_profile, mean_gap, smooth_work
+
+RNG = np.random.default_rng(11)
+
+
+def jpeg2000(pixels: np.ndarray, bits: int = 16, codec: str = "jp2") -> bytes:
+    """A lossless JPEG 2000 of ``bits`` a sample, as an archive keeps a master."""
+    return imagecodecs.jpeg2k_encode(pixels, level=0, codecformat=codec, bitspersample=bits)
+
+
+def paper(bits: int, height: int = 48, width: int = 64) -> np.ndarray:
+    """Samples of every value up to the top, the top third white: a print on paper."""
+    top = (1 << bits) - 1
+    pixels = (RNG.random((height, width, 3)) * (top + 1)).astype(np.uint16)
+    pixels[: height // 3] = top
+    pixels[height // 3, :, :] = top - np.arange(width, dtype=np.uint16)[:, None] % 8
+    return pixels
+
+
+def rounded(samples: np.ndarray, bits: int) -> np.ndarray:
+    return np.round(samples.astype(np.float64) * 255 / ((1 << bits) - 1)).astype(np.uint8)
+
+
+@pytest.mark.parametrize("codec", ["jp2", "j2k"])
+@pytest.mark.parametrize("bits", [16, 12, 10, 9])
+def test_a_deep_jpeg2000_is_read_from_all_its_bits_its_white_white(bits, codec):
+    pixels = paper(bits)
+    data = jpeg2000(pixels, bits, codec)
+    assert Image.open(io.BytesIO(data)).convert("RGB").getpixel((0, 0)) == (0, 0, 0)  # Pillow
+
+    read = native_pixels(data)
+    assert (read == rounded(pixels, bits)).all()   # each sample rounded once, from its bits
+    assert (read[:16] == 255).all()
+
+
+def test_a_deep_jpeg2000_with_alpha_is_composited_on_white_at_all_its_bits():
+    pixels = paper(16)
+    alpha = np.full(pixels.shape[:2], 65535, np.uint16)
+    alpha[:, :8] = 0
+    alpha[:, 8:16] = 32768
+    data = jpeg2000(np.dstack([pixels, alpha]))
+    assert Image.open(io.BytesIO(data)).mode == "RGBA"
+
+    read = native_pixels(data)
+    assert (read[:, 16:] == rounded(pixels, 16)[:, 16:]).all()   # opaque: as stored
+    assert (read[:, :8] == 255).all()   # transparent: the white beneath
+    half = (pixels[:, 8:16] * 32768.0 + 65535 * 32767) / 65535 * 255 / 65535
+    assert np.abs(read[:, 8:16] - half).max() <= 0.5 + 1e-6
+
+
+def test_a_deep_jpeg2000_master_in_adobe_rgb_is_read_as_the_srgb_work_it_shows(tmp_path):
+    work = smooth_work(120, 160)
+    data = jp2_with_profile(jpeg2000(adobe_rgb_16(work)), ADOBE_RGB)
+
+    assert mean_gap(native_pixels(data), work) < 0.1   # the profile before 8 bits
+    path = tmp_path / "master.jp2"
+    path.write_bytes(data)
+    assert mean_gap(decode(Image.open(path)).pixels, work) < 0.1   # the served model's
+    assert mean_gap(thumbnail(path, 160), work) < 0.1
+
+
+def test_a_deep_jpeg2000_thumbnail_is_decoded_whole_an_8_bit_one_at_a_coarse_level(tmp_path):
+    pixels = smooth_work(96, 128).astype(np.uint16) * 257
+    pixels[:32] = 65535   # the paper
+    (tmp_path / "deep.jp2").write_bytes(jpeg2000(pixels))
+    Image.fromarray(rounded(pixels, 16)).save(tmp_path / "plain.jp2")
+    Image.fromarray(rounded(pixels, 16)).save(tmp_path / "twin.png")
+
+    assert open_reduced(tmp_path / "plain.jp2", 32).size == (32, 24)   # Pillow's level 2
+    assert open_reduced(tmp_path / "deep.jp2", 32).size == (128, 96)   # whole, then shrunk
+    small = thumbnail(tmp_path / "deep.jp2", 32)
+    assert (small[:7] == 255).all()   # the paper stays white (black at Pillow's coarse level)
+    assert (small == thumbnail(tmp_path / "twin.png", 32)).all()
+
+
+def test_a_deep_jpeg2000_is_hashed_at_harvest_as_its_8_bit_twin():
+    pixels = paper(16, 96, 128)
+    twin = io.BytesIO()
+    Image.fromarray(rounded(pixels, 16)).save(twin, "PNG")
+
+    verified = verify_image(jpeg2000(pixels))
+    assert (verified.ext, verified.width, verified.height) == (".jp2", 128, 96)
+    assert verified.phash == verify_image(twin.getvalue()).phash
+
+
+def test_a_large_deep_jpeg2000_is_widened_in_parts_as_it_is_whole(monkeypatch):
+    data = jpeg2000(paper(12), 12)
+    whole = native_pixels(data)
+    monkeypatch.setattr(deep, "CHUNK_PIXELS", 1000)
+    assert (native_pixels(data) == whole).all()
+
+
+def test_a_cut_deep_jpeg2000_is_refused_by_name_and_quietly(tmp_path, capfd):
+    path = tmp_path / "cut.jp2"
+    data = jpeg2000(paper(16))
+    path.write_bytes(data[:len(data) * 2 // 3])
+
+    with pytest.raises(ImageError, match="cut.jp2: truncated or corrupt"):
+        native_pixels(path)
+    with pytest.raises(Exception, match="broken data stream|truncat"):
+        verify_image(path.read_bytes())
+    assert "OpenJPEG" not in capfd.readouterr().err   # OpenCV never tried
+
+
+@pytest.mark.parametrize("kind", ["8 bits", "sYCC", "signed"])
+def test_a_jpeg2000_opencv_would_read_otherwise_is_left_to_pillow(kind):
+    pixels = paper(16)
+    if kind == "8 bits":
+        data = jpeg2000(rounded(pixels, 16), 8)
+    elif kind == "sYCC":
+        data = imagecodecs.jpeg2k_encode(pixels, level=0, codecformat="jp2",
+                                         colorspace=imagecodecs.JPEG2K.CLRSPC.SYCC)
+    else:
+        data = jpeg2000(pixels.astype(np.int16) // 2, 15)
+
+    assert not deep.is_deep_rgb(Image.open(io.BytesIO(data)))
+
+
+def test_a_jpeg2000_layout_is_read_from_its_headers_and_nothing_broken_raises():
+    data = jpeg2000(paper(12), 12)
+    layout = jpeg2000_layout(io.BytesIO(data))
+    assert layout.components == (Component(12, False, (1, 1)),) * 3
+    assert (layout.colour_method, layout.colour_space) == (1, 16)   # sRGB, enumerated
+    assert data[layout.codestream_end - 2:layout.codestream_end] == b"\xff\xd9"
+    raw = jpeg2000(paper(12), 12, "j2k")
+    assert jpeg2000_layout(io.BytesIO(raw)).colour_method is None
+    profiled = jpeg2000_layout(io.BytesIO(jp2_with_profile(data, ADOBE_RGB)))
+    assert (profiled.colour_method, profiled.colour_space) == (2, None)
+
+    size_at = data.index(b"\xff\x4f\xff\x51")
+    for broken in (b"", data[:40], data[:size_at + 20], raw[:30],
+                   data[:size_at + 40] + b"\x00\x00",            # no components
+                   data[:size_at + 42] + b"\x0b",                # a component cut short
+                   data.replace(b"jp2h", b"xxxx"), data.replace(b"colr", b"xxxx")):
+        assert jpeg2000_layout(io.BytesIO(broken)) is None, broken[-16:]
