@@ -43,10 +43,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mediumnet")
 _EMBEDDERS: dict[str, Embedder] = {}
-EMBEDDINGS_VERSION = 3
+EMBEDDINGS_VERSION = 4
 """Bumped when the views or the pooling change: cached embeddings are then measured again.
 
-3: pixels in sRGB, an image's embedded colour profile applied (:mod:`mediumnet.data.colour`)."""
+3: pixels in sRGB, an image's embedded colour profile applied (:mod:`mediumnet.data.colour`).
+4: every change of the pixels since, which 3 had not followed: a PNG's colour chunks, a grey
+profile level by level, a finer CMYK table, 16-bit masters (PNG, TIFF, JPEG 2000) from all their
+bits (:data:`mediumnet.data.cache.CACHE_VERSION` 3 to 5)."""
 
 
 @dataclass

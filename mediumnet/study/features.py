@@ -23,7 +23,7 @@ import numpy as np
 if TYPE_CHECKING:
     from mediumnet.data.decode import Decoded
 
-FEATURES_VERSION = 5
+FEATURES_VERSION = 6
 """Bumped whenever a feature's definition changes; stored with every row of features.parquet.
 
 2: texture descriptors (:mod:`mediumnet.study.descriptors`) on the tiles and the thumbnail; every
@@ -33,7 +33,9 @@ value measured on the fully decoded pixels, in the study exactly as in serving.
 4: a PNG's colour chunks read as the profile they mean; a grey profile applied level by level,
 a 16-bit scan's levels before they become 8 bits.
 5: a 16-bit RGB PNG or TIFF read from all its 16 bits, rounded, not cut to its high bytes; a
-CMYK profile sampled on a finer table."""
+CMYK profile sampled on a finer table.
+6: a JPEG 2000 colour image of 9 to 16 bits a sample read from all its bits (Pillow read its
+white as black)."""
 
 THUMB_EDGE = 256
 """Long edge of the reduced decode the whole-image statistics use."""
