@@ -150,6 +150,25 @@ def png_bytes(pixels: np.ndarray, chunks: list[tuple[bytes, bytes]]) -> bytes:
     return buffer.getvalue()
 
 
+def chosen_images(folder: Path, limit: int, seed: int) -> list[Path]:
+    """Return the images of ``folder`` as ``harvest folder`` finds them, ``limit`` at most.
+
+    A random draw of ``seed`` when there are more; the bench exits with the reason when the
+    folder cannot be read.
+    """
+    from mediumnet.data.images import images_in
+    from mediumnet.errors import MediumnetError
+
+    try:
+        files = images_in(folder)
+    except MediumnetError as exc:
+        sys.exit(str(exc))
+    if len(files) > limit:
+        chosen = np.random.default_rng(seed).choice(len(files), limit, replace=False)
+        files = [files[i] for i in sorted(chosen)]
+    return files
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", type=Path)
@@ -158,17 +177,9 @@ def main() -> None:
     args = parser.parse_args()
     quiet()
 
-    from mediumnet.data.images import images_in
     from mediumnet.data.views import ImageError, native_pixels
-    from mediumnet.errors import MediumnetError
 
-    try:
-        files = images_in(args.folder)
-    except MediumnetError as exc:
-        sys.exit(str(exc))
-    if len(files) > args.limit:
-        chosen = np.random.default_rng(args.seed).choice(len(files), args.limit, replace=False)
-        files = [files[i] for i in sorted(chosen)]
+    files = chosen_images(args.folder, args.limit, args.seed)
     gaps: dict[str, list[tuple[float, float, float, float]]] = {}
     seconds: dict[str, float] = {}
     for path in files:

@@ -1,0 +1,175 @@
+"""How mediumnet reads real works kept as JPEG 2000 masters of more than 8 bits a sample.
+
+    .venv/bin/python bench/jpeg2000_masters.py FOLDER [--limit 60] [--seed 0] [--large 12]
+
+Up to ``--limit`` images of FOLDER (any files mediumnet reads, found as ``harvest folder``
+finds them; a random draw of ``--seed`` when there are more) are written again as lossless
+JPEG 2000 files (imagecodecs, the ``test`` extra), as an archive keeps a master: the work's
+sRGB levels at 16 bits (x 257) and at 12 bits, a raw 16-bit codestream (``.j2k``), and at 16
+bits with an opaque alpha channel. Each 8-bit level comes back from these exactly, so the
+work's own pixels are the truth. Each file is decoded as every branch decodes it
+(:func:`mediumnet.data.views.native_pixels`) and as Pillow alone decodes it (the reading
+before :mod:`mediumnet.data.deep` took these files: Pillow rounds a sample to 8 bits without
+clamping, so the top 1/512 of the range wraps round to 0); and shrunk for a gallery
+(:func:`mediumnet.data.views.thumbnail`) by mediumnet and from Pillow's coarsest wavelet level
+that covers it. The table gives, per file kind, the mean grey-level gap from the work (mean over
+works, worst work), the share of pixels with a channel off by more than 128 levels (white read
+as black, an opaque pixel as transparent), and milliseconds per decode and per thumbnail, all
+in one run.
+
+``--large N`` times one N-megapixel master too (the first work enlarged, 16 bits): a whole
+decode by mediumnet and by Pillow, and Pillow's reduced decode for a thumbnail, which mediumnet
+no longer takes for such files. 0 skips it.
+"""
+
+import argparse
+import io
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from colour_profile_files import gap  # noqa: E402  (bench/ is on the path when run)
+from png_colour_chunks import chosen_images  # noqa: E402
+
+from mediumnet.console import quiet  # noqa: E402
+
+THUMB = 256
+"""Long edge of the gallery thumbnails."""
+
+
+def encoded(pixels: np.ndarray, bits: int, codec: str = "jp2") -> bytes:
+    """Return ``pixels`` as a lossless JPEG 2000 of ``bits`` a sample."""
+    import imagecodecs
+
+    return imagecodecs.jpeg2k_encode(pixels, level=0, codecformat=codec, bitspersample=bits)
+
+
+def variants(work: np.ndarray) -> dict[str, bytes]:
+    """Return the work's masters, by kind."""
+    deep = work.astype(np.uint16) * 257
+    twelve = np.round(work * (4095 / 255)).astype(np.uint16)
+    opaque = np.dstack([deep, np.full(work.shape[:2], 65535, np.uint16)])
+    return {"16-bit JP2": encoded(deep, 16), "12-bit JP2": encoded(twelve, 12),
+            "16-bit raw codestream": encoded(deep, 16, "j2k"),
+            "16-bit JP2, opaque alpha": encoded(opaque, 16)}
+
+
+def pillow_alone(data: bytes, reduce: int = 0) -> np.ndarray:
+    """Return Pillow's reading of a JPEG 2000 (at a wavelet level), on white as mediumnet's."""
+    from PIL import Image
+
+    im = Image.open(io.BytesIO(data))
+    if reduce:
+        im.reduce = reduce
+    rgba = im.convert("RGBA")
+    white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+    return np.asarray(Image.alpha_composite(white, rgba).convert("RGB"))
+
+
+def pillow_thumbnail(data: bytes, edge: int) -> np.ndarray:
+    """Return a thumbnail from Pillow's coarsest wavelet level at least ``edge`` long."""
+    from PIL import Image
+
+    size = max(Image.open(io.BytesIO(data)).size)
+    level = 0
+    while level < 8 and -(-size >> (level + 1)) >= edge:
+        level += 1
+    small = Image.fromarray(pillow_alone(data, level))
+    small.thumbnail((edge, edge))
+    return np.asarray(small)
+
+
+def wrapped(read: np.ndarray, work: np.ndarray) -> float:
+    """Return the share of pixels with a channel more than 128 levels from the work's."""
+    return float((np.abs(read.astype(np.int16) - work).max(axis=-1) > 128).mean())
+
+
+def timed(function, *args) -> tuple[np.ndarray, float]:
+    started = time.perf_counter()
+    result = function(*args)
+    return result, time.perf_counter() - started
+
+
+def large_master(work: np.ndarray, megapixels: float) -> None:
+    """Print the decode times of one ``megapixels`` 16-bit master made from ``work``."""
+    import cv2
+
+    scale = (megapixels * 1e6 / (work.shape[0] * work.shape[1])) ** 0.5
+    size = (round(work.shape[1] * scale), round(work.shape[0] * scale))
+    data = encoded(cv2.resize(work, size, interpolation=cv2.INTER_CUBIC).astype(np.uint16)
+                   * 257, 16)
+
+    from mediumnet.data.views import native_pixels, thumbnail
+
+    read, whole = timed(native_pixels, data)
+    pillow, pillow_whole = timed(pillow_alone, data)
+    _, ours = timed(thumbnail, data, THUMB)
+    _, coarse = timed(pillow_thumbnail, data, THUMB)
+    print(f"one {size[0]}x{size[1]} 16-bit master ({len(data) / 1e6:.0f} MB): whole decode "
+          f"{whole:.2f} s by mediumnet, {pillow_whole:.2f} s by Pillow (white read as black in "
+          f"{wrapped(pillow, read):.2%} of pixels); thumbnail {ours:.2f} s by mediumnet (whole), "
+          f"{coarse:.2f} s from Pillow's coarse level")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--limit", type=int, default=60)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--large", type=float, default=12)
+    args = parser.parse_args()
+    quiet()
+
+    from mediumnet.data.views import ImageError, native_pixels, thumbnail
+
+    rows: dict[str, list[tuple[float, ...]]] = {}
+    first = None
+    for path in chosen_images(args.folder, args.limit, args.seed):
+        try:
+            work = native_pixels(path)
+        except ImageError as exc:
+            print(f"skipped: {exc}")
+            continue
+        first = work if first is None else first
+        small_work = thumbnail(path, THUMB)
+        for name, data in variants(work).items():
+            read, read_s = timed(native_pixels, data)
+            alone, alone_s = timed(pillow_alone, data)
+            small, small_s = timed(thumbnail, data, THUMB)
+            coarse, coarse_s = timed(pillow_thumbnail, data, THUMB)
+            rows.setdefault(name, []).append((
+                gap(read, work), wrapped(read, work), read_s,
+                gap(alone, work), wrapped(alone, work), alone_s,
+                gap(small, small_work), small_s,
+                gap(coarse, small_work) if coarse.shape == small_work.shape else np.nan,
+                wrapped(coarse, small_work) if coarse.shape == small_work.shape else np.nan,
+                coarse_s))
+    if first is None:
+        sys.exit(f"{args.folder}: no image could be read")
+    count = len(next(iter(rows.values())))
+    print(f"{count} works of {args.folder} as lossless JPEG 2000 masters; gap: mean grey-level "
+          "difference from the work (mean over works, worst work); wrapped: share of pixels with "
+          "a channel off by more than 128 levels (white read as black, opaque as transparent); "
+          "ms: per decode; thumbnails of "
+          f"{THUMB} px against the work's")
+    width = max(map(len, rows))
+    print(f"{'master':<{width}} {'mediumnet':>9} {'worst':>6} {'wrapped':>7} {'ms':>6} "
+          f"{'Pillow':>7} {'worst':>6} {'wrapped':>7} {'ms':>6} {'thumb':>6} {'ms':>6} "
+          f"{'coarse':>7} {'wrapped':>7} {'ms':>6}")
+    for name, values in rows.items():
+        table = np.array(values)
+        mean = np.nanmean(table, axis=0)
+        print(f"{name:<{width}} {mean[0]:9.2f} {table[:, 0].max():6.2f} {mean[1]:7.2%} "
+              f"{mean[2] * 1000:6.1f} {mean[3]:7.2f} {table[:, 3].max():6.2f} {mean[4]:7.2%} "
+              f"{mean[5] * 1000:6.1f} {mean[6]:6.2f} {mean[7] * 1000:6.1f} {mean[8]:7.2f} "
+              f"{mean[9]:7.2%} {mean[10] * 1000:6.1f}")
+    if args.large > 0:
+        large_master(first, args.large)
+
+
+if __name__ == "__main__":
+    main()
