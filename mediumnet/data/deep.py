@@ -162,7 +162,7 @@ def deep_pixels(im: PILImage.Image) -> np.ndarray | None:
     array = cv2.cvtColor(array, cv2.COLOR_BGR2RGB if channels == 3 else cv2.COLOR_BGRA2RGBA,
                          dst=array)   # OpenCV's BGR(A), swapped in place: no second copy
     if bits < 16:   # a JPEG 2000's samples as OpenJPEG gives them: 0 to 2**bits - 1
-        _widen(array, bits)
+        array = _widened(array, bits)
     if im.format == "PNG":   # as the 8-bit path turns it: EXIF, else XMP (Pillow's getexif)
         return orient(array, im.getexif().get(EXIF_ORIENTATION, 1))
     return array
@@ -203,14 +203,15 @@ def _complete(im: PILImage.Image, data: bytes) -> bool:
         offset + count for offset, count in zip(offsets, counts, strict=False)) <= len(data)
 
 
-def _widen(samples: np.ndarray, bits: int) -> None:
-    """Scale ``samples`` of ``bits`` bits to 16 in place (2**bits - 1 becomes 65535)."""
+def _widened(samples: np.ndarray, bits: int) -> np.ndarray:
+    """Return ``samples`` of ``bits`` bits scaled to 16 (2**bits - 1 becomes 65535), in place."""
     top = (1 << bits) - 1
     table = ((np.minimum(np.arange(65536, dtype=np.uint32), top) * 65535 + top // 2)
              // top).astype(np.uint16)
-    flat = samples.reshape(-1)
+    flat = samples.reshape(-1)   # a view of OpenCV's contiguous array (a copy otherwise)
     for start in range(0, len(flat), CHUNK_PIXELS):
         flat[start:start + CHUNK_PIXELS] = table[flat[start:start + CHUNK_PIXELS]]
+    return flat.reshape(samples.shape)
 
 
 def deep_as_srgb(pixels: np.ndarray, source: PILImage.Image, name: str = "<image>"

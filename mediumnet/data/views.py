@@ -97,8 +97,8 @@ def open_reduced(source: object, long_edge: int, *, wavelet_levels: bool = True)
     A JPEG is decoded by DCT scaling (PIL ``draft``), a JPEG 2000 at its coarsest resolution
     level still as large (PIL ``reduce``: an archive's 27-megapixel master in a tenth of the
     time; a level that does not decode gives way to the next finer one), anything else whole;
-    ``wavelet_levels=False`` decodes a JPEG 2000 whole, as is one of 9 to 16 bits a sample
-    (:mod:`mediumnet.data.deep`). Raises :class:`ImageError` as :func:`open_image` does.
+    ``wavelet_levels=False`` decodes a JPEG 2000 whole, as is a deep one whose level has a 0
+    (white wrapped round: :mod:`mediumnet.data.deep`). Raises :class:`ImageError` as it does.
     """
     from PIL import Image
 
@@ -109,8 +109,8 @@ def open_reduced(source: object, long_edge: int, *, wavelet_levels: bool = True)
     target = [max(1, math.ceil(side * scale)) for side in im.size]
     if im.format == "JPEG":
         im.draft("RGB", tuple(target))
-    elif im.format == "JPEG2000" and wavelet_levels and not isinstance(source, Image.Image) \
-            and not is_deep_rgb(im):   # Pillow reads the white of such samples as black
+    elif im.format == "JPEG2000" and wavelet_levels and not isinstance(source, Image.Image):
+        deep = is_deep_rgb(im)
         levels = 0
         while levels < 8 and all(-(-side >> (levels + 1)) >= goal
                                  for side, goal in zip(im.size, target, strict=True)):
@@ -119,6 +119,8 @@ def open_reduced(source: object, long_edge: int, *, wavelet_levels: bool = True)
             im.reduce = level
             try:
                 im.load()
+                if deep and not np.asarray(im).all():   # a 0: black, or white wrapped round
+                    return open_image(source)   # whole, from all its bits
                 return im
             except OSError:   # a level the file lacks, or its decoder cannot give
                 im = open_image(source)

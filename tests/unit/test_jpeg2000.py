@@ -77,18 +77,21 @@ def test_a_deep_jpeg2000_master_in_adobe_rgb_is_read_as_the_srgb_work_it_shows(t
     assert mean_gap(thumbnail(path, 160), work) < 0.1
 
 
-def test_a_deep_jpeg2000_thumbnail_is_decoded_whole_an_8_bit_one_at_a_coarse_level(tmp_path):
-    pixels = smooth_work(96, 128).astype(np.uint16) * 257
-    pixels[:32] = 65535   # the paper
-    (tmp_path / "deep.jp2").write_bytes(jpeg2000(pixels))
-    Image.fromarray(rounded(pixels, 16)).save(tmp_path / "plain.jp2")
-    Image.fromarray(rounded(pixels, 16)).save(tmp_path / "twin.png")
+def test_a_deep_jpeg2000_thumbnail_takes_a_coarse_level_only_where_nothing_wrapped(tmp_path):
+    pixels = np.clip(smooth_work(96, 128), 64, 192).astype(np.uint16) * 257   # no 0 on any level
+    (tmp_path / "painted.jp2").write_bytes(jpeg2000(pixels))
+    Image.fromarray(rounded(pixels, 16)).save(tmp_path / "painted.png")
+    pixels[:32] = 65535   # the paper: Pillow's coarse level reads it as 0
+    (tmp_path / "paper.jp2").write_bytes(jpeg2000(pixels))
+    Image.fromarray(rounded(pixels, 16)).save(tmp_path / "paper.png")
 
-    assert open_reduced(tmp_path / "plain.jp2", 32).size == (32, 24)   # Pillow's level 2
-    assert open_reduced(tmp_path / "deep.jp2", 32).size == (128, 96)   # whole, then shrunk
-    small = thumbnail(tmp_path / "deep.jp2", 32)
-    assert (small[:7] == 255).all()   # the paper stays white (black at Pillow's coarse level)
-    assert (small == thumbnail(tmp_path / "twin.png", 32)).all()
+    assert open_reduced(tmp_path / "painted.jp2", 32).size == (32, 24)   # Pillow's level 2
+    painted = thumbnail(tmp_path / "painted.jp2", 32)
+    assert mean_gap(painted, thumbnail(tmp_path / "painted.png", 32)) < 4   # wavelet, not resize
+    assert open_reduced(tmp_path / "paper.jp2", 32).size == (128, 96)   # whole, then shrunk
+    small = thumbnail(tmp_path / "paper.jp2", 32)
+    assert (small[:7] == 255).all()   # the paper stays white
+    assert (small == thumbnail(tmp_path / "paper.png", 32)).all()
 
 
 def test_a_deep_jpeg2000_is_hashed_at_harvest_as_its_8_bit_twin():
