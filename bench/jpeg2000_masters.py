@@ -5,21 +5,25 @@
 Up to ``--limit`` images of FOLDER (any files mediumnet reads, found as ``harvest folder``
 finds them; a random draw of ``--seed`` when there are more) are written again as lossless
 JPEG 2000 files (imagecodecs, the ``test`` extra), as an archive keeps a master: the work's
-sRGB levels at 16 bits (x 257) and at 12 bits, a raw 16-bit codestream (``.j2k``), and at 16
-bits with an opaque alpha channel. Each 8-bit level comes back from these exactly, so the
-work's own pixels are the truth. Each file is decoded as every branch decodes it
+sRGB levels at 16 bits (x 257) and at 12 bits, a raw 16-bit codestream (``.j2k``), at 16 bits
+with an opaque alpha channel, and at 16 bits with the levels squeezed into 16 to 239 (no paper
+white, no deep black). Each 8-bit level comes back from these exactly, so the work's own
+pixels (squeezed for the last) are the truth. Each file is decoded as every branch decodes it
 (:func:`mediumnet.data.views.native_pixels`) and as Pillow alone decodes it (the reading
 before :mod:`mediumnet.data.deep` took these files: Pillow rounds a sample to 8 bits without
 clamping, so the top 1/512 of the range wraps round to 0); and shrunk for a gallery
-(:func:`mediumnet.data.views.thumbnail`) by mediumnet and from Pillow's coarsest wavelet level
-that covers it. The table gives, per file kind, the mean grey-level gap from the work (mean over
-works, worst work), the share of pixels with a channel off by more than 128 levels (white read
-as black, an opaque pixel as transparent), and milliseconds per decode and per thumbnail, all
-in one run.
+(:func:`mediumnet.data.views.thumbnail`) by mediumnet (from Pillow's coarsest wavelet level that
+covers it when that level holds no 0, where white may have wrapped; whole otherwise) and from
+Pillow's coarse level alone. The table gives, per file kind, the mean grey-level gap from the
+work (mean over works, worst work), the share of pixels with a channel off by more than 128
+levels (white read as black, an opaque pixel as transparent), milliseconds per decode and per
+thumbnail, and the share of works whose thumbnail mediumnet took from a coarse level, all in
+one run.
 
-``--large N`` times one N-megapixel master too (the first work enlarged, 16 bits): a whole
-decode by mediumnet and by Pillow, and Pillow's reduced decode for a thumbnail, which mediumnet
-no longer takes for such files. 0 skips it.
+``--large N`` times one N-megapixel master too (the first work enlarged, 16 bits), as it is and
+with its levels squeezed into 16 to 239 (a painting photographed without paper white or deep
+black, whose coarse levels hold no 0): a whole decode by mediumnet and by Pillow, and a
+thumbnail by mediumnet and from Pillow's coarse level. 0 skips it.
 """
 
 import argparse
@@ -33,12 +37,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from colour_profile_files import gap  # noqa: E402  (bench/ is on the path when run)
-from png_colour_chunks import chosen_images  # noqa: E402
+from png_colour_chunks import chosen_images, png_bytes  # noqa: E402
 
 from mediumnet.console import quiet  # noqa: E402
 
-THUMB = 256
-"""Long edge of the gallery thumbnails."""
+THUMB = 128
+"""Long edge of the gallery thumbnails, as a collection page shows them."""
 
 
 def encoded(pixels: np.ndarray, bits: int, codec: str = "jp2") -> bytes:
@@ -48,14 +52,21 @@ def encoded(pixels: np.ndarray, bits: int, codec: str = "jp2") -> bytes:
     return imagecodecs.jpeg2k_encode(pixels, level=0, codecformat=codec, bitspersample=bits)
 
 
-def variants(work: np.ndarray) -> dict[str, bytes]:
-    """Return the work's masters, by kind."""
+def variants(work: np.ndarray) -> dict[str, tuple[bytes, np.ndarray]]:
+    """Return the work's masters, by kind, each with the 8-bit pixels it holds."""
     deep = work.astype(np.uint16) * 257
     twelve = np.round(work * (4095 / 255)).astype(np.uint16)
     opaque = np.dstack([deep, np.full(work.shape[:2], 65535, np.uint16)])
-    return {"16-bit JP2": encoded(deep, 16), "12-bit JP2": encoded(twelve, 12),
-            "16-bit raw codestream": encoded(deep, 16, "j2k"),
-            "16-bit JP2, opaque alpha": encoded(opaque, 16)}
+    mild = squeezed(work)
+    return {"16-bit JP2": (encoded(deep, 16), work), "12-bit JP2": (encoded(twelve, 12), work),
+            "16-bit raw codestream": (encoded(deep, 16, "j2k"), work),
+            "16-bit JP2, opaque alpha": (encoded(opaque, 16), work),
+            "16-bit JP2, levels 16-239": (encoded(mild.astype(np.uint16) * 257, 16), mild)}
+
+
+def squeezed(work: np.ndarray) -> np.ndarray:
+    """Return the work's levels squeezed into 16 to 239: no paper white, no deep black."""
+    return np.round(16 + work * (223 / 255)).astype(np.uint8)
 
 
 def pillow_alone(data: bytes, reduce: int = 0) -> np.ndarray:
@@ -71,16 +82,35 @@ def pillow_alone(data: bytes, reduce: int = 0) -> np.ndarray:
 
 
 def pillow_thumbnail(data: bytes, edge: int) -> np.ndarray:
-    """Return a thumbnail from Pillow's coarsest wavelet level at least ``edge`` long."""
+    """Return a thumbnail from Pillow's coarsest wavelet level at least ``edge`` long.
+
+    A level the file lacks gives way to the next finer one, as in mediumnet.
+    """
     from PIL import Image
 
     size = max(Image.open(io.BytesIO(data)).size)
     level = 0
     while level < 8 and -(-size >> (level + 1)) >= edge:
         level += 1
-    small = Image.fromarray(pillow_alone(data, level))
+    while True:
+        try:
+            small = Image.fromarray(pillow_alone(data, level))
+            break
+        except OSError:
+            if not level:
+                raise
+            level -= 1
     small.thumbnail((edge, edge))
     return np.asarray(small)
+
+
+def sized(small: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Return a thumbnail at ``reference``'s size (a coarse level's can be a pixel off)."""
+    import cv2
+
+    if small.shape == reference.shape:
+        return small
+    return cv2.resize(small, reference.shape[1::-1], interpolation=cv2.INTER_AREA)
 
 
 def wrapped(read: np.ndarray, work: np.ndarray) -> float:
@@ -95,24 +125,25 @@ def timed(function, *args) -> tuple[np.ndarray, float]:
 
 
 def large_master(work: np.ndarray, megapixels: float) -> None:
-    """Print the decode times of one ``megapixels`` 16-bit master made from ``work``."""
+    """Print the decode times of ``megapixels`` 16-bit masters made from ``work``."""
     import cv2
+
+    from mediumnet.data.views import native_pixels, open_reduced, thumbnail
 
     scale = (megapixels * 1e6 / (work.shape[0] * work.shape[1])) ** 0.5
     size = (round(work.shape[1] * scale), round(work.shape[0] * scale))
-    data = encoded(cv2.resize(work, size, interpolation=cv2.INTER_CUBIC).astype(np.uint16)
-                   * 257, 16)
-
-    from mediumnet.data.views import native_pixels, thumbnail
-
-    read, whole = timed(native_pixels, data)
-    pillow, pillow_whole = timed(pillow_alone, data)
-    _, ours = timed(thumbnail, data, THUMB)
-    _, coarse = timed(pillow_thumbnail, data, THUMB)
-    print(f"one {size[0]}x{size[1]} 16-bit master ({len(data) / 1e6:.0f} MB): whole decode "
-          f"{whole:.2f} s by mediumnet, {pillow_whole:.2f} s by Pillow (white read as black in "
-          f"{wrapped(pillow, read):.2%} of pixels); thumbnail {ours:.2f} s by mediumnet (whole), "
-          f"{coarse:.2f} s from Pillow's coarse level")
+    large = cv2.resize(work, size, interpolation=cv2.INTER_CUBIC)
+    for name, levels in (("as it is", large), ("levels 16-239", squeezed(large))):
+        data = encoded(levels.astype(np.uint16) * 257, 16)
+        read, whole = timed(native_pixels, data)
+        pillow, pillow_whole = timed(pillow_alone, data)
+        _, ours = timed(thumbnail, data, THUMB)
+        _, coarse = timed(pillow_thumbnail, data, THUMB)
+        how = "whole" if open_reduced(data, THUMB).size == size else "coarse level"
+        print(f"a {size[0]}x{size[1]} 16-bit master, {name} ({len(data) / 1e6:.0f} MB): whole "
+              f"decode {whole:.2f} s by mediumnet, {pillow_whole:.2f} s by Pillow ("
+              f"{wrapped(pillow, read):.2%} of pixels wrapped); thumbnail {ours:.2f} s by "
+              f"mediumnet ({how}), {coarse:.2f} s from Pillow's coarse level")
 
 
 def main() -> None:
@@ -124,7 +155,7 @@ def main() -> None:
     args = parser.parse_args()
     quiet()
 
-    from mediumnet.data.views import ImageError, native_pixels, thumbnail
+    from mediumnet.data.views import ImageError, native_pixels, open_reduced, thumbnail
 
     rows: dict[str, list[tuple[float, ...]]] = {}
     first = None
@@ -135,38 +166,38 @@ def main() -> None:
             print(f"skipped: {exc}")
             continue
         first = work if first is None else first
-        small_work = thumbnail(path, THUMB)
-        for name, data in variants(work).items():
+        for name, (data, shown) in variants(work).items():
+            small_work = thumbnail(png_bytes(shown, []), THUMB)
             read, read_s = timed(native_pixels, data)
             alone, alone_s = timed(pillow_alone, data)
             small, small_s = timed(thumbnail, data, THUMB)
             coarse, coarse_s = timed(pillow_thumbnail, data, THUMB)
             rows.setdefault(name, []).append((
-                gap(read, work), wrapped(read, work), read_s,
-                gap(alone, work), wrapped(alone, work), alone_s,
-                gap(small, small_work), small_s,
-                gap(coarse, small_work) if coarse.shape == small_work.shape else np.nan,
-                wrapped(coarse, small_work) if coarse.shape == small_work.shape else np.nan,
-                coarse_s))
+                gap(read, shown), wrapped(read, shown), read_s,
+                gap(alone, shown), wrapped(alone, shown), alone_s,
+                gap(sized(small, small_work), small_work), small_s,
+                gap(sized(coarse, small_work), small_work),
+                wrapped(sized(coarse, small_work), small_work), coarse_s,
+                open_reduced(data, THUMB).size != work.shape[1::-1]))
     if first is None:
         sys.exit(f"{args.folder}: no image could be read")
     count = len(next(iter(rows.values())))
     print(f"{count} works of {args.folder} as lossless JPEG 2000 masters; gap: mean grey-level "
           "difference from the work (mean over works, worst work); wrapped: share of pixels with "
           "a channel off by more than 128 levels (white read as black, opaque as transparent); "
-          "ms: per decode; thumbnails of "
-          f"{THUMB} px against the work's")
+          f"ms: per decode; thumbnails of {THUMB} px against the work's; level: share of "
+          "works whose thumbnail mediumnet took from a coarse level")
     width = max(map(len, rows))
     print(f"{'master':<{width}} {'mediumnet':>9} {'worst':>6} {'wrapped':>7} {'ms':>6} "
           f"{'Pillow':>7} {'worst':>6} {'wrapped':>7} {'ms':>6} {'thumb':>6} {'ms':>6} "
-          f"{'coarse':>7} {'wrapped':>7} {'ms':>6}")
+          f"{'level':>6} {'coarse':>7} {'wrapped':>7} {'ms':>6}")
     for name, values in rows.items():
         table = np.array(values)
         mean = np.nanmean(table, axis=0)
         print(f"{name:<{width}} {mean[0]:9.2f} {table[:, 0].max():6.2f} {mean[1]:7.2%} "
               f"{mean[2] * 1000:6.1f} {mean[3]:7.2f} {table[:, 3].max():6.2f} {mean[4]:7.2%} "
-              f"{mean[5] * 1000:6.1f} {mean[6]:6.2f} {mean[7] * 1000:6.1f} {mean[8]:7.2f} "
-              f"{mean[9]:7.2%} {mean[10] * 1000:6.1f}")
+              f"{mean[5] * 1000:6.1f} {mean[6]:6.2f} {mean[7] * 1000:6.1f} {mean[11]:6.0%} "
+              f"{mean[8]:7.2f} {mean[9]:7.2%} {mean[10] * 1000:6.1f}")
     if args.large > 0:
         large_master(first, args.large)
 
