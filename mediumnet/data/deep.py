@@ -31,6 +31,7 @@ from __future__ import annotations
 import functools
 import io
 import struct
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -173,18 +174,48 @@ def _decoded(data: bytes, image_format: str) -> np.ndarray | None:
 
     OpenCV warns on stderr that a JPEG 2000 without an enumerated space (a raw codestream, a
     profiled master) is taken as sRGB: as it should be (the profile is applied afterwards), so
-    that warning is not printed; its errors still are.
+    that warning is held back (:data:`QUIET_OPENCV`); its errors still are printed.
     """
     import cv2
 
     if image_format != "JPEG2000":
         return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    level = cv2.utils.logging.getLogLevel()
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
-    try:
+    with QUIET_OPENCV:
         return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    finally:
-        cv2.utils.logging.setLogLevel(level)
+
+
+class _QuietOpenCV:
+    """OpenCV's log at errors only while any thread decodes with it, then as it was.
+
+    OpenCV's log level is one for the process, and the view cache decodes in threads: the
+    first decode to start lowers it, the last to end puts back what it was.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._decoding = 0
+        self._level = 0
+
+    def __enter__(self) -> None:
+        import cv2
+
+        with self._lock:
+            if not self._decoding:
+                self._level = cv2.utils.logging.getLogLevel()
+                cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+            self._decoding += 1
+
+    def __exit__(self, *_exc: object) -> None:
+        import cv2
+
+        with self._lock:
+            self._decoding -= 1
+            if not self._decoding:
+                cv2.utils.logging.setLogLevel(self._level)
+
+
+QUIET_OPENCV = _QuietOpenCV()
+"""Held while OpenCV decodes a JPEG 2000 (:func:`_decoded`)."""
 
 
 def _complete(im: PILImage.Image, data: bytes) -> bool:

@@ -154,3 +154,22 @@ def test_a_jpeg2000_layout_is_read_from_its_headers_and_nothing_broken_raises():
                    data[:size_at + 42] + b"\x0b",                # a component cut short
                    data.replace(b"jp2h", b"xxxx"), data.replace(b"colr", b"xxxx")):
         assert jpeg2000_layout(io.BytesIO(broken)) is None, broken[-16:]
+
+
+def test_opencv_s_log_is_quiet_while_jpeg2000s_decode_in_threads_then_as_it_was(capfd):
+    import cv2
+
+    from mediumnet.data.views import map_images
+
+    masters = [jpeg2000(paper(16, 24, 32), 16, "j2k") for _ in range(12)]   # "sRGB assumed"
+    before = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_INFO)
+    try:
+        read = [pixels for pixels, _ in map_images(native_pixels, masters, workers=4)]
+        after = cv2.utils.logging.getLogLevel()
+    finally:
+        cv2.utils.logging.setLogLevel(before)
+
+    assert all(pixels is not None and (pixels[:8] == 255).all() for pixels in read)
+    assert after == cv2.utils.logging.LOG_LEVEL_INFO   # the process's own level, put back
+    assert "color space" not in capfd.readouterr().err
