@@ -113,7 +113,8 @@ def _colour_box(jp2h: bytes) -> tuple[int, int | bytes] | None:
     """Return the method of a JP2 header's first ``colr`` box and its space or profile.
 
     Method 1 gives the enumerated space (an int), methods 2 and 3 the ICC profile (bytes,
-    empty when the box holds none); None without a colour box, or with one cut short.
+    empty when the box holds none), any other method (a vendor's) its payload; None without a
+    colour box, or with one cut short.
     """
     for kind, body in boxes(jp2h):
         if kind == b"colr":   # method, precedence, approximation, then the space or profile
