@@ -23,13 +23,15 @@ decoded here by OpenCV (:func:`deep_pixels`), and :func:`deep_as_srgb` takes it 
 
 Alpha is composited on white at 16 bits, as :func:`~mediumnet.data.views.to_rgb` composites an
 8-bit image. Anything OpenCV cannot read as Pillow sees it (another size, another channel
-count; a JPEG 2000 in sYCC, signed or subsampled) is left to Pillow's 8-bit reading.
+count; a JPEG 2000 of grey and alpha, sYCC, signed or subsampled samples) is left to Pillow's
+8-bit reading, a JPEG 2000 of more than 8 bits with a warning (Pillow's wraps it).
 """
 
 from __future__ import annotations
 
 import functools
 import io
+import logging
 import struct
 import threading
 from dataclasses import dataclass
@@ -55,6 +57,15 @@ TIFF_COMPRESSIONS = frozenset({"raw", "tiff_lzw", "tiff_adobe_deflate", "tiff_de
                                "packbits"})
 """A TIFF's compressions (as Pillow names them) that OpenCV's libtiff decodes; a master in
 another (LZMA, Zstandard) is read by Pillow, at 8 bits."""
+
+WRAPPED_MODES = ("L", "LA", "RGB", "RGBA")
+"""Pillow's modes of a JPEG 2000 it reads through its 8-bit unpackers, which wrap more bits (a
+single grey component of more than 8 bits it reads as ``I;16``, right)."""
+
+_WARNED_KINDS: set[str] = set()
+"""Kinds of JPEG 2000 file left to Pillow's wrapping reading that were named in a warning."""
+
+log = logging.getLogger("mediumnet")
 
 CHUNK_PIXELS = 1 << 20
 """Pixels converted at a time: a 100-megapixel master needs tens of MB of scratch, not GBs."""
@@ -85,11 +96,11 @@ def is_deep_rgb(im: PILImage.Image) -> bool:
     A 16-bit RGB(A) PNG or TIFF, or a JPEG 2000 colour image of 9 to 16 bits a sample
     (:func:`jpeg2000_bits`; its header is read, not its codestream).
     """
+    if im.format == "JPEG2000" and im.mode in WRAPPED_MODES and im.tile:
+        reduced = im.reduce   # a level, or a method when none is set: reduced, Pillow decodes
+        return not isinstance(reduced, int) and _file_jpeg2000_bits(im) is not None
     if im.mode not in ("RGB", "RGBA") or not im.tile:
         return False
-    if im.format == "JPEG2000":   # at full resolution (Pillow's ``reduce``: a level, or a
-        reduced = im.reduce   # method when none is set): a reduced one is Pillow's to decode
-        return not isinstance(reduced, int) and _file_jpeg2000_bits(im) is not None
     if im.format not in ("PNG", "TIFF") or (
             im.format == "TIFF" and im.info.get("compression") not in TIFF_COMPRESSIONS):
         return False
@@ -115,7 +126,11 @@ def jpeg2000_bits(layout: Jpeg2000Layout | None, channels: int) -> int | None:
 
 
 def _file_jpeg2000_bits(im: PILImage.Image) -> int | None:
-    """Return :func:`jpeg2000_bits` of the file a JPEG 2000 ``im`` was opened from."""
+    """Return :func:`jpeg2000_bits` of the file a JPEG 2000 ``im`` was opened from.
+
+    A file of more than 8 bits a sample that is not read here (grey with alpha, sYCC, signed or
+    subsampled samples) is named in a warning, once per kind: Pillow's reading wraps it.
+    """
     fp = getattr(im, "fp", None)
     try:
         position = fp.tell()
@@ -124,7 +139,31 @@ def _file_jpeg2000_bits(im: PILImage.Image) -> int | None:
         fp.seek(position)
     except (AttributeError, OSError, ValueError):   # no file, or one closed since
         return None
-    return jpeg2000_bits(layout, len(im.mode))
+    bits = jpeg2000_bits(layout, len(im.mode)) if im.mode in ("RGB", "RGBA") else None
+    if bits is None and layout is not None and max(c.bits for c in layout.components) > 8:
+        _warn_wrapped(layout, im)
+    return bits
+
+
+def _warn_wrapped(layout: Jpeg2000Layout, im: PILImage.Image) -> None:
+    """Name a JPEG 2000 of more than 8 bits that Pillow reads, once per kind of file."""
+    components = layout.components
+    kind = ("grey and alpha" if len(components) == 2
+            else "sYCC" if layout.colour_space in (18, 24)   # sYCC, e-sYCC
+            else "signed samples" if any(c.signed for c in components)
+            else "subsampled colours" if any(c.subsampling != (1, 1) for c in components)
+            else "mixed depths" if len({c.bits for c in components}) > 1
+            else f"colour space {layout.colour_space}" if layout.colour_method == 1
+            else f"colour method {layout.colour_method}")
+    if kind in _WARNED_KINDS:
+        return
+    _WARNED_KINDS.add(kind)
+    opaque = ", an opaque alpha as transparent" if im.mode.endswith("A") else ""
+    log.warning("%s: a JPEG 2000 of %s at %d bits a sample is read by Pillow at 8 bits, "
+                "which wraps the top 1/512 of the range round to 0 (white read as black%s); "
+                "save it as RGB or at 8 bits (any other such file is read the same way)",
+                getattr(im, "filename", "") or "<image>", kind,
+                max(c.bits for c in components), opaque)
 
 
 def deep_pixels(im: PILImage.Image) -> np.ndarray | None:

@@ -173,3 +173,25 @@ def test_opencv_s_log_is_quiet_while_jpeg2000s_decode_in_threads_then_as_it_was(
     assert all(pixels is not None and (pixels[:8] == 255).all() for pixels in read)
     assert after == cv2.utils.logging.LOG_LEVEL_INFO   # the process's own level, put back
     assert "color space" not in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("kind", ["grey and alpha", "sYCC"])
+def test_a_deep_jpeg2000_left_to_pillow_is_named_once_in_a_warning(kind, caplog, monkeypatch):
+    import logging
+
+    monkeypatch.setattr(deep, "_WARNED_KINDS", set())
+    pixels = paper(16)
+    if kind == "grey and alpha":
+        data = jpeg2000(np.dstack([pixels[..., 0], np.full(pixels.shape[:2], 65535, np.uint16)]))
+    else:
+        data = imagecodecs.jpeg2k_encode(pixels, level=0, codecformat="jp2",
+                                         colorspace=imagecodecs.JPEG2K.CLRSPC.SYCC)
+    plain = jpeg2000(rounded(pixels, 16), 8)   # 8 bits: Pillow reads it right, no warning
+
+    with caplog.at_level(logging.WARNING, logger="mediumnet"):
+        for source in (data, data, plain):
+            native_pixels(source)
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 1
+    assert f"a JPEG 2000 of {kind} at 16 bits a sample is read by Pillow" in messages[0]
+    assert "white read as black" in messages[0]
