@@ -29,6 +29,7 @@ count; a JPEG 2000 of grey and alpha, sYCC, signed or subsampled samples) is lef
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import logging
@@ -131,14 +132,7 @@ def _file_jpeg2000_bits(im: PILImage.Image) -> int | None:
     A file of more than 8 bits a sample that is not read here (grey with alpha, sYCC, signed or
     subsampled samples) is named in a warning, once per kind: Pillow's reading wraps it.
     """
-    fp = getattr(im, "fp", None)
-    try:
-        position = fp.tell()
-        fp.seek(0)
-        layout = jpeg2000_layout(fp)
-        fp.seek(position)
-    except (AttributeError, OSError, ValueError):   # no file, or one closed since
-        return None
+    layout = _from_start(im, jpeg2000_layout)
     bits = jpeg2000_bits(layout, len(im.mode)) if im.mode in ("RGB", "RGBA") else None
     if bits is None and layout is not None and max(c.bits for c in layout.components) > 8:
         _warn_wrapped(layout, im)
@@ -177,19 +171,14 @@ def deep_pixels(im: PILImage.Image) -> np.ndarray | None:
     """
     import cv2
 
-    fp = getattr(im, "fp", None)
-    try:
-        position = fp.tell()
-        fp.seek(0)
-        data = fp.read()
-        fp.seek(position)
-    except (AttributeError, OSError, ValueError):   # no file, or one closed since
+    data = _from_start(im, lambda fp: fp.read())
+    if data is None:
         return None
     channels = len(im.mode)
-    bits = (jpeg2000_bits(jpeg2000_layout(io.BytesIO(data)), channels)
-            if im.format == "JPEG2000" else 16)
-    if bits is None or not _complete(im, data):   # Pillow names a cut file (OpenCV prints)
-        return None
+    layout = jpeg2000_layout(io.BytesIO(data)) if im.format == "JPEG2000" else None
+    bits = jpeg2000_bits(layout, channels) if im.format == "JPEG2000" else 16
+    if bits is None or not _complete(im, data, layout):
+        return None   # Pillow names a cut file (OpenCV's readers print)
     array = _decoded(data, im.format)
     if array is None or array.dtype != np.uint16 or array.shape != (*im.size[::-1], channels):
         return None   # Pillow's size: a TIFF's upright too, a PNG's as stored
@@ -208,6 +197,22 @@ def deep_pixels(im: PILImage.Image) -> np.ndarray | None:
     return array
 
 
+def _from_start(im: PILImage.Image, read):
+    """Return ``read(fp)`` of the file ``im`` was opened from, read from its start.
+
+    The file is left where Pillow had it. None when there is no file, or it was closed since.
+    """
+    fp = getattr(im, "fp", None)
+    try:
+        position = fp.tell()
+        fp.seek(0)
+        result = read(fp)
+        fp.seek(position)
+    except (AttributeError, OSError, ValueError):
+        return None
+    return result
+
+
 def _decoded(data: bytes, image_format: str) -> np.ndarray | None:
     """Return OpenCV's decoding of a file's ``data``, its samples as stored; None if it fails.
 
@@ -217,9 +222,7 @@ def _decoded(data: bytes, image_format: str) -> np.ndarray | None:
     """
     import cv2
 
-    if image_format != "JPEG2000":
-        return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    with QUIET_OPENCV:
+    with QUIET_OPENCV if image_format == "JPEG2000" else contextlib.nullcontext():
         return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
 
 
@@ -257,12 +260,14 @@ QUIET_OPENCV = _QuietOpenCV()
 """Held while OpenCV decodes a JPEG 2000 (:func:`_decoded`)."""
 
 
-def _complete(im: PILImage.Image, data: bytes) -> bool:
-    """Return whether a PNG's, TIFF's or JPEG 2000's ``data`` hold all its image data."""
+def _complete(im: PILImage.Image, data: bytes, layout: Jpeg2000Layout | None) -> bool:
+    """Return whether a PNG's, TIFF's or JPEG 2000's ``data`` hold all its image data.
+
+    ``layout`` is a JPEG 2000's, read from ``data``.
+    """
     if im.format == "PNG":
         return data.rstrip(b"\0")[-8:-4] == b"IEND"
     if im.format == "JPEG2000":   # the codestream's last marker, where its box says it ends
-        layout = jpeg2000_layout(io.BytesIO(data))
         end = len(data) if layout is None or layout.codestream_end is None \
             else layout.codestream_end
         return end <= len(data) and data[max(0, end - 4096):end].rstrip(b"\0").endswith(
