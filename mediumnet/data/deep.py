@@ -42,7 +42,13 @@ import numpy as np
 
 from mediumnet.data.colour import as_srgb, grey_level_table, pixel_profile, srgb_conversion
 from mediumnet.data.icc import grey_profile
-from mediumnet.data.jpeg2000 import CODESTREAM_END, SRGB_SPACE, Jpeg2000Layout, jpeg2000_layout
+from mediumnet.data.jpeg2000 import (
+    CODESTREAM_END,
+    SRGB_SPACE,
+    SYCC_SPACES,
+    Jpeg2000Layout,
+    jpeg2000_layout,
+)
 from mediumnet.data.orientation import EXIF_ORIENTATION, orient
 from mediumnet.data.png import chunk_body
 
@@ -143,10 +149,11 @@ def _warn_wrapped(layout: Jpeg2000Layout, im: PILImage.Image) -> None:
     """Name a JPEG 2000 of more than 8 bits that Pillow reads, once per kind of file."""
     components = layout.components
     kind = ("grey and alpha" if len(components) == 2
-            else "sYCC" if layout.colour_space in (18, 24)   # sYCC, e-sYCC
+            else "sYCC" if layout.colour_space in SYCC_SPACES
             else "signed samples" if any(c.signed for c in components)
             else "subsampled colours" if any(c.subsampling != (1, 1) for c in components)
             else "mixed depths" if len({c.bits for c in components}) > 1
+            else "more than 16 bits" if components[0].bits > 16
             else f"colour space {layout.colour_space}" if layout.colour_method == 1
             else f"colour method {layout.colour_method}")
     if kind in _WARNED_KINDS:
@@ -155,7 +162,8 @@ def _warn_wrapped(layout: Jpeg2000Layout, im: PILImage.Image) -> None:
     opaque = ", an opaque alpha as transparent" if im.mode.endswith("A") else ""
     log.warning("%s: a JPEG 2000 of %s at %d bits a sample is read by Pillow at 8 bits, "
                 "which wraps the top 1/512 of the range round to 0 (white read as black%s); "
-                "save it as RGB or at 8 bits (any other such file is read the same way)",
+                "save it as RGB of at most 16 bits, or at 8 bits (any other such file is read "
+                "the same way)",
                 getattr(im, "filename", "") or "<image>", kind,
                 max(c.bits for c in components), opaque)
 

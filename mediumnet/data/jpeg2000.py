@@ -34,6 +34,9 @@ CODESTREAM_END = b"\xff\xd9"
 SRGB_SPACE = 16
 """The enumerated colour space (EnumCS) of sRGB in a ``colr`` box (ISO/IEC 15444-1, I.5.3.3)."""
 
+SYCC_SPACES = (18, 24)
+"""The enumerated spaces of sYCC and e-sYCC (JPX): luma and chroma, not RGB."""
+
 
 @dataclass(frozen=True)
 class Component:

@@ -175,17 +175,20 @@ def test_opencv_s_log_is_quiet_while_jpeg2000s_decode_in_threads_then_as_it_was(
     assert "color space" not in capfd.readouterr().err
 
 
-@pytest.mark.parametrize("kind", ["grey and alpha", "sYCC"])
+@pytest.mark.parametrize("kind", ["grey and alpha", "sYCC", "more than 16 bits"])
 def test_a_deep_jpeg2000_left_to_pillow_is_named_once_in_a_warning(kind, caplog, monkeypatch):
     import logging
 
     monkeypatch.setattr(deep, "_WARNED_KINDS", set())
-    pixels = paper(16)
+    pixels, bits = paper(16), 16
     if kind == "grey and alpha":
         data = jpeg2000(np.dstack([pixels[..., 0], np.full(pixels.shape[:2], 65535, np.uint16)]))
-    else:
+    elif kind == "sYCC":
         data = imagecodecs.jpeg2k_encode(pixels, level=0, codecformat="jp2",
                                          colorspace=imagecodecs.JPEG2K.CLRSPC.SYCC)
+    else:   # RGB, but past what OpenCV reads
+        bits = 20
+        data = jpeg2000(pixels.astype(np.uint32) * 16, bits)
     plain = jpeg2000(rounded(pixels, 16), 8)   # 8 bits: Pillow reads it right, no warning
 
     with caplog.at_level(logging.WARNING, logger="mediumnet"):
@@ -193,5 +196,5 @@ def test_a_deep_jpeg2000_left_to_pillow_is_named_once_in_a_warning(kind, caplog,
             native_pixels(source)
     messages = [r.getMessage() for r in caplog.records]
     assert len(messages) == 1
-    assert f"a JPEG 2000 of {kind} at 16 bits a sample is read by Pillow" in messages[0]
+    assert f"a JPEG 2000 of {kind} at {bits} bits a sample is read by Pillow" in messages[0]
     assert "white read as black" in messages[0]
