@@ -188,3 +188,8 @@ def adobe_rgb_16(work: np.ndarray) -> np.ndarray:
     adobe = np.array(d50_primaries((0.64, 0.33), (0.21, 0.71), (0.15, 0.06), white)).T
     in_adobe = np.clip(linear @ np.linalg.solve(adobe, srgb).T, 0, 1)
     return (in_adobe ** (256 / 563) * 65535).round().astype(np.uint16)
+
+
+def rounded(samples: np.ndarray, bits: int = 16) -> np.ndarray:
+    """Samples of ``bits`` bits as 8-bit levels, each rounded once from its exact value."""
+    return np.round(samples.astype(np.float64) * 255 / ((1 << bits) - 1)).astype(np.uint8)

@@ -20,6 +20,7 @@ from tests.iccprofiles import (
     RGB_TABLE_SWAPPED,
     adobe_rgb_16,
     mean_gap,
+    rounded,
     smooth_work,
     srgb_levels,
 )
@@ -61,10 +62,6 @@ def master(fmt: str, pixels: np.ndarray, profile: bytes | None = None) -> bytes:
     if fmt == "PNG":
         return png16(pixels, *([iccp(profile)] if profile else []))
     return tiff16(pixels, profile)
-
-
-def rounded(samples: np.ndarray) -> np.ndarray:
-    return np.round(samples.astype(np.float64) * 255 / 65535).astype(np.uint8)
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "TIFF"])

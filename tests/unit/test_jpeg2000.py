@@ -16,7 +16,14 @@ from mediumnet.data.decode import decode
 from mediumnet.data.jpeg2000 import Component, jpeg2000_layout
 from mediumnet.data.views import ImageError, native_pixels, open_reduced, thumbnail
 from mediumnet.harvest.verify import verify_image
-from tests.iccprofiles import ADOBE_RGB, adobe_rgb_16, jp2_with_profile, mean_gap, smooth_work
+from tests.iccprofiles import (
+    ADOBE_RGB,
+    adobe_rgb_16,
+    jp2_with_profile,
+    mean_gap,
+    rounded,
+    smooth_work,
+)
 
 RNG = np.random.default_rng(11)
 
@@ -33,10 +40,6 @@ def paper(bits: int, height: int = 48, width: int = 64) -> np.ndarray:
     pixels[: height // 3] = top
     pixels[height // 3, :, :] = top - np.arange(width, dtype=np.uint16)[:, None] % 8
     return pixels
-
-
-def rounded(samples: np.ndarray, bits: int) -> np.ndarray:
-    return np.round(samples.astype(np.float64) * 255 / ((1 << bits) - 1)).astype(np.uint8)
 
 
 @pytest.mark.parametrize("codec", ["jp2", "j2k"])
