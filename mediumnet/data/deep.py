@@ -8,9 +8,11 @@ value, where rounding stays within half of one), and applies the file's profile 
 8-bit values: a profiled master is rounded twice, and a linear one has lost the steps of its
 deep shadows before its profile spreads them over sRGB's levels. A JPEG 2000 it rounds without
 clamping: the samples within 1/512 of the top wrap round to 0, white paper read as black
-(:mod:`mediumnet.data.jpeg2000`). A 48-bit (or, with alpha, 64-bit) PNG or TIFF, a PNG's 16-bit
-grey with alpha, or a JPEG 2000 colour image of 9 to 16 bits (its samples scaled to 16), is
-decoded here by OpenCV (:func:`deep_pixels`), and :func:`deep_as_srgb` takes it to 8-bit sRGB:
+(:mod:`mediumnet.data.jpeg2000`). A 48-bit (or, with alpha, 64-bit) PNG or TIFF, or a PNG's
+16-bit grey with alpha, is decoded here by OpenCV; a JPEG 2000 of more than 8 bits in colour or
+in grey with alpha (its samples scaled to 16 bits, signed ones offset by half their range as
+OpenJPEG's own tools show them, sYCC turned into RGB) by imagecodecs, OpenJPEG's decoder
+(:func:`deep_pixels`). :func:`deep_as_srgb` takes the samples to 8-bit sRGB:
 
 - no profile, or one that renders as sRGB already: each sample rounded to 8 bits;
 - a matrix/TRC profile (Adobe RGB (1998), eciRGB, ProPhoto, a PNG's linear or gamma chunks):
@@ -22,30 +24,37 @@ decoded here by OpenCV (:func:`deep_pixels`), and :func:`deep_as_srgb` takes it 
   converted as an 8-bit file is (:func:`~mediumnet.data.colour.as_srgb`).
 
 Alpha is composited on white at 16 bits, as :func:`~mediumnet.data.views.to_rgb` composites an
-8-bit image. Anything OpenCV cannot read as Pillow sees it (another size, another channel
-count; a JPEG 2000 of grey and alpha, sYCC, signed or subsampled samples) is left to Pillow's
-8-bit reading, a JPEG 2000 of more than 8 bits with a warning (Pillow's wraps it).
+8-bit image; grey and alpha becomes a 16-bit grey, taken through its grey profile before 8 bits
+as a 16-bit grey scan is (:func:`deep_grey_as_srgb`). Anything not read here as Pillow sees it
+(another size, another channel count; a JPEG 2000 of subsampled colours, mixed depths or
+another colour space) is left to Pillow's 8-bit reading, a JPEG 2000 of more than 8 bits with
+a warning (Pillow's wraps it).
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import io
 import logging
 import struct
-import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mediumnet.data.colour import as_srgb, grey_level_table, pixel_profile, srgb_conversion
+from mediumnet.data.colour import (
+    as_srgb,
+    grey_as_srgb,
+    grey_level_table,
+    pixel_profile,
+    srgb_conversion,
+)
 from mediumnet.data.icc import grey_profile
 from mediumnet.data.jpeg2000 import (
     CODESTREAM_END,
+    GREY_SPACE,
     SRGB_SPACE,
-    SYCC_SPACES,
+    SYCC_SPACE,
     Jpeg2000Layout,
     jpeg2000_layout,
 )
@@ -100,8 +109,8 @@ class DeepConversion:
 def is_deep_rgb(im: PILImage.Image) -> bool:
     """Return whether ``im``, opened and not yet loaded, is read here from all its bits.
 
-    A 16-bit RGB(A) PNG or TIFF, or a JPEG 2000 colour image of 9 to 16 bits a sample
-    (:func:`jpeg2000_bits`; its header is read, not its codestream).
+    A 16-bit RGB(A) PNG or TIFF, or a JPEG 2000 in colour or in grey with alpha of more than 8
+    bits a sample (:func:`jpeg2000_bits`; its header is read, not its codestream).
     """
     if im.format == "JPEG2000" and im.mode in WRAPPED_MODES and im.tile:
         reduced = im.reduce   # a level, or a method when none is set: reduced, Pillow decodes
@@ -116,44 +125,53 @@ def is_deep_rgb(im: PILImage.Image) -> bool:
 
 
 def jpeg2000_bits(layout: Jpeg2000Layout | None, channels: int) -> int | None:
-    """Return the bits a sample of a JPEG 2000 colour image that is read here; None if not.
+    """Return the bits a sample of a JPEG 2000 image that is read here has; None if not.
 
-    Such an image has ``channels`` components (RGB, RGBA) of one depth from 9 to 16 bits,
-    unsigned, one sample per pixel each, in sRGB or the space of an ICC profile (OpenCV's reading
-    then means what Pillow's does; for sYCC the two differ, so Pillow reads it, at 8 bits).
+    Such an image has ``channels`` components (grey and alpha, RGB, RGBA) of one depth from 9 to
+    32 bits, signed or not, one sample per pixel each, in the space of an ICC profile (or none:
+    a raw codestream), or in greyscale (grey and alpha), sRGB or sYCC (colour).
     """
+    spaces = (GREY_SPACE,) if channels == 2 else (SRGB_SPACE, SYCC_SPACE)
     if layout is None or len(layout.components) != channels or not (
-            layout.colour_method in (None, 2, 3) or layout.colour_space == SRGB_SPACE):
+            layout.colour_method in (None, 2, 3) or layout.colour_space in spaces):
         return None
     bits = {component.bits for component in layout.components}
-    if len(bits) > 1 or any(component.signed or component.subsampling != (1, 1)
-                            for component in layout.components):
+    if len(bits) > 1 or any(c.subsampling != (1, 1) for c in layout.components):
         return None
-    return bits.pop() if 8 < min(bits) <= 16 else None
+    return bits.pop() if 8 < min(bits) <= 32 else None
 
 
 def _file_jpeg2000_bits(im: PILImage.Image) -> int | None:
     """Return :func:`jpeg2000_bits` of the file a JPEG 2000 ``im`` was opened from.
 
-    A file of more than 8 bits a sample that is not read here (grey with alpha, sYCC, signed or
-    subsampled samples) is named in a warning, once per kind: Pillow's reading wraps it.
+    A file of more than 8 bits a sample that is not read here (subsampled colours, mixed depths,
+    another colour space) is named in a warning, once per kind: Pillow's reading wraps it.
     """
     layout = _from_start(im, jpeg2000_layout)
-    bits = jpeg2000_bits(layout, len(im.mode)) if im.mode in ("RGB", "RGBA") else None
+    bits = jpeg2000_bits(layout, len(im.mode)) if im.mode in ("LA", "RGB", "RGBA") else None
     if bits is None and layout is not None and max(c.bits for c in layout.components) > 8:
         _warn_wrapped(layout, im)
     return bits
 
 
+def wrap_shows_as_zero(im: PILImage.Image) -> bool:
+    """Return whether each sample Pillow wraps in a deep JPEG 2000 ``im`` reads as 0.
+
+    So it does in RGB(A) or grey and alpha, signed samples too (Pillow offsets them by half
+    their range, as here): a coarse level Pillow reads with no 0 in it is read right
+    (:func:`~mediumnet.data.views.open_reduced`). Not in sYCC, whose samples Pillow turns into
+    RGB after wrapping them: a chroma sample wrapped round can give a colour with no 0.
+    """
+    layout = _from_start(im, jpeg2000_layout)
+    return layout is not None and layout.colour_space != SYCC_SPACE
+
+
 def _warn_wrapped(layout: Jpeg2000Layout, im: PILImage.Image) -> None:
     """Name a JPEG 2000 of more than 8 bits that Pillow reads, once per kind of file."""
     components = layout.components
-    kind = ("grey and alpha" if len(components) == 2
-            else "sYCC" if layout.colour_space in SYCC_SPACES
-            else "signed samples" if any(c.signed for c in components)
-            else "subsampled colours" if any(c.subsampling != (1, 1) for c in components)
+    kind = ("subsampled colours" if any(c.subsampling != (1, 1) for c in components)
             else "mixed depths" if len({c.bits for c in components}) > 1
-            else "more than 16 bits" if components[0].bits > 16
+            else "more than 32 bits" if components[0].bits > 32
             else f"colour space {layout.colour_space}" if layout.colour_method == 1
             else f"colour method {layout.colour_method}")
     if kind in _WARNED_KINDS:
@@ -162,20 +180,20 @@ def _warn_wrapped(layout: Jpeg2000Layout, im: PILImage.Image) -> None:
     opaque = ", an opaque alpha as transparent" if im.mode.endswith("A") else ""
     log.warning("%s: a JPEG 2000 of %s at %d bits a sample is read by Pillow at 8 bits, "
                 "which wraps the top 1/512 of the range round to 0 (white read as black%s); "
-                "save it as RGB of at most 16 bits, or at 8 bits (any other such file is read "
-                "the same way)",
+                "save it as RGB of one depth, not subsampled, or at 8 bits (any other such file "
+                "is read the same way)",
                 getattr(im, "filename", "") or "<image>", kind,
                 max(c.bits for c in components), opaque)
 
 
 def deep_pixels(im: PILImage.Image) -> np.ndarray | None:
-    """Return the 16-bit samples of ``im`` (:func:`is_deep_rgb`), ``(H, W, 3 or 4)`` uint16.
+    """Return the 16-bit samples of ``im`` (:func:`is_deep_rgb`), ``(H, W, channels)`` uint16.
 
     Upright (a TIFF's orientation tag is applied by OpenCV's TIFF reader, as by Pillow's; a
     PNG's EXIF or XMP orientation here, an ``eXIf`` chunk after the image data too), RGB(A)
-    order; a JPEG 2000's samples of fewer bits scaled to 16 (the top becomes 65535). None
-    when the file cannot be read again, is cut, or OpenCV reads it otherwise than Pillow does:
-    the caller then lets Pillow read it.
+    order, or grey and alpha (a JPEG 2000's, whose samples of other depths are scaled to 16
+    bits: the top becomes 65535). None when the file cannot be read again, is cut, or is read
+    otherwise than Pillow sees it: the caller then lets Pillow read it.
     """
     import cv2
 
@@ -187,8 +205,8 @@ def deep_pixels(im: PILImage.Image) -> np.ndarray | None:
     bits = jpeg2000_bits(layout, channels) if im.format == "JPEG2000" else 16
     if bits is None or not _complete(im, data, layout):
         return None   # Pillow names a cut file (OpenCV's readers print)
-    array = _decoded(data, im.format)
-    if array is None or array.dtype != np.uint16 or array.shape != (*im.size[::-1], channels):
+    array = _decoded(data, im.format, layout)
+    if array is None or array.shape != (*im.size[::-1], channels):
         return None   # Pillow's size: a TIFF's upright too, a PNG's as stored
     if im.format == "PNG" and "exif" not in im.info:
         # What Pillow's 8-bit decode would have read from an eXIf chunk after the image data
@@ -196,10 +214,10 @@ def deep_pixels(im: PILImage.Image) -> np.ndarray | None:
         exif = chunk_body(io.BytesIO(data), b"eXIf", before_image_data=False)
         im.info["exif"] = b"" if exif is None else b"Exif\0\0" + exif
     del data   # a master's bytes can be as large as its pixels: not both held on
+    if layout is not None:   # OpenJPEG's samples: 0 to 2**bits - 1, or signed
+        return _widened(array, bits, signed=layout.components[0].signed)
     array = cv2.cvtColor(array, cv2.COLOR_BGR2RGB if channels == 3 else cv2.COLOR_BGRA2RGBA,
                          dst=array)   # OpenCV's BGR(A), swapped in place: no second copy
-    if bits < 16:   # a JPEG 2000's samples as OpenJPEG gives them: 0 to 2**bits - 1
-        array = _widened(array, bits)
     if im.format == "PNG":   # as the 8-bit path turns it: EXIF, else XMP (Pillow's getexif)
         return orient(array, im.getexif().get(EXIF_ORIENTATION, 1))
     return array
@@ -221,51 +239,30 @@ def _from_start(im: PILImage.Image, read):
     return result
 
 
-def _decoded(data: bytes, image_format: str) -> np.ndarray | None:
-    """Return OpenCV's decoding of a file's ``data``, its samples as stored; None if it fails.
+def _decoded(data: bytes, image_format: str, layout: Jpeg2000Layout | None
+             ) -> np.ndarray | None:
+    """Return a file's samples as its decoder gives them; None if it cannot.
 
-    OpenCV warns on stderr that a JPEG 2000 without an enumerated space (a raw codestream, a
-    profiled master) is taken as sRGB: as it should be (the profile is applied afterwards), so
-    that warning is held back (:data:`QUIET_OPENCV`); its errors still are printed.
+    A PNG's or TIFF's by OpenCV: 16-bit BGR(A). A JPEG 2000's (``layout``) by imagecodecs
+    (OpenJPEG; OpenCV reads neither grey with alpha nor sYCC as a JPEG 2000 means them): RGB(A)
+    or grey and alpha, of the file's own depth and sign, sYCC turned into RGB. A file whose
+    colours an ICC profile gives has its codestream alone decoded: imagecodecs would apply the
+    profile itself, and the caller does (as for any other file). A file that cannot be decoded
+    (cut, corrupt) gives None, and Pillow names it.
     """
+    if layout is not None:
+        import imagecodecs
+
+        coded = memoryview(data)[layout.codestream_start:layout.codestream_end] \
+            if layout.colour_method in (2, 3) else data
+        try:
+            return imagecodecs.jpeg2k_decode(coded)
+        except imagecodecs.Jpeg2kError:
+            return None
     import cv2
 
-    with QUIET_OPENCV if image_format == "JPEG2000" else contextlib.nullcontext():
-        return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-
-
-class _QuietOpenCV:
-    """OpenCV's log at errors only while any thread decodes with it, then as it was.
-
-    OpenCV's log level is one for the process, and the view cache decodes in threads: the
-    first decode to start lowers it, the last to end puts back what it was.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._decoding = 0
-        self._level = 0
-
-    def __enter__(self) -> None:
-        import cv2
-
-        with self._lock:
-            if not self._decoding:
-                self._level = cv2.utils.logging.getLogLevel()
-                cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
-            self._decoding += 1
-
-    def __exit__(self, *_exc: object) -> None:
-        import cv2
-
-        with self._lock:
-            self._decoding -= 1
-            if not self._decoding:
-                cv2.utils.logging.setLogLevel(self._level)
-
-
-QUIET_OPENCV = _QuietOpenCV()
-"""Held while OpenCV decodes a JPEG 2000 (:func:`_decoded`)."""
+    array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    return array if array is not None and array.dtype == np.uint16 else None
 
 
 def _complete(im: PILImage.Image, data: bytes, layout: Jpeg2000Layout | None) -> bool:
@@ -286,15 +283,28 @@ def _complete(im: PILImage.Image, data: bytes, layout: Jpeg2000Layout | None) ->
         offset + count for offset, count in zip(offsets, counts, strict=False)) <= len(data)
 
 
-def _widened(samples: np.ndarray, bits: int) -> np.ndarray:
-    """Return ``samples`` of ``bits`` bits scaled to 16 (2**bits - 1 becomes 65535), in place."""
+def _widened(samples: np.ndarray, bits: int, signed: bool = False) -> np.ndarray:
+    """Return samples of ``bits`` bits as 16-bit ones: ``2**bits - 1`` becomes 65535.
+
+    Signed samples are first offset by half their range (0 becomes mid-grey), as OpenJPEG's own
+    tools show them. Unsigned samples of at most 16 bits are looked up in a table, in place.
+    """
+    if bits == 16 and samples.dtype == np.uint16:
+        return samples
     top = (1 << bits) - 1
-    table = ((np.minimum(np.arange(65536, dtype=np.uint32), top) * 65535 + top // 2)
-             // top).astype(np.uint16)
-    flat = samples.reshape(-1)   # a view of OpenCV's contiguous array (a copy otherwise)
+    flat = samples.reshape(-1)   # a view of the decoder's contiguous array (a copy otherwise)
+    if not signed and bits < 16:
+        table = ((np.minimum(np.arange(65536, dtype=np.uint32), top) * 65535 + top // 2)
+                 // top).astype(np.uint16)
+        for start in range(0, len(flat), CHUNK_PIXELS):
+            flat[start:start + CHUNK_PIXELS] = table[flat[start:start + CHUNK_PIXELS]]
+        return flat.reshape(samples.shape)
+    offset = 1 << (bits - 1) if signed else 0
+    wide = np.empty(len(flat), np.uint16)
     for start in range(0, len(flat), CHUNK_PIXELS):
-        flat[start:start + CHUNK_PIXELS] = table[flat[start:start + CHUNK_PIXELS]]
-    return flat.reshape(samples.shape)
+        chunk = np.clip(flat[start:start + CHUNK_PIXELS].astype(np.int64) + offset, 0, top)
+        wide[start:start + len(chunk)] = (chunk * 65535 + top // 2) // top
+    return wide.reshape(samples.shape)
 
 
 def deep_as_srgb(pixels: np.ndarray, source: PILImage.Image, name: str = "<image>"
@@ -303,10 +313,14 @@ def deep_as_srgb(pixels: np.ndarray, source: PILImage.Image, name: str = "<image
 
     ``source`` is the image the pixels were read from: its profile (or EXIF) says their space,
     as for an 8-bit image (:func:`~mediumnet.data.colour.srgb_conversion`, which warns about a
-    profile that cannot be used).
+    profile that cannot be used). Grey and alpha (``(H, W, 2)``) becomes a 16-bit grey on white,
+    then sRGB as :func:`deep_grey_as_srgb` takes it.
     """
     from PIL import Image
 
+    if pixels.shape[-1] == 2:
+        grey = _on_white(pixels.reshape(-1, 2)).astype(np.uint16)
+        return deep_grey_as_srgb(grey.reshape(pixels.shape[:2]), source, name)
     conversion = srgb_conversion(source, name)
     deep = deep_conversion(pixel_profile(source)) if conversion.transform is not None else None
     flat = pixels.reshape(-1, pixels.shape[-1])
@@ -326,12 +340,36 @@ def deep_as_srgb(pixels: np.ndarray, source: PILImage.Image, name: str = "<image
 
 
 def _on_white(samples: np.ndarray) -> np.ndarray:
-    """Return ``(N, 3 or 4)`` 16-bit samples as ``(N, 3)`` uint32, any alpha over white."""
-    rgb = samples[:, :3].astype(np.uint32)
-    if samples.shape[1] == 3:
-        return rgb
-    alpha = samples[:, 3:].astype(np.uint32)
-    return (rgb * alpha + 65535 * (65535 - alpha) + 32767) // 65535
+    """Return ``(N, 3 or 4)`` 16-bit samples as ``(N, 3)`` uint32, any alpha over white.
+
+    Grey and alpha, ``(N, 2)``, gives ``(N, 1)``.
+    """
+    colours = 1 if samples.shape[1] == 2 else 3
+    colour = samples[:, :colours].astype(np.uint32)
+    if samples.shape[1] == colours:
+        return colour
+    alpha = samples[:, colours:].astype(np.uint32)
+    return (colour * alpha + 65535 * (65535 - alpha) + 32767) // 65535
+
+
+def deep_grey_as_srgb(values: np.ndarray, source: PILImage.Image, name: str = "<image>"
+                      ) -> PILImage.Image:
+    """Return grey samples of ``source`` (``(H, W)``) as 8-bit sRGB.
+
+    16-bit samples (any byte order) go through the file's grey profile before they become 8
+    bits (:func:`~mediumnet.data.colour.grey_as_srgb`); without one, each is scaled to 255 and
+    rounded, then converted as an 8-bit image of ``source`` is
+    (:func:`~mediumnet.data.colour.as_srgb`). Samples of another type (32-bit, float) are
+    scaled from their largest.
+    """
+    from PIL import Image
+
+    sixteen = values.dtype.kind == "u" and values.dtype.itemsize == 2
+    if sixteen and (converted := grey_as_srgb(values, source, name)) is not None:
+        return converted
+    top = 65535.0 if sixteen else max(float(values.max()), 1.0)
+    grey = np.clip(values.astype(np.float32) / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return as_srgb(Image.fromarray(np.repeat(grey[..., None], 3, axis=2)), source, name)
 
 
 @functools.lru_cache(maxsize=16)

@@ -10,8 +10,9 @@ marker segment: each component's bit depth, sign and subsampling.
 Pillow reads neither the profile (:func:`jp2_icc_profile` does, for
 :mod:`mediumnet.data.colour`) nor, right, a colour image of more than 8 bits a sample: it rounds
 each sample to 8 bits and does not clamp, so the samples within 1/512 of white wrap round to 0,
-white paper read as black and an opaque alpha as transparent. :func:`jpeg2000_layout` tells
-:mod:`mediumnet.data.deep`, which reads such a file at all its bits, what the file holds.
+white paper read as black and an opaque alpha as transparent (and signed samples as black).
+:func:`jpeg2000_layout` tells :mod:`mediumnet.data.deep`, which reads such a file at all its
+bits, what the file holds.
 """
 
 from __future__ import annotations
@@ -34,8 +35,11 @@ CODESTREAM_END = b"\xff\xd9"
 SRGB_SPACE = 16
 """The enumerated colour space (EnumCS) of sRGB in a ``colr`` box (ISO/IEC 15444-1, I.5.3.3)."""
 
-SYCC_SPACES = (18, 24)
-"""The enumerated spaces of sYCC and e-sYCC (JPX): luma and chroma, not RGB."""
+GREY_SPACE = 17
+"""The enumerated colour space of greyscale."""
+
+SYCC_SPACE = 18
+"""The enumerated colour space of sYCC: luma and chroma, which a reader turns into sRGB."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,8 @@ class Jpeg2000Layout:
     by an ICC profile; None for a raw codestream (which the readers take as sRGB)."""
     colour_space: int | None
     """The enumerated space (EnumCS) of a colour box of method 1; None otherwise."""
+    codestream_start: int
+    """Where the codestream starts in the file (0 for a raw codestream)."""
     codestream_end: int | None
     """Where the codestream ends in the file (past its last byte); None: at the file's end."""
 
@@ -73,7 +79,7 @@ def jpeg2000_layout(fp: BinaryIO) -> Jpeg2000Layout | None:
     start = fp.read(12)
     if start.startswith(CODESTREAM_START):
         fp.seek(0)
-        method, colour_space, end = None, None, None
+        method, colour_space, start, end = None, None, 0, None
     elif start == JP2_SIGNATURE:
         header = top_level_box(fp, b"jp2h", stop=(b"jp2c",))
         colour = None if header is None else _colour_box(header)
@@ -81,7 +87,8 @@ def jpeg2000_layout(fp: BinaryIO) -> Jpeg2000Layout | None:
         if colour is None or length is None:
             return None
         method, colour_space = colour[0], colour[1] if colour[0] == 1 else None
-        end = fp.tell() + length if length >= 0 else None
+        start = fp.tell()
+        end = start + length if length >= 0 else None
     else:
         return None
     size = fp.read(42)   # SOC, SIZ's marker, length, capabilities, eight sizes, Csiz
@@ -94,7 +101,7 @@ def jpeg2000_layout(fp: BinaryIO) -> Jpeg2000Layout | None:
     components = tuple(Component((described[3 * c] & 0x7F) + 1, bool(described[3 * c] & 0x80),
                                  (described[3 * c + 1], described[3 * c + 2]))
                        for c in range(count))
-    return Jpeg2000Layout(components, method, colour_space, end)
+    return Jpeg2000Layout(components, method, colour_space, start, end)
 
 
 def jp2_icc_profile(fp: BinaryIO) -> bytes | None:

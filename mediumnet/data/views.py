@@ -29,12 +29,17 @@ import numpy as np
 from mediumnet.data.colour import (
     as_srgb,
     cmyk_as_srgb,
-    grey_as_srgb,
     needs_srgb_conversion,
     with_file_profile,
 )
 from mediumnet.data.colour import image_name as _name
-from mediumnet.data.deep import deep_as_srgb, deep_pixels, is_deep_rgb
+from mediumnet.data.deep import (
+    deep_as_srgb,
+    deep_grey_as_srgb,
+    deep_pixels,
+    is_deep_rgb,
+    wrap_shows_as_zero,
+)
 from mediumnet.data.orientation import EXIF_ORIENTATION, orient
 from mediumnet.data.pixels import MAX_PIXELS as MAX_PIXELS  # re-exported: the views' limit
 from mediumnet.data.pixels import TooManyPixelsError, open_within_pixels, within_pixels
@@ -95,10 +100,11 @@ def open_reduced(source: object, long_edge: int, *, wavelet_levels: bool = True)
     """Open ``source`` (:func:`open_image`) to be decoded at the least scale covering ``long_edge``.
 
     A JPEG is decoded by DCT scaling (PIL ``draft``), a JPEG 2000 at its coarsest resolution
-    level still as large (PIL ``reduce``: an archive's 27-megapixel master in a tenth of the
-    time; a level that does not decode gives way to the next finer one), anything else whole;
-    ``wavelet_levels=False`` decodes a JPEG 2000 whole, as is a deep one whose level has a 0
-    (white wrapped round: :mod:`mediumnet.data.deep`). Raises :class:`ImageError` as it does.
+    level still as large (PIL ``reduce``: a 27-megapixel master in a tenth of the time; a level
+    that does not decode gives way to a finer one; a deep file's only if a white Pillow wraps
+    round would read 0 and none does, :func:`~mediumnet.data.deep.wrap_shows_as_zero`),
+    anything else, or with ``wavelet_levels=False``, whole. Raises :class:`ImageError` as
+    :func:`open_image` does.
     """
     from PIL import Image
 
@@ -111,9 +117,9 @@ def open_reduced(source: object, long_edge: int, *, wavelet_levels: bool = True)
         im.draft("RGB", tuple(target))
     elif im.format == "JPEG2000" and wavelet_levels and not isinstance(source, Image.Image):
         deep = is_deep_rgb(im)
-        levels = 0
-        while levels < 8 and all(-(-side >> (levels + 1)) >= goal
-                                 for side, goal in zip(im.size, target, strict=True)):
+        levels, most = 0, 0 if deep and not wrap_shows_as_zero(im) else 8
+        while levels < most and all(-(-side >> (levels + 1)) >= goal
+                                    for side, goal in zip(im.size, target, strict=True)):
             levels += 1
         for level in range(levels, 0, -1):
             im.reduce = level
@@ -150,14 +156,8 @@ def to_rgb(im, name: str = "<image>"):
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"{name}: truncated or corrupt image data ({exc})") from None
     mode = im.mode
-    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
-        if mode.startswith("I;16") and (
-                converted := grey_as_srgb(np.asarray(im), source, name)) is not None:
-            return converted   # through its grey profile before it becomes 8 bits
-        values = np.asarray(im, dtype=np.float32)
-        top = 65535.0 if mode.startswith("I;16") else max(float(values.max()), 1.0)
-        grey = np.clip(values / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        return as_srgb(Image.fromarray(np.repeat(grey[..., None], 3, axis=2)), source, name)
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):   # a 16-bit one by its profile
+        return deep_grey_as_srgb(np.asarray(im), source, name)
     if mode == "CMYK":
         converted = cmyk_as_srgb(im, name)
         return converted if converted is not None else im.convert("RGB")

@@ -164,7 +164,7 @@ def pip_requirements() -> list[str]:
     from importlib.metadata import PackageNotFoundError, version
 
     names = ("mlflow", "tensorflow", "keras", "keras-cv", "numpy", "pandas", "pyarrow",
-             "scikit-learn", "scikit-image", "joblib", "pillow", "pi-heif",
+             "scikit-learn", "scikit-image", "joblib", "pillow", "pi-heif", "imagecodecs",
              "opencv-python-headless", "requests", "matplotlib", "pyyaml", "tqdm", "click")
     out = []
     for name in names:

@@ -81,8 +81,8 @@ def verify_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> VerifiedImage:
             width, height = im.size
             im.draft("RGB", (256, 256))  # JPEG: decode every block, at reduced scale
             # A 16-bit master (a JPEG 2000 of more than 8 bits: Pillow reads its white as
-            # black) decoded from all its bits; anything else, or one OpenCV cannot read, by
-            # Pillow, which names a cut or corrupt file.
+            # black) decoded from all its bits; anything else, or one that cannot be read so,
+            # by Pillow, which names a cut or corrupt file.
             deep = deep_pixels(im) if is_deep_rgb(im) else None
             if deep is None:
                 im.load()

@@ -107,8 +107,10 @@ def test_a_deep_jpeg2000_is_hashed_at_harvest_as_its_8_bit_twin():
     assert verified.phash == verify_image(twin.getvalue()).phash
 
 
-def test_a_large_deep_jpeg2000_is_widened_in_parts_as_it_is_whole(monkeypatch):
-    data = jpeg2000(paper(12), 12)
+@pytest.mark.parametrize("kind", ["12 bits", "signed"])   # by a table, by arithmetic
+def test_a_large_deep_jpeg2000_is_widened_in_parts_as_it_is_whole(kind, monkeypatch):
+    data = jpeg2000(paper(12), 12) if kind == "12 bits" else jpeg2000(
+        (paper(16).astype(np.int32) - 32768).astype(np.int16))
     whole = native_pixels(data)
     monkeypatch.setattr(deep, "CHUNK_PIXELS", 1000)
     assert (native_pixels(data) == whole).all()
@@ -126,18 +128,97 @@ def test_a_cut_deep_jpeg2000_is_refused_by_name_and_quietly(tmp_path, capfd):
     assert "OpenJPEG" not in capfd.readouterr().err   # OpenCV never tried
 
 
-@pytest.mark.parametrize("kind", ["8 bits", "sYCC", "signed"])
-def test_a_jpeg2000_opencv_would_read_otherwise_is_left_to_pillow(kind):
-    pixels = paper(16)
-    if kind == "8 bits":
-        data = jpeg2000(rounded(pixels, 16), 8)
-    elif kind == "sYCC":
-        data = imagecodecs.jpeg2k_encode(pixels, level=0, codecformat="jp2",
-                                         colorspace=imagecodecs.JPEG2K.CLRSPC.SYCC)
-    else:
-        data = jpeg2000(pixels.astype(np.int16) // 2, 15)
+def test_a_jpeg2000_of_8_bits_is_left_to_pillow():
+    data = jpeg2000(rounded(paper(16), 16), 8)
 
     assert not deep.is_deep_rgb(Image.open(io.BytesIO(data)))
+
+
+def test_a_deep_jpeg2000_of_grey_and_alpha_is_read_from_all_its_bits():
+    grey = paper(16)[..., 0]
+    grey[-8:] = 2000   # a dark passage, opaque
+    alpha = np.full(grey.shape, 65535, np.uint16)
+    alpha[:, :8] = 0
+    data = jpeg2000(np.dstack([grey, alpha]))
+    assert Image.open(io.BytesIO(data)).mode == "LA"
+    assert Image.open(io.BytesIO(data)).convert("RGBA").getpixel((20, 40))[3] == 0   # Pillow's
+
+    read = native_pixels(data)
+    assert (read[:, 8:] == rounded(grey, 16)[:, 8:, None]).all()   # opaque: as stored
+    assert (read[:, :8] == 255).all()   # transparent: the white beneath
+    assert (read[-8:, 8:] == 8).all()   # Pillow: white, its alpha wrapped round
+
+
+def test_a_deep_jpeg2000_of_grey_and_alpha_takes_its_grey_profile_before_8_bits():
+    from mediumnet.data.icc import grey_profile
+
+    grey = np.linspace(0, 65535, 48 * 64).reshape(48, 64).astype(np.uint16)   # linear light
+    opaque = np.full(grey.shape, 65535, np.uint16)
+    data = jp2_with_profile(jpeg2000(np.dstack([grey, opaque])), grey_profile("linear", 1.0))
+
+    light = grey / 65535.0
+    srgb = np.where(light <= 0.0031308, 12.92 * light, 1.055 * light ** (1 / 2.4) - 0.055)
+    read = native_pixels(data)
+    assert np.abs(read.astype(int) - np.round(srgb * 255)[..., None]).max() <= 1
+    assert len(np.unique(read[:2])) > 40   # the deep shadows' steps, kept
+
+
+def sycc(rgb: np.ndarray) -> np.ndarray:
+    """16-bit RGB as sYCC's full-range luma and chroma (IEC 61966-2-1 Amd. 1)."""
+    r, g, b = (rgb[..., c].astype(np.float64) for c in range(3))
+    y = 0.299 * r + 0.587 * g + 0.114 * b
+    cb = (b - y) / 1.772 + 32768
+    cr = (r - y) / 1.402 + 32768
+    return np.clip(np.round(np.dstack([y, cb, cr])), 0, 65535).astype(np.uint16)
+
+
+def test_a_deep_jpeg2000_in_sycc_is_read_as_the_colours_it_encodes(tmp_path):
+    work = np.clip(smooth_work(96, 128), 0, 255).astype(np.uint16) * 257
+    work[:24] = 65535   # the paper
+    data = imagecodecs.jpeg2k_encode(sycc(work), level=0, codecformat="jp2",
+                                     colorspace=imagecodecs.JPEG2K.CLRSPC.SYCC)
+    assert Image.open(io.BytesIO(data)).convert("RGB").getpixel((0, 0)) != (255, 255, 255)
+
+    read = native_pixels(data)
+    assert (read[:24] == 255).all()
+    assert np.abs(read.astype(int) - rounded(work, 16)).max() <= 1   # luma/chroma rounding
+    path = tmp_path / "sycc.jp2"
+    path.write_bytes(data)
+    assert (thumbnail(path, 32)[:5] == 255).all()
+
+
+def test_a_deep_sycc_jpeg2000_thumbnail_is_whole_where_pillow_s_wrap_shows_no_0(tmp_path):
+    ycc = np.zeros((64, 64, 3), np.uint16)
+    ycc[..., 0], ycc[..., 1], ycc[..., 2] = 65000, 65535, 32768   # chroma at its top
+    path = tmp_path / "violet.jp2"
+    path.write_bytes(imagecodecs.jpeg2k_encode(ycc, level=0, codecformat="jp2",
+                                               colorspace=imagecodecs.JPEG2K.CLRSPC.SYCC))
+    im = Image.open(path)
+    im.reduce = 2
+    assert np.asarray(im.convert("RGB")).all()   # Pillow's coarse level: no 0, and wrong
+
+    whole = native_pixels(path)
+    assert open_reduced(path, 16).size == (64, 64)
+    assert (thumbnail(path, 16) == whole[0, 0]).all()
+    assert whole[0, 0, 2] == 255   # blue at its top, not the yellow Pillow's wrap makes
+
+
+def test_a_deep_jpeg2000_of_signed_samples_is_read_offset_by_half_their_range():
+    pixels = paper(16)
+    signed = (pixels.astype(np.int32) - 32768).astype(np.int16)
+    data = jpeg2000(signed)
+    assert Image.open(io.BytesIO(data)).convert("RGB").getpixel((0, 0)) == (0, 0, 0)
+
+    assert (native_pixels(data) == rounded(pixels, 16)).all()
+
+
+def test_a_jpeg2000_of_more_than_16_bits_is_read_from_all_its_bits():
+    pixels = paper(16).astype(np.uint32) * 16 + 15   # 20 bits, the top 2**20 - 1
+    data = jpeg2000(pixels, 20)
+
+    read = native_pixels(data)
+    assert (read[:16] == 255).all()
+    assert np.abs(read.astype(int) - rounded(pixels, 20)).max() <= 1   # through 16 bits
 
 
 def test_a_jpeg2000_layout_is_read_from_its_headers_and_nothing_broken_raises():
@@ -159,39 +240,28 @@ def test_a_jpeg2000_layout_is_read_from_its_headers_and_nothing_broken_raises():
         assert jpeg2000_layout(io.BytesIO(broken)) is None, broken[-16:]
 
 
-def test_opencv_s_log_is_quiet_while_jpeg2000s_decode_in_threads_then_as_it_was(capfd):
-    import cv2
-
+def test_deep_jpeg2000s_decode_in_threads_quietly(capfd):
     from mediumnet.data.views import map_images
 
-    masters = [jpeg2000(paper(16, 24, 32), 16, "j2k") for _ in range(12)]   # "sRGB assumed"
-    before = cv2.utils.logging.getLogLevel()
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_INFO)
-    try:
-        read = [pixels for pixels, _ in map_images(native_pixels, masters, workers=4)]
-        after = cv2.utils.logging.getLogLevel()
-    finally:
-        cv2.utils.logging.setLogLevel(before)
+    masters = [jpeg2000(paper(16, 24, 32), 16, "j2k") for _ in range(12)]   # no colour box
 
+    read = [pixels for pixels, _ in map_images(native_pixels, masters, workers=4)]
     assert all(pixels is not None and (pixels[:8] == 255).all() for pixels in read)
-    assert after == cv2.utils.logging.LOG_LEVEL_INFO   # the process's own level, put back
-    assert "color space" not in capfd.readouterr().err
+    assert capfd.readouterr().err == ""
 
 
-@pytest.mark.parametrize("kind", ["grey and alpha", "sYCC", "more than 16 bits"])
+@pytest.mark.parametrize("kind", ["colour space 21", "mixed depths"])
 def test_a_deep_jpeg2000_left_to_pillow_is_named_once_in_a_warning(kind, caplog, monkeypatch):
     import logging
 
     monkeypatch.setattr(deep, "_WARNED_KINDS", set())
     pixels, bits = paper(16), 16
-    if kind == "grey and alpha":
-        data = jpeg2000(np.dstack([pixels[..., 0], np.full(pixels.shape[:2], 65535, np.uint16)]))
-    elif kind == "sYCC":
-        data = imagecodecs.jpeg2k_encode(pixels, level=0, codecformat="jp2",
-                                         colorspace=imagecodecs.JPEG2K.CLRSPC.SYCC)
-    else:   # RGB, but past what OpenCV reads
-        bits = 20
-        data = jpeg2000(pixels.astype(np.uint32) * 16, bits)
+    data = bytearray(jpeg2000(pixels))
+    if kind == "colour space 21":   # ROMM-RGB, enumerated: no profile to take it to sRGB by
+        data[data.index(b"colr") + 10] = 21   # EnumCS: the last of its four bytes
+    else:   # the SIZ segment says blue has 12 bits
+        data[data.index(b"\xff\x4f\xff\x51") + 42 + 6] = 11
+    data = bytes(data)
     plain = jpeg2000(rounded(pixels, 16), 8)   # 8 bits: Pillow reads it right, no warning
 
     with caplog.at_level(logging.WARNING, logger="mediumnet"):
