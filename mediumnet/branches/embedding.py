@@ -43,13 +43,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mediumnet")
 _EMBEDDERS: dict[str, Embedder] = {}
-EMBEDDINGS_VERSION = 4
+EMBEDDINGS_VERSION = 5
 """Bumped when the views or the pooling change: cached embeddings are then measured again.
 
 3: pixels in sRGB, an image's embedded colour profile applied (:mod:`mediumnet.data.colour`).
 4: every change of the pixels since, which 3 had not followed: a PNG's colour chunks, a grey
 profile level by level, a finer CMYK table, 16-bit masters (PNG, TIFF, JPEG 2000) from all their
-bits (:data:`mediumnet.data.cache.CACHE_VERSION` 3 to 5)."""
+bits (:data:`mediumnet.data.cache.CACHE_VERSION` 3 to 5).
+5: JPEG 2000 masters in grey with alpha, sYCC, signed or of more than 16 bits from all their bits
+(:data:`mediumnet.data.cache.CACHE_VERSION` 6)."""
 
 
 @dataclass

@@ -39,13 +39,14 @@ from mediumnet.labels import MEDIUMS
 if TYPE_CHECKING:
     import pandas as pd
 
-CACHE_VERSION = 5
+CACHE_VERSION = 6
 """Bumped when the cached pixels change. 2: an image's embedded colour profile is applied, so
 every view is sRGB (:mod:`mediumnet.data.colour`). 3: a PNG's colour chunks are read as the
 profile they mean (:mod:`mediumnet.data.png`); a grey profile is applied level by level, a
 16-bit scan's levels before they become 8 bits. 4: a 16-bit RGB PNG or TIFF is read from all
 its 16 bits (:mod:`mediumnet.data.deep`); a CMYK profile is sampled on a finer table. 5: so is
-a JPEG 2000 colour image of 9 to 16 bits a sample, whose white Pillow read as black."""
+a JPEG 2000 colour image of 9 to 16 bits a sample, whose white Pillow read as black. 6: and one
+in grey with alpha, in sYCC, of signed samples or of more than 16 bits."""
 log = logging.getLogger("mediumnet")
 
 

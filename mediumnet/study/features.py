@@ -23,7 +23,7 @@ import numpy as np
 if TYPE_CHECKING:
     from mediumnet.data.decode import Decoded
 
-FEATURES_VERSION = 6
+FEATURES_VERSION = 7
 """Bumped whenever a feature's definition changes; stored with every row of features.parquet.
 
 2: texture descriptors (:mod:`mediumnet.study.descriptors`) on the tiles and the thumbnail; every
@@ -35,7 +35,8 @@ a 16-bit scan's levels before they become 8 bits.
 5: a 16-bit RGB PNG or TIFF read from all its 16 bits, rounded, not cut to its high bytes; a
 CMYK profile sampled on a finer table.
 6: a JPEG 2000 colour image of 9 to 16 bits a sample read from all its bits (Pillow read its
-white as black)."""
+white as black).
+7: so is one in grey with alpha, in sYCC, of signed samples or of more than 16 bits."""
 
 THUMB_EDGE = 256
 """Long edge of the reduced decode the whole-image statistics use."""
