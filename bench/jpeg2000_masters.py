@@ -6,12 +6,14 @@ Up to ``--limit`` images of FOLDER (any files mediumnet reads, found as ``harves
 finds them; a random draw of ``--seed`` when there are more) are written again as lossless
 JPEG 2000 files (imagecodecs, the ``test`` extra), as an archive keeps a master: the work's
 sRGB levels at 16 bits (x 257) and at 12 bits, a raw 16-bit codestream (``.j2k``), at 16 bits
-with an opaque alpha channel, and at 16 bits with the levels squeezed into 16 to 239 (no paper
-white, no deep black). Each 8-bit level comes back from these exactly, so the work's own
-pixels (squeezed for the last) are the truth. Each file is decoded as every branch decodes it
-(:func:`mediumnet.data.views.native_pixels`) and as Pillow alone decodes it (the reading
-before :mod:`mediumnet.data.deep` took these files: Pillow rounds a sample to 8 bits without
-clamping, so the top 1/512 of the range wraps round to 0); and shrunk for a gallery
+with an opaque alpha channel, at 16 bits with the levels squeezed into 16 to 239 (no paper
+white, no deep black), as signed 16-bit samples (offset by half the range), as 16-bit sYCC
+(luma and chroma), and its grey (Pillow's luma) at 16 bits with an opaque alpha channel. Each
+8-bit level comes back from these exactly (within a level for sYCC), so the work's own pixels
+(squeezed for the one, grey for the other) are the truth. Each file is decoded as every
+branch decodes it (:func:`mediumnet.data.views.native_pixels`) and as Pillow alone decodes it
+(the reading before :mod:`mediumnet.data.deep` took these files: Pillow rounds a sample to 8
+bits without clamping, so the top 1/512 of the range wraps round to 0); and shrunk for a gallery
 (:func:`mediumnet.data.views.thumbnail`) by mediumnet (from Pillow's coarsest wavelet level that
 covers it when that level holds no 0, where white may have wrapped; whole otherwise) and from
 Pillow's coarse level alone. The table gives, per file kind, the mean grey-level gap from the
@@ -45,23 +47,43 @@ THUMB = 128
 """Long edge of the gallery thumbnails, as a collection page shows them."""
 
 
-def encoded(pixels: np.ndarray, bits: int, codec: str = "jp2") -> bytes:
-    """Return ``pixels`` as a lossless JPEG 2000 of ``bits`` a sample."""
+def encoded(pixels: np.ndarray, bits: int, codec: str = "jp2", space: str | None = None
+            ) -> bytes:
+    """Return ``pixels`` as a lossless JPEG 2000 of ``bits`` a sample (in ``space``: SYCC)."""
     import imagecodecs
 
-    return imagecodecs.jpeg2k_encode(pixels, level=0, codecformat=codec, bitspersample=bits)
+    return imagecodecs.jpeg2k_encode(
+        pixels, level=0, codecformat=codec, bitspersample=bits,
+        colorspace=None if space is None else imagecodecs.JPEG2K.CLRSPC[space])
+
+
+def luma_chroma(deep: np.ndarray) -> np.ndarray:
+    """Return 16-bit sRGB samples as sYCC's full-range luma and chroma (IEC 61966-2-1 Amd. 1)."""
+    r, g, b = (deep[..., c].astype(np.float64) for c in range(3))
+    y = 0.299 * r + 0.587 * g + 0.114 * b
+    ycc = np.dstack([y, (b - y) / 1.772 + 32768, (r - y) / 1.402 + 32768])
+    return np.clip(np.round(ycc), 0, 65535).astype(np.uint16)
 
 
 def variants(work: np.ndarray) -> dict[str, tuple[bytes, np.ndarray]]:
     """Return the work's masters, by kind, each with the 8-bit pixels it holds."""
+    from PIL import Image
+
     deep = work.astype(np.uint16) * 257
     twelve = np.round(work * (4095 / 255)).astype(np.uint16)
     opaque = np.dstack([deep, np.full(work.shape[:2], 65535, np.uint16)])
     mild = squeezed(work)
+    grey = np.asarray(Image.fromarray(work).convert("L"))
+    grey_opaque = np.dstack([grey.astype(np.uint16) * 257, opaque[..., 3]])
     return {"16-bit JP2": (encoded(deep, 16), work), "12-bit JP2": (encoded(twelve, 12), work),
             "16-bit raw codestream": (encoded(deep, 16, "j2k"), work),
             "16-bit JP2, opaque alpha": (encoded(opaque, 16), work),
-            "16-bit JP2, levels 16-239": (encoded(mild.astype(np.uint16) * 257, 16), mild)}
+            "16-bit JP2, levels 16-239": (encoded(mild.astype(np.uint16) * 257, 16), mild),
+            "16-bit JP2, signed": (encoded((deep.astype(np.int32) - 32768).astype(np.int16),
+                                           16), work),
+            "16-bit JP2, sYCC": (encoded(luma_chroma(deep), 16, space="SYCC"), work),
+            "16-bit grey JP2, opaque alpha": (encoded(grey_opaque, 16),
+                                              np.repeat(grey[..., None], 3, axis=2))}
 
 
 def squeezed(work: np.ndarray) -> np.ndarray:
