@@ -9,7 +9,8 @@ value, where rounding stays within half of one), and applies the file's profile 
 deep shadows before its profile spreads them over sRGB's levels. A JPEG 2000 it rounds without
 clamping: the samples within 1/512 of the top wrap round to 0, white paper read as black
 (:mod:`mediumnet.data.jpeg2000`). A 48-bit (or, with alpha, 64-bit) PNG or TIFF, or a PNG's
-16-bit grey with alpha, is decoded here by OpenCV; a JPEG 2000 of more than 8 bits in colour or
+16-bit grey with alpha, is decoded here by OpenCV (a TIFF in LZMA or Zstandard, which OpenCV
+lacks, by imagecodecs' libtiff); a JPEG 2000 of more than 8 bits in colour or
 in grey with alpha (its samples scaled to 16 bits, signed ones offset by half their range as
 OpenJPEG's own tools show them, sYCC turned into RGB) by imagecodecs, OpenJPEG's decoder
 (:func:`deep_pixels`). :func:`deep_as_srgb` takes the samples to 8-bit sRGB:
@@ -72,7 +73,7 @@ and a PNG's 16-bit grey with alpha (which Pillow opens as RGBA, as OpenCV reads 
 TIFF_COMPRESSIONS = frozenset({"raw", "tiff_lzw", "tiff_adobe_deflate", "tiff_deflate",
                                "packbits"})
 """A TIFF's compressions (as Pillow names them) that OpenCV's libtiff decodes; a master in
-another (LZMA, Zstandard) is read by Pillow, at 8 bits."""
+another (LZMA, Zstandard) is decoded by imagecodecs' libtiff."""
 
 WRAPPED_MODES = ("L", "LA", "RGB", "RGBA")
 """Pillow's modes of a JPEG 2000 it reads through its 8-bit unpackers, which wrap more bits (a
@@ -117,8 +118,7 @@ def is_deep_rgb(im: PILImage.Image) -> bool:
         return not isinstance(reduced, int) and _file_jpeg2000_bits(im) is not None
     if im.mode not in ("RGB", "RGBA") or not im.tile:
         return False
-    if im.format not in ("PNG", "TIFF") or (
-            im.format == "TIFF" and im.info.get("compression") not in TIFF_COMPRESSIONS):
+    if im.format not in ("PNG", "TIFF"):
         return False
     args = im.tile[0].args
     return (args[0] if isinstance(args, tuple) and args else args) in DEEP_RAWMODES
@@ -195,8 +195,6 @@ def deep_pixels(im: PILImage.Image) -> np.ndarray | None:
     bits: the top becomes 65535). None when the file cannot be read again, is cut, or is read
     otherwise than Pillow sees it: the caller then lets Pillow read it.
     """
-    import cv2
-
     data = _from_start(im, lambda fp: fp.read())
     if data is None:
         return None
@@ -205,7 +203,7 @@ def deep_pixels(im: PILImage.Image) -> np.ndarray | None:
     bits = jpeg2000_bits(layout, channels) if im.format == "JPEG2000" else 16
     if bits is None or not _complete(im, data, layout):
         return None   # Pillow names a cut file (OpenCV's readers print)
-    array = _decoded(data, im.format, layout)
+    array = _decoded(data, im, layout)
     if array is None or array.shape != (*im.size[::-1], channels):
         return None   # Pillow's size: a TIFF's upright too, a PNG's as stored
     if im.format == "PNG" and "exif" not in im.info:
@@ -216,8 +214,6 @@ def deep_pixels(im: PILImage.Image) -> np.ndarray | None:
     del data   # a master's bytes can be as large as its pixels: not both held on
     if layout is not None:   # OpenJPEG's samples: 0 to 2**bits - 1, or signed
         return _widened(array, bits, signed=layout.components[0].signed)
-    array = cv2.cvtColor(array, cv2.COLOR_BGR2RGB if channels == 3 else cv2.COLOR_BGRA2RGBA,
-                         dst=array)   # OpenCV's BGR(A), swapped in place: no second copy
     if im.format == "PNG":   # as the 8-bit path turns it: EXIF, else XMP (Pillow's getexif)
         return orient(array, im.getexif().get(EXIF_ORIENTATION, 1))
     return array
@@ -239,11 +235,13 @@ def _from_start(im: PILImage.Image, read):
     return result
 
 
-def _decoded(data: bytes, image_format: str, layout: Jpeg2000Layout | None
+def _decoded(data: bytes, im: PILImage.Image, layout: Jpeg2000Layout | None
              ) -> np.ndarray | None:
-    """Return a file's samples as its decoder gives them; None if it cannot.
+    """Return the samples of the file ``im`` was opened from (its ``data``); None if it cannot.
 
-    A PNG's or TIFF's by OpenCV: 16-bit BGR(A). A JPEG 2000's (``layout``) by imagecodecs
+    A PNG's or TIFF's by OpenCV: 16-bit RGB(A), a TIFF's upright. A TIFF in a compression
+    OpenCV lacks (:data:`TIFF_COMPRESSIONS`) by imagecodecs' libtiff, turned upright by its
+    orientation tag as OpenCV turns one. A JPEG 2000's (``layout``) by imagecodecs
     (OpenJPEG; OpenCV reads neither grey with alpha nor sYCC as a JPEG 2000 means them): RGB(A)
     or grey and alpha, of the file's own depth and sign, sYCC turned into RGB. A file whose
     colours an ICC profile gives has its codestream alone decoded: imagecodecs would apply the
@@ -259,10 +257,22 @@ def _decoded(data: bytes, image_format: str, layout: Jpeg2000Layout | None
             return imagecodecs.jpeg2k_decode(coded)
         except imagecodecs.Jpeg2kError:
             return None
+    if im.format == "TIFF" and im.info.get("compression") not in TIFF_COMPRESSIONS:
+        import imagecodecs
+
+        try:
+            array = imagecodecs.tiff_decode(data)
+        except imagecodecs.TiffError:
+            return None
+        turned = orient(array, im.getexif().get(EXIF_ORIENTATION, 1))
+        return turned if turned.dtype == np.uint16 and turned.ndim == 3 else None
     import cv2
 
     array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    return array if array is not None and array.dtype == np.uint16 else None
+    if array is None or array.dtype != np.uint16 or array.ndim != 3 or array.shape[2] < 3:
+        return None
+    return cv2.cvtColor(array, cv2.COLOR_BGR2RGB if array.shape[2] == 3 else cv2.COLOR_BGRA2RGBA,
+                        dst=array)   # OpenCV's BGR(A), swapped in place: no second copy
 
 
 def _complete(im: PILImage.Image, data: bytes, layout: Jpeg2000Layout | None) -> bool:

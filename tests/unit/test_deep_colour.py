@@ -89,11 +89,17 @@ def test_a_48_bit_tiff_is_read_at_16_bits_as_scanners_lay_it_out(writer):
     assert (native_pixels(data) == rounded(NOISE)).all()
 
 
-def test_a_48_bit_tiff_in_a_compression_opencv_lacks_is_read_by_pillow_quietly(capfd):
+@pytest.mark.parametrize("compression", ["lzma", "zstd"])
+def test_a_48_bit_tiff_in_a_compression_opencv_lacks_is_read_upright_and_quietly(
+        compression, capfd):
     buffer = io.BytesIO()
-    tifffile.imwrite(buffer, NOISE, photometric="rgb", compression="lzma")
+    tifffile.imwrite(buffer, NOISE, photometric="rgb", compression=compression,
+                     extratags=[(274, "H", 1, 6, True)])   # turned a quarter
+    data = buffer.getvalue()
+    shown = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB"))
+    assert (shown == orient(NOISE >> 8, 6)).all()   # Pillow's: the high bytes
 
-    assert (native_pixels(buffer.getvalue()) == NOISE >> 8).all()   # Pillow's high bytes
+    assert (native_pixels(data) == orient(rounded(NOISE), 6)).all()
     assert "TIFF" not in capfd.readouterr().err   # OpenCV never tried (it would say so)
 
 
