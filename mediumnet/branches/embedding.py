@@ -51,7 +51,8 @@ EMBEDDINGS_VERSION = 5
 profile level by level, a finer CMYK table, 16-bit masters (PNG, TIFF, JPEG 2000) from all their
 bits (:data:`mediumnet.data.cache.CACHE_VERSION` 3 to 5).
 5: JPEG 2000 masters in grey with alpha, sYCC, signed or of more than 16 bits, and 16-bit TIFFs in
-LZMA or Zstandard, from all their bits (:data:`mediumnet.data.cache.CACHE_VERSION` 6)."""
+LZMA or Zstandard, from all their bits; unsigned 32-bit grey TIFFs read unsigned
+(:data:`mediumnet.data.cache.CACHE_VERSION` 6)."""
 
 
 @dataclass

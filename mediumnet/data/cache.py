@@ -47,7 +47,7 @@ profile they mean (:mod:`mediumnet.data.png`); a grey profile is applied level b
 its 16 bits (:mod:`mediumnet.data.deep`); a CMYK profile is sampled on a finer table. 5: so is
 a JPEG 2000 colour image of 9 to 16 bits a sample, whose white Pillow read as black. 6: and one
 in grey with alpha, in sYCC, of signed samples or of more than 16 bits; a 16-bit TIFF in LZMA or
-Zstandard too."""
+Zstandard too; an unsigned 32-bit grey TIFF read unsigned."""
 log = logging.getLogger("mediumnet")
 
 

@@ -370,16 +370,25 @@ def deep_grey_as_srgb(values: np.ndarray, source: PILImage.Image, name: str = "<
     bits (:func:`~mediumnet.data.colour.grey_as_srgb`); without one, each is scaled to 255 and
     rounded, then converted as an 8-bit image of ``source`` is
     (:func:`~mediumnet.data.colour.as_srgb`). Samples of another type (32-bit, float) are
-    scaled from their largest.
+    scaled from their largest; a TIFF's unsigned 32-bit samples, which Pillow keeps as signed
+    ones (those past 2**31 negative: black), as unsigned.
     """
     from PIL import Image
 
+    if values.dtype == np.int32 and _unsigned_32_bits(source):
+        values = values.view(np.uint32)   # the same bits, read as the file means them
     sixteen = values.dtype.kind == "u" and values.dtype.itemsize == 2
     if sixteen and (converted := grey_as_srgb(values, source, name)) is not None:
         return converted
     top = 65535.0 if sixteen else max(float(values.max()), 1.0)
     grey = np.clip(values.astype(np.float32) / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
     return as_srgb(Image.fromarray(np.repeat(grey[..., None], 3, axis=2)), source, name)
+
+
+def _unsigned_32_bits(source: PILImage.Image) -> bool:
+    """Return whether ``source`` is a TIFF of one unsigned 32-bit sample a pixel."""
+    tags = getattr(source, "tag_v2", None)
+    return tags is not None and tuple(tags.get(258, ())) == (32,) and tags.get(339, 1) in (1, (1,))
 
 
 @functools.lru_cache(maxsize=16)

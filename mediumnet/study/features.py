@@ -37,7 +37,7 @@ CMYK profile sampled on a finer table.
 6: a JPEG 2000 colour image of 9 to 16 bits a sample read from all its bits (Pillow read its
 white as black).
 7: so is one in grey with alpha, in sYCC, of signed samples or of more than 16 bits, and a
-16-bit TIFF in LZMA or Zstandard."""
+16-bit TIFF in LZMA or Zstandard; an unsigned 32-bit grey TIFF read unsigned."""
 
 THUMB_EDGE = 256
 """Long edge of the reduced decode the whole-image statistics use."""

@@ -233,3 +233,14 @@ def test_a_cut_48_bit_master_is_refused_by_name_and_quietly(fmt, tmp_path, capfd
         native_pixels(path)
     err = capfd.readouterr().err
     assert "libpng" not in err and err.count("TIFF") <= 1   # only Pillow's libtiff says so
+
+
+def test_an_unsigned_32_bit_grey_tiff_is_read_unsigned():
+    samples = np.linspace(0, 2**32 - 1, 8 * 64).reshape(8, 64).astype(np.uint32)
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, samples)   # a scientific camera's whole range
+    assert np.asarray(Image.open(io.BytesIO(buffer.getvalue())))[-1, -1] < 0   # Pillow's
+
+    read = native_pixels(buffer.getvalue())[..., 0]
+    assert (np.diff(read.astype(int).ravel()) >= 0).all()   # darkest to lightest, no wrap
+    assert read[0, 0] == 0 and read[-1, -1] == 255
