@@ -27,9 +27,9 @@ OpenJPEG's own tools show them, sYCC turned into RGB) by imagecodecs, OpenJPEG's
 Alpha is composited on white at 16 bits, as :func:`~mediumnet.data.views.to_rgb` composites an
 8-bit image; grey and alpha becomes a 16-bit grey, taken through its grey profile before 8 bits
 as a 16-bit grey scan is (:func:`deep_grey_as_srgb`). Anything not read here as Pillow sees it
-(another size, another channel count; a JPEG 2000 of subsampled colours, mixed depths or
-another colour space) is left to Pillow's 8-bit reading, a JPEG 2000 of more than 8 bits with
-a warning (Pillow's wraps it).
+(another size, another channel count; a JPEG 2000 of mixed depths, in another colour space,
+or with subsampled components other than sYCC's chroma) is left to Pillow's 8-bit reading, a
+JPEG 2000 of more than 8 bits with a warning (Pillow's wraps it).
 """
 
 from __future__ import annotations
@@ -128,15 +128,18 @@ def jpeg2000_bits(layout: Jpeg2000Layout | None, channels: int) -> int | None:
     """Return the bits a sample of a JPEG 2000 image that is read here has; None if not.
 
     Such an image has ``channels`` components (grey and alpha, RGB, RGBA) of one depth from 9 to
-    32 bits, signed or not, one sample per pixel each, in the space of an ICC profile (or none:
-    a raw codestream), or in greyscale (grey and alpha), sRGB or sYCC (colour).
+    32 bits, signed or not, one sample per pixel each (sYCC's chroma may have fewer: the decoder
+    spreads it), in the space of an ICC profile (or none: a raw codestream), or in greyscale
+    (grey and alpha), sRGB or sYCC (colour).
     """
     spaces = (GREY_SPACE,) if channels == 2 else (SRGB_SPACE, SYCC_SPACE)
     if layout is None or len(layout.components) != channels or not (
             layout.colour_method in (None, 2, 3) or layout.colour_space in spaces):
         return None
     bits = {component.bits for component in layout.components}
-    if len(bits) > 1 or any(c.subsampling != (1, 1) for c in layout.components):
+    chroma = (1, 2) if layout.colour_space == SYCC_SPACE else ()
+    if len(bits) > 1 or any(c.subsampling != (1, 1) for index, c in enumerate(layout.components)
+                            if index not in chroma):
         return None
     return bits.pop() if 8 < min(bits) <= 32 else None
 
@@ -144,8 +147,9 @@ def jpeg2000_bits(layout: Jpeg2000Layout | None, channels: int) -> int | None:
 def _file_jpeg2000_bits(im: PILImage.Image) -> int | None:
     """Return :func:`jpeg2000_bits` of the file a JPEG 2000 ``im`` was opened from.
 
-    A file of more than 8 bits a sample that is not read here (subsampled colours, mixed depths,
-    another colour space) is named in a warning, once per kind: Pillow's reading wraps it.
+    A file of more than 8 bits a sample that is not read here (mixed depths, another colour
+    space, subsampled components other than sYCC's chroma) is named in a warning, once per
+    kind: Pillow's reading wraps it.
     """
     layout = _from_start(im, jpeg2000_layout)
     bits = jpeg2000_bits(layout, len(im.mode)) if im.mode in ("LA", "RGB", "RGBA") else None
@@ -169,7 +173,7 @@ def wrap_shows_as_zero(im: PILImage.Image) -> bool:
 def _warn_wrapped(layout: Jpeg2000Layout, im: PILImage.Image) -> None:
     """Name a JPEG 2000 of more than 8 bits that Pillow reads, once per kind of file."""
     components = layout.components
-    kind = ("subsampled colours" if any(c.subsampling != (1, 1) for c in components)
+    kind = ("subsampled components" if any(c.subsampling != (1, 1) for c in components)
             else "mixed depths" if len({c.bits for c in components}) > 1
             else "more than 32 bits" if components[0].bits > 32
             else f"colour space {layout.colour_space}" if layout.colour_method == 1

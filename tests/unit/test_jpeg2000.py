@@ -5,6 +5,7 @@ so a 16-bit master's white paper was read as black, and an opaque alpha as trans
 """
 
 import io
+from pathlib import Path
 
 import imagecodecs
 import numpy as np
@@ -26,6 +27,7 @@ from tests.iccprofiles import (
 )
 
 RNG = np.random.default_rng(11)
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "jpeg2000"
 
 
 def jpeg2000(pixels: np.ndarray, bits: int = 16, codec: str = "jp2") -> bytes:
@@ -185,6 +187,22 @@ def test_a_deep_jpeg2000_in_sycc_is_read_as_the_colours_it_encodes(tmp_path):
     path = tmp_path / "sycc.jp2"
     path.write_bytes(data)
     assert (thumbnail(path, 32)[:5] == 255).all()
+
+
+def test_a_deep_sycc_jpeg2000_of_subsampled_chroma_is_read_from_all_its_bits():
+    # OpenJPEG's opj_compress: luma 60000 under 8 rows of 65535 (paper), chroma at half
+    # resolution (4:2:0), Cb neutral, Cr 40000 in the left quarter (tests/fixtures/README.md)
+    path = FIXTURES / "sycc_420_16_bits.jp2"
+    layout = jpeg2000_layout(path.open("rb"))
+    assert [c.subsampling for c in layout.components] == [(1, 1), (2, 2), (2, 2)]
+    assert Image.open(path).convert("RGB").getpixel((40, 0)) == (0, 0, 0)   # Pillow's paper
+
+    read = native_pixels(path)
+    green = 0.714 * (40000 - 32768)   # what Cr takes from green (and adds to red: past white)
+    assert (read[:8, 24:] == 255).all()   # the paper, neutral
+    assert (read[:8, :24] == [255, round((65535 - green) / 257), 255]).all()
+    assert (read[8:, 24:] == round(60000 / 257)).all()
+    assert (read[8:, :24] == [255, round((60000 - green) / 257), round(60000 / 257)]).all()
 
 
 def test_a_deep_sycc_jpeg2000_thumbnail_is_whole_where_pillow_s_wrap_shows_no_0(tmp_path):
