@@ -10,10 +10,10 @@ deep shadows before its profile spreads them over sRGB's levels. A JPEG 2000 it 
 clamping: the samples within 1/512 of the top wrap round to 0, white paper read as black
 (:mod:`mediumnet.data.jpeg2000`). A 48-bit (or, with alpha, 64-bit) PNG or TIFF, or a PNG's
 16-bit grey with alpha, is decoded here by OpenCV (a TIFF in LZMA or Zstandard, which OpenCV
-lacks, by imagecodecs' libtiff); a JPEG 2000 of more than 8 bits in colour or
-in grey with alpha (its samples scaled to 16 bits, signed ones offset by half their range as
-OpenJPEG's own tools show them, sYCC turned into RGB) by imagecodecs, OpenJPEG's decoder
-(:func:`deep_pixels`). :func:`deep_as_srgb` takes the samples to 8-bit sRGB:
+lacks, by imagecodecs' libtiff); a JPEG 2000 of more than 8 bits in colour or in grey with
+alpha (its samples scaled to 16 bits, signed ones offset by half their range as OpenJPEG's own
+tools show them, sYCC turned into RGB) by imagecodecs, OpenJPEG's decoder (:func:`deep_pixels`).
+:func:`deep_as_srgb` takes the samples to 8-bit sRGB:
 
 - no profile, or one that renders as sRGB already: each sample rounded to 8 bits;
 - a matrix/TRC profile (Adobe RGB (1998), eciRGB, ProPhoto, a PNG's linear or gamma chunks):
@@ -193,8 +193,9 @@ def _warn_wrapped(layout: Jpeg2000Layout, im: PILImage.Image) -> None:
 def deep_pixels(im: PILImage.Image) -> np.ndarray | None:
     """Return the 16-bit samples of ``im`` (:func:`is_deep_rgb`), ``(H, W, channels)`` uint16.
 
-    Upright (a TIFF's orientation tag is applied by OpenCV's TIFF reader, as by Pillow's; a
-    PNG's EXIF or XMP orientation here, an ``eXIf`` chunk after the image data too), RGB(A)
+    Upright (a TIFF's orientation tag is applied by OpenCV's TIFF reader, as by Pillow's, or
+    here for one imagecodecs reads; a PNG's EXIF or XMP orientation here, an ``eXIf`` chunk
+    after the image data too), RGB(A)
     order, or grey and alpha (a JPEG 2000's, whose samples of other depths are scaled to 16
     bits: the top becomes 65535). None when the file cannot be read again, is cut, or is read
     otherwise than Pillow sees it: the caller then lets Pillow read it.

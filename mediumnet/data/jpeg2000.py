@@ -8,9 +8,9 @@ or by an ICC profile, and a box ``jp2c`` holding the codestream. A raw codestrea
 marker segment: each component's bit depth, sign and subsampling.
 
 Pillow reads neither the profile (:func:`jp2_icc_profile` does, for
-:mod:`mediumnet.data.colour`) nor, right, a colour image of more than 8 bits a sample: it rounds
-each sample to 8 bits and does not clamp, so the samples within 1/512 of white wrap round to 0,
-white paper read as black and an opaque alpha as transparent (and signed samples as black).
+:mod:`mediumnet.data.colour`) nor, right, an image in colour or in grey with alpha of more than 8
+bits a sample: it rounds each sample to 8 bits and does not clamp, so the samples within 1/512 of
+white wrap round to 0, white paper read as black and an opaque alpha as transparent.
 :func:`jpeg2000_layout` tells :mod:`mediumnet.data.deep`, which reads such a file at all its
 bits, what the file holds.
 """
@@ -76,11 +76,11 @@ def jpeg2000_layout(fp: BinaryIO) -> Jpeg2000Layout | None:
     a JP2 file without a header box or a colour box, or a codestream that does not start as the
     standard says; nothing that is not as the standard lays it out raises.
     """
-    start = fp.read(12)
-    if start.startswith(CODESTREAM_START):
+    head = fp.read(12)
+    if head.startswith(CODESTREAM_START):
         fp.seek(0)
         method, colour_space, start, end = None, None, 0, None
-    elif start == JP2_SIGNATURE:
+    elif head == JP2_SIGNATURE:
         header = top_level_box(fp, b"jp2h", stop=(b"jp2c",))
         colour = None if header is None else _colour_box(header)
         length = seek_box(fp, b"jp2c")

@@ -156,7 +156,7 @@ def to_rgb(im, name: str = "<image>"):
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"{name}: truncated or corrupt image data ({exc})") from None
     mode = im.mode
-    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):   # a 16-bit one by its profile
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):   # grey, 16 bits by its profile
         return deep_grey_as_srgb(np.asarray(im), source, name)
     if mode == "CMYK":
         converted = cmyk_as_srgb(im, name)
