@@ -50,7 +50,7 @@ EMBEDDINGS_VERSION = 5
 4: every change of the pixels since, which 3 had not followed: a PNG's colour chunks, a grey
 profile level by level, a finer CMYK table, 16-bit masters (PNG, TIFF, JPEG 2000) from all their
 bits (:data:`mediumnet.data.cache.CACHE_VERSION` 3 to 5).
-5: JPEG 2000 masters in grey with alpha, sYCC, signed or of more than 16 bits, and 16-bit TIFFs in
+5: JPEG 2000 masters in grey with alpha, sYCC, CMYK, signed or of more than 16 bits, and TIFFs in
 LZMA or Zstandard, from all their bits; unsigned 32-bit grey TIFFs read unsigned
 (:data:`mediumnet.data.cache.CACHE_VERSION` 6)."""
 

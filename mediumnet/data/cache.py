@@ -46,8 +46,8 @@ profile they mean (:mod:`mediumnet.data.png`); a grey profile is applied level b
 16-bit scan's levels before they become 8 bits. 4: a 16-bit RGB PNG or TIFF is read from all
 its 16 bits (:mod:`mediumnet.data.deep`); a CMYK profile is sampled on a finer table. 5: so is
 a JPEG 2000 colour image of 9 to 16 bits a sample, whose white Pillow read as black. 6: and one
-in grey with alpha, in sYCC, of signed samples or of more than 16 bits; a 16-bit TIFF in LZMA or
-Zstandard too; an unsigned 32-bit grey TIFF read unsigned."""
+in grey with alpha, sYCC or CMYK, of signed samples or of more than 16 bits; a 16-bit TIFF in
+LZMA or Zstandard too; an unsigned 32-bit grey TIFF read unsigned."""
 log = logging.getLogger("mediumnet")
 
 

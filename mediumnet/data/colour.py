@@ -278,11 +278,11 @@ def _through_levels(grey: np.ndarray, levels: np.ndarray) -> PILImage.Image:
     return Image.fromarray((levels[::257] if grey.dtype == np.uint8 else levels)[grey])
 
 
-def cmyk_as_srgb(cmyk: PILImage.Image, name: str = "<image>") -> PILImage.Image | None:
-    """Return a CMYK image converted to sRGB by its embedded profile; None without one."""
+def cmyk_as_srgb(cmyk: PILImage.Image, name: str = "<image>") -> PILImage.Image:
+    """Return a CMYK image converted to sRGB by its embedded profile, or Pillow's way without."""
     transform = srgb_conversion(cmyk, name).transform
     if transform is None:
-        return None
+        return cmyk.convert("RGB")
     from PIL import ImageCms
 
     return ImageCms.applyTransform(cmyk, transform)

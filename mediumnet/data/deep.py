@@ -10,8 +10,8 @@ deep shadows before its profile spreads them over sRGB's levels. A JPEG 2000 it 
 clamping: the samples within 1/512 of the top wrap round to 0, white paper read as black
 (:mod:`mediumnet.data.jpeg2000`). A 48-bit (or, with alpha, 64-bit) PNG or TIFF, or a PNG's
 16-bit grey with alpha, is decoded here by OpenCV (a TIFF in LZMA or Zstandard, which OpenCV
-lacks, by imagecodecs' libtiff); a JPEG 2000 of more than 8 bits in colour or in grey with
-alpha (its samples scaled to 16 bits, signed ones offset by half their range as OpenJPEG's own
+lacks, by imagecodecs' libtiff); a JPEG 2000 of more than 8 bits in colour, in CMYK or in grey
+with alpha (its samples scaled to 16 bits, signed ones offset by half their range as OpenJPEG's own
 tools show them, sYCC turned into RGB) by imagecodecs, OpenJPEG's decoder (:func:`deep_pixels`).
 :func:`deep_as_srgb` takes the samples to 8-bit sRGB:
 
@@ -45,6 +45,7 @@ import numpy as np
 
 from mediumnet.data.colour import (
     as_srgb,
+    cmyk_as_srgb,
     grey_as_srgb,
     grey_level_table,
     pixel_profile,
@@ -52,6 +53,7 @@ from mediumnet.data.colour import (
 )
 from mediumnet.data.icc import grey_profile
 from mediumnet.data.jpeg2000 import (
+    CMYK_SPACE,
     CODESTREAM_END,
     GREY_SPACE,
     SRGB_SPACE,
@@ -75,9 +77,13 @@ TIFF_COMPRESSIONS = frozenset({"raw", "tiff_lzw", "tiff_adobe_deflate", "tiff_de
 """A TIFF's compressions (as Pillow names them) that OpenCV's libtiff decodes; a master in
 another (LZMA, Zstandard) is decoded by imagecodecs' libtiff."""
 
-WRAPPED_MODES = ("L", "LA", "RGB", "RGBA")
+WRAPPED_MODES = ("L", "LA", "RGB", "RGBA", "CMYK")
 """Pillow's modes of a JPEG 2000 it reads through its 8-bit unpackers, which wrap more bits (a
 single grey component of more than 8 bits it reads as ``I;16``, right)."""
+
+JPEG2000_SPACES = {"LA": (GREY_SPACE,), "RGB": (SRGB_SPACE, SYCC_SPACE),
+                   "RGBA": (SRGB_SPACE, SYCC_SPACE), "CMYK": (CMYK_SPACE,)}
+"""The enumerated colour spaces of a deep JPEG 2000 read here, by the mode Pillow opens it in."""
 
 _WARNED_KINDS: set[str] = set()
 """Kinds of JPEG 2000 file left to Pillow's wrapping reading that were named in a warning."""
@@ -110,8 +116,8 @@ class DeepConversion:
 def is_deep_rgb(im: PILImage.Image) -> bool:
     """Return whether ``im``, opened and not yet loaded, is read here from all its bits.
 
-    A 16-bit RGB(A) PNG or TIFF, or a JPEG 2000 in colour or in grey with alpha of more than 8
-    bits a sample (:func:`jpeg2000_bits`; its header is read, not its codestream).
+    A 16-bit RGB(A) PNG or TIFF, or a JPEG 2000 in colour, in CMYK or in grey with alpha of more
+    than 8 bits a sample (:func:`jpeg2000_bits`; its header is read, not its codestream).
     """
     if im.format == "JPEG2000" and im.mode in WRAPPED_MODES and im.tile:
         reduced = im.reduce   # a level, or a method when none is set: reduced, Pillow decodes
@@ -124,16 +130,16 @@ def is_deep_rgb(im: PILImage.Image) -> bool:
     return (args[0] if isinstance(args, tuple) and args else args) in DEEP_RAWMODES
 
 
-def jpeg2000_bits(layout: Jpeg2000Layout | None, channels: int) -> int | None:
+def jpeg2000_bits(layout: Jpeg2000Layout | None, mode: str) -> int | None:
     """Return the bits a sample of a JPEG 2000 image that is read here has; None if not.
 
-    Such an image has ``channels`` components (grey and alpha, RGB, RGBA) of one depth from 9 to
-    32 bits, signed or not, one sample per pixel each (sYCC's chroma may have fewer: the decoder
-    spreads it), in the space of an ICC profile (or none: a raw codestream), or in greyscale
-    (grey and alpha), sRGB or sYCC (colour).
+    Such an image, which Pillow opens in ``mode`` (LA, RGB, RGBA, CMYK), has one component a
+    channel, of one depth from 9 to 32 bits, signed or not, one sample per pixel each (sYCC's
+    chroma may have fewer: the decoder spreads it), in the space of an ICC profile (or none: a
+    raw codestream), or in the mode's enumerated spaces (:data:`JPEG2000_SPACES`).
     """
-    spaces = (GREY_SPACE,) if channels == 2 else (SRGB_SPACE, SYCC_SPACE)
-    if layout is None or len(layout.components) != channels or not (
+    spaces = JPEG2000_SPACES.get(mode)
+    if spaces is None or layout is None or len(layout.components) != len(mode) or not (
             layout.colour_method in (None, 2, 3) or layout.colour_space in spaces):
         return None
     bits = {component.bits for component in layout.components}
@@ -152,7 +158,7 @@ def _file_jpeg2000_bits(im: PILImage.Image) -> int | None:
     kind: Pillow's reading wraps it.
     """
     layout = _from_start(im, jpeg2000_layout)
-    bits = jpeg2000_bits(layout, len(im.mode)) if im.mode in ("LA", "RGB", "RGBA") else None
+    bits = jpeg2000_bits(layout, im.mode)
     if bits is None and layout is not None and max(c.bits for c in layout.components) > 8:
         _warn_wrapped(layout, im)
     return bits
@@ -196,8 +202,8 @@ def deep_pixels(im: PILImage.Image) -> np.ndarray | None:
     Upright (a TIFF's orientation tag is applied by OpenCV's TIFF reader, as by Pillow's, or
     here for one imagecodecs reads; a PNG's EXIF or XMP orientation here, an ``eXIf`` chunk
     after the image data too), RGB(A)
-    order, or grey and alpha (a JPEG 2000's, whose samples of other depths are scaled to 16
-    bits: the top becomes 65535). None when the file cannot be read again, is cut, or is read
+    order, or grey and alpha, or CMYK (a JPEG 2000's, whose samples of other depths are scaled
+    to 16 bits: the top becomes 65535). None when the file cannot be read again, is cut, or is read
     otherwise than Pillow sees it: the caller then lets Pillow read it.
     """
     data = _from_start(im, lambda fp: fp.read())
@@ -205,7 +211,7 @@ def deep_pixels(im: PILImage.Image) -> np.ndarray | None:
         return None
     channels = len(im.mode)
     layout = jpeg2000_layout(io.BytesIO(data)) if im.format == "JPEG2000" else None
-    bits = jpeg2000_bits(layout, channels) if im.format == "JPEG2000" else 16
+    bits = jpeg2000_bits(layout, im.mode) if im.format == "JPEG2000" else 16
     if bits is None or not _complete(im, data, layout):
         return None   # Pillow names a cut file (OpenCV's readers print)
     array = _decoded(data, im, layout)
@@ -329,10 +335,16 @@ def deep_as_srgb(pixels: np.ndarray, source: PILImage.Image, name: str = "<image
     ``source`` is the image the pixels were read from: its profile (or EXIF) says their space,
     as for an 8-bit image (:func:`~mediumnet.data.colour.srgb_conversion`, which warns about a
     profile that cannot be used). Grey and alpha (``(H, W, 2)``) becomes a 16-bit grey on white,
-    then sRGB as :func:`deep_grey_as_srgb` takes it.
+    then sRGB as :func:`deep_grey_as_srgb` takes it; CMYK (a JPEG 2000's) is rounded to 8 bits
+    and converted as an 8-bit CMYK file is (its CMYK profile samples a table of 8-bit inks).
     """
     from PIL import Image
 
+    if source.mode == "CMYK":   # a JPEG 2000's inks, each rounded, then as an 8-bit CMYK file's
+        inks = ((pixels.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+        eight = Image.frombytes("CMYK", pixels.shape[1::-1], inks.tobytes())
+        eight.info = dict(source.info)   # its profile
+        return cmyk_as_srgb(eight, name)
     if pixels.shape[-1] == 2:
         grey = _on_white(pixels.reshape(-1, 2)).astype(np.uint16)
         return deep_grey_as_srgb(grey.reshape(pixels.shape[:2]), source, name)

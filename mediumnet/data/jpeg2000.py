@@ -35,6 +35,9 @@ CODESTREAM_END = b"\xff\xd9"
 SRGB_SPACE = 16
 """The enumerated colour space (EnumCS) of sRGB in a ``colr`` box (ISO/IEC 15444-1, I.5.3.3)."""
 
+CMYK_SPACE = 12
+"""The enumerated colour space of CMYK (ink: 0 is bare paper)."""
+
 GREY_SPACE = 17
 """The enumerated colour space of greyscale."""
 

@@ -159,8 +159,7 @@ def to_rgb(im, name: str = "<image>"):
     if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):   # grey, 16 bits by its profile
         return deep_grey_as_srgb(np.asarray(im), source, name)
     if mode == "CMYK":
-        converted = cmyk_as_srgb(im, name)
-        return converted if converted is not None else im.convert("RGB")
+        return cmyk_as_srgb(im, name)
     if mode == "P" and "transparency" in im.info:
         im = im.convert("RGBA")
     if mode in ("RGBA", "LA", "PA", "La", "RGBa") or im.mode == "RGBA":

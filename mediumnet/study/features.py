@@ -36,7 +36,7 @@ a 16-bit scan's levels before they become 8 bits.
 CMYK profile sampled on a finer table.
 6: a JPEG 2000 colour image of 9 to 16 bits a sample read from all its bits (Pillow read its
 white as black).
-7: so is one in grey with alpha, in sYCC, of signed samples or of more than 16 bits, and a
+7: so is one in grey with alpha, in sYCC, in CMYK, of signed samples or of more than 16 bits, and a
 16-bit TIFF in LZMA or Zstandard; an unsigned 32-bit grey TIFF read unsigned."""
 
 THUMB_EDGE = 256

@@ -165,6 +165,19 @@ def test_a_deep_jpeg2000_of_grey_and_alpha_takes_its_grey_profile_before_8_bits(
     assert len(np.unique(read[:2])) > 40   # the deep shadows' steps, kept
 
 
+def test_a_deep_jpeg2000_in_cmyk_is_read_from_all_its_inks():
+    inks = np.zeros((48, 64, 4), np.uint16)   # bare paper
+    inks[16:32] = 65535   # every ink at its full: black
+    inks[32:, :, 1] = 32768   # half magenta
+    data = imagecodecs.jpeg2k_encode(inks, level=0, codecformat="jp2",
+                                     colorspace=imagecodecs.JPEG2K.CLRSPC.CMYK)
+    assert Image.open(io.BytesIO(data)).convert("RGB").getpixel((0, 20)) == (255, 255, 255)
+
+    read = native_pixels(data)
+    assert (read[:16] == 255).all() and (read[16:32] == 0).all()
+    assert (read[32:] == [255, 127, 255]).all()   # 8-bit CMYK's reading, of rounded inks
+
+
 def sycc(rgb: np.ndarray) -> np.ndarray:
     """16-bit RGB as sYCC's full-range luma and chroma (IEC 61966-2-1 Amd. 1)."""
     r, g, b = (rgb[..., c].astype(np.float64) for c in range(3))
