@@ -10,10 +10,10 @@ deep shadows before its profile spreads them over sRGB's levels. A JPEG 2000 it 
 clamping: the samples within 1/512 of the top wrap round to 0, white paper read as black
 (:mod:`mediumnet.data.jpeg2000`). A 48-bit (or, with alpha, 64-bit) PNG or TIFF, or a PNG's
 16-bit grey with alpha, is decoded here by OpenCV (a TIFF in LZMA or Zstandard, which OpenCV
-lacks, by imagecodecs' libtiff); a JPEG 2000 of more than 8 bits in colour, in CMYK or in grey
-with alpha (its samples scaled to 16 bits, signed ones offset by half their range as OpenJPEG's own
-tools show them, sYCC turned into RGB) by imagecodecs, OpenJPEG's decoder (:func:`deep_pixels`).
-:func:`deep_as_srgb` takes the samples to 8-bit sRGB:
+lacks, by imagecodecs' libtiff); a JPEG 2000 of more than 8 bits in colour, in CMYK or in
+grey with alpha (its samples scaled to 16 bits, signed ones offset by half their range as
+OpenJPEG's own tools show them, sYCC turned into RGB) by imagecodecs, OpenJPEG's decoder
+(:func:`deep_pixels`). :func:`deep_as_srgb` takes the samples to 8-bit sRGB:
 
 - no profile, or one that renders as sRGB already: each sample rounded to 8 bits;
 - a matrix/TRC profile (Adobe RGB (1998), eciRGB, ProPhoto, a PNG's linear or gamma chunks):
@@ -167,8 +167,8 @@ def _file_jpeg2000_bits(im: PILImage.Image) -> int | None:
 def wrap_shows_as_zero(im: PILImage.Image) -> bool:
     """Return whether each sample Pillow wraps in a deep JPEG 2000 ``im`` reads as 0.
 
-    So it does in RGB(A) or grey and alpha, signed samples too (Pillow offsets them by half
-    their range, as here): a coarse level Pillow reads with no 0 in it is read right
+    So it does in RGB(A), CMYK or grey and alpha, signed samples too (Pillow offsets them by
+    half their range, as here): a coarse level Pillow reads with no 0 in it is read right
     (:func:`~mediumnet.data.views.open_reduced`). Not in sYCC, whose samples Pillow turns into
     RGB after wrapping them: a chroma sample wrapped round can give a colour with no 0.
     """
@@ -201,10 +201,10 @@ def deep_pixels(im: PILImage.Image) -> np.ndarray | None:
 
     Upright (a TIFF's orientation tag is applied by OpenCV's TIFF reader, as by Pillow's, or
     here for one imagecodecs reads; a PNG's EXIF or XMP orientation here, an ``eXIf`` chunk
-    after the image data too), RGB(A)
-    order, or grey and alpha, or CMYK (a JPEG 2000's, whose samples of other depths are scaled
-    to 16 bits: the top becomes 65535). None when the file cannot be read again, is cut, or is read
-    otherwise than Pillow sees it: the caller then lets Pillow read it.
+    after the image data too), RGB(A) order, or grey and alpha, or CMYK (a JPEG 2000's, whose
+    samples of other depths are scaled to 16 bits: the top becomes 65535). None when the file
+    cannot be read again, is cut, or is read otherwise than Pillow sees it: the caller then lets
+    Pillow read it.
     """
     data = _from_start(im, lambda fp: fp.read())
     if data is None:
@@ -253,8 +253,8 @@ def _decoded(data: bytes, im: PILImage.Image, layout: Jpeg2000Layout | None
     A PNG's or TIFF's by OpenCV: 16-bit RGB(A), a TIFF's upright. A TIFF in a compression
     OpenCV lacks (:data:`TIFF_COMPRESSIONS`) by imagecodecs' libtiff, turned upright by its
     orientation tag as OpenCV turns one. A JPEG 2000's (``layout``) by imagecodecs
-    (OpenJPEG; OpenCV reads neither grey with alpha nor sYCC as a JPEG 2000 means them): RGB(A)
-    or grey and alpha, of the file's own depth and sign, sYCC turned into RGB. A file whose
+    (OpenJPEG; OpenCV reads neither grey with alpha nor sYCC as a JPEG 2000 means them): RGB(A),
+    CMYK or grey and alpha, of the file's own depth and sign, sYCC turned into RGB. A file whose
     colours an ICC profile gives has its codestream alone decoded: imagecodecs would apply the
     profile itself, and the caller does (as for any other file). A file that cannot be decoded
     (cut, corrupt) gives None, and Pillow names it.
