@@ -204,9 +204,9 @@ def test_a_deep_jpeg2000_in_sycc_is_read_as_the_colours_it_encodes(tmp_path):
 
 def test_a_deep_sycc_jpeg2000_of_subsampled_chroma_is_read_from_all_its_bits():
     # OpenJPEG's opj_compress: luma 60000 under 8 rows of 65535 (paper), chroma at half
-    # resolution (4:2:0), Cb neutral, Cr 40000 in the left quarter (tests/fixtures/README.md)
+    # resolution (4:2:0), Cb neutral, Cr 40000 in the left half (tests/fixtures/README.md)
     path = FIXTURES / "sycc_420_16_bits.jp2"
-    layout = jpeg2000_layout(path.open("rb"))
+    layout = jpeg2000_layout(io.BytesIO(path.read_bytes()))
     assert [c.subsampling for c in layout.components] == [(1, 1), (2, 2), (2, 2)]
     assert Image.open(path).convert("RGB").getpixel((40, 0)) == (0, 0, 0)   # Pillow's paper
 
