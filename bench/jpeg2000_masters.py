@@ -4,7 +4,7 @@
 
 Up to ``--limit`` images of FOLDER (any files mediumnet reads, found as ``harvest folder``
 finds them; a random draw of ``--seed`` when there are more) are written again as lossless
-JPEG 2000 files (imagecodecs, the ``test`` extra), as an archive keeps a master: the work's
+JPEG 2000 files (imagecodecs, mediumnet's reader too) as an archive keeps a master: the work's
 sRGB levels at 16 bits (x 257) and at 12 bits, a raw 16-bit codestream (``.j2k``), at 16 bits
 with an opaque alpha channel, at 16 bits with the levels squeezed into 16 to 239 (no paper
 white, no deep black), as signed 16-bit samples (offset by half the range), as 16-bit sYCC
