@@ -273,7 +273,7 @@ def _decoded(data: bytes, im: PILImage.Image, layout: Jpeg2000Layout | None
 
         try:
             array = imagecodecs.tiff_decode(data)
-        except imagecodecs.TiffError:
+        except (imagecodecs.TiffError, IndexError):   # IndexError: a directory it cannot read
             return None
         turned = orient(array, im.getexif().get(EXIF_ORIENTATION, 1))
         return turned if turned.dtype == np.uint16 and turned.ndim == 3 else None

@@ -235,6 +235,17 @@ def test_a_cut_48_bit_master_is_refused_by_name_and_quietly(fmt, tmp_path, capfd
     assert "libpng" not in err and err.count("TIFF") <= 1   # only Pillow's libtiff says so
 
 
+def test_a_48_bit_tiff_in_zstandard_with_a_broken_directory_is_refused_by_name():
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, NOISE, photometric="rgb", compression="zstd")
+    data = bytearray(buffer.getvalue())
+    data[9] = 7   # 1807 tags in the directory: Pillow reads on, imagecodecs' libtiff cannot
+    assert Image.open(io.BytesIO(bytes(data))).info["compression"] == "zstd"
+
+    with pytest.raises(ImageError, match="<.* bytes>: "):
+        native_pixels(bytes(data))
+
+
 def test_an_unsigned_32_bit_grey_tiff_is_read_unsigned():
     samples = np.linspace(0, 2**32 - 1, 8 * 64).reshape(8, 64).astype(np.uint32)
     buffer = io.BytesIO()
