@@ -99,6 +99,19 @@ def test_a_deep_jpeg2000_thumbnail_takes_a_coarse_level_only_where_nothing_wrapp
     assert (small == thumbnail(tmp_path / "paper.png", 32)).all()
 
 
+@pytest.mark.parametrize("bits", [8, 16])
+def test_a_jpeg2000_whose_header_claims_another_size_gets_no_thumbnail_and_is_named(bits):
+    import struct
+
+    data = bytearray(jpeg2000(rounded(paper(16), 16), 8) if bits == 8 else jpeg2000(paper(16)))
+    at = data.index(b"ihdr") + 4
+    data[at:at + 4] = struct.pack(">I", 37 * 65536 + 48)   # a byte of its height flipped
+
+    assert thumbnail(bytes(data), 32) is None   # the page shows its placeholder
+    with pytest.raises(ImageError, match="truncated or corrupt"):
+        native_pixels(bytes(data))
+
+
 def test_a_deep_jpeg2000_is_hashed_at_harvest_as_its_8_bit_twin():
     pixels = paper(16, 96, 128)
     twin = io.BytesIO()
