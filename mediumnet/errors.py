@@ -19,3 +19,10 @@ class DatasetError(MediumnetError):
 
 class LabelError(MediumnetError):
     """An unknown source or medium name."""
+
+
+BROKEN_FILE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, RuntimeError)
+"""What Pillow and its plugins raise for an image file they cannot read: OSError (truncated),
+SyntaxError and ValueError (a malformed header or segment), EOFError (pillow-heif's HEIC, cut
+short) and RuntimeError (Pillow's AVIF and pi-heif's decoders). Caught where a file is decoded,
+and said as one line naming the file."""

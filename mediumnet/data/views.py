@@ -43,7 +43,7 @@ from mediumnet.data.deep import (
 from mediumnet.data.orientation import EXIF_ORIENTATION, orient
 from mediumnet.data.pixels import MAX_PIXELS as MAX_PIXELS  # re-exported: the views' limit
 from mediumnet.data.pixels import TooManyPixelsError, open_within_pixels, within_pixels
-from mediumnet.errors import MediumnetError
+from mediumnet.errors import BROKEN_FILE_ERRORS, MediumnetError
 
 PAD_VALUE = 127
 """The neutral grey of the letterbox."""
@@ -88,7 +88,7 @@ def open_image(source: object):
         raise ImageError(f"{name}: no such image file") from None
     except UnidentifiedImageError:
         raise ImageError(f"{name}: not an image (or a format Pillow cannot read)") from None
-    except OSError as exc:
+    except BROKEN_FILE_ERRORS as exc:
         raise ImageError(f"{name}: truncated or corrupt image file ({exc})") from None
     width, height = im.size
     if width <= 0 or height <= 0:
@@ -153,7 +153,7 @@ def to_rgb(im, name: str = "<image>"):
         im.load()
         source = im   # its EXIF as the file wrote it (the colour space a camera names)
         im = ImageOps.exif_transpose(im)
-    except (OSError, SyntaxError, ValueError) as exc:
+    except BROKEN_FILE_ERRORS as exc:
         raise ImageError(f"{name}: truncated or corrupt image data ({exc})") from None
     mode = im.mode
     if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):   # grey, 16 bits by its profile

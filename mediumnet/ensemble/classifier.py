@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from mediumnet.data.decode import decode
-from mediumnet.errors import MediumnetError
+from mediumnet.errors import BROKEN_FILE_ERRORS, MediumnetError
 from mediumnet.labels import MEDIUMS
 
 if TYPE_CHECKING:
@@ -184,7 +184,7 @@ class ImageClassifier:
                 values = decoded_features(image)
                 stats = [values[name] for name in self.feature_names]
             return inputs, stats
-        except (OSError, ValueError, MemoryError) as exc:  # what else a broken file throws
+        except (*BROKEN_FILE_ERRORS, MemoryError) as exc:  # what else a broken file throws
             raise ImageError(f"{type(exc).__name__}: {exc}") from None
 
     def branch_outputs(self, items: Sequence[object]) -> BranchOutputs:

@@ -18,7 +18,7 @@ from mediumnet.data.deep import deep_as_srgb, deep_pixels, is_deep_rgb
 from mediumnet.data.orientation import EXIF_ORIENTATION, QUARTER_TURNS
 from mediumnet.data.pixels import MAX_PIXELS, TooManyPixelsError, open_within_pixels
 from mediumnet.data.views import ImageError, to_rgb
-from mediumnet.errors import MediumnetError
+from mediumnet.errors import BROKEN_FILE_ERRORS, MediumnetError
 
 FORMAT_EXT = {"JPEG": ".jpg", "PNG": ".png", "TIFF": ".tif", "WEBP": ".webp", "GIF": ".gif",
               "BMP": ".bmp", "JPEG2000": ".jp2", "MPO": ".jpg", "HEIF": ".heic", "AVIF": ".avif"}
@@ -105,7 +105,7 @@ def verify_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> VerifiedImage:
         raise BadImageError(reason, f"image does not decode ({exc})") from None
     except Image.DecompressionBombError:
         raise BadImageError("too_many_pixels", f"more than {max_pixels:,} pixels") from None
-    except (ValueError, SyntaxError) as exc:
+    except BROKEN_FILE_ERRORS as exc:   # a malformed header, a plugin's decoder failing
         raise BadImageError("corrupt", f"image does not decode ({exc})") from None
     if fmt == "JPEG" and not data.rstrip(b"\0").endswith(b"\xff\xd9"):
         raise BadImageError("truncated", "JPEG without its end-of-image marker")

@@ -235,6 +235,7 @@ def test_a_cut_48_bit_master_is_refused_by_name_and_quietly(fmt, tmp_path, capfd
     assert "libpng" not in err and err.count("TIFF") <= 1   # only Pillow's libtiff says so
 
 
+@pytest.mark.filterwarnings("ignore:Corrupt EXIF data:UserWarning")   # Pillow, reading on
 def test_a_48_bit_tiff_in_zstandard_with_a_broken_directory_is_refused_by_name():
     buffer = io.BytesIO()
     tifffile.imwrite(buffer, NOISE, photometric="rgb", compression="zstd")

@@ -169,3 +169,31 @@ def test_the_colour_codes_are_the_primary_images():
         "meta-too-large"])
 def test_a_file_not_laid_out_as_heif_names_no_colour_and_raises_nothing(data):
     assert cicp_colour(io.BytesIO(data)) is None
+
+
+def broken_heic() -> bytes:
+    data = bytearray(heic(WORK))
+    at = data.index(b"mdat") + 4
+    data[at:at + 16] = bytes(16)   # the coded picture's start wiped: libheif stops at an EOF
+    return bytes(data)
+
+
+def broken_avif() -> bytes:
+    data = bytearray(avif(WORK))
+    at = data.index(b"pitm") + 8
+    data[at:at + 2] = b"\x77\x77"   # the primary item: one the file does not hold
+    return bytes(data)
+
+
+@pytest.mark.parametrize("broken", [broken_heic, broken_avif], ids=["heic", "avif"])
+def test_a_broken_heic_or_avif_is_refused_by_name_not_a_crash(broken):
+    from mediumnet.data.views import ImageError, thumbnail
+    from mediumnet.harvest.verify import BadImageError, verify_image
+
+    data = broken()
+    with pytest.raises(ImageError, match=r"<\d+ bytes>: truncated or corrupt"):
+        native_pixels(data)   # pi-heif raised EOFError, Pillow's AVIF RuntimeError
+    assert thumbnail(data, 32) is None   # a page shows its placeholder
+    with pytest.raises(BadImageError) as refused:
+        verify_image(data)   # the harvest drops it, with its reason
+    assert refused.value.reason == "corrupt"

@@ -112,6 +112,20 @@ def test_a_jpeg2000_whose_header_claims_another_size_gets_no_thumbnail_and_is_na
         native_pixels(bytes(data))
 
 
+def test_a_jpeg2000_with_a_malformed_size_segment_is_refused_by_name():
+    from mediumnet.harvest.verify import BadImageError
+
+    data = bytearray(jpeg2000(paper(16)))
+    at = data.index(b"\xff\x51") + 2
+    data[at:at + 2] = b"\x00\x10"   # SIZ's length: shorter than its fixed fields
+
+    with pytest.raises(ImageError, match="truncated or corrupt"):
+        native_pixels(bytes(data))   # Pillow raised ValueError as it opened it
+    assert thumbnail(bytes(data), 32) is None
+    with pytest.raises(BadImageError, match="does not decode"):
+        verify_image(bytes(data))
+
+
 def test_a_deep_jpeg2000_is_hashed_at_harvest_as_its_8_bit_twin():
     pixels = paper(16, 96, 128)
     twin = io.BytesIO()
