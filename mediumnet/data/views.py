@@ -128,7 +128,7 @@ def open_reduced(source: object, long_edge: int, *, wavelet_levels: bool = True)
                 if deep and not np.asarray(im).all():   # a 0: black, or white wrapped round
                     return open_image(source)   # whole, from all its bits
                 return im
-            except (OSError, ValueError):   # a level the file lacks, or its decoder cannot give
+            except BROKEN_FILE_ERRORS:   # a level the file lacks, or its decoder cannot give
                 im = open_image(source)
     return im
 
