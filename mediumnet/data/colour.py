@@ -323,6 +323,28 @@ def with_file_profile(im: PILImage.Image, source: object) -> PILImage.Image:
     return im
 
 
+def inks_read_as_rgba(im: PILImage.Image) -> bool:
+    """Return whether ``im`` holds inks that Pillow opened as RGBA.
+
+    Pillow opens a JPEG 2000 of four components whose colour box holds a CMYK profile (as a
+    prepress encoder writes one) as RGBA: its black ink would be taken for alpha.
+    """
+    profile = im.info.get("icc_profile")
+    return (im.format == "JPEG2000" and im.mode == "RGBA" and isinstance(profile, bytes)
+            and profile[16:20] == b"CMYK")
+
+
+def with_inks_as_cmyk(im: PILImage.Image) -> PILImage.Image:
+    """Return ``im``, loaded, or its channels as the CMYK they are (:func:`inks_read_as_rgba`)."""
+    from PIL import Image
+
+    if not inks_read_as_rgba(im):
+        return im
+    inks = Image.frombytes("CMYK", im.size, im.tobytes())
+    inks.info = dict(im.info)   # its profile
+    return inks
+
+
 def _read_file(im: PILImage.Image, source: object, read):
     """Return ``read(fp)`` of the file ``im`` was opened from; None when it cannot be read."""
     try:

@@ -48,6 +48,7 @@ from mediumnet.data.colour import (
     cmyk_as_srgb,
     grey_as_srgb,
     grey_level_table,
+    inks_read_as_rgba,
     pixel_profile,
     srgb_conversion,
 )
@@ -340,7 +341,7 @@ def deep_as_srgb(pixels: np.ndarray, source: PILImage.Image, name: str = "<image
     """
     from PIL import Image
 
-    if source.mode == "CMYK":   # a JPEG 2000's inks, each rounded, then as an 8-bit CMYK file's
+    if source.mode == "CMYK" or inks_read_as_rgba(source):   # a JPEG 2000's inks, rounded
         inks = ((pixels.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
         eight = Image.frombytes("CMYK", pixels.shape[1::-1], inks.tobytes())
         eight.info = dict(source.info)   # its profile

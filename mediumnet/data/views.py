@@ -31,6 +31,7 @@ from mediumnet.data.colour import (
     cmyk_as_srgb,
     needs_srgb_conversion,
     with_file_profile,
+    with_inks_as_cmyk,
 )
 from mediumnet.data.colour import image_name as _name
 from mediumnet.data.deep import (
@@ -151,7 +152,7 @@ def to_rgb(im, name: str = "<image>"):
         if is_deep_rgb(im) and (deep := deep_pixels(im)) is not None:   # all 16 bits
             return deep_as_srgb(deep, im, name)
         im.load()
-        source = im   # its EXIF as the file wrote it (the colour space a camera names)
+        source = im = with_inks_as_cmyk(im)   # as the file wrote it: its EXIF, its inks
         im = ImageOps.exif_transpose(im)
     except BROKEN_FILE_ERRORS as exc:
         raise ImageError(f"{name}: truncated or corrupt image data ({exc})") from None

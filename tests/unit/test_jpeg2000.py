@@ -205,6 +205,26 @@ def test_a_deep_jpeg2000_in_cmyk_is_read_from_all_its_inks():
     assert (read[32:] == [255, 127, 255]).all()   # 8-bit CMYK's reading, of rounded inks
 
 
+@pytest.mark.parametrize("bits", [8, 16])
+def test_a_jpeg2000_of_inks_with_a_cmyk_profile_is_read_as_its_cmyk_tiff_twin(bits):
+    from tests.iccprofiles import CMYK_HALF_BLACK
+
+    inks = (RNG.random((48, 64, 4)) * 256).astype(np.uint8)
+    inks[:16] = 0   # bare paper
+    inks[16:24] = 255   # every ink at its full
+    master = inks.astype(np.uint16) * 257 if bits == 16 else inks
+    data = jp2_with_profile(imagecodecs.jpeg2k_encode(master, level=0, codecformat="jp2"),
+                            CMYK_HALF_BLACK)   # as a prepress encoder embeds the profile
+    assert Image.open(io.BytesIO(data)).mode == "RGBA"   # Pillow: the black ink as alpha
+    twin = io.BytesIO()
+    Image.frombytes("CMYK", (64, 48), inks.tobytes()).save(twin, "TIFF",
+                                                           icc_profile=CMYK_HALF_BLACK)
+
+    read = native_pixels(data)
+    assert (read == native_pixels(twin.getvalue())).all()
+    assert read[20].mean() < 160   # full ink under the profile, not paper white
+
+
 def sycc(rgb: np.ndarray) -> np.ndarray:
     """16-bit RGB as sYCC's full-range luma and chroma (IEC 61966-2-1 Amd. 1)."""
     r, g, b = (rgb[..., c].astype(np.float64) for c in range(3))
