@@ -336,13 +336,16 @@ def inks_read_as_rgba(im: PILImage.Image) -> bool:
 
 def with_inks_as_cmyk(im: PILImage.Image) -> PILImage.Image:
     """Return ``im``, loaded, or its channels as the CMYK they are (:func:`inks_read_as_rgba`)."""
+    return cmyk_image(np.asarray(im), im.info) if inks_read_as_rgba(im) else im
+
+
+def cmyk_image(inks: np.ndarray, info: dict) -> PILImage.Image:
+    """Return ``(H, W, 4)`` 8-bit inks as a CMYK image that carries ``info`` (its profile)."""
     from PIL import Image
 
-    if not inks_read_as_rgba(im):
-        return im
-    inks = Image.frombytes("CMYK", im.size, im.tobytes())
-    inks.info = dict(im.info)   # its profile
-    return inks
+    image = Image.frombytes("CMYK", inks.shape[1::-1], np.ascontiguousarray(inks).tobytes())
+    image.info = dict(info)
+    return image
 
 
 def _read_file(im: PILImage.Image, source: object, read):

@@ -46,6 +46,7 @@ import numpy as np
 from mediumnet.data.colour import (
     as_srgb,
     cmyk_as_srgb,
+    cmyk_image,
     grey_as_srgb,
     grey_level_table,
     inks_read_as_rgba,
@@ -343,9 +344,7 @@ def deep_as_srgb(pixels: np.ndarray, source: PILImage.Image, name: str = "<image
 
     if source.mode == "CMYK" or inks_read_as_rgba(source):   # a JPEG 2000's inks, rounded
         inks = ((pixels.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
-        eight = Image.frombytes("CMYK", pixels.shape[1::-1], inks.tobytes())
-        eight.info = dict(source.info)   # its profile
-        return cmyk_as_srgb(eight, name)
+        return cmyk_as_srgb(cmyk_image(inks, source.info), name)
     if pixels.shape[-1] == 2:
         grey = _on_white(pixels.reshape(-1, 2)).astype(np.uint16)
         return deep_grey_as_srgb(grey.reshape(pixels.shape[:2]), source, name)
