@@ -65,8 +65,10 @@ def open_within_pixels(fp: Any, max_pixels: int = MAX_PIXELS) -> Any:
     from PIL import Image
 
     from mediumnet.data.heif import register_heif_reader
+    from mediumnet.data.libtiff import listen_to_libtiff
 
     register_heif_reader()   # a phone's HEIC photographs open like any other image
+    listen_to_libtiff()      # a broken TIFF said in mediumnet's line, not on standard error
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
         im = Image.open(fp)

@@ -41,6 +41,7 @@ from mediumnet.data.deep import (
     is_deep_rgb,
     wrap_shows_as_zero,
 )
+from mediumnet.data.libtiff import why_failed
 from mediumnet.data.orientation import EXIF_ORIENTATION, orient
 from mediumnet.data.pixels import MAX_PIXELS as MAX_PIXELS  # re-exported: the views' limit
 from mediumnet.data.pixels import TooManyPixelsError, open_within_pixels, within_pixels
@@ -155,7 +156,7 @@ def to_rgb(im, name: str = "<image>"):
         source = im = with_inks_as_cmyk(im)   # as the file wrote it: its EXIF, its inks
         im = ImageOps.exif_transpose(im)
     except BROKEN_FILE_ERRORS as exc:
-        raise ImageError(f"{name}: truncated or corrupt image data ({exc})") from None
+        raise ImageError(f"{name}: truncated or corrupt image data ({why_failed(exc)})") from None
     mode = im.mode
     if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):   # grey, 16 bits by its profile
         return deep_grey_as_srgb(np.asarray(im), source, name)
@@ -165,8 +166,7 @@ def to_rgb(im, name: str = "<image>"):
         im = im.convert("RGBA")
     if mode in ("RGBA", "LA", "PA", "La", "RGBa") or im.mode == "RGBA":
         rgba = im.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        rgb = Image.alpha_composite(white, rgba).convert("RGB")
+        rgb = Image.alpha_composite(Image.new("RGBA", rgba.size, (255,) * 4), rgba).convert("RGB")
     else:
         rgb = im if mode == "RGB" else im.convert("RGB")
     return as_srgb(rgb, source, name)

@@ -8,6 +8,7 @@ rejected with their own reason, so the harvest summary can count them.
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,7 @@ import numpy as np
 
 from mediumnet.data.colour import with_file_profile
 from mediumnet.data.deep import deep_as_srgb, deep_pixels, is_deep_rgb
+from mediumnet.data.libtiff import why_failed
 from mediumnet.data.orientation import EXIF_ORIENTATION, QUARTER_TURNS
 from mediumnet.data.pixels import MAX_PIXELS, TooManyPixelsError, open_within_pixels
 from mediumnet.data.views import ImageError, to_rgb
@@ -22,6 +24,9 @@ from mediumnet.errors import BROKEN_FILE_ERRORS, MediumnetError
 
 FORMAT_EXT = {"JPEG": ".jpg", "PNG": ".png", "TIFF": ".tif", "WEBP": ".webp", "GIF": ".gif",
               "BMP": ".bmp", "JPEG2000": ".jp2", "MPO": ".jpg", "HEIF": ".heic", "AVIF": ".avif"}
+CUT_SHORT = re.compile(r"truncat|broken data stream|got \d+ bytes, expected \d+", re.I)
+"""How Pillow ("image file is truncated"), zlib and libtiff ("Read error on strip 12; got 13037
+bytes, expected 26294") say that a file ends before its pixels do."""
 
 
 class BadImageError(MediumnetError):
@@ -100,9 +105,9 @@ def verify_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> VerifiedImage:
     except UnidentifiedImageError:
         raise BadImageError("not_an_image", "not a recognised image format") from None
     except OSError as exc:
-        text = str(exc).lower()
-        reason = "truncated" if "truncat" in text or "broken data stream" in text else "corrupt"
-        raise BadImageError(reason, f"image does not decode ({exc})") from None
+        why = why_failed(exc)   # libtiff's own words for a TIFF, not "decoder error -2"
+        reason = "truncated" if CUT_SHORT.search(why) else "corrupt"
+        raise BadImageError(reason, f"image does not decode ({why})") from None
     except Image.DecompressionBombError:
         raise BadImageError("too_many_pixels", f"more than {max_pixels:,} pixels") from None
     except BROKEN_FILE_ERRORS as exc:   # a malformed header, a plugin's decoder failing
