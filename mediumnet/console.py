@@ -1,10 +1,12 @@
-"""Quiet start-up for the command line: TensorFlow's native log lines only when asked for.
+"""A quiet command line: TensorFlow's native log lines and Pillow's remarks only when asked for.
 
 TensorFlow's C++ libraries print start-up notices (oneDNN, CUDA drivers, CPU instructions) on
 standard error while they load, before ``TF_CPP_MIN_LOG_LEVEL`` is even read. :func:`quiet`
 sets that level and silences the process's standard error for the duration of the first
 ``import tensorflow`` only, through an import hook, so nothing is imported before a command
-needs it and Python's own errors still show.
+needs it and Python's own errors still show. It also hides the warnings Pillow issues while it
+reads a damaged file ("Truncated File Read", "Corrupt EXIF data", "Tag data larger than file"):
+they name no file, and the command's own line names the file it refuses.
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ import importlib.machinery
 import os
 import sys
 import threading
+import warnings
 
 VERBOSE_ENV = "MEDIUMNET_VERBOSE"
 """Set to 1 to see TensorFlow's native start-up lines (as ``mediumnet --verbose`` does)."""
+PILLOW_MODULES = r"PIL\."
+"""Where the warnings :func:`quiet` hides are issued (``PIL.TiffImagePlugin``, ...)."""
 
 
 def verbose_requested() -> bool:
@@ -65,13 +70,14 @@ class _QuietTensorflowFinder(importlib.abc.MetaPathFinder):
 
 
 def quiet(verbose: bool = False) -> None:
-    """Hide TensorFlow's native start-up lines in this process unless ``verbose``.
+    """Hide TensorFlow's native start-up lines and Pillow's warnings unless ``verbose``.
 
-    Call it before TensorFlow is imported; it does nothing when TensorFlow is loaded already,
-    when ``verbose`` is true, or when :data:`VERBOSE_ENV` is set.
+    Call it before TensorFlow is imported (TensorFlow loaded already keeps its lines); it does
+    nothing when ``verbose`` is true, or when :data:`VERBOSE_ENV` is set.
     """
     if verbose or verbose_requested():
         return
+    warnings.filterwarnings("ignore", category=UserWarning, module=PILLOW_MODULES)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if "tensorflow" in sys.modules or any(isinstance(f, _QuietTensorflowFinder)
                                           for f in sys.meta_path):

@@ -71,7 +71,8 @@ def parse_size(text: str) -> tuple[int, int]:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="mediumnet")
 @click.option("--verbose", is_flag=True, envvar="MEDIUMNET_VERBOSE",
-              help="Show TensorFlow's native start-up lines (or MEDIUMNET_VERBOSE=1).")
+              help="Show TensorFlow's native start-up lines and Pillow's warnings about damaged "
+                   "files (or MEDIUMNET_VERBOSE=1).")
 def cli(verbose: bool) -> None:
     """Tell the medium of a digitised artwork from its image.
 

@@ -260,6 +260,29 @@ def _manifest_without_run_state(root):
     return frame.sort_values("id").reset_index(drop=True)
 
 
+def test_damaged_files_get_the_harvests_line_and_nothing_else_on_stderr(workdir):
+    import numpy as np
+    import tifffile
+
+    (workdir / "src" / "painting").mkdir(parents=True)
+    noise = np.random.default_rng(0).integers(0, 256, (160, 160, 3), dtype=np.uint8)
+    tifffile.imwrite(workdir / "whole.tif", noise, compression="lzw", photometric="rgb",
+                     rowsperstrip=16)
+    whole = (workdir / "whole.tif").read_bytes()
+    for size in (150, len(whole) * 2 // 3):   # cut in its directory, in its strips
+        (workdir / "src" / "painting" / f"cut{size}.tif").write_bytes(whole[:size])
+    runs = {}
+    for name, extra in (("quiet", {}), ("verbose", {"MEDIUMNET_VERBOSE": "1"})):
+        done = _cli(["harvest", "folder", name, "--from", "src"], workdir,
+                    {"MEDIUMNET_VERBOSE": "", **extra})
+        assert done.wait(timeout=300) == 0, done.stderr.read()
+        runs[name] = done.stdout.read(), done.stderr.read()
+    out, err = runs["quiet"]
+    assert "truncated 1" in out and "libtiff: TIFFFillStrip: Read error on strip" in out
+    assert "Warning" not in err and "Read error" not in err, err   # Pillow's, libtiff's own
+    assert "UserWarning" in runs["verbose"][1]    # Pillow's remarks, when asked for
+
+
 @pytest.mark.slow
 def test_killed_harvest_resumes_to_the_same_manifest(apis, workdir):
     works = five_kinds(apis, repeat=6)
