@@ -130,6 +130,42 @@ def table_image_path(base: str | os.PathLike[str], text: str) -> Path:
     return path
 
 
+SIGNATURES = ((0, b"\xff\xd8\xff", "JPEG"), (0, b"\x89PNG\r\n\x1a\n", "PNG"),
+              (0, b"II*\0", "TIFF"), (0, b"MM\0*", "TIFF"), (0, b"II+\0", "BigTIFF"),
+              (0, b"MM\0+", "BigTIFF"), (0, b"GIF8", "GIF"), (8, b"WEBP", "WebP"),
+              (0, b"\0\0\0\x0cjP  \r\n\x87\n", "JPEG 2000"), (0, b"\xffO\xffQ", "JPEG 2000"))
+"""``(offset, bytes, format)``: how an image file of each format the branches read begins."""
+HEIF_BRANDS = frozenset({b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1",
+                         b"avif", b"avis"})
+"""The major brands of a HEIF or AVIF file's ``ftyp`` box (an MP4 video's are others)."""
+
+
+def image_format(head: bytes) -> str | None:
+    """Return the format a file's first 16 bytes announce ("TIFF", "PNG", ...), or None."""
+    if head[4:8] == b"ftyp" and head[8:12] in HEIF_BRANDS:
+        return "HEIF" if head[8:11] != b"avi" else "AVIF"
+    return next((kind for at, start, kind in SIGNATURES
+                 if head[at:at + len(start)] == start), None)
+
+
+def unopened(source: bytes | str | os.PathLike[str]) -> str:
+    """Say why an image file (a path or its bytes) that Pillow could not identify did not open.
+
+    A file that begins as an image of a known format does: it is damaged or cut short (in its
+    header), or its layout is one Pillow does not read; anything else is not an image.
+    """
+    if isinstance(source, bytes | bytearray):
+        head = bytes(source[:16])
+    else:
+        with open(source, "rb") as file:
+            head = file.read(16)
+    kind = image_format(head)
+    if kind is None:
+        return "not an image (or a format Pillow cannot read)"
+    return (f"a {kind} file that does not open: damaged, cut short or laid out in a way "
+            "Pillow does not read")
+
+
 def sha256_bytes(data: bytes) -> str:
     """Return the hexadecimal SHA-256 of ``data``."""
     return hashlib.sha256(data).hexdigest()

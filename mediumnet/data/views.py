@@ -41,6 +41,7 @@ from mediumnet.data.deep import (
     is_deep_rgb,
     wrap_shows_as_zero,
 )
+from mediumnet.data.images import unopened
 from mediumnet.data.libtiff import why_failed
 from mediumnet.data.orientation import EXIF_ORIENTATION, orient
 from mediumnet.data.pixels import MAX_PIXELS as MAX_PIXELS  # re-exported: the views' limit
@@ -89,7 +90,7 @@ def open_image(source: object):
     except FileNotFoundError:
         raise ImageError(f"{name}: no such image file") from None
     except UnidentifiedImageError:
-        raise ImageError(f"{name}: not an image (or a format Pillow cannot read)") from None
+        raise ImageError(f"{name}: {unopened(source)}") from None
     except BROKEN_FILE_ERRORS as exc:
         raise ImageError(f"{name}: truncated or corrupt image file ({exc})") from None
     width, height = im.size
@@ -286,10 +287,8 @@ def grid_positions(height: int, width: int, tile: int, n: int) -> list[tuple[int
         for c in range(cols):
             if len(positions) == n:
                 break
-            cy = (r + 0.5) * height / rows
-            cx = (c + 0.5) * width / cols
-            y = int(np.clip(round(cy - tile / 2), 0, max(0, height - tile)))
-            x = int(np.clip(round(cx - tile / 2), 0, max(0, width - tile)))
+            y = int(np.clip(round((r + 0.5) * height / rows - tile / 2), 0, max(0, height - tile)))
+            x = int(np.clip(round((c + 0.5) * width / cols - tile / 2), 0, max(0, width - tile)))
             positions.append((y, x))
     return positions
 

@@ -69,11 +69,12 @@ def verify_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> VerifiedImage:
     ------
     BadImageError
         With reason ``empty``, ``not_an_image`` (HTML, text, unknown format), ``truncated``,
-        ``corrupt`` or ``too_many_pixels``.
+        ``corrupt`` (pixels that do not decode, or a file that begins as a JPEG, TIFF, ... and
+        does not open) or ``too_many_pixels``.
     """
     from PIL import Image, UnidentifiedImageError
 
-    from mediumnet.data.images import phash
+    from mediumnet.data.images import image_format, phash, unopened
 
     if not data:
         raise BadImageError("empty", "zero-byte image")
@@ -102,8 +103,10 @@ def verify_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> VerifiedImage:
         raise
     except ImageError as exc:
         raise BadImageError("corrupt", f"image does not decode ({exc})") from None
-    except UnidentifiedImageError:
-        raise BadImageError("not_an_image", "not a recognised image format") from None
+    except UnidentifiedImageError:   # of a known format by its first bytes, it is damaged
+        if image_format(data[:16]) is None:
+            raise BadImageError("not_an_image", "not a recognised image format") from None
+        raise BadImageError("corrupt", unopened(data)) from None
     except OSError as exc:
         why = why_failed(exc)   # libtiff's own words for a TIFF, not "decoder error -2"
         reason = "truncated" if CUT_SHORT.search(why) else "corrupt"

@@ -279,6 +279,7 @@ def test_damaged_files_get_the_harvests_line_and_nothing_else_on_stderr(workdir)
         runs[name] = done.stdout.read(), done.stderr.read()
     out, err = runs["quiet"]
     assert "truncated 1" in out and "libtiff: TIFFFillStrip: Read error on strip" in out
+    assert "corrupt 1" in out and "cut150.tif: a TIFF file that does not open: damaged" in out
     assert "Warning" not in err and "Read error" not in err, err   # Pillow's, libtiff's own
     assert "UserWarning" in runs["verbose"][1]    # Pillow's remarks, when asked for
 

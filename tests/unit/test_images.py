@@ -1,7 +1,14 @@
 import cv2
 import numpy as np
+import pytest
 
-from mediumnet.data.images import phash, phash_distance, store_image_bytes
+from mediumnet.data.images import (
+    image_format,
+    phash,
+    phash_distance,
+    store_image_bytes,
+    unopened,
+)
 
 
 def test_store_is_content_addressed_and_idempotent(tmp_path):
@@ -47,3 +54,20 @@ def test_a_windows_exports_image_paths_are_found_and_scored_from_their_folder(tm
     rows, _ = read_input(tmp_path / "excel.csv")
     assert rows.to_dict("records") == [{"path": str(tmp_path / "scans" / "1921" / "3.tif"),
                                         "title": "Étude, 3"}]
+
+
+@pytest.mark.parametrize(("head", "kind"), [
+    (b"\0\0\0\x18ftypheic\0\0\0\0", "HEIF"),
+    (b"\0\0\0\x1cftypavif\0\0\0\0", "AVIF"),
+    (b"\0\0\0\x18ftypisom\0\0\0\0", None),     # an MP4 video: not an image that did not open
+    (b"RIFF\x10\0\0\0WEBPVP8 ", "WebP"),
+    (b"RIFF\x10\0\0\0WAVEfmt ", None),
+    (b"\0\0\0\x0cjP  \r\n\x87\n\0\0", "JPEG 2000"),
+    (b"MM\0*\0\0\0\x08", "TIFF"),
+    (b"<!DOCTYPE html>", None),
+])
+def test_a_files_first_bytes_say_its_format(head, kind):
+    assert image_format(head) == kind
+    said = unopened(head)
+    assert said.startswith(f"a {kind} file that does not open") if kind else \
+        said == "not an image (or a format Pillow cannot read)"

@@ -168,6 +168,9 @@ def test_blank_margin_tiles_are_rejected_when_asked():
     (b"<!DOCTYPE html><html></html>", "not an image"),
     (encode(RGB, "JPEG")[:3000], "truncated or corrupt"),
     (encode(RGB, "PNG")[:2000], "truncated or corrupt"),
+    (encode(RGB, "PNG")[:12], "a PNG file that does not open: damaged, cut short"),  # its header
+    (encode(RGB, "TIFF")[:60], "a TIFF file that does not open: damaged, cut short"),
+    (encode(RGB, "JPEG")[:4], "a JPEG file that does not open"),
 ])
 def test_bad_bytes_raise_an_error_naming_the_source(data, message):
     for func in (lambda: composition_view(data, 64), lambda: texture_tiles(data, 32, 2)):
