@@ -8,6 +8,7 @@ image paths (a harvest's CSV, a batch to score) and a folder's image files are r
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -154,10 +155,11 @@ def unopened(source: bytes | str | os.PathLike[str]) -> str:
     A file that begins as an image of a known format does: it is damaged or cut short (in its
     header), or its layout is one Pillow does not read; anything else is not an image.
     """
+    head = b""
     if isinstance(source, bytes | bytearray):
         head = bytes(source[:16])
     else:
-        with open(source, "rb") as file:
+        with contextlib.suppress(OSError), open(source, "rb") as file:
             head = file.read(16)
     kind = image_format(head)
     if kind is None:

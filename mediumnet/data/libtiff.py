@@ -5,7 +5,7 @@ handlers print each warning and error on standard error: "tempfile.tif: Using co
 table." beside mediumnet's own line about the file, between a harvest's progress bars, while
 that line says only what Pillow says, "decoder error -2". :func:`listen_to_libtiff` installs
 handlers in the libtiff Pillow's ``_imaging`` module is linked with (once a process): every
-message goes to the ``mediumnet`` logger at DEBUG level, and the errors are kept for the
+message goes to the ``mediumnet`` logger at DEBUG level, and the last error is kept for the
 thread that decoded, so :func:`why_failed` can name what libtiff found ("ZIPDecode:
 Decoding error at scanline 54, incorrect data check"). Where Pillow's libtiff cannot be
 reached (a build that links it statically, as on Windows), nothing changes.
@@ -52,19 +52,19 @@ def _formatted(fmt: bytes, args: int | None) -> str:
 
 
 def _handler(kind: str) -> object:
-    """Return a libtiff handler that logs its ``kind`` of message and keeps the errors."""
+    """Return a libtiff handler that logs its ``kind`` of message and keeps the last error."""
     def said(module: bytes | None, fmt: bytes | None, args: int | None) -> None:
         text = _formatted(fmt or b"", args)
         if module and module != b"tempfile.tif":   # the name Pillow gives every file it decodes
             text = f"{module.decode('utf-8', 'replace')}: {text}"
         log.debug("libtiff %s: %s", kind, text)
         if kind == "error":
-            _said.errors = [*getattr(_said, "errors", []), text]
+            _said.error = text
     return _HANDLER(said)
 
 
 def listen_to_libtiff() -> bool:
-    """Route Pillow's libtiff messages to the log; forget this thread's earlier errors.
+    """Route Pillow's libtiff messages to the log; forget this thread's last error.
 
     Installs the handlers on the first call (later calls only forget); call it before each
     image is decoded.
@@ -74,7 +74,7 @@ def listen_to_libtiff() -> bool:
     bool
         Whether Pillow's libtiff listens to mediumnet (False where it cannot be reached).
     """
-    _said.errors = []
+    _said.error = None
     with _lock:
         if not _reached:
             _reached.append(_install())
@@ -105,5 +105,5 @@ def why_failed(exc: BaseException) -> str:
     Pillow says "decoder error -2" for every TIFF its libtiff could not decode; libtiff has
     said why (since this thread's last :func:`listen_to_libtiff`).
     """
-    errors = getattr(_said, "errors", [])
-    return f"libtiff: {errors[-1]}" if errors else str(exc)
+    error = getattr(_said, "error", None)
+    return f"libtiff: {error}" if error else str(exc)

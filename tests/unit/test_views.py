@@ -172,6 +172,7 @@ def test_blank_margin_tiles_are_rejected_when_asked():
     (encode(RGB, "TIFF")[:60], "a TIFF file that does not open: damaged, cut short"),
     (encode(RGB, "JPEG")[:4], "a JPEG file that does not open"),
 ])
+@pytest.mark.filterwarnings("ignore:Truncated File Read")   # Pillow's, as it gives up
 def test_bad_bytes_raise_an_error_naming_the_source(data, message):
     for func in (lambda: composition_view(data, 64), lambda: texture_tiles(data, 32, 2)):
         with pytest.raises(ImageError, match=message):
