@@ -169,18 +169,18 @@ def _meta_candidate(meta_learner: str, seed: int) -> tuple[Any, dict[str, list] 
     Both kinds sit in one pipeline (impute, scale, model): every input is scaled, which
     logistic regression needs and boosting ignores.
     """
-    from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
+    from mediumnet.ensemble.boosting import BinnedBoosting
+
     if meta_learner not in ("logistic", "boosting", "auto"):
         raise MediumnetError(f"unknown meta-learner {meta_learner!r}: choose logistic, "
                              "boosting or auto")
     logistic = LogisticRegression(class_weight="balanced", max_iter=5000)
-    boosting = HistGradientBoostingClassifier(class_weight="balanced", max_iter=150,
-                                              random_state=seed)
+    boosting = BinnedBoosting(class_weight="balanced", max_iter=150, random_state=seed)
     logistic_grid = {"model__C": list(np.logspace(-3, 2, 11))}
     # Validation splits are small: leaves of a few works must be allowed.
     boosting_grid = {"model__learning_rate": [0.05, 0.1], "model__max_leaf_nodes": [7, 15],
@@ -195,3 +195,4 @@ def _meta_candidate(meta_learner: str, seed: int) -> tuple[Any, dict[str, list] 
     return model, [{"model": [logistic], **logistic_grid},
                    {"model": [boosting], "model__learning_rate": [0.1],
                     "model__max_leaf_nodes": [7], "model__min_samples_leaf": [3, 10]}]
+
