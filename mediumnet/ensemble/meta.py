@@ -195,4 +195,3 @@ def _meta_candidate(meta_learner: str, seed: int) -> tuple[Any, dict[str, list] 
     return model, [{"model": [logistic], **logistic_grid},
                    {"model": [boosting], "model__learning_rate": [0.1],
                     "model__max_leaf_nodes": [7], "model__min_samples_leaf": [3, 10]}]
-

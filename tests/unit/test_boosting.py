@@ -62,3 +62,14 @@ def test_the_learner_choice_boosts_with_it():
     assert any(isinstance(m, BinnedBoosting) for g in grid for m in g.get("model", []))
     model, _ = _meta_candidate("boosting", seed=0)
     assert isinstance(model.named_steps["model"], BinnedBoosting)
+
+
+def test_a_scikit_learn_without_its_weighted_percentile_bins_as_it_would(monkeypatch):
+    import sklearn.utils.stats
+
+    x, y = _works()
+    monkeypatch.delattr(sklearn.utils.stats, "_weighted_percentile")   # a later release
+    binned = BinnedBoosting(**SETTINGS).fit(x, y)
+    assert binned.bin_edges_ is None
+    plain = HistGradientBoostingClassifier(**SETTINGS).fit(x, y)
+    assert np.array_equal(binned.predict_proba(x), plain.predict_proba(x))
