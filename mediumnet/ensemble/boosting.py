@@ -47,6 +47,7 @@ def bin_edges(x: np.ndarray, weights: np.ndarray, max_bins: int) -> list[np.ndar
     ranks = np.linspace(0, 100, max_bins + 1)[1:-1]
     distinct = [np.unique(column) for column in x.T]
     many = [j for j, values in enumerate(distinct) if len(values) > max_bins]
+    row = {j: k for k, j in enumerate(many)}   # a column's row of quantiles
     quantiles = (np.atleast_2d(_weighted_percentile(x[:, many], weights, ranks, average=True))
                  if many else None)
     edges = []
@@ -56,7 +57,7 @@ def bin_edges(x: np.ndarray, weights: np.ndarray, max_bins: int) -> list[np.ndar
         elif len(values) <= max_bins:
             edges.append((values[:-1] + values[1:]) / 2)
         else:
-            edges.append(np.minimum(np.unique(quantiles[many.index(j)]), ALMOST_INF))
+            edges.append(np.minimum(np.unique(quantiles[row[j]]), ALMOST_INF))
     return edges
 
 
