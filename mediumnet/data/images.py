@@ -18,6 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+from mediumnet.data.jpeg2000 import CODESTREAM_START, JP2_SIGNATURE
+from mediumnet.data.png import PNG_SIGNATURE
+
 IMAGES_DIR = "images"
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".tif", ".tiff", ".webp",
@@ -131,10 +134,10 @@ def table_image_path(base: str | os.PathLike[str], text: str) -> Path:
     return path
 
 
-SIGNATURES = ((0, b"\xff\xd8\xff", "JPEG"), (0, b"\x89PNG\r\n\x1a\n", "PNG"),
+SIGNATURES = ((0, b"\xff\xd8\xff", "JPEG"), (0, PNG_SIGNATURE, "PNG"),
               (0, b"II*\0", "TIFF"), (0, b"MM\0*", "TIFF"), (0, b"II+\0", "BigTIFF"),
               (0, b"MM\0+", "BigTIFF"), (0, b"GIF8", "GIF"), (8, b"WEBP", "WebP"),
-              (0, b"\0\0\0\x0cjP  \r\n\x87\n", "JPEG 2000"), (0, b"\xffO\xffQ", "JPEG 2000"))
+              (0, JP2_SIGNATURE, "JPEG 2000"), (0, CODESTREAM_START, "JPEG 2000"))
 """``(offset, bytes, format)``: how an image file of each format the branches read begins."""
 HEIF_BRANDS = frozenset({b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1",
                          b"avif", b"avis"})
