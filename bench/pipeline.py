@@ -4,7 +4,8 @@ Generates 3000x2000 and 6000x4000 JPEGs (quality 90), then measures in this one 
 
 1. composition view against the naive way (PIL open, full decode, LANCZOS resize to 320);
 2. texture tiles (``grid``, 8 tiles of 320) against the naive way (full decode, then crop);
-   both single-threaded and with the pipeline's own parallelism (one thread per core);
+   both single-threaded and with the pipeline's own parallelism (one thread per core); and
+   every pixel decoded (random tiles, the features) against Pillow's and OpenCV's decode;
 3. a cached epoch of ``make_dataset`` against the first, uncached epoch.
 
     .venv/bin/python bench/pipeline.py [--small 8] [--large 3]
@@ -27,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from mediumnet.config import load_config  # noqa: E402
 from mediumnet.data.images import store_image_bytes  # noqa: E402
 from mediumnet.data.manifest import manifest_frame, write_manifest  # noqa: E402
-from mediumnet.data.views import composition_view, texture_tiles  # noqa: E402
+from mediumnet.data.views import composition_view, native_pixels, texture_tiles  # noqa: E402
 from mediumnet.labels import MEDIUMS  # noqa: E402
 
 
@@ -58,6 +59,15 @@ def naive_tiles(path: Path, tile: int = 320, n: int = 8) -> np.ndarray:
     return np.stack([pixels[int((r + .5) * h / rows - tile / 2):][:tile,
                             int((c + .5) * w / cols - tile / 2):][:, :tile]
                      for r in range(rows) for c in range(cols)])
+
+
+def naive_pixels(path: Path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def opencv_pixels(path: Path) -> np.ndarray:
+    bgr = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 def rate(func, paths, threads: int, repeat: int = 2) -> float:
@@ -114,6 +124,13 @@ def main() -> None:
                 print(f"{name} {label:19s} naive {n1:6.2f} img/s ({n1 * mp:6.1f} MP/s) | "
                       f"mediumnet {o1:6.2f} img/s ({o1 * mp:6.1f} MP/s) = {o1 / n1:4.1f}x | "
                       f"with {cores} threads {on:6.2f} img/s = {on / n1:4.1f}x")
+            # every pixel (random tiles, the features): Pillow, OpenCV (mediumnet's decoder
+            # until 2026-12-05) and mediumnet's (libjpeg-turbo through simplejpeg)
+            pil, cv, ours = (rate(naive_pixels, paths, 1), rate(opencv_pixels, paths, 1),
+                             rate(native_pixels, paths, 1))
+            print(f"{name} {'full decode, RGB':19s} Pillow {pil:6.2f} img/s | OpenCV {cv:6.2f} "
+                  f"img/s | mediumnet {ours:6.2f} img/s ({ours * mp:6.1f} MP/s) = "
+                  f"{ours / pil:4.1f}x Pillow, {ours / cv:4.1f}x OpenCV")
 
         from mediumnet.branches import keras_branches
 

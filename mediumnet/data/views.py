@@ -11,8 +11,9 @@ Speed: a JPEG is decoded at reduced scale for the composition view (PIL ``draft`
 DCT scaling decodes 1/2, 1/4 or 1/8 of the pixels directly), then resized with Lanczos
 antialiasing; a gallery's thumbnail takes a JPEG 2000 at a coarse resolution level too (an
 archive's master in a tenth of the time). Texture tiles need every native pixel, so the image
-is fully decoded — by OpenCV for plain sRGB JPEGs, the fastest full decoder measured here (see
-``bench/pipeline.py``), by Pillow otherwise.
+is fully decoded — plain sRGB JPEGs by libjpeg-turbo through simplejpeg (:mod:`mediumnet.data.jpeg`:
+the fastest full decoder measured here, see ``bench/pipeline.py``, and silent on damaged data), by
+Pillow otherwise.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from mediumnet.data.deep import (
     wrap_shows_as_zero,
 )
 from mediumnet.data.images import unopened
+from mediumnet.data.jpeg import jpeg_pixels
 from mediumnet.data.libtiff import why_failed
 from mediumnet.data.orientation import EXIF_ORIENTATION, orient
 from mediumnet.data.pixels import MAX_PIXELS as MAX_PIXELS  # re-exported: the views' limit
@@ -240,35 +242,30 @@ def _plain_jpeg_bytes(source: object, im) -> bytes | None:
     return data
 
 
-def _plain_jpeg_bgr(source: object, im) -> np.ndarray | None:
-    """Decode a plain (RGB or grey) JPEG file with OpenCV into BGR; None for anything else."""
-    import cv2
+def _plain_jpeg_rgb(source: object, im) -> np.ndarray | None:
+    """Decode a plain (RGB or grey) JPEG file into upright RGB; None for anything else.
 
+    libjpeg-turbo through simplejpeg (:func:`~mediumnet.data.jpeg.jpeg_pixels`): twice as fast
+    as OpenCV, and silent on damaged data where OpenCV prints libjpeg's warning.
+    """
     data = _plain_jpeg_bytes(source, im)
     if data is None:
         return None
-    # OpenCV's own EXIF handling costs as much again as the decode here; the orientation
-    # is read from the header Pillow already parsed and applied to the pixels below.
-    array = cv2.imdecode(np.frombuffer(data, np.uint8),
-                         cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
-    if array is None:
-        raise ImageError(f"{_name(source)}: truncated or corrupt image data")
-    return orient(array, im.getexif().get(EXIF_ORIENTATION, 1))
+    pixels = jpeg_pixels(data, _name(source))
+    if pixels is None:   # what libjpeg-turbo cannot decode, Pillow decodes or names
+        return None
+    return orient(pixels, im.getexif().get(EXIF_ORIENTATION, 1))
 
 
 def native_pixels(source: object) -> np.ndarray:
     """Return every pixel of ``source`` as ``(H, W, 3)`` uint8 RGB, upright.
 
-    Plain JPEG files are decoded by OpenCV (it applies the EXIF orientation itself); anything
-    else by Pillow with the mode handling of :func:`to_rgb`.
+    Plain JPEG files are decoded by libjpeg-turbo (through simplejpeg); anything else by
+    Pillow with the mode handling of :func:`to_rgb`.
     """
-    import cv2
-
     im = open_image(source)
-    bgr = _plain_jpeg_bgr(source, im)
-    if bgr is not None:  # cvtColor: 5x faster than copying a reversed channel view
-        return cv2.cvtColor(np.ascontiguousarray(bgr), cv2.COLOR_BGR2RGB)
-    return np.asarray(to_rgb(im, _name(source)))
+    rgb = _plain_jpeg_rgb(source, im)
+    return np.asarray(to_rgb(im, _name(source))) if rgb is None else np.ascontiguousarray(rgb)
 
 
 def grid_positions(height: int, width: int, tile: int, n: int) -> list[tuple[int, int]]:
@@ -338,7 +335,8 @@ def tiles_from_pixels(pixels: np.ndarray, tile: int, n: int, *, mode: TileMode =
             positions.append((y, x))
     else:
         raise MediumnetError(f"tile mode {mode!r}: choose random, grid or center")
-    tiles = np.stack([pixels[y:y + tile, x:x + tile] for y, x in positions])
+    # contiguous whatever the pixels' layout (a turned JPEG's are a view of the stored ones)
+    tiles = np.ascontiguousarray(np.stack([pixels[y:y + tile, x:x + tile] for y, x in positions]))
     return tiles, TileFlags(padded=padded, rejected_blank=rejected)
 
 
@@ -380,13 +378,10 @@ def texture_tiles(source: object, tile: int, n: int, *, mode: TileMode = "grid",
     banded = _jpeg_bands(source, im, tile, n, mode)
     if banded is not None:
         return (banded, TileFlags(padded=False, rejected_blank=0)) if with_flags else banded
-    bgr = _plain_jpeg_bgr(source, im)
-    if bgr is not None:  # cut in BGR, convert only the tiles
-        tiles, flags = tiles_from_pixels(bgr, tile, n, mode=mode, rng=rng, blank_std=blank_std)
-        tiles = np.ascontiguousarray(tiles[..., ::-1])
-    else:
-        tiles, flags = tiles_from_pixels(np.asarray(to_rgb(im, _name(source))), tile, n,
-                                         mode=mode, rng=rng, blank_std=blank_std)
+    rgb = _plain_jpeg_rgb(source, im)
+    if rgb is None:
+        rgb = np.asarray(to_rgb(im, _name(source)))
+    tiles, flags = tiles_from_pixels(rgb, tile, n, mode=mode, rng=rng, blank_std=blank_std)
     return (tiles, flags) if with_flags else tiles
 
 

@@ -165,7 +165,8 @@ def pip_requirements() -> list[str]:
 
     names = ("mlflow", "tensorflow", "keras", "keras-cv", "numpy", "pandas", "pyarrow",
              "scikit-learn", "scikit-image", "joblib", "pillow", "pi-heif", "imagecodecs",
-             "opencv-python-headless", "requests", "matplotlib", "pyyaml", "tqdm", "click")
+             "simplejpeg", "opencv-python-headless", "requests", "matplotlib", "pyyaml", "tqdm",
+             "click")
     out = []
     for name in names:
         try:

@@ -1,8 +1,9 @@
 """Decode-verify downloaded image bytes before anything is kept.
 
 An image is kept only if Pillow identifies it and decodes every pixel: a zero-byte body, an
-HTML error page served as ``image/jpeg``, a truncated transfer and a corrupt file are each
-rejected with their own reason, so the harvest summary can count them.
+HTML error page served as ``image/jpeg``, a truncated transfer and a corrupt file (a JPEG
+whose blocks libjpeg fills in for damaged data too, which Pillow reads without a word) are
+each rejected with their own reason, so the harvest summary can count them.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import numpy as np
 
 from mediumnet.data.colour import with_file_profile
 from mediumnet.data.deep import deep_as_srgb, deep_pixels, is_deep_rgb
+from mediumnet.data.jpeg import CUT_SHORT as JPEG_CUT_SHORT
+from mediumnet.data.jpeg import LOST_PIXELS, libjpeg_complaint
 from mediumnet.data.libtiff import why_failed
 from mediumnet.data.orientation import EXIF_ORIENTATION, QUARTER_TURNS
 from mediumnet.data.pixels import MAX_PIXELS, TooManyPixelsError, open_within_pixels
@@ -69,8 +72,8 @@ def verify_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> VerifiedImage:
     ------
     BadImageError
         With reason ``empty``, ``not_an_image`` (HTML, text, unknown format), ``truncated``,
-        ``corrupt`` (pixels that do not decode, or a file that begins as a JPEG, TIFF, ... and
-        does not open) or ``too_many_pixels``.
+        ``corrupt`` (pixels that do not decode, a JPEG whose damaged data libjpeg fills in,
+        or a file that begins as a JPEG, TIFF, ... and does not open) or ``too_many_pixels``.
     """
     from PIL import Image, UnidentifiedImageError
 
@@ -109,6 +112,10 @@ def verify_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> VerifiedImage:
         raise BadImageError("corrupt", unopened(data)) from None
     except OSError as exc:
         why = why_failed(exc)   # libtiff's own words for a TIFF, not "decoder error -2"
+        if "broken data stream" in why and image_format(data[:16]) == "JPEG":
+            # Pillow's words for any JPEG libjpeg gives up on (a cut one's are "truncated")
+            why = f"libjpeg: {libjpeg_complaint(data) or why}"
+            raise BadImageError("corrupt", f"image does not decode ({why})") from None
         reason = "truncated" if CUT_SHORT.search(why) else "corrupt"
         raise BadImageError(reason, f"image does not decode ({why})") from None
     except Image.DecompressionBombError:
@@ -117,5 +124,10 @@ def verify_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> VerifiedImage:
         raise BadImageError("corrupt", f"image does not decode ({exc})") from None
     if fmt == "JPEG" and not data.rstrip(b"\0").endswith(b"\xff\xd9"):
         raise BadImageError("truncated", "JPEG without its end-of-image marker")
+    # damage libjpeg fills in with grey or smeared blocks, which Pillow reads without a word
+    said = libjpeg_complaint(data) if fmt in ("JPEG", "MPO") else None
+    if said and LOST_PIXELS.search(said):
+        raise BadImageError("truncated" if said == JPEG_CUT_SHORT else "corrupt",
+                            f"damaged JPEG data, blocks lost (libjpeg: {said})")
     return VerifiedImage(ext=FORMAT_EXT.get(fmt, ".img"), width=width, height=height,
                          phash=phash(rgb))

@@ -66,6 +66,7 @@ def test_stack_reports_every_model_on_test_and_registers_a_champion(in_store):
     assert "keras==" in text and "pillow==" in text and "tensorflow==" in text
     assert "pi-heif==" in text   # a served model reads a phone's HEIC photographs too
     assert "imagecodecs==" in text   # and an archive's deep JPEG 2000 masters
+    assert "simplejpeg==" in text    # and decodes a JPEG's every pixel with it
 
 
 def test_the_label_audit_lists_works_a_curator_can_find(in_store):

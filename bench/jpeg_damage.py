@@ -1,0 +1,80 @@
+"""What the harvest's check for damaged JPEG data costs, and what it finds.
+
+Generates photograph-like JPEGs of quality 90 (as ``bench/pipeline.py`` does) and measures in
+this one run, per size: the whole decode-verification of one file (``verify_image``) and the
+libjpeg check inside it (``libjpeg_complaint``: every block entropy-decoded at 1/8 scale).
+Then damages copies of them as a bad transfer does (bytes lost, bytes changed at random
+places of the entropy-coded data) and counts which damage the harvest refuses, which Pillow
+alone refused before, and which passes unseen.
+
+    .venv/bin/python bench/jpeg_damage.py [--trials 200]
+"""
+
+import argparse
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from pipeline import make_jpeg  # noqa: E402
+
+from mediumnet.data.jpeg import libjpeg_complaint  # noqa: E402
+from mediumnet.harvest.verify import BadImageError, verify_image  # noqa: E402
+
+
+def per_file(func, data: bytes, repeat: int = 5) -> float:
+    """Seconds ``func(data)`` takes, best of ``repeat``."""
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        func(data)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def damage(data: bytes, rng: np.random.Generator, how: str) -> bytes:
+    """``data`` with a run of bytes lost, or a few bytes changed, after its scan header."""
+    start = data.index(b"\xff\xda") + 20
+    at = int(rng.integers(start, len(data) - 300))
+    if how == "lost":
+        return data[:at] + data[at + int(rng.integers(1, 256)):]
+    broken = bytearray(data)
+    for spot in rng.integers(start, len(data) - 2, int(rng.integers(1, 5))):
+        broken[spot] ^= int(rng.integers(1, 256))
+    return bytes(broken)
+
+
+def outcome(data: bytes) -> str:
+    """How the harvest judges ``data``: kept, or refused by Pillow or by the libjpeg check."""
+    try:
+        verify_image(data)
+    except BadImageError as exc:
+        return "refused: libjpeg check" if "blocks lost" in str(exc) else "refused: Pillow"
+    return "kept"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=200, help="damaged copies per kind")
+    args = parser.parse_args()
+    for width, height in ((480, 320), (3000, 2000), (6000, 4000)):
+        data = make_jpeg(width, height, seed=width)
+        whole, check = per_file(verify_image, data), per_file(libjpeg_complaint, data)
+        print(f"{width}x{height} ({len(data) / 1e6:4.1f} MB): verify {whole * 1e3:6.1f} ms a "
+              f"file, the libjpeg check {check * 1e3:5.1f} ms of it ({check / whole:4.0%})")
+    rng = np.random.default_rng(0)
+    sources = [make_jpeg(640, 480, seed=s) for s in range(8)]
+    for how in ("lost", "changed"):
+        seen = Counter(outcome(damage(sources[i % len(sources)], rng, how))
+                       for i in range(args.trials))
+        print(f"{args.trials} copies with bytes {how}: " + ", ".join(
+            f"{name} {count / args.trials:.0%}" for name, count in sorted(seen.items())))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""Plain JPEG files decoded by libjpeg-turbo, and what its decoder says of damaged data.
+
+A JPEG whose entropy-coded data is damaged (a flipped bit in a transfer, a failing disk)
+still decodes: libjpeg fills the blocks it cannot read with grey, or with the smeared
+colours of a lost sync, and says why in a warning. Pillow keeps that warning to itself and
+OpenCV prints it on standard error ("Corrupt JPEG data: premature end of data segment",
+naming no file, between a harvest's or a training's progress lines). simplejpeg (a binding
+of libjpeg-turbo's TurboJPEG interface, the same library Pillow and OpenCV decode with)
+prints nothing and, decoding strictly, raises the warning as an error: :func:`jpeg_pixels`
+reads a file as the others do, twice as fast as OpenCV, and :func:`libjpeg_complaint` says
+what libjpeg found, so a harvest can name a file that lost pixels instead of keeping it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import numpy as np
+
+log = logging.getLogger("mediumnet")
+
+LOST_PIXELS = re.compile(r"Corrupt JPEG data: (?!bad ICC marker)|Premature end of JPEG file")
+"""libjpeg's warnings that mean blocks were not decoded from the file's own data: a segment cut
+short, a code not in the tables, a lost restart marker, data left over when the blocks were
+done (what a damaged stream leaves most often, as its decoder lost the sync), a file cut
+short. Its other warnings leave every pixel as encoded (a bad ICC marker, an unknown JFIF
+revision)."""
+CUT_SHORT = "Premature end of JPEG file"
+"""libjpeg's warning for a file that ends before its last block."""
+OUTPUT_SPACE = {"CMYK": "CMYK", "YCCK": "CMYK", "Gray": "GRAY"}
+"""The output that decodes each JPEG colour space without a conversion (any other: RGB)."""
+
+
+def jpeg_pixels(data: bytes, name: str = "<image>") -> np.ndarray | None:
+    """Decode a JPEG's bytes into ``(H, W, 3)`` uint8 RGB, as stored (not turned upright).
+
+    Damaged entropy data (:data:`LOST_PIXELS`) decodes as libjpeg fills it in, as Pillow and
+    OpenCV read it, with libjpeg's words logged at DEBUG level under ``name``; nothing is
+    printed.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        None when libjpeg-turbo stops at an error or says anything else: Pillow then reads
+        the file as it always does, or names why it cannot.
+    """
+    import simplejpeg
+
+    try:
+        return simplejpeg.decode_jpeg(data, "RGB")
+    except ValueError as exc:
+        said = str(exc)
+    if not LOST_PIXELS.search(said):
+        return None
+    log.debug("%s: libjpeg: %s; read as it decodes", name, said)
+    return simplejpeg.decode_jpeg(data, "RGB", strict=False)
+
+
+def libjpeg_complaint(data: bytes) -> str | None:
+    """Return what libjpeg says first while decoding ``data`` (a JPEG's bytes); None if nothing.
+
+    Every block is entropy-decoded, at an eighth of the size (the inverse transform of the
+    scaled-down blocks is all that is saved): a warning (:data:`LOST_PIXELS` names those that
+    cost pixels) or the error that stops the decode. Only the first is seen, and damage that
+    leaves every code valid (a flipped bit that changes one coefficient) is not seen at all.
+    """
+    import simplejpeg
+
+    try:
+        space = simplejpeg.decode_jpeg_header(data)[2]
+        simplejpeg.decode_jpeg(data, OUTPUT_SPACE.get(space, "RGB"), min_height=1,
+                               min_width=1)   # the smallest scale libjpeg decodes to: 1/8
+    except ValueError as exc:
+        return str(exc)
+    return None

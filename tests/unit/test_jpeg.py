@@ -1,0 +1,115 @@
+"""A JPEG damaged in its data: read quietly as libjpeg fills it in, refused by a harvest."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+
+from mediumnet.config import HarvestConfig
+from mediumnet.data.jpeg import LOST_PIXELS, jpeg_pixels, libjpeg_complaint
+from mediumnet.data.views import ImageError, native_pixels, texture_tiles
+from mediumnet.harvest.engine import harvest
+from mediumnet.harvest.folder import FolderSource
+from mediumnet.harvest.verify import BadImageError, verify_image
+
+SMOOTH = np.clip(np.add.outer(np.arange(240), np.arange(320))[..., None] * [0.4, 0.3, 0.2]
+                 + np.random.default_rng(0).normal(0, 12, (240, 320, 3)), 0, 255).astype(np.uint8)
+"""Gradients under noise: entropy data long enough to damage in its middle."""
+
+
+def jpeg(pixels: np.ndarray | Image.Image = SMOOTH, **options) -> bytes:
+    """Encode ``pixels`` (RGB or grey, or an image of any mode) as a JPEG of quality 90."""
+    out = io.BytesIO()
+    image = pixels if isinstance(pixels, Image.Image) else Image.fromarray(pixels)
+    image.save(out, "JPEG", quality=90, **options)
+    return out.getvalue()
+
+
+def damaged(data: bytes) -> bytes:
+    """``data`` with 200 bytes lost a third into its entropy-coded data, as a bad transfer loses."""
+    start = data.index(b"\xff\xda") + (len(data) - data.index(b"\xff\xda")) // 3
+    return data[:start] + data[start + 200:]
+
+
+def pillows(data: bytes) -> np.ndarray:
+    """What Pillow reads from ``data``, upright RGB."""
+    return np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB"))
+
+
+@pytest.mark.parametrize("data", [jpeg(), jpeg(SMOOTH[..., 0]), jpeg(progressive=True),
+                                  jpeg(subsampling=0)], ids=["rgb", "grey", "progressive",
+                                                             "4:4:4"])
+def test_a_jpeg_reads_as_pillow_reads_it(data):
+    assert np.array_equal(native_pixels(data), pillows(data))
+
+
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+def test_a_turned_jpegs_pixels_and_tiles_are_upright(orientation):
+    exif = Image.Image().getexif()
+    exif[0x0112] = orientation
+    data = jpeg(exif=exif)
+    pixels = native_pixels(data)
+    assert np.array_equal(pixels, pillows(data)) and pixels.flags.c_contiguous
+    tiles = texture_tiles(data, 96, 3, mode="random", rng=np.random.default_rng(0))
+    assert tiles.shape == (3, 96, 96, 3) and tiles.flags.c_contiguous
+
+
+def test_damaged_data_is_read_as_libjpeg_fills_it_in_and_nothing_is_printed(capfd, caplog):
+    broken = damaged(jpeg())
+    with caplog.at_level("DEBUG", logger="mediumnet"):
+        pixels = native_pixels(broken)
+    assert np.array_equal(pixels, pillows(broken))   # Pillow's reading, blocks filled in
+    assert not np.array_equal(pixels, pillows(jpeg()))
+    assert capfd.readouterr().err == ""   # OpenCV printed "Corrupt JPEG data: ..." before
+    assert "libjpeg: Corrupt JPEG data" in caplog.text
+
+
+def test_what_libjpeg_turbo_cannot_decode_is_left_to_pillow():
+    assert jpeg_pixels(b"\xff\xd8\xff\xe0 not a JPEG") is None
+
+
+def test_libjpeg_says_which_damage_loses_pixels():
+    whole = jpeg()
+    assert libjpeg_complaint(whole) is None
+    for broken in (damaged(whole), damaged(jpeg(Image.fromarray(SMOOTH).convert("CMYK"))),
+                   whole[:-2] + bytes(range(1, 41)) + whole[-2:]):   # left when blocks are done
+        said = libjpeg_complaint(broken)
+        assert said.startswith("Corrupt JPEG data: ") and LOST_PIXELS.search(said), said
+    assert not LOST_PIXELS.search("Corrupt JPEG data: bad ICC marker")   # pixels as encoded
+
+
+def test_the_harvest_refuses_a_damaged_jpeg_in_libjpegs_words(capfd):
+    with pytest.raises(BadImageError) as refused:
+        verify_image(damaged(jpeg()))
+    assert refused.value.reason == "corrupt"   # kept, as Pillow read it, before
+    assert "damaged JPEG data, blocks lost (libjpeg: Corrupt JPEG data: " in str(refused.value)
+    assert verify_image(jpeg()).ext == ".jpg"
+    assert capfd.readouterr().err == ""
+
+
+def test_a_folder_harvest_counts_a_damaged_jpeg_and_names_it(tmp_path: Path):
+    source = tmp_path / "src" / "painting"
+    source.mkdir(parents=True)
+    (source / "whole.jpg").write_bytes(jpeg())
+    (source / "hit.jpg").write_bytes(damaged(jpeg(SMOOTH[::-1])))
+    result = harvest(FolderSource(tmp_path / "src"), tmp_path / "ds", HarvestConfig(),
+                     progress=False)
+    assert result.kept == 1 and result.failed_by_reason == {"corrupt": 1}
+    assert "hit.jpg: damaged JPEG data, blocks lost (libjpeg: " in result.text()
+
+
+def test_a_jpeg_libjpeg_gives_up_on_is_refused_in_its_words_by_every_reader():
+    whole = jpeg()
+    broken = bytearray(whole)
+    at = whole.index(b"\xff\xda") + 400
+    broken[at:at + 2] = b"\xff\x11"   # a marker that does not exist, mid-stream
+    with pytest.raises(BadImageError) as refused:
+        verify_image(bytes(broken))
+    assert refused.value.reason == "corrupt"   # "truncated (broken data stream ...)" before
+    assert "libjpeg: Unsupported marker type 0x11" in str(refused.value)
+    with pytest.raises(ImageError, match="truncated or corrupt image data"):
+        native_pixels(bytes(broken))   # as Pillow and the composition view refuse it
