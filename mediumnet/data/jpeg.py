@@ -36,8 +36,8 @@ def jpeg_pixels(data: bytes, name: str = "<image>") -> np.ndarray | None:
     """Decode a JPEG's bytes into ``(H, W, 3)`` uint8 RGB, as stored (not turned upright).
 
     Damaged entropy data (:data:`LOST_PIXELS`) decodes as libjpeg fills it in, as Pillow and
-    OpenCV read it, with libjpeg's words logged at DEBUG level under ``name``; nothing is
-    printed.
+    OpenCV read it, and one warning names the file (``name``) in libjpeg's words (OpenCV
+    printed them naming no file).
 
     Returns
     -------
@@ -53,7 +53,8 @@ def jpeg_pixels(data: bytes, name: str = "<image>") -> np.ndarray | None:
         said = str(exc)
     if not LOST_PIXELS.search(said):
         return None
-    log.debug("%s: libjpeg: %s; read as it decodes", name, said)
+    log.warning("%s: damaged JPEG data, blocks lost (libjpeg: %s); read as libjpeg fills them "
+                "in", name, said)
     return simplejpeg.decode_jpeg(data, "RGB", strict=False)
 
 

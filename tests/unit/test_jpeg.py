@@ -58,14 +58,18 @@ def test_a_turned_jpegs_pixels_and_tiles_are_upright(orientation):
     assert tiles.shape == (3, 96, 96, 3) and tiles.flags.c_contiguous
 
 
-def test_damaged_data_is_read_as_libjpeg_fills_it_in_and_nothing_is_printed(capfd, caplog):
-    broken = damaged(jpeg())
-    with caplog.at_level("DEBUG", logger="mediumnet"):
+def test_damaged_data_is_read_as_libjpeg_fills_it_in_and_said_in_one_line(capfd, caplog,
+                                                                          tmp_path):
+    broken = tmp_path / "hit.jpg"
+    broken.write_bytes(damaged(jpeg()))
+    with caplog.at_level("WARNING", logger="mediumnet"):
         pixels = native_pixels(broken)
-    assert np.array_equal(pixels, pillows(broken))   # Pillow's reading, blocks filled in
+    assert np.array_equal(pixels, pillows(broken.read_bytes()))   # blocks filled in, as Pillow
     assert not np.array_equal(pixels, pillows(jpeg()))
-    assert capfd.readouterr().err == ""   # OpenCV printed "Corrupt JPEG data: ..." before
-    assert "libjpeg: Corrupt JPEG data" in caplog.text
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{broken}: damaged JPEG data, blocks lost (libjpeg: Corrupt JPEG data: premature end of "
+        "data segment); read as libjpeg fills them in"]
+    assert capfd.readouterr().err == ""   # OpenCV printed "Corrupt JPEG data: ..." alone before
 
 
 def test_what_libjpeg_turbo_cannot_decode_is_left_to_pillow():
