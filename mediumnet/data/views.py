@@ -11,9 +11,9 @@ Speed: a JPEG is decoded at reduced scale for the composition view (PIL ``draft`
 DCT scaling decodes 1/2, 1/4 or 1/8 of the pixels directly), then resized with Lanczos
 antialiasing; a gallery's thumbnail takes a JPEG 2000 at a coarse resolution level too (an
 archive's master in a tenth of the time). Texture tiles need every native pixel, so the image
-is fully decoded — plain sRGB JPEGs by libjpeg-turbo through simplejpeg (:mod:`mediumnet.data.jpeg`:
-the fastest full decoder measured here, see ``bench/pipeline.py``, and silent on damaged data), by
-Pillow otherwise.
+is fully decoded — plain sRGB JPEGs by libjpeg-turbo through simplejpeg
+(:mod:`mediumnet.data.jpeg`: the fastest full decoder measured here, see ``bench/pipeline.py``),
+by Pillow otherwise.
 """
 
 from __future__ import annotations
@@ -245,8 +245,9 @@ def _plain_jpeg_bytes(source: object, im) -> bytes | None:
 def _plain_jpeg_rgb(source: object, im) -> np.ndarray | None:
     """Decode a plain (RGB or grey) JPEG file into upright RGB; None for anything else.
 
-    libjpeg-turbo through simplejpeg (:func:`~mediumnet.data.jpeg.jpeg_pixels`): twice as fast
-    as OpenCV, and silent on damaged data where OpenCV prints libjpeg's warning.
+    libjpeg-turbo through simplejpeg (:func:`~mediumnet.data.jpeg.jpeg_pixels`): 1.6 times as
+    fast as OpenCV, and a damaged file named in one warning where OpenCV printed libjpeg's
+    words alone.
     """
     data = _plain_jpeg_bytes(source, im)
     if data is None:

@@ -114,7 +114,8 @@ def verify_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> VerifiedImage:
         why = why_failed(exc)   # libtiff's own words for a TIFF, not "decoder error -2"
         if "broken data stream" in why and image_format(data[:16]) == "JPEG":
             # Pillow's words for any JPEG libjpeg gives up on (a cut one's are "truncated")
-            why = f"libjpeg: {libjpeg_complaint(data) or why}"
+            said = libjpeg_complaint(data)
+            why = f"libjpeg: {said}" if said else why
             raise BadImageError("corrupt", f"image does not decode ({why})") from None
         reason = "truncated" if CUT_SHORT.search(why) else "corrupt"
         raise BadImageError(reason, f"image does not decode ({why})") from None
