@@ -132,7 +132,11 @@ def main() -> None:
                   f"img/s | mediumnet {ours:6.2f} img/s ({ours * mp:6.1f} MP/s) = "
                   f"{ours / pil:4.1f}x Pillow, {ours / cv:4.1f}x OpenCV")
 
+        import tensorflow as tf
+
         from mediumnet.branches import keras_branches
+
+        tf.constant(0)   # TensorFlow's start-up (seconds) is no epoch's: paid before timing
 
         epoch_root = Path(tmp) / "epoch"
         epoch_root.mkdir()

@@ -9,21 +9,21 @@ pixels (web images, the synthetic set), so every pixel a branch sees goes throug
 :func:`as_srgb`.
 
 A profile is left alone when it renders as sRGB already (an embedded "sRGB IEC61966-2.1"): such
-files keep the fast decoders (OpenCV, libjpeg's bands) and give the same pixels as an untagged
-file. Everything else goes through LittleCMS (Pillow's ``ImageCms``, perceptual intent, so a
-profile with a perceptual table uses it and a matrix profile converts colorimetrically). A
-profile that cannot be read, or that does not fit the image (an RGB profile in a greyscale
-file), is ignored with a warning and the pixels are read as sRGB, as an untagged file's are; so
-is every profile under a Pillow built without LittleCMS. A grey scan goes through its grey
-profile level by level (:func:`grey_as_srgb`), a 16-bit scan's 65536 levels before they become 8
-bits, so the deep shadows of a linear scan keep their steps; a 16-bit RGB master's samples go
-through its profile before 8 bits too (:mod:`mediumnet.data.deep`). A camera's Adobe RGB
-JPEG that embeds no profile but says so in EXIF is read as Adobe RGB (1998)
+files keep the fast decoders (libjpeg-turbo through simplejpeg, OpenCV for 16 bits) and give the
+same pixels as an untagged file. Everything else goes through LittleCMS (Pillow's ``ImageCms``,
+perceptual intent, so a profile with a perceptual table uses it and a matrix profile converts
+colorimetrically). A profile that cannot be read, or that does not fit the image (an RGB profile
+in a greyscale file), is ignored with a warning and the pixels are read as sRGB, as an untagged
+file's are; so is every profile under a Pillow built without LittleCMS. A grey scan goes through
+its grey profile level by level (:func:`grey_as_srgb`), a 16-bit scan's 65536 levels before they
+become 8 bits, so the deep shadows of a linear scan keep their steps; a 16-bit RGB master's
+samples go through its profile before 8 bits too (:mod:`mediumnet.data.deep`). A camera's Adobe
+RGB JPEG that embeds no profile but says so in EXIF is read as Adobe RGB (1998)
 (:mod:`mediumnet.data.icc` writes the profile). A JPEG 2000 master's profile, which Pillow does
-not read, is taken from the file's colour specification box, and a HEIF or AVIF file that
-names its colours by H.273 code points alone (a Display P3 photograph) is given the profile
-they mean, as is a PNG that names them by its chunks (a linear gAMA, other primaries in cHRM,
-codes in cICP; :mod:`mediumnet.data.png`), all in :func:`with_file_profile`.
+not read, is taken from the file's colour specification box, and a HEIF or AVIF file that names
+its colours by H.273 code points alone (a Display P3 photograph) is given the profile they mean,
+as is a PNG that names them by its chunks (a linear gAMA, other primaries in cHRM, codes in
+cICP; :mod:`mediumnet.data.png`), all in :func:`with_file_profile`.
 """
 
 from __future__ import annotations

@@ -26,17 +26,49 @@ LOST_PIXELS = re.compile(r"Corrupt JPEG data: (?!bad ICC marker)|Premature end o
 short, a code not in the tables, a lost restart marker, data left over when the blocks were
 done (what a damaged stream leaves most often, as its decoder lost the sync), a file cut
 short. Its other warnings leave every pixel as encoded (a bad ICC marker, an unknown JFIF
-revision)."""
+revision); so do stray bytes among the headers, before the first scan (:func:`lost_pixels`)."""
 CUT_SHORT = "Premature end of JPEG file"
 """libjpeg's warning for a file that ends before its last block."""
 OUTPUT_SPACE = {"CMYK": "CMYK", "YCCK": "CMYK", "Gray": "GRAY"}
 """The output that decodes each JPEG colour space without a conversion (any other: RGB)."""
+START_OF_SCAN = 0xDA
+
+
+def _stray_bytes_in_headers(data: bytes) -> bool:
+    """Return whether bytes that belong to no segment lie among a JPEG's headers.
+
+    Walks the marker segments from the start-of-image marker to the first start-of-scan
+    marker; libjpeg skips such bytes ("N extraneous bytes before marker 0xdb") and decodes
+    every block.
+    """
+    at = 2
+    while at + 4 <= len(data):
+        if data[at] != 0xFF:
+            return True
+        marker = data[at + 1]
+        if marker == 0xFF:   # fill bytes before a marker
+            at += 1
+            continue
+        if marker == START_OF_SCAN:
+            return False
+        at += 2 + int.from_bytes(data[at + 2:at + 4], "big")
+    return False
+
+
+def lost_pixels(data: bytes, said: str) -> bool:
+    """Return whether libjpeg's words ``said`` of a JPEG's bytes ``data`` mean pixels were lost.
+
+    See :data:`LOST_PIXELS`; extraneous bytes count only after the headers.
+    """
+    if not LOST_PIXELS.search(said):
+        return False
+    return "extraneous bytes" not in said or not _stray_bytes_in_headers(data)
 
 
 def jpeg_pixels(data: bytes, name: str = "<image>") -> np.ndarray | None:
     """Decode a JPEG's bytes into ``(H, W, 3)`` uint8 RGB, as stored (not turned upright).
 
-    Damaged entropy data (:data:`LOST_PIXELS`) decodes as libjpeg fills it in, as Pillow and
+    Damaged entropy data (:func:`lost_pixels`) decodes as libjpeg fills it in, as Pillow and
     OpenCV read it, and one warning names the file (``name``) in libjpeg's words (OpenCV
     printed them naming no file).
 
@@ -52,18 +84,22 @@ def jpeg_pixels(data: bytes, name: str = "<image>") -> np.ndarray | None:
         return simplejpeg.decode_jpeg(data, "RGB")
     except ValueError as exc:
         said = str(exc)
-    if not LOST_PIXELS.search(said):
+    if not lost_pixels(data, said):
+        return None   # Pillow reads every pixel, as it always did
+    try:
+        pixels = simplejpeg.decode_jpeg(data, "RGB", strict=False)
+    except ValueError:
         return None
     log.warning("%s: damaged JPEG data, blocks lost (libjpeg: %s); read as libjpeg fills them "
                 "in", name, said)
-    return simplejpeg.decode_jpeg(data, "RGB", strict=False)
+    return pixels
 
 
 def libjpeg_complaint(data: bytes) -> str | None:
     """Return what libjpeg says first while decoding ``data`` (a JPEG's bytes); None if nothing.
 
     Every block is entropy-decoded, at an eighth of the size (the inverse transform of the
-    scaled-down blocks is all that is saved): a warning (:data:`LOST_PIXELS` names those that
+    scaled-down blocks is all that is saved): a warning (:func:`lost_pixels` tells those that
     cost pixels) or the error that stops the decode. Only the first is seen, and damage that
     leaves every code valid (a flipped bit that changes one coefficient) is not seen at all.
     """

@@ -376,47 +376,11 @@ def texture_tiles(source: object, tile: int, n: int, *, mode: TileMode = "grid",
         If the image cannot be used (named in the message).
     """
     im = open_image(source)
-    banded = _jpeg_bands(source, im, tile, n, mode)
-    if banded is not None:
-        return (banded, TileFlags(padded=False, rejected_blank=0)) if with_flags else banded
     rgb = _plain_jpeg_rgb(source, im)
     if rgb is None:
         rgb = np.asarray(to_rgb(im, _name(source)))
     tiles, flags = tiles_from_pixels(rgb, tile, n, mode=mode, rng=rng, blank_std=blank_std)
     return (tiles, flags) if with_flags else tiles
-
-
-def _jpeg_bands(source: object, im, tile: int, n: int, mode: str) -> np.ndarray | None:
-    """Grid or centre tiles of a plain, upright JPEG, decoding only the bands that hold them.
-
-    libjpeg-turbo (through ``tf.io.decode_and_crop_jpeg``) stops after the last row a band
-    needs and runs the inverse DCT and colour conversion only inside the band. Its accurate
-    inverse DCT, as Pillow's and :func:`native_pixels`' decode (TensorFlow's default, the fast
-    one, changed 65 % of the values by up to 7 levels); only a band's edge pixels differ, their
-    chroma upsampled without the rows and columns outside it. None when this does not apply.
-    """
-    width, height = im.size
-    if mode not in ("grid", "center") or width < tile or height < tile:
-        return None
-    data = _plain_jpeg_bytes(source, im)
-    if data is None or im.getexif().get(EXIF_ORIENTATION, 1) != 1:
-        return None
-    import tensorflow as tf
-
-    positions = fixed_positions(height, width, tile, n, mode)
-    tiles: dict[tuple[int, int], np.ndarray] = {}
-    try:
-        for y in sorted({y for y, _ in positions}):
-            xs = [x for yy, x in positions if yy == y]
-            left, right = min(xs), max(xs) + tile
-            band = tf.io.decode_and_crop_jpeg(data, [y, left, tile, right - left], channels=3,
-                                              dct_method="INTEGER_ACCURATE").numpy()
-            for x in xs:
-                tiles[(y, x)] = band[:, x - left:x - left + tile]
-    except tf.errors.OpError as exc:
-        raise ImageError(f"{_name(source)}: truncated or corrupt image data "
-                         f"({exc.message.splitlines()[0]})") from None
-    return np.stack([tiles[p] for p in positions])
 
 
 def map_images(func, sources: list, workers: int):

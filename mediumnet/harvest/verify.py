@@ -18,7 +18,7 @@ import numpy as np
 from mediumnet.data.colour import with_file_profile
 from mediumnet.data.deep import deep_as_srgb, deep_pixels, is_deep_rgb
 from mediumnet.data.jpeg import CUT_SHORT as JPEG_CUT_SHORT
-from mediumnet.data.jpeg import LOST_PIXELS, libjpeg_complaint
+from mediumnet.data.jpeg import libjpeg_complaint, lost_pixels
 from mediumnet.data.libtiff import why_failed
 from mediumnet.data.orientation import EXIF_ORIENTATION, QUARTER_TURNS
 from mediumnet.data.pixels import MAX_PIXELS, TooManyPixelsError, open_within_pixels
@@ -127,7 +127,7 @@ def verify_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> VerifiedImage:
         raise BadImageError("truncated", "JPEG without its end-of-image marker")
     # damage libjpeg fills in with grey or smeared blocks, which Pillow reads without a word
     said = libjpeg_complaint(data) if fmt in ("JPEG", "MPO") else None
-    if said and LOST_PIXELS.search(said):
+    if said and lost_pixels(data, said):
         raise BadImageError("truncated" if said == JPEG_CUT_SHORT else "corrupt",
                             f"damaged JPEG data, blocks lost (libjpeg: {said})")
     return VerifiedImage(ext=FORMAT_EXT.get(fmt, ".img"), width=width, height=height,
