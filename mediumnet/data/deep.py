@@ -54,9 +54,9 @@ from mediumnet.data.colour import (
     srgb_conversion,
 )
 from mediumnet.data.icc import grey_profile
+from mediumnet.data.images import cut_short
 from mediumnet.data.jpeg2000 import (
     CMYK_SPACE,
-    CODESTREAM_END,
     GREY_SPACE,
     SRGB_SPACE,
     SYCC_SPACE,
@@ -291,15 +291,14 @@ def _decoded(data: bytes, im: PILImage.Image, layout: Jpeg2000Layout | None
 def _complete(im: PILImage.Image, data: bytes, layout: Jpeg2000Layout | None) -> bool:
     """Return whether a PNG's, TIFF's or JPEG 2000's ``data`` hold all its image data.
 
-    ``layout`` is a JPEG 2000's, read from ``data``.
+    ``layout`` is a JPEG 2000's, read from ``data``: its codestream must be as long as its box
+    says too (one that lost bytes in its middle is left to Pillow, which names it).
     """
-    if im.format == "PNG":
-        return data.rstrip(b"\0")[-8:-4] == b"IEND"
-    if im.format == "JPEG2000":   # the codestream's last marker, where its box says it ends
-        end = len(data) if layout is None or layout.codestream_end is None \
-            else layout.codestream_end
-        return end <= len(data) and data[max(0, end - 4096):end].rstrip(b"\0").endswith(
-            CODESTREAM_END)
+    if im.format == "JPEG2000" and layout is not None and layout.codestream_end is not None \
+            and layout.codestream_end > len(data):
+        return False
+    if im.format in ("PNG", "JPEG2000"):
+        return cut_short(data) is False
     tags = getattr(im, "tag_v2", {})
     offsets, counts = tags.get(273) or tags.get(324), tags.get(279) or tags.get(325)
     return bool(offsets and counts) and max(

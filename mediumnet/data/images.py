@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import os
 import tempfile
 from collections import Counter
@@ -18,7 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from mediumnet.data.jpeg2000 import CODESTREAM_START, JP2_SIGNATURE
+from mediumnet.data.jpeg2000 import (
+    CODESTREAM_END,
+    CODESTREAM_START,
+    JP2_SIGNATURE,
+    jpeg2000_layout,
+)
 from mediumnet.data.png import PNG_SIGNATURE
 
 IMAGES_DIR = "images"
@@ -150,6 +156,37 @@ def image_format(head: bytes) -> str | None:
         return "HEIF" if head[8:11] != b"avi" else "AVIF"
     return next((kind for at, start, kind in SIGNATURES
                  if head[at:at + len(start)] == start), None)
+
+
+def cut_short(data: bytes) -> bool | None:
+    """Return whether an image file's ``data`` end before the last bytes its format lays out.
+
+    A JPEG and a JPEG 2000 codestream end with their end marker (a JP2 file's codestream where
+    its box says, or with the file: a file shorter than its box says that still ends with the
+    marker lost bytes in its middle, and is not cut), a PNG with its ``IEND`` chunk, a GIF with
+    its trailer, a WebP where its RIFF header says; a TIFF whose first directory lies past its
+    end is cut. None where the format does not say (a TIFF's strips, HEIF, BMP) or a JP2
+    header too damaged to tell where the codestream ends.
+    """
+    kind, tail = image_format(data[:16]), data.rstrip(b"\0")
+    if kind == "JPEG":
+        return not tail.endswith(b"\xff\xd9")
+    if kind == "PNG":
+        return tail[-8:-4] != b"IEND"
+    if kind == "GIF":
+        return not tail.endswith(b";")
+    if kind == "WebP":
+        return int.from_bytes(data[4:8], "little") + 8 > len(data)
+    if kind == "TIFF":
+        first = int.from_bytes(data[4:8], "little" if data[:2] == b"II" else "big")
+        return True if first + 2 > len(data) else None
+    if kind != "JPEG 2000":
+        return None
+    layout = jpeg2000_layout(io.BytesIO(data))
+    if layout is None:
+        return None
+    end = min(len(data), len(data) if layout.codestream_end is None else layout.codestream_end)
+    return not data[max(0, end - 4096):end].rstrip(b"\0").endswith(CODESTREAM_END)
 
 
 def unopened(source: bytes | str | os.PathLike[str]) -> str:

@@ -27,9 +27,23 @@ from mediumnet.errors import BROKEN_FILE_ERRORS, MediumnetError
 
 FORMAT_EXT = {"JPEG": ".jpg", "PNG": ".png", "TIFF": ".tif", "WEBP": ".webp", "GIF": ".gif",
               "BMP": ".bmp", "JPEG2000": ".jp2", "MPO": ".jpg", "HEIF": ".heic", "AVIF": ".avif"}
-CUT_SHORT = re.compile(r"truncat|broken data stream|got \d+ bytes, expected \d+", re.I)
-"""How Pillow ("image file is truncated"), zlib and libtiff ("Read error on strip 12; got 13037
-bytes, expected 26294") say that a file ends before its pixels do."""
+CUT_SHORT = re.compile(r"truncat|broken data stream|got \d+ bytes, expected \d+|only got \d+",
+                       re.I)
+"""How Pillow ("image file is truncated", "Expected to read 37 bytes but only got 0"), zlib and
+libtiff ("Read error on strip 12; got 13037 bytes, expected 26294") say that a file ends before
+its pixels do, for a format whose own bytes do not say it (:func:`_reason`)."""
+
+
+def _reason(data: bytes, why: str = "") -> str:
+    """Return ``truncated`` for a file that ends before its format's last bytes, else ``corrupt``.
+
+    Where the format does not say (:func:`~mediumnet.data.images.cut_short`: a TIFF, a HEIF),
+    by the decoder's words ``why`` (:data:`CUT_SHORT`).
+    """
+    from mediumnet.data.images import cut_short
+
+    cut = cut_short(data)
+    return "truncated" if cut or (cut is None and CUT_SHORT.search(why)) else "corrupt"
 
 
 class BadImageError(MediumnetError):
@@ -77,7 +91,7 @@ def verify_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> VerifiedImage:
     """
     from PIL import Image, UnidentifiedImageError
 
-    from mediumnet.data.images import image_format, phash, unopened
+    from mediumnet.data.images import cut_short, image_format, phash, unopened
 
     if not data:
         raise BadImageError("empty", "zero-byte image")
@@ -105,25 +119,23 @@ def verify_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> VerifiedImage:
     except BadImageError:
         raise
     except ImageError as exc:
-        raise BadImageError("corrupt", f"image does not decode ({exc})") from None
+        raise BadImageError(_reason(data), f"image does not decode ({exc})") from None
     except UnidentifiedImageError:   # of a known format by its first bytes, it is damaged
         if image_format(data[:16]) is None:
             raise BadImageError("not_an_image", "not a recognised image format") from None
-        raise BadImageError("corrupt", unopened(data)) from None
+        raise BadImageError(_reason(data), unopened(data)) from None
     except OSError as exc:
         why = why_failed(exc)   # libtiff's own words for a TIFF, not "decoder error -2"
         if "broken data stream" in why and image_format(data[:16]) == "JPEG":
-            # Pillow's words for any JPEG libjpeg gives up on (a cut one's are "truncated")
+            # Pillow's words for any JPEG libjpeg gives up on, in libjpeg's own
             said = libjpeg_complaint(data)
             why = f"libjpeg: {said}" if said else why
-            raise BadImageError("corrupt", f"image does not decode ({why})") from None
-        reason = "truncated" if CUT_SHORT.search(why) else "corrupt"
-        raise BadImageError(reason, f"image does not decode ({why})") from None
+        raise BadImageError(_reason(data, why), f"image does not decode ({why})") from None
     except Image.DecompressionBombError:
         raise BadImageError("too_many_pixels", f"more than {max_pixels:,} pixels") from None
     except BROKEN_FILE_ERRORS as exc:   # a malformed header, a plugin's decoder failing
-        raise BadImageError("corrupt", f"image does not decode ({exc})") from None
-    if fmt == "JPEG" and not data.rstrip(b"\0").endswith(b"\xff\xd9"):
+        raise BadImageError(_reason(data), f"image does not decode ({exc})") from None
+    if fmt == "JPEG" and cut_short(data):
         raise BadImageError("truncated", "JPEG without its end-of-image marker")
     # damage libjpeg fills in with grey or smeared blocks, which Pillow reads without a word
     said = libjpeg_complaint(data) if fmt in ("JPEG", "MPO") else None

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from mediumnet.data.images import (
+    cut_short,
     image_format,
     phash,
     phash_distance,
@@ -71,3 +72,52 @@ def test_a_files_first_bytes_say_its_format(head, kind):
     said = unopened(head)
     assert said.startswith(f"a {kind} file that does not open") if kind else \
         said == "not an image (or a format Pillow cannot read)"
+
+
+def _encoded(fmt: str, **options) -> bytes:
+    """A 240x320 image of gradients and noise in ``fmt``."""
+    import io
+
+    from PIL import Image
+
+    pixels = np.clip(np.add.outer(np.arange(240), np.arange(320))[..., None] * [0.4, 0.3, 0.2]
+                     + np.random.default_rng(0).normal(0, 12, (240, 320, 3)), 0, 255)
+    out = io.BytesIO()
+    Image.fromarray(pixels.astype(np.uint8)).save(out, fmt, **options)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(("fmt", "options"), [
+    ("JPEG", {}), ("PNG", {}), ("GIF", {}), ("WEBP", {"quality": 90}),
+    ("JPEG2000", {"irreversible": True}), ("JPEG2000", {"irreversible": True, "no_jp2": True})])
+def test_a_file_cut_short_is_told_from_one_damaged_in_its_middle(fmt, options):
+    whole = _encoded(fmt, **options)
+    middle = len(whole) // 2
+    assert cut_short(whole) is False
+    assert cut_short(whole[:middle]) is True
+    changed = whole[:middle] + bytes(255 - b for b in whole[middle:middle + 300]) + \
+        whole[middle + 300:]
+    assert cut_short(changed) is False
+
+
+def test_a_tiff_is_cut_when_its_directory_lies_past_its_end_and_unknown_otherwise():
+    packed = _encoded("TIFF", compression="tiff_deflate")   # its directory after the pixels
+    assert cut_short(packed) is None and cut_short(packed[:len(packed) // 2]) is True
+    plain = _encoded("TIFF")   # its directory first: the file's end does not say
+    assert cut_short(plain) is None and cut_short(plain[:len(plain) // 2]) is None
+    assert cut_short(b"GIF89a") is True and cut_short(b"not an image") is None
+
+
+@pytest.mark.parametrize(("fmt", "options"), [("PNG", {}), ("JPEG2000", {"irreversible": True}),
+                                              ("GIF", {})])
+def test_the_harvest_counts_a_cut_file_truncated_and_a_damaged_one_corrupt(fmt, options):
+    from mediumnet.harvest.verify import BadImageError, verify_image
+
+    whole = _encoded(fmt, **options)
+    middle = len(whole) // 2
+    with pytest.raises(BadImageError) as cut:
+        verify_image(whole[:middle])
+    assert cut.value.reason == "truncated"
+    with pytest.raises(BadImageError) as lost:   # bytes lost in its middle, its end kept
+        verify_image(whole[:middle] + whole[middle + 300:])
+    assert lost.value.reason == "corrupt"        # a JPEG 2000's was "truncated" before
