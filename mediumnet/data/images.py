@@ -185,7 +185,7 @@ def cut_short(data: bytes) -> bool | None:
     layout = jpeg2000_layout(io.BytesIO(data))
     if layout is None:
         return None
-    end = min(len(data), len(data) if layout.codestream_end is None else layout.codestream_end)
+    end = len(data) if layout.codestream_end is None else min(len(data), layout.codestream_end)
     return not data[max(0, end - 4096):end].rstrip(b"\0").endswith(CODESTREAM_END)
 
 

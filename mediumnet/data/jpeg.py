@@ -21,14 +21,14 @@ import numpy as np
 
 log = logging.getLogger("mediumnet")
 
-LOST_PIXELS = re.compile(r"Corrupt JPEG data: (?!bad ICC marker)|Premature end of JPEG file")
+CUT_SHORT = "Premature end of JPEG file"
+"""libjpeg's warning for a file that ends before its last block."""
+LOST_PIXELS = re.compile(rf"Corrupt JPEG data: (?!bad ICC marker)|{CUT_SHORT}")
 """libjpeg's warnings that mean blocks were not decoded from the file's own data: a segment cut
 short, a code not in the tables, a lost restart marker, data left over when the blocks were
 done (what a damaged stream leaves most often, as its decoder lost the sync), a file cut
 short. Its other warnings leave every pixel as encoded (a bad ICC marker, an unknown JFIF
 revision); so do stray bytes among the headers, before the first scan (:func:`lost_pixels`)."""
-CUT_SHORT = "Premature end of JPEG file"
-"""libjpeg's warning for a file that ends before its last block."""
 OUTPUT_SPACE = {"CMYK": "CMYK", "YCCK": "CMYK", "Gray": "GRAY"}
 """The output that decodes each JPEG colour space without a conversion (any other: RGB)."""
 START_OF_SCAN = 0xDA

@@ -42,7 +42,7 @@ from mediumnet.data.deep import (
     is_deep_rgb,
     wrap_shows_as_zero,
 )
-from mediumnet.data.images import unopened
+from mediumnet.data.images import cut_short, unopened
 from mediumnet.data.jpeg import jpeg_pixels
 from mediumnet.data.libtiff import why_failed
 from mediumnet.data.orientation import EXIF_ORIENTATION, orient
@@ -237,7 +237,7 @@ def _plain_jpeg_bytes(source: object, im) -> bytes | None:
             needs_srgb_conversion(im, _name(source)):
         return None
     data = bytes(source) if isinstance(source, bytes | bytearray) else Path(source).read_bytes()
-    if not data.rstrip(b"\0").endswith(b"\xff\xd9"):
+    if cut_short(data):
         raise ImageError(f"{_name(source)}: truncated or corrupt image data")
     return data
 

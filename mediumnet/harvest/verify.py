@@ -17,6 +17,7 @@ import numpy as np
 
 from mediumnet.data.colour import with_file_profile
 from mediumnet.data.deep import deep_as_srgb, deep_pixels, is_deep_rgb
+from mediumnet.data.images import cut_short, image_format, phash, unopened
 from mediumnet.data.jpeg import CUT_SHORT as JPEG_CUT_SHORT
 from mediumnet.data.jpeg import libjpeg_complaint, lost_pixels
 from mediumnet.data.libtiff import why_failed
@@ -40,8 +41,6 @@ def _reason(data: bytes, why: str = "") -> str:
     Where the format does not say (:func:`~mediumnet.data.images.cut_short`: a TIFF, a HEIF),
     by the decoder's words ``why`` (:data:`CUT_SHORT`).
     """
-    from mediumnet.data.images import cut_short
-
     cut = cut_short(data)
     return "truncated" if cut or (cut is None and CUT_SHORT.search(why)) else "corrupt"
 
@@ -90,8 +89,6 @@ def verify_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> VerifiedImage:
         or a file that begins as a JPEG, TIFF, ... and does not open) or ``too_many_pixels``.
     """
     from PIL import Image, UnidentifiedImageError
-
-    from mediumnet.data.images import cut_short, image_format, phash, unopened
 
     if not data:
         raise BadImageError("empty", "zero-byte image")

@@ -75,15 +75,15 @@ def test_a_files_first_bytes_say_its_format(head, kind):
 
 
 def _encoded(fmt: str, **options) -> bytes:
-    """A 240x320 image of gradients and noise in ``fmt``."""
+    """test_jpeg's gradients under noise (240x320) in ``fmt``."""
     import io
 
     from PIL import Image
 
-    pixels = np.clip(np.add.outer(np.arange(240), np.arange(320))[..., None] * [0.4, 0.3, 0.2]
-                     + np.random.default_rng(0).normal(0, 12, (240, 320, 3)), 0, 255)
+    from tests.unit.test_jpeg import SMOOTH
+
     out = io.BytesIO()
-    Image.fromarray(pixels.astype(np.uint8)).save(out, fmt, **options)
+    Image.fromarray(SMOOTH).save(out, fmt, **options)
     return out.getvalue()
 
 
