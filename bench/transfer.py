@@ -27,9 +27,10 @@ It prints two things.
    regression, balanced, ``C = 0.1``; no search on so few) and scored on the test part:
    *random* picks ``K`` works per medium at random (the curator labels what comes to hand);
    *suggested* labels ``K x mediums`` works in all, picked by ``mediumnet suggest``'s rule in
-   rounds of ``5 x mediums`` (the first round the collection's typical works, each next one
-   the least certain under a model of the works labelled so far, spread), not knowing which
-   medium a work is; *pooled* adds every work of the other sets, of B's mediums, to the random
+   rounds of ``5 x mediums`` (the collection's typical works while fewer than 10 a medium
+   are labelled, each round's in the regions no labelled work holds yet; then the least
+   certain under a model of the works labelled so far, spread), not knowing which medium a
+   work is; *pooled* adds every work of the other sets, of B's mediums, to the random
    picks. Means (and standard deviations) over ``--seeds``, each seed its own test part.
    The lines under each curve say with how few suggested labels per medium the random
    curve's last figure is reached, on average and seed by seed.
@@ -201,7 +202,7 @@ def held_out(b: Collection, seed: int) -> tuple[np.ndarray, np.ndarray]:
 def curve(b: Collection, others: list[Collection], ks: list[int], seed: int,
           pool_factor: int = POOL) -> dict:
     """Macro-F1 on ``b``'s test part for K labels per medium: random, suggested, pooled."""
-    from mediumnet.collection.suggest import pick, suggest_picks
+    from mediumnet.collection.suggest import suggest_picks
     from mediumnet.metrics import macro_f1
 
     rng = np.random.default_rng(seed)
@@ -230,7 +231,7 @@ def curve(b: Collection, others: list[Collection], ks: list[int], seed: int,
         if pooled_from:
             out["pooled"][k] = score(rows, pooled_from)
     step = 5 * len(classes)
-    picked: list[int] = pick(space[pool], step, seed=seed)  # nothing labelled: typical
+    picked: list[int] = []   # the first round, nothing labelled: typical works
     for k in sorted(ks):
         while len(picked) < k * len(classes):
             rest = np.setdiff1d(np.arange(len(pool)), picked)

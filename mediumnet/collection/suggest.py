@@ -7,10 +7,11 @@ fitted branch that is on: the embedding branch by default) is asked about the ca
 candidate's *uncertainty* is one minus the margin between its two likeliest mediums. The
 ``5 x N`` most uncertain are cut into ``N`` regions of the embedding space by k-means
 weighted by uncertainty, and the candidate nearest each region's centre is picked, so that
-``N`` picks are not ``N`` copies of one hard case. With no labelled work to learn from (or
-one medium only), the picks are the collection's typical works, one per region. The sheet
-(CSV, with an empty ``label`` column to fill in) and a page with thumbnails go to
-``DATASET_DIR/suggest/``; ``mediumnet label DATASET --from SHEET`` takes the filled sheet
+``N`` picks are not ``N`` copies of one hard case. While fewer than 10 works a medium are
+labelled (or one medium only), the picks are the collection's typical works, one per region
+that no labelled work holds yet: a model of so few knows too little to say what it is unsure
+of. The sheet (CSV, with an empty ``label`` column to fill in) and a page with thumbnails go
+to ``DATASET_DIR/suggest/``; ``mediumnet label DATASET --from SHEET`` takes the filled sheet
 back.
 """
 
@@ -39,6 +40,8 @@ SHEET = "to_label.csv"
 """The sheet to fill in, in ``DATASET_DIR/SUGGEST_DIR``."""
 POOL = 5
 """The most uncertain ``POOL x N`` candidates are the ones the picks are spread over."""
+TYPICAL_BELOW = 10
+"""Below this many labelled works a medium, the picks are typical works, not uncertain ones."""
 
 
 def uncertainty(probs: np.ndarray) -> np.ndarray:
@@ -48,7 +51,7 @@ def uncertainty(probs: np.ndarray) -> np.ndarray:
 
 
 def pick(candidates: np.ndarray, budget: int, *, weights: np.ndarray | None = None,
-         seed: int = 0) -> list[int]:
+         known: np.ndarray | None = None, seed: int = 0) -> list[int]:
     """Choose ``budget`` rows of ``candidates``: typical of their region, one per region.
 
     The candidates (scaled, reduced to at most 32 principal components) are cut into
@@ -56,7 +59,10 @@ def pick(candidates: np.ndarray, budget: int, *, weights: np.ndarray | None = No
     region the candidate nearest its centre is picked (Zhdanov, *Diverse mini-batch active
     learning*, 2019). Unweighted, the picks are the collection's typical works, one per
     region, which is what a model with no labels yet learns most from (Hacohen et al.,
-    *TypiClust*, 2022); farthest-first picks would be its outliers.
+    *TypiClust*, 2022); farthest-first picks would be its outliers. Given where the labelled
+    works lie, the regions are cut over them and the candidates together, one more for each
+    labelled work, and the picks come from the regions no labelled work holds, the heaviest
+    first (TypiClust's rule): typical works of what the labels do not cover yet.
 
     Parameters
     ----------
@@ -66,13 +72,16 @@ def pick(candidates: np.ndarray, budget: int, *, weights: np.ndarray | None = No
         How many to pick (at most ``n``).
     weights : numpy.ndarray, optional
         ``(n,)`` uncertainty of each candidate (default: all 1: spread alone).
+    known : numpy.ndarray, optional
+        ``(m, d)`` where the labelled works lie, in the candidates' space (each of weight 1).
     seed : int
         Seeds the k-means starts.
 
     Returns
     -------
     list of int
-        Indices into ``candidates``, the heaviest region's pick first.
+        Indices into ``candidates``, the heaviest region's pick first (an uncovered region
+        before a covered one).
     """
     from sklearn.cluster import KMeans
     from sklearn.decomposition import PCA
@@ -84,42 +93,60 @@ def pick(candidates: np.ndarray, budget: int, *, weights: np.ndarray | None = No
     weights = np.ones(n) if weights is None else np.clip(np.asarray(weights, float), 1e-3, None)
     if budget == n:
         return [int(i) for i in np.argsort(-weights, kind="stable")]
-    points = np.asarray(candidates, np.float64)
+    held = 0 if known is None else len(known)
+    points = np.asarray(candidates if not held else np.concatenate([known, candidates]),
+                        np.float64)
     points = (points - points.mean(axis=0)) / (points.std(axis=0) + 1e-9)
-    points = PCA(min(32, n, points.shape[1]), random_state=seed).fit_transform(points)
-    regions = KMeans(budget, n_init=3, random_state=seed).fit(points, sample_weight=weights)
+    points = PCA(min(32, *points.shape), random_state=seed).fit_transform(points)
+    count = budget + held
+    regions = KMeans(count, n_init=3, random_state=seed).fit(
+        points, sample_weight=np.concatenate([np.ones(held), weights]))
     off_centre = ((points - regions.cluster_centers_[regions.labels_]) ** 2).sum(axis=1)
-    mass = np.bincount(regions.labels_, weights=weights, minlength=budget)
+    region_of, off_centre = regions.labels_[held:], off_centre[held:]
+    mass = np.bincount(region_of, weights=weights, minlength=count)
+    covered = np.isin(np.arange(count), regions.labels_[:held])
     chosen = []
-    for region in np.argsort(-mass, kind="stable"):
-        members = np.flatnonzero(regions.labels_ == region)
-        if len(members):
+    for region in np.lexsort((-mass, covered)):   # uncovered first, then by mass
+        members = np.flatnonzero(region_of == region)
+        if len(members) and len(chosen) < budget:
             chosen.append(int(members[np.argmin(off_centre[members])]))
     return chosen
 
 
+def picks_typical(y_known: np.ndarray) -> bool:
+    """Return whether :func:`suggest_picks` picks typical works for these labels.
+
+    So it does with fewer than :data:`TYPICAL_BELOW` labelled works a medium (on average over
+    the mediums known), or fewer than two mediums known.
+    """
+    mediums = len(set(np.asarray(y_known).tolist()))
+    return mediums < 2 or len(y_known) < TYPICAL_BELOW * mediums
+
+
 def suggest_picks(x_known: np.ndarray, y_known: np.ndarray, x_candidates: np.ndarray,
-                  budget: int, *, space: np.ndarray | None = None, learner=None,
-                  seed: int = 0, pool_factor: int = POOL
+                  budget: int, *, learner=None, seed: int = 0, pool_factor: int = POOL
                   ) -> tuple[list[int], np.ndarray]:
     """Pick ``budget`` candidates to label: uncertain under a model of the known, spread out.
+
+    With fewer than :data:`TYPICAL_BELOW` labelled works a medium (on average over the
+    mediums known), or one medium known, the picks are instead the typical works of the
+    regions no labelled work holds yet (:func:`pick` given ``known``): a model of so few is a
+    poor judge of what it is unsure of.
 
     Parameters
     ----------
     x_known, y_known : numpy.ndarray
-        The labelled works' inputs and class indices.
+        The labelled works' inputs (where they lie) and class indices.
     x_candidates : numpy.ndarray
-        The candidates' inputs.
+        The candidates' inputs, in the same space.
     budget : int
-    space : numpy.ndarray, optional
-        Where the candidates lie for the regions (default: their inputs).
     learner : scikit-learn estimator, optional
         Fit on the known works (default: scaled logistic regression, balanced).
     seed : int
         Seeds the regions (:func:`pick`).
     pool_factor : int
-        The picks are spread over the ``pool_factor x budget`` most uncertain candidates (default
-        :data:`POOL`).
+        The uncertain picks are spread over the ``pool_factor x budget`` most uncertain
+        candidates (default :data:`POOL`).
 
     Returns
     -------
@@ -141,21 +168,22 @@ def suggest_picks(x_known: np.ndarray, y_known: np.ndarray, x_candidates: np.nda
     if pool_factor < 1:
         raise MediumnetError(f"pool_factor {pool_factor}: give 1 or more")
     probs = np.full((len(x_candidates), len(MEDIUMS)), np.nan)
-    weights = None
-    if len(set(y_known)) >= 2:
+    mediums = sorted(set(np.asarray(y_known).tolist()))
+    if len(mediums) >= 2:   # the model's guesses go on the sheet in either case
         model = learner or make_pipeline(StandardScaler(), LogisticRegression(
             C=0.1, max_iter=3000, class_weight="balanced"))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model.fit(x_known, y_known)
         probs = spread(model.predict_proba(x_candidates), model.classes_)
-        weights = uncertainty(probs[:, sorted(set(y_known))])
-    space = x_candidates if space is None else space
-    spread_over = np.arange(len(space))
-    if weights is not None and len(spread_over) > pool_factor * budget:
+    if picks_typical(y_known):
+        known = np.asarray(x_known) if len(y_known) else None
+        return pick(x_candidates, budget, known=known, seed=seed), probs
+    weights = uncertainty(probs[:, mediums])
+    spread_over = np.arange(len(x_candidates))
+    if len(spread_over) > pool_factor * budget:
         spread_over = np.argsort(-weights, kind="stable")[:pool_factor * budget]
-    chosen = pick(space[spread_over], budget,
-                  weights=None if weights is None else weights[spread_over], seed=seed)
+    chosen = pick(x_candidates[spread_over], budget, weights=weights[spread_over], seed=seed)
     return [int(spread_over[i]) for i in chosen], probs
 
 
@@ -243,17 +271,23 @@ def run_suggest(dataset_dir: str | os.PathLike[str], config: Config, *, budget: 
     chosen, probs = suggest_picks(x_k, y_k, x_c, budget, seed=config.train.seed)
     rows = candidates.set_index("id").loc[ids_c].reset_index()
     table = _sheet(rows, probs, chosen, root)
+    typical = picks_typical(y_k)
+    rule = (f"the collection's typical works, one per region no labelled work holds yet (fewer "
+            f"than {TYPICAL_BELOW} labelled works a medium: too few for a model to say what it "
+            "is unsure of)" if typical else "the least certain under a model of the labelled "
+            "works, spread over the collection")
     csv, page = write_table(
         table, root / SUGGEST_DIR / SHEET, root, title="Works to label next",
-        intro=[f"{len(table)} of {len(ids_c)} candidates, in the order picked: the least "
-               "certain under a model of the labelled works, spread over the collection "
+        intro=[f"{len(table)} of {len(ids_c)} candidates, in the order picked: {rule} "
                f"({branch.name} space). Fill the label column of {SHEET} and run mediumnet "
                f"label {root} --from it."],
         columns=["id", "suggested_label", "confidence", "uncertainty", "current_label",
                  "medium_text", "title", "artist"])
     with start_run("suggest", config=config, dataset_digest=manifest_digest(manifest),
                    dataset_dir=root, params={"budget": budget, "doubtful": doubtful,
-                                             "space": branch.name}) as run:
+                                             "space": branch.name,
+                                             "picks": "typical" if typical
+                                             else "uncertain"}) as run:
         mlflow.log_metrics({"candidates": float(len(ids_c)), "picked": float(len(table)),
                             "reviewed_since_audit": float(reviewed_since)})
         mlflow.log_artifact(str(csv), SUGGEST_DIR)

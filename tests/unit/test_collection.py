@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from mediumnet.collection.classify import Threshold, choose_threshold, threshold_text
-from mediumnet.collection.suggest import pick, suggest_picks, uncertainty
+from mediumnet.collection.suggest import pick, picks_typical, suggest_picks, uncertainty
 from mediumnet.config import HarvestConfig
 from mediumnet.data.splits import splits
 from mediumnet.errors import DatasetError, MediumnetError
@@ -154,6 +154,30 @@ def test_picks_are_typical_spread_and_prefer_the_uncertain():
     assert typical != 60
     assert np.linalg.norm(blob[typical] - blob[:60].mean(axis=0)) < 1.0  # near the middle
     assert pick(clusters, 0) == [] and sorted(pick(clusters[:3], 10)) == [0, 1, 2]
+
+
+def test_picks_go_to_the_regions_no_labelled_work_holds():
+    rng = np.random.default_rng(2)
+    clusters = np.repeat(np.eye(4) * 10, 25, axis=0) + rng.normal(0, 0.1, (100, 4))
+    known = np.eye(4)[:2] * 10 + rng.normal(0, 0.1, (2, 4))        # clusters 0 and 1 labelled
+    assert {i // 25 for i in pick(clusters, 2, known=known)} == {2, 3}
+    assert {i // 25 for i in pick(clusters, 3, known=known)} >= {2, 3}   # then a covered one
+    assert len(set(pick(clusters, 3, known=known))) == 3
+
+
+def test_with_few_labels_a_medium_the_picks_are_typical_works_not_yet_covered():
+    rng = np.random.default_rng(3)
+    centres = np.array([[0.0, 0], [0, 8], [8, 0], [8, 8]])
+    candidates = np.repeat(centres, 30, axis=0) + rng.normal(0, 0.5, (120, 2))
+    x_known = centres[:2] + rng.normal(0, 0.1, (2, 2))            # one work of each medium
+    y_known = np.array([0, 1])
+    assert picks_typical(y_known) and not picks_typical(np.repeat([0, 1], 10))
+    assert picks_typical(np.zeros(50, int))                         # one medium only
+    chosen, probs = suggest_picks(x_known, y_known, candidates, 2)
+    assert {i // 30 for i in chosen} == {2, 3}                      # the regions no label holds
+    for i in chosen:                                                # each typical of its region
+        assert np.linalg.norm(candidates[i] - centres[i // 30]) < 0.5
+    assert not np.isnan(probs[:, :2]).any()                          # the guesses still go out
 
 
 def test_suggested_picks_come_from_where_the_model_of_the_known_is_unsure():
