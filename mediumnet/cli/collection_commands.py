@@ -120,16 +120,20 @@ def suggest_command(dataset_dir: str, budget: int, doubtful: bool, quiet: bool, 
     """Pick the works of DATASET_DIR whose labels would help most, as a sheet to fill in.
 
     Candidates are the unlabelled works (and, with --doubtful, what the audit flagged): the
-    least certain under a model of the labelled works, spread over the collection. Fill the
-    label column of the sheet and take it back with mediumnet label DATASET_DIR --from SHEET.
+    least certain under a model of the labelled works, spread over the collection; while
+    fewer than 10 works a medium are labelled, the collection's typical works where no
+    labelled work lies yet. Fill the label column of the sheet and take it back with
+    mediumnet label DATASET_DIR --from SHEET.
     """
-    from mediumnet.collection.suggest import run_suggest
+    from mediumnet.collection.suggest import TYPICAL_BELOW, run_suggest
     from mediumnet.config import load_config
 
     result = run_suggest(dataset_dir, load_config(preset, overrides), budget=budget,
                          doubtful=doubtful, progress=not quiet)
-    click.echo(f"{len(result.table)} of {result.candidates} candidates picked: fill the label "
-               f"column of {result.csv} (page: {result.page}), then run mediumnet label "
+    rule = (f" (typical works: fewer than {TYPICAL_BELOW} labelled works a medium)"
+            if result.typical else "")
+    click.echo(f"{len(result.table)} of {result.candidates} candidates picked{rule}: fill the "
+               f"label column of {result.csv} (page: {result.page}), then run mediumnet label "
                f"{dataset_dir} --from {result.csv}")
     if result.reviewed_since:
         n = result.reviewed_since

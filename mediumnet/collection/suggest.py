@@ -200,6 +200,9 @@ class SuggestResult:
     reviewed_since: int = 0
     """Works the audit flagged that were left out: relabelled or reviewed by a curator since
     it ran (``--doubtful``)."""
+    typical: bool = False
+    """Whether the picks are typical works, too few labels known to judge uncertainty
+    (:func:`picks_typical`)."""
 
 
 def _candidates(root: Path, manifest: pd.DataFrame, doubtful: bool
@@ -294,7 +297,7 @@ def run_suggest(dataset_dir: str | os.PathLike[str], config: Config, *, budget: 
         mlflow.log_artifact(str(page), SUGGEST_DIR)
         location = run_location(run)
     return SuggestResult(table, csv, page, len(ids_c), time.perf_counter() - started, location,
-                         reviewed_since)
+                         reviewed_since, typical)
 
 
 def _sheet(rows: pd.DataFrame, probs: np.ndarray, chosen: list[int], root: Path

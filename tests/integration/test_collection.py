@@ -251,7 +251,8 @@ def test_suggested_works_are_labelled_by_the_filled_sheet_and_nothing_else_chang
     copy = tmp_path / "copy"
     shutil.copytree(dataset, copy, ignore=shutil.ignore_patterns("audit", "classify"))
     out = run(mediumnet_exe, "suggest", str(copy), "--budget", "3", "--quiet", cwd=home)
-    assert "3 of 5 candidates picked" in out.stdout
+    assert "3 of 5 candidates picked (typical works: fewer than 10 labelled works a medium)" \
+        in out.stdout
     sheet_path = copy / "suggest" / "to_label.csv"
     sheet = pd.read_csv(sheet_path, keep_default_na=False)
     assert len(sheet) == 3 and sheet["id"].is_unique
