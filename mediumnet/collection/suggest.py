@@ -177,8 +177,7 @@ def suggest_picks(x_known: np.ndarray, y_known: np.ndarray, x_candidates: np.nda
             model.fit(x_known, y_known)
         probs = spread(model.predict_proba(x_candidates), model.classes_)
     if picks_typical(y_known):
-        known = np.asarray(x_known) if len(y_known) else None
-        return pick(x_candidates, budget, known=known, seed=seed), probs
+        return pick(x_candidates, budget, known=np.asarray(x_known), seed=seed), probs
     weights = uncertainty(probs[:, mediums])
     spread_over = np.arange(len(x_candidates))
     if len(spread_over) > pool_factor * budget:
