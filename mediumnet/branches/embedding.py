@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mediumnet")
 _EMBEDDERS: dict[str, Embedder] = {}
-EMBEDDINGS_VERSION = 5
+EMBEDDINGS_VERSION = 6
 """Bumped when the views or the pooling change: cached embeddings are then measured again.
 
 3: pixels in sRGB, an image's embedded colour profile applied (:mod:`mediumnet.data.colour`).
@@ -52,7 +52,8 @@ profile level by level, a finer CMYK table, 16-bit masters (PNG, TIFF, JPEG 2000
 bits (:data:`mediumnet.data.cache.CACHE_VERSION` 3 to 5).
 5: JPEG 2000 masters in grey with alpha, sYCC, CMYK, signed or of more than 16 bits, and TIFFs in
 LZMA or Zstandard, from all their bits; unsigned 32-bit grey TIFFs read unsigned
-(:data:`mediumnet.data.cache.CACHE_VERSION` 6)."""
+(:data:`mediumnet.data.cache.CACHE_VERSION` 6).
+6: a PNG's 16-bit grey with alpha through its grey profile (``CACHE_VERSION`` 7)."""
 
 
 @dataclass

@@ -339,6 +339,19 @@ def with_inks_as_cmyk(im: PILImage.Image) -> PILImage.Image:
     return cmyk_image(np.asarray(im), im.info) if inks_read_as_rgba(im) else im
 
 
+def grey_image(info: dict) -> PILImage.Image:
+    """Return a one-pixel grey image that carries ``info``: what grey samples read as RGB mean.
+
+    Its profile (``info['icc_profile']``) is then taken as the grey profile it is, as by
+    :func:`grey_as_srgb`.
+    """
+    from PIL import Image
+
+    image = Image.new("L", (1, 1))
+    image.info = dict(info)
+    return image
+
+
 def cmyk_image(inks: np.ndarray, info: dict) -> PILImage.Image:
     """Return ``(H, W, 4)`` 8-bit inks as a CMYK image that carries ``info`` (its profile)."""
     from PIL import Image

@@ -48,6 +48,7 @@ from mediumnet.data.colour import (
     cmyk_as_srgb,
     cmyk_image,
     grey_as_srgb,
+    grey_image,
     grey_level_table,
     inks_read_as_rgba,
     pixel_profile,
@@ -344,6 +345,8 @@ def deep_as_srgb(pixels: np.ndarray, source: PILImage.Image, name: str = "<image
     if source.mode == "CMYK" or inks_read_as_rgba(source):   # a JPEG 2000's inks, rounded
         inks = ((pixels.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
         return cmyk_as_srgb(cmyk_image(inks, source.info), name)
+    if pixels.shape[-1] == 4 and _grey_read_as_rgba(pixels, source):
+        pixels, source = pixels[..., [0, 3]], grey_image(source.info)
     if pixels.shape[-1] == 2:
         grey = _on_white(pixels.reshape(-1, 2)).astype(np.uint16)
         return deep_grey_as_srgb(grey.reshape(pixels.shape[:2]), source, name)
@@ -363,6 +366,18 @@ def deep_as_srgb(pixels: np.ndarray, source: PILImage.Image, name: str = "<image
     if deep is None and conversion.transform is not None:   # a profile of lookup tables
         return as_srgb(rgb8, source, name)
     return rgb8
+
+
+def _grey_read_as_rgba(pixels: np.ndarray, source: PILImage.Image) -> bool:
+    """Return whether RGBA ``pixels`` are a grey and alpha in a grey profile.
+
+    So is a PNG's 16-bit grey with alpha, which Pillow opens (and OpenCV reads) as RGBA: its
+    grey profile is for the grey, which the three equal channels repeat.
+    """
+    profile = pixel_profile(source)
+    return (profile is not None and profile[16:20] == b"GRAY"
+            and np.array_equal(pixels[..., 0], pixels[..., 1])
+            and np.array_equal(pixels[..., 0], pixels[..., 2]))
 
 
 def _on_white(samples: np.ndarray) -> np.ndarray:

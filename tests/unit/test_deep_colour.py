@@ -115,13 +115,18 @@ def test_a_64_bit_master_with_alpha_is_composited_on_white_at_16_bits(fmt):
     assert (read[:, 0] == 255).all()   # fully transparent: white
 
 
-def test_a_16_bit_grey_png_with_alpha_is_composited_on_white_at_16_bits():
-    grey, alpha = NOISE[..., 0], NOISE[..., 1]
+def grey_alpha_png(grey: np.ndarray, alpha: np.ndarray, *chunks: tuple[bytes, bytes]) -> bytes:
+    """A PNG of 16-bit grey with alpha (colour type 4), with chunks before its image data."""
     rows = np.stack([grey, alpha], -1).astype(">u2")
     data = zlib.compress(b"".join(b"\0" + row.tobytes() for row in rows))
     header = struct.pack(">IIBBBBB", grey.shape[1], grey.shape[0], 16, 4, 0, 0, 0)
-    scan = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) \
-        + chunk(b"IEND", b"")
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + b"".join(chunk(*c) for c in chunks)
+            + chunk(b"IDAT", data) + chunk(b"IEND", b""))
+
+
+def test_a_16_bit_grey_png_with_alpha_is_composited_on_white_at_16_bits():
+    grey, alpha = NOISE[..., 0], NOISE[..., 1]
+    scan = grey_alpha_png(grey, alpha)
     assert Image.open(io.BytesIO(scan)).mode == "RGBA"   # Pillow: its high bytes
 
     a = alpha / 65535
@@ -129,6 +134,23 @@ def test_a_16_bit_grey_png_with_alpha_is_composited_on_white_at_16_bits():
     read = native_pixels(scan)
     assert np.abs(read - expected[..., None]).max() <= 0.5 + 1e-6
 
+
+
+def test_a_16_bit_grey_png_with_alpha_takes_its_grey_profile_before_8_bits(caplog):
+    from mediumnet.data.icc import grey_profile
+
+    grey = np.linspace(0, 65535, 48 * 64).reshape(48, 64).astype(np.uint16)   # linear light
+    alpha = np.full(grey.shape, 65535, np.uint16)
+    alpha[:, :8] = 0
+    scan = grey_alpha_png(grey, alpha, iccp(grey_profile("linear", 1.0)))
+
+    light = grey / 65535.0
+    srgb = np.where(light <= 0.0031308, 12.92 * light, 1.055 * light ** (1 / 2.4) - 0.055)
+    read = native_pixels(scan)
+    assert np.abs(read[:, 8:].astype(int) - np.round(srgb * 255)[:, 8:, None]).max() <= 1
+    assert (read[:, :8] == 255).all()   # transparent: the white beneath
+    assert len(np.unique(read[:2, 8:])) > 40   # the deep shadows' steps, kept
+    assert "profile" not in caplog.text   # not refused as a grey profile over RGB pixels
 
 @pytest.mark.parametrize("fmt", ["PNG", "TIFF"])
 def test_a_48_bit_linear_master_keeps_the_shadow_steps_8_bits_lose(fmt):
