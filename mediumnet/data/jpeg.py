@@ -34,35 +34,46 @@ OUTPUT_SPACE = {"CMYK": "CMYK", "YCCK": "CMYK", "Gray": "GRAY"}
 START_OF_SCAN = 0xDA
 
 
-def _stray_bytes_in_headers(data: bytes) -> bool:
-    """Return whether bytes that belong to no segment lie among a JPEG's headers.
+def _without_stray_header_bytes(data: bytes) -> bytes | None:
+    """Return a JPEG's bytes without those that belong to no segment among its headers.
 
     Walks the marker segments from the start-of-image marker to the first start-of-scan
     marker; libjpeg skips such bytes ("N extraneous bytes before marker 0xdb") and decodes
-    every block.
+    every block. None when there are none, or when no scan follows the headers.
     """
-    at = 2
+    kept, at, stray = bytearray(data[:2]), 2, False
     while at + 4 <= len(data):
-        if data[at] != 0xFF:
-            return True
+        if data[at] != 0xFF:   # up to the next marker, as libjpeg skips them
+            stray, at = True, data.find(b"\xff", at)
+            if at < 0:
+                return None
+            continue
         marker = data[at + 1]
         if marker == 0xFF:   # fill bytes before a marker
             at += 1
             continue
         if marker == START_OF_SCAN:
-            return False
-        at += 2 + int.from_bytes(data[at + 2:at + 4], "big")
-    return False
+            return bytes(kept + data[at:]) if stray else None
+        end = at + 2 + int.from_bytes(data[at + 2:at + 4], "big")
+        kept += data[at:end]
+        at = end
+    return None
 
 
 def lost_pixels(data: bytes, said: str) -> bool:
     """Return whether libjpeg's words ``said`` of a JPEG's bytes ``data`` mean pixels were lost.
 
-    See :data:`LOST_PIXELS`; extraneous bytes count only after the headers.
+    See :data:`LOST_PIXELS`. Extraneous bytes among the headers cost no pixel, but libjpeg
+    says no more once it has named them: the data past them is then decoded again without
+    them, and what libjpeg says of that decides.
     """
     if not LOST_PIXELS.search(said):
         return False
-    return "extraneous bytes" not in said or not _stray_bytes_in_headers(data)
+    cleaned = _without_stray_header_bytes(data) if "extraneous bytes" in said else None
+    if cleaned is None:
+        return True
+    later = _complaint(cleaned)
+    return later is not None and lost_pixels(cleaned, later)
 
 
 def jpeg_pixels(data: bytes, name: str = "<image>") -> np.ndarray | None:
@@ -86,6 +97,9 @@ def jpeg_pixels(data: bytes, name: str = "<image>") -> np.ndarray | None:
         said = str(exc)
     if not lost_pixels(data, said):
         return None   # Pillow reads every pixel, as it always did
+    cleaned = _without_stray_header_bytes(data) if "extraneous bytes" in said else None
+    if cleaned is not None:   # libjpeg-turbo stops at stray bytes among the headers
+        data, said = cleaned, _complaint(cleaned) or said   # the damage past them
     try:
         pixels = simplejpeg.decode_jpeg(data, "RGB", strict=False)
     except ValueError:
@@ -100,9 +114,20 @@ def libjpeg_complaint(data: bytes) -> str | None:
 
     Every block is entropy-decoded, at an eighth of the size (the inverse transform of the
     scaled-down blocks is all that is saved): a warning (:func:`lost_pixels` tells those that
-    cost pixels) or the error that stops the decode. Only the first is seen, and damage that
-    leaves every code valid (a flipped bit that changes one coefficient) is not seen at all.
+    cost pixels) or the error that stops the decode. libjpeg says no more after its first
+    word: where that word is stray bytes among the headers (harmless), the data past them is
+    decoded again without them and any damage there is what is returned. Damage that leaves
+    every code valid (a flipped bit that changes one coefficient) is not seen at all.
     """
+    said = _complaint(data)
+    if said and "extraneous bytes" in said:
+        cleaned = _without_stray_header_bytes(data)
+        return said if cleaned is None else _complaint(cleaned) or said
+    return said
+
+
+def _complaint(data: bytes) -> str | None:
+    """Return libjpeg's first word on decoding ``data`` at an eighth of its size; None if none."""
     import simplejpeg
 
     try:

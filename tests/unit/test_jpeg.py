@@ -99,6 +99,20 @@ def test_stray_bytes_among_the_headers_cost_no_pixel_and_are_kept(caplog):
     assert caplog.records == []
 
 
+
+def test_damage_past_stray_bytes_among_the_headers_is_seen_and_named(caplog):
+    hit = damaged(jpeg())
+    scan = hit.index(b"\xff\xda")
+    stray = hit[:scan] + bytes(range(1, 90)) + hit[scan:]   # libjpeg names these first
+    said = libjpeg_complaint(stray)
+    assert said == "Corrupt JPEG data: premature end of data segment" and lost_pixels(stray, said)
+    assert lost_pixels(stray, "Corrupt JPEG data: 89 extraneous bytes before marker 0xda")
+    with pytest.raises(BadImageError, match="blocks lost .libjpeg: Corrupt JPEG data: premature"):
+        verify_image(stray)
+    with caplog.at_level("WARNING", logger="mediumnet"):
+        assert np.array_equal(native_pixels(stray), pillows(stray))   # filled in, as Pillow
+    assert "(libjpeg: Corrupt JPEG data: premature end of data segment)" in caplog.text
+
 def test_the_harvest_refuses_a_damaged_jpeg_in_libjpegs_words(capfd):
     with pytest.raises(BadImageError) as refused:
         verify_image(damaged(jpeg()))
