@@ -340,10 +340,10 @@ def with_inks_as_cmyk(im: PILImage.Image) -> PILImage.Image:
 
 
 def grey_image(info: dict) -> PILImage.Image:
-    """Return a one-pixel grey image that carries ``info``: what grey samples read as RGB mean.
+    """Return a one-pixel grey image that carries ``info`` (its profile).
 
-    Its profile (``info['icc_profile']``) is then taken as the grey profile it is, as by
-    :func:`grey_as_srgb`.
+    A stand-in for an image of grey samples that Pillow opened as RGB(A): given as the
+    source of those samples (:func:`grey_as_srgb`), its profile is taken as the grey one it is.
     """
     from PIL import Image
 

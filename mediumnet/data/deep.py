@@ -336,9 +336,10 @@ def deep_as_srgb(pixels: np.ndarray, source: PILImage.Image, name: str = "<image
 
     ``source`` is the image the pixels were read from: its profile (or EXIF) says their space,
     as for an 8-bit image (:func:`~mediumnet.data.colour.srgb_conversion`, which warns about a
-    profile that cannot be used). Grey and alpha (``(H, W, 2)``) becomes a 16-bit grey on white,
-    then sRGB as :func:`deep_grey_as_srgb` takes it; CMYK (a JPEG 2000's) is rounded to 8 bits
-    and converted as an 8-bit CMYK file is (its CMYK profile samples a table of 8-bit inks).
+    profile that cannot be used). Grey and alpha (``(H, W, 2)``, or RGBA of equal channels in
+    a grey profile: a PNG's) becomes a 16-bit grey on white, then sRGB as
+    :func:`deep_grey_as_srgb` takes it; CMYK (a JPEG 2000's) is rounded to 8 bits and
+    converted as an 8-bit CMYK file is (its CMYK profile samples a table of 8-bit inks).
     """
     from PIL import Image
 
