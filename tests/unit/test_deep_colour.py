@@ -135,7 +135,6 @@ def test_a_16_bit_grey_png_with_alpha_is_composited_on_white_at_16_bits():
     assert np.abs(read - expected[..., None]).max() <= 0.5 + 1e-6
 
 
-
 def test_a_16_bit_grey_png_with_alpha_takes_its_grey_profile_before_8_bits(caplog):
     from mediumnet.data.icc import grey_profile
 
@@ -151,6 +150,7 @@ def test_a_16_bit_grey_png_with_alpha_takes_its_grey_profile_before_8_bits(caplo
     assert (read[:, :8] == 255).all()   # transparent: the white beneath
     assert len(np.unique(read[:2, 8:])) > 40   # the deep shadows' steps, kept
     assert "profile" not in caplog.text   # not refused as a grey profile over RGB pixels
+
 
 @pytest.mark.parametrize("fmt", ["PNG", "TIFF"])
 def test_a_48_bit_linear_master_keeps_the_shadow_steps_8_bits_lose(fmt):

@@ -99,7 +99,6 @@ def test_stray_bytes_among_the_headers_cost_no_pixel_and_are_kept(caplog):
     assert caplog.records == []
 
 
-
 def test_damage_past_stray_bytes_among_the_headers_is_seen_and_named(caplog):
     hit = damaged(jpeg())
     scan = hit.index(b"\xff\xda")
@@ -112,6 +111,7 @@ def test_damage_past_stray_bytes_among_the_headers_is_seen_and_named(caplog):
     with caplog.at_level("WARNING", logger="mediumnet"):
         assert np.array_equal(native_pixels(stray), pillows(stray))   # filled in, as Pillow
     assert "(libjpeg: Corrupt JPEG data: premature end of data segment)" in caplog.text
+
 
 def test_the_harvest_refuses_a_damaged_jpeg_in_libjpegs_words(capfd):
     with pytest.raises(BadImageError) as refused:
