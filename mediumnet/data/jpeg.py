@@ -69,11 +69,22 @@ def lost_pixels(data: bytes, said: str) -> bool:
     """
     if not LOST_PIXELS.search(said):
         return False
-    cleaned = _without_stray_header_bytes(data) if "extraneous bytes" in said else None
-    if cleaned is None:
+    past = _past_stray_header_bytes(data, said)
+    if past is None:
         return True
-    later = _complaint(cleaned)
+    cleaned, later = past
     return later is not None and lost_pixels(cleaned, later)
+
+
+def _past_stray_header_bytes(data: bytes, said: str) -> tuple[bytes, str | None] | None:
+    """Return a JPEG's bytes without the stray bytes among its headers, and libjpeg's word on them.
+
+    libjpeg says no more once it has named such bytes (``said``: "N extraneous bytes before
+    marker ..."), though they cost no pixel; what it says of the data without them (None:
+    nothing) is what it would have gone on to say. None when ``said`` is not of such bytes.
+    """
+    cleaned = _without_stray_header_bytes(data) if "extraneous bytes" in said else None
+    return None if cleaned is None else (cleaned, _complaint(cleaned))
 
 
 def jpeg_pixels(data: bytes, name: str = "<image>") -> np.ndarray | None:
@@ -95,11 +106,10 @@ def jpeg_pixels(data: bytes, name: str = "<image>") -> np.ndarray | None:
         return simplejpeg.decode_jpeg(data, "RGB")
     except ValueError as exc:
         said = str(exc)
-    if not lost_pixels(data, said):
+    if past := _past_stray_header_bytes(data, said):   # libjpeg-turbo stops at them
+        data, said = past   # the damage past them, if any
+    if said is None or not lost_pixels(data, said):
         return None   # Pillow reads every pixel, as it always did
-    cleaned = _without_stray_header_bytes(data) if "extraneous bytes" in said else None
-    if cleaned is not None:   # libjpeg-turbo stops at stray bytes among the headers
-        data, said = cleaned, _complaint(cleaned) or said   # the damage past them
     try:
         pixels = simplejpeg.decode_jpeg(data, "RGB", strict=False)
     except ValueError:
@@ -120,10 +130,8 @@ def libjpeg_complaint(data: bytes) -> str | None:
     every code valid (a flipped bit that changes one coefficient) is not seen at all.
     """
     said = _complaint(data)
-    if said and "extraneous bytes" in said:
-        cleaned = _without_stray_header_bytes(data)
-        return said if cleaned is None else _complaint(cleaned) or said
-    return said
+    past = _past_stray_header_bytes(data, said) if said else None
+    return (past[1] or said) if past else said
 
 
 def _complaint(data: bytes) -> str | None:
