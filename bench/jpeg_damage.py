@@ -1,29 +1,34 @@
 """What the harvest's check for damaged JPEG data costs, and what it finds.
 
 Generates photograph-like JPEGs of quality 90 (as ``bench/pipeline.py`` does) and measures in
-this one run, per size: the whole decode-verification of one file (``verify_image``) and the
-libjpeg check inside it (``libjpeg_complaint``: every block entropy-decoded at 1/8 scale).
-Then damages copies of them as a bad transfer does (bytes lost, bytes changed at random
-places of the entropy-coded data) and counts which damage the harvest refuses, which Pillow
+this one run, per size: the whole decode-verification of one file (``verify_image``), the one
+strict libjpeg-turbo decode inside it that gives both the pixels it hashes and the check
+(``quiet_jpeg_pixels``, at the scale Pillow's draft chooses), and the two decodes it replaced
+(Pillow's of that draft, then the check alone: ``libjpeg_complaint``, every block
+entropy-decoded at 1/8 scale, still what a file libjpeg complains of is judged by). Then
+damages copies of them as a bad transfer does (bytes lost, bytes changed at random places of
+the entropy-coded data) and counts which damage the harvest refuses, which Pillow
 alone refused before, and which passes unseen.
 
     .venv/bin/python bench/jpeg_damage.py [--trials 200]
 """
 
 import argparse
+import io
 import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from pipeline import make_jpeg  # noqa: E402
 
-from mediumnet.data.jpeg import libjpeg_complaint  # noqa: E402
+from mediumnet.data.jpeg import libjpeg_complaint, quiet_jpeg_pixels  # noqa: E402
 from mediumnet.harvest.verify import BadImageError, verify_image  # noqa: E402
 
 
@@ -35,6 +40,20 @@ def per_file(func, data: bytes, repeat: int = 5) -> float:
         func(data)
         best = min(best, time.perf_counter() - start)
     return best
+
+
+def draft_size(data: bytes) -> tuple[int, int]:
+    """The size Pillow's draft for a verification's thumbnail decodes ``data`` to."""
+    with Image.open(io.BytesIO(data)) as im:
+        im.draft("RGB", (256, 256))
+        return im.size
+
+
+def pillow_draft(data: bytes) -> None:
+    """Decode ``data`` as a verification did before: Pillow, at its draft's scale."""
+    with Image.open(io.BytesIO(data)) as im:
+        im.draft("RGB", (256, 256))
+        im.load()
 
 
 def damage(data: bytes, rng: np.random.Generator, how: str) -> bytes:
@@ -64,9 +83,14 @@ def main() -> None:
     args = parser.parse_args()
     for width, height in ((480, 320), (3000, 2000), (6000, 4000)):
         data = make_jpeg(width, height, seed=width)
-        whole, check = per_file(verify_image, data), per_file(libjpeg_complaint, data)
+        size = draft_size(data)
+        whole, one = per_file(verify_image, data), per_file(
+            lambda d, size=size: quiet_jpeg_pixels(d, size), data)
+        pillow, check = per_file(pillow_draft, data), per_file(libjpeg_complaint, data)
         print(f"{width}x{height} ({len(data) / 1e6:4.1f} MB): verify {whole * 1e3:6.1f} ms a "
-              f"file, the libjpeg check {check * 1e3:5.1f} ms of it ({check / whole:4.0%})")
+              f"file; its one decode, pixels and check, {one * 1e3:5.1f} ms, where Pillow's "
+              f"{pillow * 1e3:5.1f} ms and the check's {check * 1e3:5.1f} ms were two "
+              f"({(pillow + check) / one:.1f}x)")
     rng = np.random.default_rng(0)
     sources = [make_jpeg(640, 480, seed=s) for s in range(8)]
     for how in ("lost", "changed"):

@@ -222,19 +222,26 @@ def _letterbox(rgb, size: int, pad: int) -> np.ndarray:
     return out
 
 
-def _plain_jpeg_bytes(source: object, im) -> bytes | None:
-    """Return the bytes of a plain JPEG given as a path or bytes, else None.
+def is_plain_jpeg(im, name: str = "<image>") -> bool:
+    """Return whether ``im`` is a JPEG whose decoded pixels are its sRGB pixels as they are.
 
-    Plain: RGB or grey, in sRGB (untagged, or with a profile that renders as sRGB).
+    RGB or grey, in sRGB (untagged, or with a profile that renders as sRGB): what libjpeg
+    decodes needs no conversion but turning upright (:func:`to_rgb` does nothing else to it).
+    """
+    return getattr(im, "format", None) == "JPEG" and im.mode in ("RGB", "L") and \
+        not needs_srgb_conversion(im, name)
+
+
+def _plain_jpeg_bytes(source: object, im) -> bytes | None:
+    """Return the bytes of a plain JPEG (:func:`is_plain_jpeg`) given as a path or bytes, else None.
 
     Raises
     ------
     ImageError
         If the file lacks its end-of-image marker (a truncated transfer).
     """
-    if getattr(im, "format", None) != "JPEG" or im.mode not in ("RGB", "L") or \
-            not isinstance(source, str | os.PathLike | bytes | bytearray) or \
-            needs_srgb_conversion(im, _name(source)):
+    if not isinstance(source, str | os.PathLike | bytes | bytearray) or \
+            not is_plain_jpeg(im, _name(source)):
         return None
     data = bytes(source) if isinstance(source, bytes | bytearray) else Path(source).read_bytes()
     if cut_short(data):

@@ -19,11 +19,11 @@ from mediumnet.data.colour import with_file_profile
 from mediumnet.data.deep import deep_as_srgb, deep_pixels, is_deep_rgb
 from mediumnet.data.images import cut_short, image_format, phash, unopened
 from mediumnet.data.jpeg import CUT_SHORT as JPEG_CUT_SHORT
-from mediumnet.data.jpeg import libjpeg_complaint, lost_pixels
+from mediumnet.data.jpeg import libjpeg_complaint, lost_pixels, quiet_jpeg_pixels
 from mediumnet.data.libtiff import why_failed
-from mediumnet.data.orientation import EXIF_ORIENTATION, QUARTER_TURNS
+from mediumnet.data.orientation import EXIF_ORIENTATION, QUARTER_TURNS, orient
 from mediumnet.data.pixels import MAX_PIXELS, TooManyPixelsError, open_within_pixels
-from mediumnet.data.views import ImageError, to_rgb
+from mediumnet.data.views import ImageError, is_plain_jpeg, to_rgb
 from mediumnet.errors import BROKEN_FILE_ERRORS, MediumnetError
 
 FORMAT_EXT = {"JPEG": ".jpg", "PNG": ".png", "TIFF": ".tif", "WEBP": ".webp", "GIF": ".gif",
@@ -100,19 +100,24 @@ def verify_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> VerifiedImage:
             fmt = im.format or ""
             width, height = im.size
             im.draft("RGB", (256, 256))  # JPEG: decode every block, at reduced scale
+            # A plain JPEG that libjpeg decodes without a word: its pixels and the damage
+            # check in one decode, where Pillow's decode and the check were two.
+            quiet = quiet_jpeg_pixels(data, im.size) if is_plain_jpeg(im) else None
             # A 16-bit master (a JPEG 2000 of more than 8 bits: Pillow reads its white as
             # black) decoded from all its bits; anything else, or one that cannot be read so,
             # by Pillow, which names a cut or corrupt file.
-            deep = deep_pixels(im) if is_deep_rgb(im) else None
-            if deep is None:
+            deep = deep_pixels(im) if quiet is None and is_deep_rgb(im) else None
+            if deep is None and quiet is None:
                 im.load()
-            if im.getexif().get(EXIF_ORIENTATION) in QUARTER_TURNS:
+            turn = im.getexif().get(EXIF_ORIENTATION, 1)
+            if turn in QUARTER_TURNS:
                 width, height = height, width   # the size as shown, upright (a TIFF's is)
             # The branches' conversion: a 16-bit scan scaled to 8 bits, not clipped to white
             # (every such scan hashed alike, and all were merged as near-duplicates); the
             # colours in sRGB, a JPEG 2000's profile too.
             im = with_file_profile(im, data)
-            rgb = np.asarray(to_rgb(im) if deep is None else deep_as_srgb(deep, im))
+            rgb = (orient(quiet, turn) if quiet is not None
+                   else np.asarray(to_rgb(im) if deep is None else deep_as_srgb(deep, im)))
     except BadImageError:
         raise
     except ImageError as exc:
@@ -135,7 +140,7 @@ def verify_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> VerifiedImage:
     if fmt == "JPEG" and cut_short(data):
         raise BadImageError("truncated", "JPEG without its end-of-image marker")
     # damage libjpeg fills in with grey or smeared blocks, which Pillow reads without a word
-    said = libjpeg_complaint(data) if fmt in ("JPEG", "MPO") else None
+    said = libjpeg_complaint(data) if fmt in ("JPEG", "MPO") and quiet is None else None
     if said and lost_pixels(data, said):
         raise BadImageError("truncated" if said == JPEG_CUT_SHORT else "corrupt",
                             f"damaged JPEG data, blocks lost (libjpeg: {said})")

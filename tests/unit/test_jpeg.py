@@ -10,7 +10,8 @@ import pytest
 from PIL import Image, ImageOps
 
 from mediumnet.config import HarvestConfig
-from mediumnet.data.jpeg import jpeg_pixels, libjpeg_complaint, lost_pixels
+from mediumnet.data.images import phash
+from mediumnet.data.jpeg import jpeg_pixels, libjpeg_complaint, lost_pixels, quiet_jpeg_pixels
 from mediumnet.data.views import ImageError, native_pixels, texture_tiles, tiles_from_pixels
 from mediumnet.harvest.engine import harvest
 from mediumnet.harvest.folder import FolderSource
@@ -111,6 +112,27 @@ def test_damage_past_stray_bytes_among_the_headers_is_seen_and_named(caplog):
     with caplog.at_level("WARNING", logger="mediumnet"):
         assert np.array_equal(native_pixels(stray), pillows(stray))   # filled in, as Pillow
     assert "(libjpeg: Corrupt JPEG data: premature end of data segment)" in caplog.text
+
+
+@pytest.mark.parametrize("grey", [False, True], ids=["rgb", "grey"])
+@pytest.mark.parametrize("orientation", [1, 6])
+def test_verification_hashes_pillows_draft_from_one_decode_that_checks_it_too(orientation, grey):
+    exif = Image.Image().getexif()
+    exif[0x0112] = orientation
+    large = Image.fromarray(SMOOTH).resize((1280, 960)).convert("L" if grey else "RGB")
+    data = jpeg(large, exif=exif)
+    with Image.open(io.BytesIO(data)) as drafted:
+        drafted.draft("RGB", (256, 256))   # as verification decodes: here at half the size
+        size = drafted.size
+        seen = ImageOps.exif_transpose(drafted).convert("RGB")
+    assert size == (640, 480)
+    pixels = quiet_jpeg_pixels(data, size)
+    with Image.open(io.BytesIO(data)) as again:
+        again.draft("RGB", (256, 256))
+        assert np.array_equal(pixels, np.asarray(again.convert("RGB")))   # as stored
+    assert verify_image(data).phash == phash(np.asarray(seen))
+    assert quiet_jpeg_pixels(damaged(data), size) is None    # libjpeg spoke: the long way
+    assert quiet_jpeg_pixels(data, (641, 480)) is None       # no scale gives that size
 
 
 def test_the_harvest_refuses_a_damaged_jpeg_in_libjpegs_words(capfd):
