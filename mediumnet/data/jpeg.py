@@ -115,9 +115,14 @@ def jpeg_pixels(data: bytes, name: str = "<image>") -> np.ndarray | None:
         pixels = simplejpeg.decode_jpeg(data, "RGB", strict=False)
     except ValueError:
         return None
+    warn_blocks_lost(name, said)
+    return pixels
+
+
+def warn_blocks_lost(name: str, said: str) -> None:
+    """Name a JPEG (``name``) whose damaged data libjpeg fills in, in its words (``said``)."""
     log.warning("%s: damaged JPEG data, blocks lost (libjpeg: %s); read as libjpeg fills them "
                 "in", name, said)
-    return pixels
 
 
 def quiet_jpeg_pixels(data: bytes, size: tuple[int, int]) -> np.ndarray | None:

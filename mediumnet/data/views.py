@@ -43,7 +43,13 @@ from mediumnet.data.deep import (
     wrap_shows_as_zero,
 )
 from mediumnet.data.images import cut_short, unopened
-from mediumnet.data.jpeg import jpeg_pixels
+from mediumnet.data.jpeg import (
+    jpeg_pixels,
+    libjpeg_complaint,
+    lost_pixels,
+    quiet_jpeg_pixels,
+    warn_blocks_lost,
+)
 from mediumnet.data.libtiff import why_failed
 from mediumnet.data.orientation import EXIF_ORIENTATION, orient
 from mediumnet.data.pixels import MAX_PIXELS as MAX_PIXELS  # re-exported: the views' limit
@@ -204,7 +210,8 @@ def composition_view(source: object, size: int, *, pad: int = PAD_VALUE) -> np.n
     # levels on average against 2.1, 20 peopleart-mediums works at three times their size), so
     # a JPEG 2000 is decoded whole here (thumbnails take its coarse levels).
     im = open_reduced(source, size, wavelet_levels=False)
-    return _letterbox(to_rgb(im, name), size, pad)
+    rgb = _reduced_plain_jpeg(source, im)
+    return _letterbox(to_rgb(im, name) if rgb is None else rgb, size, pad)
 
 
 def _letterbox(rgb, size: int, pad: int) -> np.ndarray:
@@ -247,6 +254,29 @@ def _plain_jpeg_bytes(source: object, im) -> bytes | None:
     if cut_short(data):
         raise ImageError(f"{_name(source)}: truncated or corrupt image data")
     return data
+
+
+def _reduced_plain_jpeg(source: object, im):
+    """Decode a plain JPEG at the scale its draft chose into an upright RGB PIL image, or None.
+
+    libjpeg-turbo's strict decode (:func:`~mediumnet.data.jpeg.quiet_jpeg_pixels`): Pillow's
+    pixels, and a word from libjpeg heard. A file it says something of is left to Pillow, as
+    before, and one whose damaged data it fills in is named in one warning (Pillow reads it
+    without a word).
+    """
+    data = _plain_jpeg_bytes(source, im)
+    if data is None:
+        return None
+    pixels = quiet_jpeg_pixels(data, im.size)
+    if pixels is None:
+        said = libjpeg_complaint(data)
+        if said and lost_pixels(data, said):
+            warn_blocks_lost(_name(source), said)
+        return None
+    from PIL import Image
+
+    return Image.fromarray(np.ascontiguousarray(orient(pixels, im.getexif().get(
+        EXIF_ORIENTATION, 1))))
 
 
 def _plain_jpeg_rgb(source: object, im) -> np.ndarray | None:

@@ -12,7 +12,14 @@ from PIL import Image, ImageOps
 from mediumnet.config import HarvestConfig
 from mediumnet.data.images import phash
 from mediumnet.data.jpeg import jpeg_pixels, libjpeg_complaint, lost_pixels, quiet_jpeg_pixels
-from mediumnet.data.views import ImageError, native_pixels, texture_tiles, tiles_from_pixels
+from mediumnet.data.views import (
+    ImageError,
+    composition_view,
+    letterbox_pixels,
+    native_pixels,
+    texture_tiles,
+    tiles_from_pixels,
+)
 from mediumnet.harvest.engine import harvest
 from mediumnet.harvest.folder import FolderSource
 from mediumnet.harvest.verify import BadImageError, verify_image
@@ -133,6 +140,23 @@ def test_verification_hashes_pillows_draft_from_one_decode_that_checks_it_too(or
     assert verify_image(data).phash == phash(np.asarray(seen))
     assert quiet_jpeg_pixels(damaged(data), size) is None    # libjpeg spoke: the long way
     assert quiet_jpeg_pixels(data, (641, 480)) is None       # no scale gives that size
+
+
+@pytest.mark.parametrize("orientation", [1, 8])
+def test_the_composition_view_names_a_damaged_jpeg_and_reads_what_pillow_reads(caplog,
+                                                                              orientation):
+    exif = Image.Image().getexif()
+    exif[0x0112] = orientation
+    whole = jpeg(Image.fromarray(SMOOTH).resize((1280, 960)), exif=exif)
+    for data in (whole, damaged(whole)):
+        with Image.open(io.BytesIO(data)) as drafted:
+            drafted.draft("RGB", (320, 240))   # Pillow's decode at a quarter of the size
+            seen = np.asarray(ImageOps.exif_transpose(drafted).convert("RGB"))
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="mediumnet"):
+            assert np.array_equal(composition_view(data, 320), letterbox_pixels(seen, 320))
+        said = "damaged JPEG data, blocks lost (libjpeg: Corrupt JPEG data: premature end"
+        assert caplog.text.count(said) == (data is not whole)   # said once; nothing if whole
 
 
 def test_the_harvest_refuses_a_damaged_jpeg_in_libjpegs_words(capfd):
