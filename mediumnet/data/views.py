@@ -7,13 +7,14 @@ pixels are converted to sRGB, :mod:`mediumnet.data.colour`). A file that is not 
 image, or whose pixel count is over :data:`MAX_PIXELS` (a decompression bomb), raises
 :class:`ImageError` naming the file.
 
-Speed: a JPEG is decoded at reduced scale for the composition view (PIL ``draft``: libjpeg's
-DCT scaling decodes 1/2, 1/4 or 1/8 of the pixels directly), then resized with Lanczos
-antialiasing; a gallery's thumbnail takes a JPEG 2000 at a coarse resolution level too (an
-archive's master in a tenth of the time). Texture tiles need every native pixel, so the image
-is fully decoded — plain sRGB JPEGs by libjpeg-turbo through simplejpeg
-(:mod:`mediumnet.data.jpeg`: the fastest full decoder measured here, see ``bench/pipeline.py``),
-by Pillow otherwise.
+Speed: a JPEG is decoded at reduced scale for the composition view (PIL ``draft``'s scale:
+libjpeg's DCT scaling decodes 1/2, 1/4 or 1/8 of the pixels directly), then resized with
+Lanczos antialiasing; a gallery's thumbnail takes a JPEG 2000 at a coarse resolution level too
+(an archive's master in a tenth of the time). Texture tiles need every native pixel, so the
+image is fully decoded. RGB and grey JPEGs are decoded by libjpeg-turbo through simplejpeg
+(:mod:`mediumnet.data.jpeg_files`: the fastest full decoder measured here, see
+``bench/pipeline.py``, and one that names damage Pillow reads silently), anything else by
+Pillow.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ import numpy as np
 from mediumnet.data.colour import (
     as_srgb,
     cmyk_as_srgb,
-    needs_srgb_conversion,
     with_file_profile,
     with_inks_as_cmyk,
 )
@@ -42,16 +42,9 @@ from mediumnet.data.deep import (
     is_deep_rgb,
     wrap_shows_as_zero,
 )
-from mediumnet.data.images import cut_short, unopened
-from mediumnet.data.jpeg import (
-    jpeg_pixels,
-    libjpeg_complaint,
-    lost_pixels,
-    quiet_jpeg_pixels,
-    warn_blocks_lost,
-)
+from mediumnet.data.images import unopened
+from mediumnet.data.jpeg_files import reduced_jpeg, whole_jpeg
 from mediumnet.data.libtiff import why_failed
-from mediumnet.data.orientation import EXIF_ORIENTATION, orient
 from mediumnet.data.pixels import MAX_PIXELS as MAX_PIXELS  # re-exported: the views' limit
 from mediumnet.data.pixels import TooManyPixelsError, open_within_pixels, within_pixels
 from mediumnet.errors import BROKEN_FILE_ERRORS, MediumnetError
@@ -210,8 +203,12 @@ def composition_view(source: object, size: int, *, pad: int = PAD_VALUE) -> np.n
     # levels on average against 2.1, 20 peopleart-mediums works at three times their size), so
     # a JPEG 2000 is decoded whole here (thumbnails take its coarse levels).
     im = open_reduced(source, size, wavelet_levels=False)
-    rgb = _reduced_plain_jpeg(source, im)
-    return _letterbox(to_rgb(im, name) if rgb is None else rgb, size, pad)
+    pixels = reduced_jpeg(source, im)
+    if pixels is None:
+        return _letterbox(to_rgb(im, name), size, pad)
+    from PIL import Image
+
+    return _letterbox(Image.fromarray(pixels), size, pad)
 
 
 def _letterbox(rgb, size: int, pad: int) -> np.ndarray:
@@ -229,81 +226,16 @@ def _letterbox(rgb, size: int, pad: int) -> np.ndarray:
     return out
 
 
-def is_plain_jpeg(im, name: str = "<image>") -> bool:
-    """Return whether ``im`` is a JPEG whose decoded pixels are its sRGB pixels as they are.
-
-    RGB or grey, in sRGB (untagged, or with a profile that renders as sRGB): what libjpeg
-    decodes needs no conversion but turning upright (:func:`to_rgb` does nothing else to it).
-    """
-    return getattr(im, "format", None) == "JPEG" and im.mode in ("RGB", "L") and \
-        not needs_srgb_conversion(im, name)
-
-
-def _plain_jpeg_bytes(source: object, im) -> bytes | None:
-    """Return the bytes of a plain JPEG (:func:`is_plain_jpeg`) given as a path or bytes, else None.
-
-    Raises
-    ------
-    ImageError
-        If the file lacks its end-of-image marker (a truncated transfer).
-    """
-    if not isinstance(source, str | os.PathLike | bytes | bytearray) or \
-            not is_plain_jpeg(im, _name(source)):
-        return None
-    data = bytes(source) if isinstance(source, bytes | bytearray) else Path(source).read_bytes()
-    if cut_short(data):
-        raise ImageError(f"{_name(source)}: truncated or corrupt image data")
-    return data
-
-
-def _reduced_plain_jpeg(source: object, im):
-    """Decode a plain JPEG at the scale its draft chose into an upright RGB PIL image, or None.
-
-    libjpeg-turbo's strict decode (:func:`~mediumnet.data.jpeg.quiet_jpeg_pixels`): Pillow's
-    pixels, and a word from libjpeg heard. A file it says something of is left to Pillow, as
-    before, and one whose damaged data it fills in is named in one warning (Pillow reads it
-    without a word).
-    """
-    data = _plain_jpeg_bytes(source, im)
-    if data is None:
-        return None
-    pixels = quiet_jpeg_pixels(data, im.size)
-    if pixels is None:
-        said = libjpeg_complaint(data)
-        if said and lost_pixels(data, said):
-            warn_blocks_lost(_name(source), said)
-        return None
-    from PIL import Image
-
-    return Image.fromarray(np.ascontiguousarray(orient(pixels, im.getexif().get(
-        EXIF_ORIENTATION, 1))))
-
-
-def _plain_jpeg_rgb(source: object, im) -> np.ndarray | None:
-    """Decode a plain (RGB or grey) JPEG file into upright RGB; None for anything else.
-
-    libjpeg-turbo through simplejpeg (:func:`~mediumnet.data.jpeg.jpeg_pixels`): 1.6 times as
-    fast as OpenCV, and a damaged file named in one warning where OpenCV printed libjpeg's
-    words alone.
-    """
-    data = _plain_jpeg_bytes(source, im)
-    if data is None:
-        return None
-    pixels = jpeg_pixels(data, _name(source))
-    if pixels is None:   # what libjpeg-turbo cannot decode, Pillow decodes or names
-        return None
-    return orient(pixels, im.getexif().get(EXIF_ORIENTATION, 1))
-
-
 def native_pixels(source: object) -> np.ndarray:
     """Return every pixel of ``source`` as ``(H, W, 3)`` uint8 RGB, upright.
 
-    Plain JPEG files are decoded by libjpeg-turbo (through simplejpeg); anything else by
-    Pillow with the mode handling of :func:`to_rgb`.
+    RGB and grey JPEG files are decoded by libjpeg-turbo (through simplejpeg,
+    :func:`~mediumnet.data.jpeg_files.whole_jpeg`); anything else by Pillow with the mode
+    handling of :func:`to_rgb`.
     """
     im = open_image(source)
-    rgb = _plain_jpeg_rgb(source, im)
-    return np.asarray(to_rgb(im, _name(source))) if rgb is None else np.ascontiguousarray(rgb)
+    rgb = whole_jpeg(source, im)
+    return np.asarray(to_rgb(im, _name(source))) if rgb is None else rgb
 
 
 def grid_positions(height: int, width: int, tile: int, n: int) -> list[tuple[int, int]]:
@@ -412,10 +344,7 @@ def texture_tiles(source: object, tile: int, n: int, *, mode: TileMode = "grid",
     ImageError
         If the image cannot be used (named in the message).
     """
-    im = open_image(source)
-    rgb = _plain_jpeg_rgb(source, im)
-    if rgb is None:
-        rgb = np.asarray(to_rgb(im, _name(source)))
+    rgb = native_pixels(source)
     tiles, flags = tiles_from_pixels(rgb, tile, n, mode=mode, rng=rng, blank_std=blank_std)
     return (tiles, flags) if with_flags else tiles
 

@@ -20,10 +20,11 @@ from mediumnet.data.deep import deep_as_srgb, deep_pixels, is_deep_rgb
 from mediumnet.data.images import cut_short, image_format, phash, unopened
 from mediumnet.data.jpeg import CUT_SHORT as JPEG_CUT_SHORT
 from mediumnet.data.jpeg import libjpeg_complaint, lost_pixels, quiet_jpeg_pixels
+from mediumnet.data.jpeg_files import as_shown, decodes_as_rgb
 from mediumnet.data.libtiff import why_failed
-from mediumnet.data.orientation import EXIF_ORIENTATION, QUARTER_TURNS, orient
+from mediumnet.data.orientation import EXIF_ORIENTATION, QUARTER_TURNS
 from mediumnet.data.pixels import MAX_PIXELS, TooManyPixelsError, open_within_pixels
-from mediumnet.data.views import ImageError, is_plain_jpeg, to_rgb
+from mediumnet.data.views import ImageError, to_rgb
 from mediumnet.errors import BROKEN_FILE_ERRORS, MediumnetError
 
 FORMAT_EXT = {"JPEG": ".jpg", "PNG": ".png", "TIFF": ".tif", "WEBP": ".webp", "GIF": ".gif",
@@ -100,9 +101,9 @@ def verify_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> VerifiedImage:
             fmt = im.format or ""
             width, height = im.size
             im.draft("RGB", (256, 256))  # JPEG: decode every block, at reduced scale
-            # A plain JPEG that libjpeg decodes without a word: its pixels and the damage
-            # check in one decode, where Pillow's decode and the check were two.
-            quiet = quiet_jpeg_pixels(data, im.size) if is_plain_jpeg(im) else None
+            # An RGB or grey JPEG that libjpeg decodes without a word: its pixels and the
+            # damage check in one decode, where Pillow's decode and the check were two.
+            quiet = quiet_jpeg_pixels(data, im.size) if decodes_as_rgb(im) else None
             # A 16-bit master (a JPEG 2000 of more than 8 bits: Pillow reads its white as
             # black) decoded from all its bits; anything else, or one that cannot be read so,
             # by Pillow, which names a cut or corrupt file.
@@ -116,7 +117,7 @@ def verify_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> VerifiedImage:
             # (every such scan hashed alike, and all were merged as near-duplicates); the
             # colours in sRGB, a JPEG 2000's profile too.
             im = with_file_profile(im, data)
-            rgb = (orient(quiet, turn) if quiet is not None
+            rgb = (as_shown(quiet, im) if quiet is not None
                    else np.asarray(to_rgb(im) if deep is None else deep_as_srgb(deep, im)))
     except BadImageError:
         raise

@@ -17,12 +17,16 @@ from mediumnet.data.views import (
     composition_view,
     letterbox_pixels,
     native_pixels,
+    open_image,
+    open_reduced,
     texture_tiles,
     tiles_from_pixels,
+    to_rgb,
 )
 from mediumnet.harvest.engine import harvest
 from mediumnet.harvest.folder import FolderSource
 from mediumnet.harvest.verify import BadImageError, verify_image
+from tests.iccprofiles import ADOBE_RGB
 
 SMOOTH = np.clip(np.add.outer(np.arange(240), np.arange(320))[..., None] * [0.4, 0.3, 0.2]
                  + np.random.default_rng(0).normal(0, 12, (240, 320, 3)), 0, 255).astype(np.uint8)
@@ -157,6 +161,22 @@ def test_the_composition_view_names_a_damaged_jpeg_and_reads_what_pillow_reads(c
             assert np.array_equal(composition_view(data, 320), letterbox_pixels(seen, 320))
         said = "damaged JPEG data, blocks lost (libjpeg: Corrupt JPEG data: premature end"
         assert caplog.text.count(said) == (data is not whole)   # said once; nothing if whole
+
+
+@pytest.mark.parametrize("space", ["sRGB", "Adobe RGB", "CMYK"])
+def test_every_view_names_a_damaged_jpeg_of_any_space_and_reads_what_pillow_reads(caplog,
+                                                                                 space):
+    work = Image.fromarray(SMOOTH).resize((1280, 960))
+    whole = jpeg(work.convert("CMYK") if space == "CMYK" else work,
+                 **({"icc_profile": ADOBE_RGB} if space == "Adobe RGB" else {}))
+    said = "damaged JPEG data, blocks lost (libjpeg: Corrupt JPEG data: premature end"
+    for data in (whole, damaged(whole)):
+        pillows_view = np.asarray(to_rgb(open_reduced(data, 320, wavelet_levels=False)))
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="mediumnet"):
+            assert np.array_equal(composition_view(data, 320), letterbox_pixels(pillows_view, 320))
+            assert np.array_equal(native_pixels(data), np.asarray(to_rgb(open_image(data))))
+        assert caplog.text.count(said) == 2 * (data is not whole)   # once a view; none if whole
 
 
 def test_the_harvest_refuses_a_damaged_jpeg_in_libjpegs_words(capfd):
