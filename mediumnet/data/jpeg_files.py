@@ -76,37 +76,19 @@ def _name_damage(data: bytes, name: str) -> None:
         warn_blocks_lost(name, said)
 
 
-def reduced_jpeg(source: object, im) -> np.ndarray | None:
-    """Return a JPEG's pixels at the scale ``im``'s draft chose, upright and in sRGB; or None.
+def read_jpeg(source: object, im, *, draft: bool = False) -> np.ndarray | None:
+    """Return a JPEG's pixels, upright and in sRGB, decoded by libjpeg-turbo; or None.
 
-    libjpeg-turbo's strict decode (:func:`~mediumnet.data.jpeg.quiet_jpeg_pixels`): Pillow's
-    pixels, and a word from libjpeg heard. None for anything but a JPEG given as a path or
-    bytes, for a CMYK one, and for a file libjpeg says something of: Pillow reads those as
-    before, and one whose damaged data libjpeg fills in is named in one warning.
+    Every pixel (:func:`~mediumnet.data.jpeg.jpeg_pixels`: 1.6 times as fast as OpenCV, and a
+    damaged file read as libjpeg fills it in and named in one warning, where OpenCV printed
+    libjpeg's words alone); with ``draft``, those of the scale ``im``'s draft chose, by a
+    strict decode (:func:`~mediumnet.data.jpeg.quiet_jpeg_pixels`: Pillow's pixels of that
+    draft, and a word from libjpeg heard).
 
-    Raises
-    ------
-    ImageError
-        If the file lacks its end-of-image marker.
-    """
-    data = _jpeg_bytes(source, im)
-    if data is None:
-        return None
-    pixels = quiet_jpeg_pixels(data, im.size) if decodes_as_rgb(im) else None
-    if pixels is None:
-        _name_damage(data, _name(source))
-        return None
-    return as_shown(pixels, im, _name(source))
-
-
-def whole_jpeg(source: object, im) -> np.ndarray | None:
-    """Return every pixel of a JPEG, upright and in sRGB; None for anything else.
-
-    libjpeg-turbo through simplejpeg (:func:`~mediumnet.data.jpeg.jpeg_pixels`): 1.6 times as
-    fast as OpenCV, and a damaged file named in one warning where OpenCV printed libjpeg's
-    words alone. None for anything but a JPEG given as a path or bytes, for a CMYK one (its
-    damage named here all the same) and for a file libjpeg-turbo cannot decode: Pillow reads
-    or names those.
+    None for anything but a JPEG given as a path or bytes, for a CMYK one, for a file
+    libjpeg-turbo cannot decode and, with ``draft``, for a file libjpeg says anything of:
+    Pillow reads or names those as before, and one whose damaged data libjpeg fills in is
+    named in one warning all the same.
 
     Raises
     ------
@@ -116,8 +98,12 @@ def whole_jpeg(source: object, im) -> np.ndarray | None:
     data = _jpeg_bytes(source, im)
     if data is None:
         return None
-    if not decodes_as_rgb(im):
-        _name_damage(data, _name(source))
-        return None
-    pixels = jpeg_pixels(data, _name(source))
-    return None if pixels is None else as_shown(pixels, im, _name(source))
+    name = _name(source)
+    if decodes_as_rgb(im):
+        pixels = quiet_jpeg_pixels(data, im.size) if draft else jpeg_pixels(data, name)
+        if pixels is not None:
+            return as_shown(pixels, im, name)
+        if not draft:   # what jpeg_pixels leaves to Pillow lost no pixel to damage
+            return None
+    _name_damage(data, name)
+    return None

@@ -43,7 +43,7 @@ from mediumnet.data.deep import (
     wrap_shows_as_zero,
 )
 from mediumnet.data.images import unopened
-from mediumnet.data.jpeg_files import reduced_jpeg, whole_jpeg
+from mediumnet.data.jpeg_files import read_jpeg
 from mediumnet.data.libtiff import why_failed
 from mediumnet.data.pixels import MAX_PIXELS as MAX_PIXELS  # re-exported: the views' limit
 from mediumnet.data.pixels import TooManyPixelsError, open_within_pixels, within_pixels
@@ -203,7 +203,7 @@ def composition_view(source: object, size: int, *, pad: int = PAD_VALUE) -> np.n
     # levels on average against 2.1, 20 peopleart-mediums works at three times their size), so
     # a JPEG 2000 is decoded whole here (thumbnails take its coarse levels).
     im = open_reduced(source, size, wavelet_levels=False)
-    pixels = reduced_jpeg(source, im)
+    pixels = read_jpeg(source, im, draft=True)
     if pixels is None:
         return _letterbox(to_rgb(im, name), size, pad)
     from PIL import Image
@@ -230,11 +230,11 @@ def native_pixels(source: object) -> np.ndarray:
     """Return every pixel of ``source`` as ``(H, W, 3)`` uint8 RGB, upright.
 
     RGB and grey JPEG files are decoded by libjpeg-turbo (through simplejpeg,
-    :func:`~mediumnet.data.jpeg_files.whole_jpeg`); anything else by Pillow with the mode
+    :func:`~mediumnet.data.jpeg_files.read_jpeg`); anything else by Pillow with the mode
     handling of :func:`to_rgb`.
     """
     im = open_image(source)
-    rgb = whole_jpeg(source, im)
+    rgb = read_jpeg(source, im)
     return np.asarray(to_rgb(im, _name(source))) if rgb is None else rgb
 
 
