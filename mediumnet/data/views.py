@@ -204,11 +204,9 @@ def composition_view(source: object, size: int, *, pad: int = PAD_VALUE) -> np.n
     # a JPEG 2000 is decoded whole here (thumbnails take its coarse levels).
     im = open_reduced(source, size, wavelet_levels=False)
     pixels = read_jpeg(source, im, draft=True)
-    if pixels is None:
-        return _letterbox(to_rgb(im, name), size, pad)
-    from PIL import Image
-
-    return _letterbox(Image.fromarray(pixels), size, pad)
+    if pixels is not None:   # an RGB or grey JPEG, decoded by libjpeg-turbo
+        return letterbox_pixels(pixels, size, pad=pad)
+    return _letterbox(to_rgb(im, name), size, pad)
 
 
 def _letterbox(rgb, size: int, pad: int) -> np.ndarray:
