@@ -4,8 +4,9 @@ An RGB or grey JPEG given as a path or bytes is decoded by libjpeg-turbo through
 (:mod:`mediumnet.data.jpeg`), whole for the texture tiles, at the scale Pillow's draft chose
 for the composition view, then turned upright and brought to sRGB by the file's profile as
 :func:`~mediumnet.data.views.to_rgb` brings Pillow's pixels (the same pixels: the same library
-decodes them). A file whose damaged data libjpeg fills in is named in one warning, whichever
-view reads it; a CMYK JPEG is left to Pillow, its damage named all the same.
+decodes them), a multi-picture JPEG's first picture alike. A file whose damaged data libjpeg
+fills in is named in one warning, whichever view reads it; a CMYK JPEG is left to Pillow, its
+damage named all the same.
 """
 
 from __future__ import annotations
@@ -27,13 +28,17 @@ from mediumnet.data.jpeg import (
 )
 from mediumnet.data.orientation import EXIF_ORIENTATION, orient
 
+JPEG_FORMATS = ("JPEG", "MPO")
+"""Pillow's names of a JPEG file: MPO is a multi-picture one (a camera's stereo pair, a phone's
+photograph with its gain map), whose first picture is the one read, by Pillow as by libjpeg."""
+
 
 def decodes_as_rgb(im) -> bool:
     """Return whether ``im`` is a JPEG that libjpeg-turbo decodes to its RGB pixels: RGB or grey.
 
     Whatever its profile: :func:`as_shown` brings the pixels to sRGB by it.
     """
-    return getattr(im, "format", None) == "JPEG" and im.mode in ("RGB", "L")
+    return getattr(im, "format", None) in JPEG_FORMATS and im.mode in ("RGB", "L")
 
 
 def as_shown(pixels: np.ndarray, im, name: str = "<image>") -> np.ndarray:
@@ -60,7 +65,7 @@ def _jpeg_bytes(source: object, im) -> bytes | None:
     """
     from mediumnet.data.views import ImageError
 
-    if getattr(im, "format", None) != "JPEG" or \
+    if getattr(im, "format", None) not in JPEG_FORMATS or \
             not isinstance(source, str | os.PathLike | bytes | bytearray):
         return None
     data = bytes(source) if isinstance(source, bytes | bytearray) else Path(source).read_bytes()

@@ -34,10 +34,13 @@ SMOOTH = np.clip(np.add.outer(np.arange(240), np.arange(320))[..., None] * [0.4,
 
 
 def jpeg(pixels: np.ndarray | Image.Image = SMOOTH, **options) -> bytes:
-    """Encode ``pixels`` (RGB or grey, or an image of any mode) as a JPEG of quality 90."""
+    """Encode ``pixels`` (RGB or grey, or an image of any mode) as a JPEG of quality 90.
+
+    With ``save_all`` and ``append_images``, a multi-picture JPEG (MPO) of them all.
+    """
     out = io.BytesIO()
     image = pixels if isinstance(pixels, Image.Image) else Image.fromarray(pixels)
-    image.save(out, "JPEG", quality=90, **options)
+    image.save(out, "MPO" if options.get("save_all") else "JPEG", quality=90, **options)
     return out.getvalue()
 
 
@@ -147,7 +150,7 @@ def test_verification_hashes_pillows_draft_from_one_decode_that_checks_it_too(or
 
 
 @pytest.mark.parametrize("orientation", [1, 8])
-@pytest.mark.parametrize("space", ["sRGB", "Adobe RGB", "CMYK"])
+@pytest.mark.parametrize("space", ["sRGB", "Adobe RGB", "CMYK", "MPO"])
 def test_every_view_names_a_damaged_jpeg_of_any_space_and_reads_what_pillow_reads(caplog,
                                                                                  space,
                                                                                  orientation):
@@ -155,7 +158,10 @@ def test_every_view_names_a_damaged_jpeg_of_any_space_and_reads_what_pillow_read
     exif[0x0112] = orientation
     work = Image.fromarray(SMOOTH).resize((1280, 960))   # the view decodes a quarter of it
     whole = jpeg(work.convert("CMYK") if space == "CMYK" else work, exif=exif,
-                 **({"icc_profile": ADOBE_RGB} if space == "Adobe RGB" else {}))
+                 **({"icc_profile": ADOBE_RGB} if space == "Adobe RGB" else {}),
+                 **({"save_all": True, "append_images": [work.resize((320, 240))]}
+                    if space == "MPO" else {}))   # a phone's photograph and its gain map
+    assert Image.open(io.BytesIO(whole)).format == ("MPO" if space == "MPO" else "JPEG")
     said = "damaged JPEG data, blocks lost (libjpeg: Corrupt JPEG data: premature end"
     for data in (whole, damaged(whole)):
         pillows_view = np.asarray(to_rgb(open_reduced(data, 320, wavelet_levels=False)))
