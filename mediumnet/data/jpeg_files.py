@@ -61,7 +61,8 @@ def _jpeg_bytes(source: object, im) -> bytes | None:
     Raises
     ------
     ImageError
-        If the file lacks its end-of-image marker (a truncated transfer).
+        If a single-picture JPEG lacks its end-of-image marker (a truncated transfer); a
+        multi-picture one cut in a later picture reads, as Pillow reads it (the first).
     """
     from mediumnet.data.views import ImageError
 
@@ -69,7 +70,7 @@ def _jpeg_bytes(source: object, im) -> bytes | None:
             not isinstance(source, str | os.PathLike | bytes | bytearray):
         return None
     data = bytes(source) if isinstance(source, bytes | bytearray) else Path(source).read_bytes()
-    if cut_short(data):
+    if im.format == "JPEG" and cut_short(data):   # an MPO's end is its last picture's
         raise ImageError(f"{_name(source)}: truncated or corrupt image data")
     return data
 

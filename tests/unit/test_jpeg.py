@@ -172,6 +172,14 @@ def test_every_view_names_a_damaged_jpeg_of_any_space_and_reads_what_pillow_read
         assert caplog.text.count(said) == 2 * (data is not whole)   # once a view; none if whole
 
 
+def test_a_multi_picture_jpeg_cut_in_its_second_picture_reads_as_pillow_reads_it():
+    data = jpeg(SMOOTH, save_all=True, append_images=[Image.fromarray(SMOOTH[::2, ::2])])
+    cut = data[:data.index(b"\xff\xd8\xff", data.index(b"\xff\xda")) + 200]
+    assert np.array_equal(native_pixels(cut), pillows(cut))   # the first picture, whole
+    assert composition_view(cut, 160).shape == (160, 160, 3)
+    assert verify_image(cut).ext == ".jpg"
+
+
 def test_the_harvest_refuses_a_damaged_jpeg_in_libjpegs_words(capfd):
     with pytest.raises(BadImageError) as refused:
         verify_image(damaged(jpeg()))
