@@ -71,7 +71,8 @@ def _jpeg_bytes(source: object, im) -> bytes | None:
         return None
     data = bytes(source) if isinstance(source, bytes | bytearray) else Path(source).read_bytes()
     if im.format == "JPEG" and cut_short(data):   # an MPO's end is its last picture's
-        raise ImageError(f"{_name(source)}: truncated or corrupt image data")
+        raise ImageError(f"{_name(source)}: truncated or corrupt image data (the JPEG ends "
+                         "before its end-of-image marker: cut short)")
     return data
 
 

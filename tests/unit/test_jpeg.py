@@ -172,6 +172,19 @@ def test_every_view_names_a_damaged_jpeg_of_any_space_and_reads_what_pillow_read
         assert caplog.text.count(said) == 2 * (data is not whole)   # once a view; none if whole
 
 
+@pytest.mark.parametrize("space", ["sRGB", "Adobe RGB", "CMYK"])
+def test_a_jpeg_cut_short_is_refused_by_every_view_in_one_line_that_says_so(space):
+    work = Image.fromarray(SMOOTH)
+    data = jpeg(work.convert("CMYK") if space == "CMYK" else work,
+                **({"icc_profile": ADOBE_RGB} if space == "Adobe RGB" else {}))
+    cut = data[:len(data) // 2]
+    said = r"<\d+ bytes>: truncated or corrupt image data \(the JPEG ends before its end-of-image"
+    with pytest.raises(ImageError, match=said):
+        composition_view(cut, 160)
+    with pytest.raises(ImageError, match=said):
+        native_pixels(cut)
+
+
 def test_a_multi_picture_jpeg_cut_in_its_second_picture_reads_as_pillow_reads_it():
     data = jpeg(SMOOTH, save_all=True, append_images=[Image.fromarray(SMOOTH[::2, ::2])])
     cut = data[:data.index(b"\xff\xd8\xff", data.index(b"\xff\xda")) + 200]
