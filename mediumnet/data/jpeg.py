@@ -165,6 +165,16 @@ def libjpeg_complaint(data: bytes) -> str | None:
     return (past[1] or said) if past else said
 
 
+def blocks_lost(data: bytes) -> str | None:
+    """Return libjpeg's word on a JPEG's bytes when it means blocks were lost; else None.
+
+    :func:`libjpeg_complaint`, kept when :func:`lost_pixels` says the word costs pixels:
+    what a harvest refuses and a view names.
+    """
+    said = libjpeg_complaint(data)
+    return said if said and lost_pixels(data, said) else None
+
+
 def _complaint(data: bytes) -> str | None:
     """Return libjpeg's first word on decoding ``data`` at an eighth of its size; None if none."""
     import simplejpeg

@@ -19,13 +19,7 @@ import numpy as np
 from mediumnet.data.colour import as_srgb, needs_srgb_conversion
 from mediumnet.data.colour import image_name as _name
 from mediumnet.data.images import cut_short
-from mediumnet.data.jpeg import (
-    jpeg_pixels,
-    libjpeg_complaint,
-    lost_pixels,
-    quiet_jpeg_pixels,
-    warn_blocks_lost,
-)
+from mediumnet.data.jpeg import blocks_lost, jpeg_pixels, quiet_jpeg_pixels, warn_blocks_lost
 from mediumnet.data.orientation import EXIF_ORIENTATION, orient
 
 JPEG_FORMATS = ("JPEG", "MPO")
@@ -78,8 +72,7 @@ def _jpeg_bytes(source: object, im) -> bytes | None:
 
 def _name_damage(data: bytes, name: str) -> None:
     """Name ``data`` in one warning if libjpeg fills in blocks of it (Pillow reads it silently)."""
-    said = libjpeg_complaint(data)
-    if said and lost_pixels(data, said):
+    if said := blocks_lost(data):
         warn_blocks_lost(name, said)
 
 

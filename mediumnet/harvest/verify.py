@@ -19,8 +19,8 @@ from mediumnet.data.colour import with_file_profile
 from mediumnet.data.deep import deep_as_srgb, deep_pixels, is_deep_rgb
 from mediumnet.data.images import cut_short, image_format, phash, unopened
 from mediumnet.data.jpeg import CUT_SHORT as JPEG_CUT_SHORT
-from mediumnet.data.jpeg import libjpeg_complaint, lost_pixels, quiet_jpeg_pixels
-from mediumnet.data.jpeg_files import as_shown, decodes_as_rgb
+from mediumnet.data.jpeg import blocks_lost, libjpeg_complaint, quiet_jpeg_pixels
+from mediumnet.data.jpeg_files import JPEG_FORMATS, as_shown, decodes_as_rgb
 from mediumnet.data.libtiff import why_failed
 from mediumnet.data.orientation import EXIF_ORIENTATION, QUARTER_TURNS
 from mediumnet.data.pixels import MAX_PIXELS, TooManyPixelsError, open_within_pixels
@@ -141,8 +141,8 @@ def verify_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> VerifiedImage:
     if fmt == "JPEG" and cut_short(data):
         raise BadImageError("truncated", "JPEG without its end-of-image marker")
     # damage libjpeg fills in with grey or smeared blocks, which Pillow reads without a word
-    said = libjpeg_complaint(data) if fmt in ("JPEG", "MPO") and quiet is None else None
-    if said and lost_pixels(data, said):
+    said = blocks_lost(data) if fmt in JPEG_FORMATS and quiet is None else None
+    if said:
         raise BadImageError("truncated" if said == JPEG_CUT_SHORT else "corrupt",
                             f"damaged JPEG data, blocks lost (libjpeg: {said})")
     return VerifiedImage(ext=FORMAT_EXT.get(fmt, ".img"), width=width, height=height,
