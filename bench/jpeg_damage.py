@@ -42,18 +42,12 @@ def per_file(func, data: bytes, repeat: int = 5) -> float:
     return best
 
 
-def draft_size(data: bytes) -> tuple[int, int]:
-    """The size Pillow's draft for a verification's thumbnail decodes ``data`` to."""
-    with Image.open(io.BytesIO(data)) as im:
-        im.draft("RGB", (256, 256))
-        return im.size
-
-
-def pillow_draft(data: bytes) -> None:
-    """Decode ``data`` as a verification did before: Pillow, at its draft's scale."""
+def pillow_draft(data: bytes) -> tuple[int, int]:
+    """Decode ``data`` as a verification did before (Pillow, at its draft's scale); its size."""
     with Image.open(io.BytesIO(data)) as im:
         im.draft("RGB", (256, 256))
         im.load()
+        return im.size
 
 
 def damage(data: bytes, rng: np.random.Generator, how: str) -> bytes:
@@ -83,7 +77,7 @@ def main() -> None:
     args = parser.parse_args()
     for width, height in ((480, 320), (3000, 2000), (6000, 4000)):
         data = make_jpeg(width, height, seed=width)
-        size = draft_size(data)
+        size = pillow_draft(data)
         whole, one = per_file(verify_image, data), per_file(
             lambda d, size=size: quiet_jpeg_pixels(d, size), data)
         pillow, check = per_file(pillow_draft, data), per_file(libjpeg_complaint, data)
