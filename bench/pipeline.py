@@ -6,6 +6,9 @@ Generates 3000x2000 and 6000x4000 JPEGs (quality 90), then measures in this one 
 2. texture tiles (``grid``, 8 tiles of 320) against the naive way (full decode, then crop);
    both single-threaded and with the pipeline's own parallelism (one thread per core); and
    every pixel decoded (random tiles, the features) against Pillow's and OpenCV's decode;
+   the composition view of a multi-picture JPEG (the same picture with a gain map, as a phone
+   saves it) against the whole decode and shrinking it was before 2026-12-05, and the plain
+   JPEG's;
 3. a cached epoch of ``make_dataset`` against the first, uncached epoch.
 
     .venv/bin/python bench/pipeline.py [--small 8] [--large 3]
@@ -28,7 +31,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from mediumnet.config import load_config  # noqa: E402
 from mediumnet.data.images import store_image_bytes  # noqa: E402
 from mediumnet.data.manifest import manifest_frame, write_manifest  # noqa: E402
-from mediumnet.data.views import composition_view, native_pixels, texture_tiles  # noqa: E402
+from mediumnet.data.views import (  # noqa: E402
+    composition_view,
+    letterbox_pixels,
+    native_pixels,
+    texture_tiles,
+)
 from mediumnet.labels import MEDIUMS  # noqa: E402
 
 
@@ -41,6 +49,15 @@ def make_jpeg(width: int, height: int, seed: int) -> bytes:
     ok, buf = cv2.imencode(".jpg", np.clip(img, 0, 255).astype(np.uint8),
                            [cv2.IMWRITE_JPEG_QUALITY, 90])
     return buf.tobytes()
+
+
+def with_gain_map(path: Path) -> Path:
+    """A multi-picture copy of the JPEG at ``path``: its picture and a quarter-size gain map."""
+    im = Image.open(path)
+    out = path.with_suffix(".mpo.jpg")
+    im.save(out, "MPO", quality=90, save_all=True,
+            append_images=[im.convert("L").resize((im.width // 4, im.height // 4))])
+    return out
 
 
 def naive_composition(path: Path, size: int = 320) -> np.ndarray:
@@ -131,6 +148,13 @@ def main() -> None:
             print(f"{name} {'full decode, RGB':19s} Pillow {pil:6.2f} img/s | OpenCV {cv:6.2f} "
                   f"img/s | mediumnet {ours:6.2f} img/s ({ours * mp:6.1f} MP/s) = "
                   f"{ours / pil:4.1f}x Pillow, {ours / cv:4.1f}x OpenCV")
+            mpos = [with_gain_map(p) for p in paths]
+            whole, mpo, plain = (rate(lambda p: letterbox_pixels(native_pixels(p), 320), mpos, 1),
+                                 rate(lambda p: composition_view(p, 320), mpos, 1),
+                                 rate(lambda p: composition_view(p, 320), paths, 1))
+            print(f"{name} {'composition, MPO':19s} before (whole) {whole:6.2f} img/s | "
+                  f"mediumnet {mpo:6.2f} img/s = {mpo / whole:4.1f}x | the plain JPEG's "
+                  f"{plain:6.2f} img/s")
 
         import tensorflow as tf
 

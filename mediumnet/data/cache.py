@@ -39,7 +39,7 @@ from mediumnet.labels import MEDIUMS
 if TYPE_CHECKING:
     import pandas as pd
 
-CACHE_VERSION = 7
+CACHE_VERSION = 8
 """Bumped when the cached pixels change. 2: an image's embedded colour profile is applied, so
 every view is sRGB (:mod:`mediumnet.data.colour`). 3: a PNG's colour chunks are read as the
 profile they mean (:mod:`mediumnet.data.png`); a grey profile is applied level by level, a
@@ -48,7 +48,8 @@ its 16 bits (:mod:`mediumnet.data.deep`); a CMYK profile is sampled on a finer t
 a JPEG 2000 colour image of 9 to 16 bits a sample, whose white Pillow read as black. 6: and one
 in grey with alpha, sYCC or CMYK, of signed samples or of more than 16 bits; a 16-bit TIFF in
 LZMA or Zstandard too; an unsigned 32-bit grey TIFF read unsigned. 7: a PNG's 16-bit grey with
-alpha taken through its grey profile (it was ignored: Pillow opens such a file as RGBA)."""
+alpha taken through its grey profile (it was ignored: Pillow opens such a file as RGBA). 8: a
+multi-picture JPEG's composition view decoded at reduced DCT scale, as a plain JPEG's."""
 log = logging.getLogger("mediumnet")
 
 

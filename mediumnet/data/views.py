@@ -43,7 +43,7 @@ from mediumnet.data.deep import (
     wrap_shows_as_zero,
 )
 from mediumnet.data.images import unopened
-from mediumnet.data.jpeg_files import read_jpeg
+from mediumnet.data.jpeg_files import JPEG_FORMATS, read_jpeg
 from mediumnet.data.libtiff import why_failed
 from mediumnet.data.pixels import MAX_PIXELS as MAX_PIXELS  # re-exported: the views' limit
 from mediumnet.data.pixels import TooManyPixelsError, open_within_pixels, within_pixels
@@ -103,11 +103,13 @@ def open_image(source: object):
 def open_reduced(source: object, long_edge: int, *, wavelet_levels: bool = True):
     """Open ``source`` (:func:`open_image`) to be decoded at the least scale covering ``long_edge``.
 
-    A JPEG is decoded by DCT scaling (PIL ``draft``), a JPEG 2000 at its coarsest resolution
-    level still as large (PIL ``reduce``: a 27-megapixel master in a tenth of the time; a level
-    that does not decode gives way to a finer one; a deep file's only if a white Pillow wraps
-    round would read 0 and none does, :func:`~mediumnet.data.deep.wrap_shows_as_zero`),
-    anything else, or with ``wavelet_levels=False``, whole. Raises :class:`ImageError` as
+    A JPEG is decoded by DCT scaling (PIL ``draft``; a multi-picture one's first picture too,
+    so that a phone's photograph with its gain map reads as the plain JPEG would), a JPEG 2000
+    at its coarsest resolution level still as large (PIL ``reduce``: a 27-megapixel master in a
+    tenth of the time; a level that does not decode gives way to a finer one; a deep file's only
+    if a white Pillow wraps round would read 0 and none does,
+    :func:`~mediumnet.data.deep.wrap_shows_as_zero`), anything else, or with
+    ``wavelet_levels=False``, whole. Raises :class:`ImageError` as
     :func:`open_image` does.
     """
     from PIL import Image
@@ -117,7 +119,7 @@ def open_reduced(source: object, long_edge: int, *, wavelet_levels: bool = True)
     if scale >= 1:
         return im
     target = [max(1, math.ceil(side * scale)) for side in im.size]
-    if im.format == "JPEG":
+    if im.format in JPEG_FORMATS:   # a multi-picture one's first picture alike
         im.draft("RGB", tuple(target))
     elif im.format == "JPEG2000" and wavelet_levels and not isinstance(source, Image.Image):
         deep = is_deep_rgb(im)

@@ -193,6 +193,14 @@ def test_a_multi_picture_jpeg_cut_in_its_second_picture_reads_as_pillow_reads_it
     assert verify_image(cut).ext == ".jpg"
 
 
+def test_a_multi_picture_jpeg_reads_small_as_its_first_picture_saved_alone_would():
+    work = Image.fromarray(SMOOTH).resize((1280, 960))   # the view decodes a quarter of it
+    alone = jpeg(work)
+    with_gain_map = jpeg(work, save_all=True, append_images=[work.resize((320, 240))])
+    assert np.array_equal(composition_view(with_gain_map, 320), composition_view(alone, 320))
+    assert open_reduced(with_gain_map, 320).size == open_reduced(alone, 320).size == (320, 240)
+
+
 def test_the_harvest_refuses_a_damaged_jpeg_in_libjpegs_words(capfd):
     with pytest.raises(BadImageError) as refused:
         verify_image(damaged(jpeg()))
