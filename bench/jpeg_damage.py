@@ -5,7 +5,9 @@ this one run, per size: the whole decode-verification of one file (``verify_imag
 strict libjpeg-turbo decode inside it that gives both the pixels it hashes and the check
 (``quiet_jpeg_pixels``, at the scale Pillow's draft chooses), and the two decodes it replaced
 (Pillow's of that draft, then the check alone: ``libjpeg_complaint``, every block
-entropy-decoded at 1/8 scale, still what a file libjpeg complains of is judged by). Then
+entropy-decoded at 1/8 scale, still what a file libjpeg complains of is judged by); and for a
+CMYK copy, the views and the verification against Pillow's decode and the check apart, as they
+read such a file before 2026-12-05. Then
 damages copies of them as a bad transfer does (bytes lost, bytes changed at random places of
 the entropy-coded data) and counts which damage the harvest refuses, which Pillow
 alone refused before, and which passes unseen.
@@ -28,7 +30,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from pipeline import make_jpeg  # noqa: E402
 
-from mediumnet.data.jpeg import libjpeg_complaint, quiet_jpeg_pixels  # noqa: E402
+from mediumnet.data.jpeg import blocks_lost, libjpeg_complaint, quiet_jpeg_pixels  # noqa: E402
+from mediumnet.data.views import (  # noqa: E402
+    composition_view,
+    letterbox_pixels,
+    native_pixels,
+    open_image,
+    open_reduced,
+    to_rgb,
+)
 from mediumnet.harvest.verify import BadImageError, verify_image  # noqa: E402
 
 
@@ -48,6 +58,32 @@ def pillow_draft(data: bytes) -> tuple[int, int]:
         im.draft("RGB", (256, 256))
         im.load()
         return im.size
+
+
+def pillows_way(data: bytes, draft: bool) -> np.ndarray:
+    """A CMYK JPEG's composition view (``draft``) or pixels as read before: Pillow, the check."""
+    im = open_reduced(data, 320, wavelet_levels=False) if draft else open_image(data)
+    pixels = np.asarray(to_rgb(im))
+    blocks_lost(data)
+    return letterbox_pixels(pixels, 320) if draft else pixels
+
+
+def cmyk_line(width: int, height: int, data: bytes) -> str:
+    """The views' and the verification's times on a CMYK copy of ``data``, against Pillow's way."""
+    out = io.BytesIO()
+    Image.open(io.BytesIO(data)).convert("CMYK").save(out, "JPEG", quality=90)
+    cmyk = out.getvalue()
+    size, parts = pillow_draft(cmyk), []
+    for what, ours, before in (
+            ("composition view", lambda d: composition_view(d, 320),
+             lambda d: pillows_way(d, True)),
+            ("every pixel", native_pixels, lambda d: pillows_way(d, False)),
+            ("verification's decode", lambda d: quiet_jpeg_pixels(d, size, "CMYK"),
+             lambda d: (pillow_draft(d), libjpeg_complaint(d)))):
+        now, then = per_file(ours, cmyk, 3), per_file(before, cmyk, 3)
+        parts.append(f"{what} {now * 1e3:5.1f} ms ({then * 1e3:5.1f}: {then / now:.1f}x)")
+    return f"{width}x{height} CMYK: " + ", ".join(parts) + \
+        " (in brackets: Pillow's decode and the check apart, as before)"
 
 
 def damage(data: bytes, rng: np.random.Generator, how: str) -> bytes:
@@ -85,6 +121,8 @@ def main() -> None:
               f"file; its one decode, pixels and check, {one * 1e3:5.1f} ms, where Pillow's "
               f"{pillow * 1e3:5.1f} ms and the check's {check * 1e3:5.1f} ms were two "
               f"({(pillow + check) / one:.1f}x)")
+        if width > 1000:
+            print(cmyk_line(width, height, data))
     rng = np.random.default_rng(0)
     sources = [make_jpeg(640, 480, seed=s) for s in range(8)]
     for how in ("lost", "changed"):

@@ -88,8 +88,11 @@ def _past_stray_header_bytes(data: bytes, said: str) -> tuple[bytes, str | None]
     return None if cleaned is None else (cleaned, _complaint(cleaned))
 
 
-def jpeg_pixels(data: bytes, name: str = "<image>") -> np.ndarray | None:
+def jpeg_pixels(data: bytes, name: str = "<image>", space: str = "RGB") -> np.ndarray | None:
     """Decode a JPEG's bytes into ``(H, W, 3)`` uint8 RGB, as stored (not turned upright).
+
+    With ``space`` ``"CMYK"`` (a CMYK or YCCK file's), its ``(H, W, 4)`` inks as libjpeg gives
+    them (a CMYK file's samples as stored, a YCCK one's turned into them).
 
     Damaged entropy data (:func:`lost_pixels`) decodes as libjpeg fills it in, as Pillow and
     OpenCV read it, and one warning names the file (``name``) in libjpeg's words (OpenCV
@@ -104,7 +107,7 @@ def jpeg_pixels(data: bytes, name: str = "<image>") -> np.ndarray | None:
     import simplejpeg
 
     try:
-        return simplejpeg.decode_jpeg(data, "RGB")
+        return simplejpeg.decode_jpeg(data, space)
     except ValueError as exc:
         said = str(exc)
     if past := _past_stray_header_bytes(data, said):   # libjpeg-turbo stops at them
@@ -112,7 +115,7 @@ def jpeg_pixels(data: bytes, name: str = "<image>") -> np.ndarray | None:
     if said is None or not lost_pixels(data, said):
         return None   # Pillow reads every pixel, as it always did
     try:
-        pixels = simplejpeg.decode_jpeg(data, "RGB", strict=False)
+        pixels = simplejpeg.decode_jpeg(data, space, strict=False)
     except ValueError:
         return None
     warn_blocks_lost(name, said)
@@ -125,7 +128,7 @@ def warn_blocks_lost(name: str, said: str) -> None:
                 "in", name, said)
 
 
-def quiet_jpeg_pixels(data: bytes, size: tuple[int, int]) -> np.ndarray | None:
+def quiet_jpeg_pixels(data: bytes, size: tuple[int, int], space: str = "RGB") -> np.ndarray | None:
     """Decode a JPEG's bytes at the DCT scale that gives ``size``, if libjpeg says nothing of them.
 
     One strict decode by libjpeg-turbo: every block entropy-decoded, as :func:`libjpeg_complaint`
@@ -136,7 +139,8 @@ def quiet_jpeg_pixels(data: bytes, size: tuple[int, int]) -> np.ndarray | None:
     Returns
     -------
     numpy.ndarray or None
-        ``(H, W, 3)`` uint8 RGB; None when libjpeg says anything at all (damage, stray bytes
+        ``(H, W, 3)`` uint8 RGB, or with ``space`` ``"CMYK"`` the ``(H, W, 4)`` inks
+        (:func:`jpeg_pixels`); None when libjpeg says anything at all (damage, stray bytes
         among the headers, an error) or its scale does not give ``size``: then the file is to
         be read the long way, and libjpeg's word weighed by :func:`libjpeg_complaint`.
     """
@@ -144,7 +148,7 @@ def quiet_jpeg_pixels(data: bytes, size: tuple[int, int]) -> np.ndarray | None:
 
     width, height = size
     try:
-        pixels = simplejpeg.decode_jpeg(data, "RGB", min_width=width, min_height=height)
+        pixels = simplejpeg.decode_jpeg(data, space, min_width=width, min_height=height)
     except ValueError:
         return None
     return pixels if pixels.shape[:2] == (height, width) else None

@@ -1,12 +1,11 @@
 """JPEG files as the views read them: libjpeg-turbo's pixels, upright, in sRGB, damage named.
 
-An RGB or grey JPEG given as a path or bytes is decoded by libjpeg-turbo through simplejpeg
+A JPEG given as a path or bytes is decoded by libjpeg-turbo through simplejpeg
 (:mod:`mediumnet.data.jpeg`), whole for the texture tiles, at the scale Pillow's draft chose
 for the composition view, then turned upright and brought to sRGB by the file's profile as
 :func:`~mediumnet.data.views.to_rgb` brings Pillow's pixels (the same pixels: the same library
-decodes them), a multi-picture JPEG's first picture alike. A file whose damaged data libjpeg
-fills in is named in one warning, whichever view reads it; a CMYK JPEG is left to Pillow, its
-damage named all the same.
+decodes them), a multi-picture JPEG's first picture alike, a CMYK one's inks too. A file whose
+damaged data libjpeg fills in is named in one warning, whichever view reads it.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mediumnet.data.colour import as_srgb, needs_srgb_conversion
+from mediumnet.data.colour import as_srgb, cmyk_as_srgb, cmyk_image, needs_srgb_conversion
 from mediumnet.data.colour import image_name as _name
 from mediumnet.data.images import cut_short
 from mediumnet.data.jpeg import blocks_lost, jpeg_pixels, quiet_jpeg_pixels, warn_blocks_lost
@@ -27,21 +26,31 @@ JPEG_FORMATS = ("JPEG", "MPO")
 photograph with its gain map), whose first picture is the one read, by Pillow as by libjpeg."""
 
 
-def decodes_as_rgb(im) -> bool:
-    """Return whether ``im`` is a JPEG that libjpeg-turbo decodes to its RGB pixels: RGB or grey.
+LIBJPEG_SPACE = {"RGB": "RGB", "L": "RGB", "CMYK": "CMYK"}
+"""What libjpeg-turbo decodes a JPEG of each of Pillow's modes to, for :func:`as_shown`: an RGB
+or grey one to RGB, a CMYK or YCCK one to its inks (Pillow opens no JPEG in another mode)."""
+
+
+def libjpeg_space(im) -> str | None:
+    """Return what libjpeg-turbo decodes the JPEG ``im`` to (:data:`LIBJPEG_SPACE`); else None.
 
     Whatever its profile: :func:`as_shown` brings the pixels to sRGB by it.
     """
-    return getattr(im, "format", None) in JPEG_FORMATS and im.mode in ("RGB", "L")
+    return LIBJPEG_SPACE.get(im.mode) if getattr(im, "format", None) in JPEG_FORMATS else None
 
 
 def as_shown(pixels: np.ndarray, im, name: str = "<image>") -> np.ndarray:
-    """Return libjpeg's RGB ``pixels`` of ``im``'s file upright and in sRGB, as ``(H, W, 3)`` uint8.
+    """Return libjpeg's ``pixels`` of ``im``'s file upright and in sRGB, as ``(H, W, 3)`` uint8.
 
     As :func:`~mediumnet.data.views.to_rgb` brings Pillow's: turned by the EXIF orientation,
-    converted by the profile the file embeds (or its EXIF names) when it is not sRGB.
+    converted by the profile the file embeds (or its EXIF names) when it is not sRGB. Inks
+    (``(H, W, 4)``, a CMYK JPEG's) are inverted first, as Pillow reads every CMYK JPEG (Adobe's
+    convention, which Photoshop writes), then converted by the file's CMYK profile, or as Pillow
+    converts them without one.
     """
     upright = np.ascontiguousarray(orient(pixels, im.getexif().get(EXIF_ORIENTATION, 1)))
+    if upright.shape[-1] == 4:
+        return np.asarray(cmyk_as_srgb(cmyk_image(255 - upright, im.info), name))
     if not needs_srgb_conversion(im, name):
         return upright
     from PIL import Image
@@ -83,12 +92,12 @@ def read_jpeg(source: object, im, *, draft: bool = False) -> np.ndarray | None:
     damaged file read as libjpeg fills it in and named in one warning, where OpenCV printed
     libjpeg's words alone); with ``draft``, those of the scale ``im``'s draft chose, by a
     strict decode (:func:`~mediumnet.data.jpeg.quiet_jpeg_pixels`: Pillow's pixels of that
-    draft, and a word from libjpeg heard).
+    draft, and a word from libjpeg heard). RGB, grey and CMYK alike (:func:`as_shown`).
 
-    None for anything but a JPEG given as a path or bytes, for a CMYK one, for a file
-    libjpeg-turbo cannot decode and, with ``draft``, for a file libjpeg says anything of:
-    Pillow reads or names those as before, and one whose damaged data libjpeg fills in is
-    named in one warning all the same.
+    None for anything but a JPEG given as a path or bytes, for a file libjpeg-turbo cannot
+    decode (TurboJPEG takes no unusual subsampling) and, with ``draft``, for a file libjpeg
+    says anything of: Pillow reads or names those as before, and one whose damaged data
+    libjpeg fills in is named in one warning all the same.
 
     Raises
     ------
@@ -98,12 +107,13 @@ def read_jpeg(source: object, im, *, draft: bool = False) -> np.ndarray | None:
     data = _jpeg_bytes(source, im)
     if data is None:
         return None
-    name = _name(source)
-    if decodes_as_rgb(im):
-        pixels = quiet_jpeg_pixels(data, im.size) if draft else jpeg_pixels(data, name)
-        if pixels is not None:
-            return as_shown(pixels, im, name)
-        if not draft:   # what jpeg_pixels leaves to Pillow lost no pixel to damage
-            return None
-    _name_damage(data, name)
+    name, space = _name(source), libjpeg_space(im)
+    if space is None:
+        return None
+    pixels = (quiet_jpeg_pixels(data, im.size, space) if draft
+              else jpeg_pixels(data, name, space))
+    if pixels is not None:
+        return as_shown(pixels, im, name)
+    if draft:   # what jpeg_pixels leaves to Pillow lost no pixel to damage
+        _name_damage(data, name)
     return None

@@ -20,7 +20,7 @@ from mediumnet.data.deep import deep_as_srgb, deep_pixels, is_deep_rgb
 from mediumnet.data.images import cut_short, image_format, phash, unopened
 from mediumnet.data.jpeg import CUT_SHORT as JPEG_CUT_SHORT
 from mediumnet.data.jpeg import blocks_lost, libjpeg_complaint, quiet_jpeg_pixels
-from mediumnet.data.jpeg_files import JPEG_FORMATS, as_shown, decodes_as_rgb
+from mediumnet.data.jpeg_files import JPEG_FORMATS, as_shown, libjpeg_space
 from mediumnet.data.libtiff import why_failed
 from mediumnet.data.orientation import EXIF_ORIENTATION, QUARTER_TURNS
 from mediumnet.data.pixels import MAX_PIXELS, TooManyPixelsError, open_within_pixels
@@ -101,9 +101,10 @@ def verify_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> VerifiedImage:
             fmt = im.format or ""
             width, height = im.size
             im.draft("RGB", (256, 256))  # JPEG: decode every block, at reduced scale
-            # An RGB or grey JPEG that libjpeg decodes without a word: its pixels and the
-            # damage check in one decode, where Pillow's decode and the check were two.
-            quiet = quiet_jpeg_pixels(data, im.size) if decodes_as_rgb(im) else None
+            # A JPEG that libjpeg decodes without a word: its pixels and the damage check in
+            # one decode, where Pillow's decode and the check were two.
+            space = libjpeg_space(im)
+            quiet = quiet_jpeg_pixels(data, im.size, space) if space else None
             # A 16-bit master (a JPEG 2000 of more than 8 bits: Pillow reads its white as
             # black) decoded from all its bits; anything else, or one that cannot be read so,
             # by Pillow, which names a cut or corrupt file.

@@ -26,7 +26,7 @@ from mediumnet.data.views import (
 from mediumnet.harvest.engine import harvest
 from mediumnet.harvest.folder import FolderSource
 from mediumnet.harvest.verify import BadImageError, verify_image
-from tests.iccprofiles import ADOBE_RGB
+from tests.iccprofiles import ADOBE_RGB, CMYK_HALF_BLACK
 
 SMOOTH = np.clip(np.add.outer(np.arange(240), np.arange(320))[..., None] * [0.4, 0.3, 0.2]
                  + np.random.default_rng(0).normal(0, 12, (240, 320, 3)), 0, 255).astype(np.uint8)
@@ -147,6 +147,49 @@ def test_verification_hashes_pillows_draft_from_one_decode_that_checks_it_too(or
     assert verify_image(data).phash == phash(np.asarray(seen))
     assert quiet_jpeg_pixels(damaged(data), size) is None    # libjpeg spoke: the long way
     assert quiet_jpeg_pixels(data, (641, 480)) is None       # no scale gives that size
+
+
+def cmyk_jpeg(kind: str, orientation: int) -> bytes:
+    """A 1280x960 CMYK JPEG: Pillow's (with a CMYK profile), or YCCK as TurboJPEG writes it."""
+    inks = Image.fromarray(SMOOTH).resize((1280, 960)).convert("CMYK")
+    if kind == "pillow":
+        exif = Image.Image().getexif()
+        exif[0x0112] = orientation
+        return jpeg(inks, exif=exif, icc_profile=CMYK_HALF_BLACK)
+    import simplejpeg
+
+    return simplejpeg.encode_jpeg(np.asarray(inks), 90, colorspace="CMYK",
+                                  colorsubsampling=kind.removeprefix("ycck "))
+
+
+@pytest.mark.parametrize("kind, orientation", [("pillow", 1), ("pillow", 6), ("ycck 444", 1),
+                                               ("ycck 420", 1)])
+def test_a_cmyk_jpeg_is_decoded_once_by_libjpeg_and_reads_as_pillow_reads_it(kind, orientation):
+    data = cmyk_jpeg(kind, orientation)
+    with Image.open(io.BytesIO(data)) as im:
+        assert im.mode == "CMYK"
+        pillows_inks = np.asarray(im)
+        whole = np.asarray(to_rgb(im))
+    assert np.array_equal(255 - jpeg_pixels(data, space="CMYK"), pillows_inks)   # inverted
+    assert np.array_equal(native_pixels(data), whole)
+    pillows_view = np.asarray(to_rgb(open_reduced(data, 320, wavelet_levels=False)))
+    assert np.array_equal(composition_view(data, 320), letterbox_pixels(pillows_view, 320))
+    with Image.open(io.BytesIO(data)) as drafted:
+        drafted.draft("RGB", (256, 256))
+        size, seen = drafted.size, np.asarray(to_rgb(drafted))
+    assert quiet_jpeg_pixels(data, size, "CMYK").shape == (*size[::-1], 4)   # one decode
+    assert verify_image(data).phash == phash(seen)
+    assert quiet_jpeg_pixels(damaged(data), size, "CMYK") is None   # libjpeg spoke
+
+
+def test_a_cmyk_jpeg_turbojpeg_cannot_read_is_read_by_pillow():
+    inks = Image.fromarray(SMOOTH).resize((1280, 960)).convert("CMYK")
+    data = jpeg(inks, subsampling=2)   # subsampled inks: TurboJPEG cannot name the layout
+    assert jpeg_pixels(data, space="CMYK") is None
+    assert quiet_jpeg_pixels(data, (320, 240), "CMYK") is None
+    assert np.array_equal(native_pixels(data), np.asarray(to_rgb(open_image(data))))
+    pillows_view = np.asarray(to_rgb(open_reduced(data, 320, wavelet_levels=False)))
+    assert np.array_equal(composition_view(data, 320), letterbox_pixels(pillows_view, 320))
 
 
 @pytest.mark.parametrize("orientation", [1, 8])
