@@ -353,10 +353,14 @@ def grey_image(info: dict) -> PILImage.Image:
 
 
 def cmyk_image(inks: np.ndarray, info: dict) -> PILImage.Image:
-    """Return ``(H, W, 4)`` 8-bit inks as a CMYK image that carries ``info`` (its profile)."""
+    """Return ``(H, W, 4)`` 8-bit inks as a CMYK image that carries ``info`` (its profile).
+
+    The image shares the inks' memory (read-only: every conversion of it makes a new one).
+    """
     from PIL import Image
 
-    image = Image.frombytes("CMYK", inks.shape[1::-1], np.ascontiguousarray(inks).tobytes())
+    image = Image.frombuffer("CMYK", inks.shape[1::-1], np.ascontiguousarray(inks), "raw",
+                             "CMYK", 0, 1)
     image.info = dict(info)
     return image
 
