@@ -173,9 +173,12 @@ def blocks_lost(data: bytes) -> str | None:
     """Return libjpeg's word on a JPEG's bytes when it means blocks were lost; else None.
 
     :func:`libjpeg_complaint`, kept when :func:`lost_pixels` says the word costs pixels:
-    what a harvest refuses and a view names.
+    what a harvest refuses and a view names. Past stray bytes among the headers, the data is
+    weighed without them, once (not decoded again to learn that the bytes cost nothing).
     """
-    said = libjpeg_complaint(data)
+    said = _complaint(data)
+    if said and (past := _past_stray_header_bytes(data, said)):
+        data, said = past   # the damage past them, if any
     return said if said and lost_pixels(data, said) else None
 
 
