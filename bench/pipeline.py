@@ -53,10 +53,10 @@ def make_jpeg(width: int, height: int, seed: int) -> bytes:
 
 def with_gain_map(path: Path) -> Path:
     """A multi-picture copy of the JPEG at ``path``: its picture and a quarter-size gain map."""
-    im = Image.open(path)
     out = path.with_suffix(".mpo.jpg")
-    im.save(out, "MPO", quality=90, save_all=True,
-            append_images=[im.convert("L").resize((im.width // 4, im.height // 4))])
+    with Image.open(path) as im:
+        im.save(out, "MPO", quality=90, save_all=True,
+                append_images=[im.convert("L").resize((im.width // 4, im.height // 4))])
     return out
 
 
