@@ -71,7 +71,8 @@ def pillows_way(data: bytes, draft: bool) -> np.ndarray:
 def cmyk_line(width: int, height: int, data: bytes) -> str:
     """The views' and the verification's times on a CMYK copy of ``data``, against Pillow's way."""
     out = io.BytesIO()
-    Image.open(io.BytesIO(data)).convert("CMYK").save(out, "JPEG", quality=90)
+    with Image.open(io.BytesIO(data)) as im:
+        im.convert("CMYK").save(out, "JPEG", quality=90)
     cmyk = out.getvalue()
     size, parts = pillow_draft(cmyk), []
     for what, ours, before in (
