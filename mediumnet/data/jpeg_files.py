@@ -48,9 +48,10 @@ def as_shown(pixels: np.ndarray, im, name: str = "<image>") -> np.ndarray:
     convention, which Photoshop writes), then converted by the file's CMYK profile, or as Pillow
     converts them without one.
     """
-    upright = np.ascontiguousarray(orient(pixels, im.getexif().get(EXIF_ORIENTATION, 1)))
-    if upright.shape[-1] == 4:
-        return np.asarray(cmyk_as_srgb(cmyk_image(255 - upright, im.info), name))
+    turned = orient(pixels, im.getexif().get(EXIF_ORIENTATION, 1))
+    if turned.shape[-1] == 4:   # the inverse is a new, contiguous array: no copy before it
+        return np.asarray(cmyk_as_srgb(cmyk_image(255 - turned, im.info), name))
+    upright = np.ascontiguousarray(turned)
     if not needs_srgb_conversion(im, name):
         return upright
     from PIL import Image
