@@ -11,8 +11,8 @@ Speed: a JPEG is decoded at reduced scale for the composition view (PIL ``draft`
 libjpeg's DCT scaling decodes 1/2, 1/4 or 1/8 of the pixels directly), then resized with
 Lanczos antialiasing; a gallery's thumbnail takes a JPEG 2000 at a coarse resolution level too
 (an archive's master in a tenth of the time). Texture tiles need every native pixel, so the
-image is fully decoded. RGB and grey JPEGs are decoded by libjpeg-turbo through simplejpeg
-(:mod:`mediumnet.data.jpeg_files`: the fastest full decoder measured here, see
+image is fully decoded. JPEGs (RGB, grey and CMYK) are decoded by libjpeg-turbo through
+simplejpeg (:mod:`mediumnet.data.jpeg_files`: the fastest full decoder measured here, see
 ``bench/pipeline.py``, and one that names damage Pillow reads silently), anything else by
 Pillow.
 """
@@ -206,7 +206,7 @@ def composition_view(source: object, size: int, *, pad: int = PAD_VALUE) -> np.n
     # a JPEG 2000 is decoded whole here (thumbnails take its coarse levels).
     im = open_reduced(source, size, wavelet_levels=False)
     pixels = read_jpeg(source, im, draft=True)
-    if pixels is not None:   # an RGB or grey JPEG, decoded by libjpeg-turbo
+    if pixels is not None:   # a JPEG, decoded by libjpeg-turbo
         return letterbox_pixels(pixels, size, pad=pad)
     return _letterbox(to_rgb(im, name), size, pad)
 
@@ -229,7 +229,7 @@ def _letterbox(rgb, size: int, pad: int) -> np.ndarray:
 def native_pixels(source: object) -> np.ndarray:
     """Return every pixel of ``source`` as ``(H, W, 3)`` uint8 RGB, upright.
 
-    RGB and grey JPEG files are decoded by libjpeg-turbo (through simplejpeg,
+    JPEG files (RGB, grey and CMYK) are decoded by libjpeg-turbo (through simplejpeg,
     :func:`~mediumnet.data.jpeg_files.read_jpeg`); anything else by Pillow with the mode
     handling of :func:`to_rgb`.
     """
