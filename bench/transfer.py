@@ -25,8 +25,11 @@ It prints two things.
    the test part; the rest plays the unlabelled collection. With ``K`` labelled works per
    medium (``K`` in ``--ks``), a model is fit on those alone (each branch: scaled logistic
    regression, balanced, ``C = 0.1``; no search on so few) and scored on the test part:
-   *random* picks ``K`` works per medium at random (the curator labels what comes to hand);
-   *suggested* labels ``K x mediums`` works in all, picked by ``mediumnet suggest``'s rule in
+   *random* picks ``K`` works of each medium at random, as if every work's medium were known
+   (the stricter baseline, the one the gaps below are taken against); *drawn* labels
+   ``K x mediums`` works drawn at random from the whole pool, mediums unknown (what comes to a
+   curator's hand); *suggested* labels ``K x mediums`` works in all, picked by
+   ``mediumnet suggest``'s rule in
    rounds of ``5 x mediums`` (the collection's typical works while fewer than 10 a medium
    are labelled, each round's in the regions no labelled work holds yet; then the least
    certain under a model of the works labelled so far, spread), not knowing which medium a
@@ -201,7 +204,7 @@ def held_out(b: Collection, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def curve(b: Collection, others: list[Collection], ks: list[int], seed: int,
           pool_factor: int = POOL) -> dict:
-    """Macro-F1 on ``b``'s test part for K labels per medium: random, suggested, pooled."""
+    """Macro-F1 on ``b``'s test part for K labels per medium: random, drawn, suggested, pooled."""
     from mediumnet.collection.suggest import suggest_picks
     from mediumnet.metrics import macro_f1
 
@@ -222,12 +225,15 @@ def curve(b: Collection, others: list[Collection], ks: list[int], seed: int,
         return macro_f1(b.y[test], probs.argmax(axis=1), classes)
 
     shuffled = {m: rng.permutation(pool[b.y[pool] == MEDIUMS.index(m)]) for m in classes}
-    out = {"random": {}, "suggested": {}, "pooled": {}, "test_works": int(len(test))}
+    drawn = rng.permutation(pool)   # what comes to hand: no medium known
+    out = {"random": {}, "drawn": {}, "suggested": {}, "pooled": {},
+           "test_works": int(len(test))}
     pooled_from = [(o, np.isin(o.y, [MEDIUMS.index(m) for m in classes])) for o in others]
     pooled_from = [(o, keep) for o, keep in pooled_from if keep.any()]
     for k in ks:
         rows = np.concatenate([shuffled[m][:k] for m in classes])
         out["random"][k] = score(rows)
+        out["drawn"][k] = score(drawn[:k * len(classes)])
         if pooled_from:
             out["pooled"][k] = score(rows, pooled_from)
     step = 5 * len(classes)
@@ -299,6 +305,10 @@ def matrix(sets: list[Collection], config, folds: int) -> dict:
     return cells
 
 
+KINDS = ("random", "drawn", "suggested", "pooled")
+"""The learning curve's kinds of pick, in the order printed."""
+
+
 def curves(sets: list[Collection], ks: list[int], seeds: int,
            pool_factor: int = POOL) -> dict:
     """Print and return each set's learning curve."""
@@ -312,15 +322,14 @@ def curves(sets: list[Collection], ks: list[int], seeds: int,
         summary = {kind: {k: (float(np.mean([r[kind][k] for r in runs])),
                               float(np.std([r[kind][k] for r in runs])))
                           for k in ks if all(k in r[kind] for r in runs)}
-                   for kind in ("random", "suggested", "pooled")}
+                   for kind in KINDS}
         print(f"\n{b.name}: macro-F1 on a held-out artist-grouped quarter "
               f"({runs[0]['test_works']} works, seed 0) with K labelled works per medium "
               f"(mean ± sd over {seeds} seeds)")
-        print(f"  {'K':>4s} {'random':>14s} {'suggested':>14s}"
-              + (f" {'pooled':>14s}" if summary["pooled"] else ""))
+        print(f"  {'K':>4s}" + "".join(f" {kind:>14s}" for kind in KINDS if summary[kind]))
         for k in ks:
             line = f"  {k:>4d}"
-            for kind in ("random", "suggested", "pooled"):
+            for kind in KINDS:
                 if k in summary[kind]:
                     mean, sd = summary[kind][k]
                     line += f" {mean:>8.3f} ± {sd:.3f}"
