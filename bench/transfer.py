@@ -26,17 +26,16 @@ It prints two things.
    medium (``K`` in ``--ks``), a model is fit on those alone (each branch: scaled logistic
    regression, balanced, ``C = 0.1``; no search on so few) and scored on the test part:
    *random* picks ``K`` works of each medium at random, as if every work's medium were known
-   (the stricter baseline, the one the gaps below are taken against); *drawn* labels
-   ``K x mediums`` works drawn at random from the whole pool, mediums unknown (what comes to a
-   curator's hand); *suggested* labels ``K x mediums`` works in all, picked by
-   ``mediumnet suggest``'s rule in
-   rounds of ``5 x mediums`` (the collection's typical works while fewer than 10 a medium
-   are labelled, each round's in the regions no labelled work holds yet; then the least
-   certain under a model of the works labelled so far, spread), not knowing which medium a
-   work is; *pooled* adds every work of the other sets, of B's mediums, to the random
-   picks. Means (and standard deviations) over ``--seeds``, each seed its own test part.
-   The lines under each curve say with how few suggested labels per medium the random
-   curve's last figure is reached, on average and seed by seed.
+   (the harder baseline to beat while few are labelled, the one the gaps below are taken
+   against); *drawn* labels ``K x mediums`` works drawn at random from the whole pool, mediums
+   unknown (what comes to a curator's hand); *suggested* labels ``K x mediums`` works in all,
+   picked by ``mediumnet suggest``'s rule in rounds of ``5 x mediums`` (the collection's
+   typical works while fewer than 10 a medium are labelled, each round's in the regions no
+   labelled work holds yet; then the least certain under a model of the works labelled so far,
+   spread), not knowing which medium a work is; *pooled* adds every work of the other sets, of
+   B's mediums, to the random picks. Means (and standard deviations) over ``--seeds``, each
+   seed its own test part. The lines under each curve say with how few suggested labels per
+   medium the random curve's last figure is reached, on average and seed by seed.
 
 ``--without-doubtful N`` leaves out of each set, before everything, the ``N`` works its last
 ``mediumnet audit`` ranks most doubtful (a set with no audit table is refused). The curves
@@ -69,6 +68,9 @@ from mediumnet.collection.suggest import POOL  # noqa: E402
 from mediumnet.config import load_config  # noqa: E402
 from mediumnet.console import quiet  # noqa: E402
 from mediumnet.labels import MEDIUMS  # noqa: E402
+
+KINDS = ("random", "drawn", "suggested", "pooled")
+"""The learning curve's kinds of pick, in the order printed."""
 
 
 @dataclass
@@ -303,10 +305,6 @@ def matrix(sets: list[Collection], config, folds: int) -> dict:
               + (f", accuracy {cell['accuracy']:.3f}" if cell.get("accuracy") is not None
                  else ""))
     return cells
-
-
-KINDS = ("random", "drawn", "suggested", "pooled")
-"""The learning curve's kinds of pick, in the order printed."""
 
 
 def curves(sets: list[Collection], ks: list[int], seeds: int,
