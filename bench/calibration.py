@@ -40,7 +40,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from transfer import Collection, chosen_learners, measure, prepare  # noqa: E402
+from transfer import Collection, absolute, chosen_learners, measure, prepare  # noqa: E402
 from workfolder import work_folder  # noqa: E402  (bench/ is on the path when run)
 
 from mediumnet.collection.crossfit import averaged_proba  # noqa: E402
@@ -158,8 +158,9 @@ def main() -> None:
     quiet()
     warnings.filterwarnings("ignore", category=UserWarning)
     config = load_config(args.preset, args.overrides)
+    spec = absolute(args.set)   # before the work folder is entered
     with work_folder(args.work) as work:
-        c = measure(*prepare(args.set, work, config, 60), config)
+        c = measure(*prepare(spec, work, config, 60), config)
         if args.branches:
             wanted = args.branches.split(",")
             unknown = [b for b in wanted if b not in c.inputs]

@@ -89,6 +89,12 @@ class Collection:
         return tuple(m for m in MEDIUMS if MEDIUMS.index(m) in set(self.y.tolist()))
 
 
+def absolute(spec: str) -> str:
+    """A SET with its path made absolute: the same place once the work folder is entered."""
+    name, sep, where = spec.rpartition("=")
+    return spec if where == "synthetic" else f"{name}{sep}{Path(where).resolve()}"
+
+
 def prepare(spec: str, work: Path, config, per_class: int) -> tuple[str, Path]:
     """Return the name and data set folder of a SET, harvesting or drawing it if need be."""
     from mediumnet.harvest.engine import run_harvest
@@ -271,9 +277,10 @@ def main() -> None:
     quiet()
     config = load_config(args.preset, args.overrides)
     ks = [int(k) for k in args.ks.split(",")]
+    specs = [absolute(s) for s in args.sets]   # before the work folder is entered
     with work_folder(args.work) as work:
         sets = [measure(*prepare(s, work, config, args.synthetic_per_class), config,
-                        args.without_doubtful) for s in args.sets]
+                        args.without_doubtful) for s in specs]
         figures = {"matrix": matrix(sets, config, args.folds),
                    "curves": curves(sets, ks, args.seeds, args.pool_factor)}
     if args.json:
