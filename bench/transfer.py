@@ -35,7 +35,8 @@ It prints two things.
    spread), not knowing which medium a work is; *pooled* adds every work of the other sets, of
    B's mediums, to the random picks. Means (and standard deviations) over ``--seeds``, each
    seed its own test part. The lines under each curve say with how few suggested labels per
-   medium the random curve's last figure is reached, on average and seed by seed.
+   medium the random curve's last figure is reached, on average and seed by seed, and how
+   many of the test part's works the random and suggested picks' models answer wrong.
 
 ``--without-doubtful N`` leaves out of each set, before everything, the ``N`` works its last
 ``mediumnet audit`` ranks most doubtful (a set with no audit table is refused). The curves
@@ -223,27 +224,28 @@ def curve(b: Collection, others: list[Collection], ks: list[int], seed: int,
     space = b.inputs[list(b.inputs)[-1]]  # the last fitted branch on: the embedding, if on
     x_test = {k: v[test] for k, v in b.inputs.items()}
 
-    def score(rows: np.ndarray, extra: list = ()) -> float:
+    def score(rows: np.ndarray, extra: list = ()) -> tuple[float, int]:
+        """Macro-F1 on the test part, and how many of its works are answered wrong."""
         x = {k: np.concatenate([v[rows]] + [o.inputs[k][keep] for o, keep in extra])
              for k, v in b.inputs.items()}
         y = np.concatenate([b.y[rows]] + [o.y[keep] for o, keep in extra])
         if len(set(y.tolist())) < 2:
-            return 0.0
-        probs = averaged_proba(learners, x, y, x_test)
-        return macro_f1(b.y[test], probs.argmax(axis=1), classes)
+            return 0.0, len(test)
+        pred = averaged_proba(learners, x, y, x_test).argmax(axis=1)
+        return macro_f1(b.y[test], pred, classes), int((pred != b.y[test]).sum())
 
     shuffled = {m: rng.permutation(pool[b.y[pool] == MEDIUMS.index(m)]) for m in classes}
     drawn = rng.permutation(pool)   # what comes to hand: no medium known
-    out = {"random": {}, "drawn": {}, "suggested": {}, "pooled": {},
-           "test_works": int(len(test))}
+    out = {kind: {} for kind in KINDS} | {"wrong": {kind: {} for kind in KINDS},
+                                          "test_works": int(len(test))}
     pooled_from = [(o, np.isin(o.y, [MEDIUMS.index(m) for m in classes])) for o in others]
     pooled_from = [(o, keep) for o, keep in pooled_from if keep.any()]
     for k in ks:
         rows = np.concatenate([shuffled[m][:k] for m in classes])
-        out["random"][k] = score(rows)
-        out["drawn"][k] = score(drawn[:k * len(classes)])
+        out["random"][k], out["wrong"]["random"][k] = score(rows)
+        out["drawn"][k], out["wrong"]["drawn"][k] = score(drawn[:k * len(classes)])
         if pooled_from:
-            out["pooled"][k] = score(rows, pooled_from)
+            out["pooled"][k], out["wrong"]["pooled"][k] = score(rows, pooled_from)
     step = 5 * len(classes)
     picked: list[int] = []   # the first round, nothing labelled: typical works
     for k in sorted(ks):
@@ -254,7 +256,8 @@ def curve(b: Collection, others: list[Collection], ks: list[int], seed: int,
                                       min(step, k * len(classes) - len(picked)), seed=seed,
                                       pool_factor=pool_factor)
             picked += [int(rest[i]) for i in chosen]
-        out["suggested"][k] = score(pool[picked[:k * len(classes)]])
+        out["suggested"][k], out["wrong"]["suggested"][k] = score(
+            pool[picked[:k * len(classes)]])
     return out
 
 
@@ -353,9 +356,20 @@ def curves(sets: list[Collection], ks: list[int], seeds: int,
               + "; ".join(f"K={k} {v['mean']:+.3f} ± {v['sd']:.3f} (standard error "
                           f"{v['standard_error']:.3f}; {v['seeds_reaching']} of {seeds} seeds "
                           "at or above)" for k, v in paired.items()))
+        wrong = {kind: {k: float(np.mean([r["wrong"][kind][k] for r in runs])) for k in ks}
+                 for kind in ("random", "suggested")}
+        more = {k: np.array([r["wrong"]["suggested"][k] - r["wrong"]["random"][max(ks)]
+                             for r in runs]) for k in ks}
+        half = {k: 1.96 * v.std() / np.sqrt(len(v)) for k, v in more.items()}
+        print(f"  test works answered wrong (of {runs[0]['test_works']} at seed 0), mean over "
+              "seeds: random " + ", ".join(f"K={k} {wrong['random'][k]:.1f}" for k in ks)
+              + "; suggested " + ", ".join(
+                  f"K={k} {wrong['suggested'][k]:.1f} ({more[k].mean():+.1f} against random "
+                  f"at K={max(ks)}, 95 % {more[k].mean() - half[k]:+.1f} to "
+                  f"{more[k].mean() + half[k]:+.1f})" for k in ks))
         out[b.name] = {"runs": runs, "summary": summary, "goal": goal,
                        "suggested_reach_k": min(reached) if reached else None,
-                       "paired_gap": paired}
+                       "paired_gap": paired, "wrong": wrong}
     return out
 
 
