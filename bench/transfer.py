@@ -39,13 +39,13 @@ It prints two things.
    many of the test part's works the random and suggested picks' models answer wrong.
 
 ``--without-doubtful N`` leaves out of each set, before everything, the ``N`` works its last
-``mediumnet audit`` ranks most doubtful (a set with no audit table is refused). The curves
-take a set's labels as the curator's answers; where a collection's records are wrong, the
-suggested picks, which go to the works a model is least sure of, meet more of those wrong
-answers than random picks do (on peopleart-mediums, 11 % of the suggested picks at K = 20 are
-among the 40 works the audit doubts most, 5 % of the pool, 4 % of the random picks at
-K = 40), answers a curator looking at the work would not give. Run it both ways to see how
-much of the curves that moves.
+``mediumnet audit`` ranks most doubtful (a set with no audit table is refused). The curves take
+a set's labels as the curator's answers; where a collection's records are wrong, the suggested
+picks, which go to the works a model is least sure of, meet more of those wrong answers than
+random picks do (on peopleart-mediums, 10 % of the suggested picks at K = 20 are among the 40
+works the audit doubts most, 5 % of the pool and of the random picks at K = 40, over 240
+seeds), answers a curator looking at the work would not give. Run it both ways to see how much
+of the curves that moves.
 
 ``--pool-factor P`` spreads each round's suggested picks over the ``P x round`` most uncertain
 works instead of ``mediumnet suggest``'s 5 x round, to measure how much that choice matters.
