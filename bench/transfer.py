@@ -317,6 +317,16 @@ def matrix(sets: list[Collection], config, folds: int) -> dict:
     return cells
 
 
+def over_last_random(runs: list[dict], ks: list[int]) -> dict[int, np.ndarray]:
+    """Seed by seed, suggested at each K minus random at the largest K.
+
+    Each seed's two kinds of pick share its test part and pool, so the difference is paired.
+    ``runs`` holds one mapping per seed with ``"suggested"`` and ``"random"`` figures by K
+    (a curve's macro-F1, or its ``"wrong"`` counts).
+    """
+    return {k: np.array([r["suggested"][k] - r["random"][max(ks)] for r in runs]) for k in ks}
+
+
 def curves(sets: list[Collection], ks: list[int], seeds: int,
            pool_factor: int = POOL) -> dict:
     """Print and return each set's learning curve."""
@@ -346,20 +356,17 @@ def curves(sets: list[Collection], ks: list[int], seeds: int,
         reached = [k for k in ks if summary["suggested"][k][0] >= goal]
         print(f"  random picks reach {goal:.3f} at K={max(ks)}; suggested picks "
               + (f"reach it at K={min(reached)}" if reached else "do not reach it"))
-        paired = {}
-        for k in ks:  # seed by seed: the same test part, the same pool
-            gap = np.array([r["suggested"][k] - r["random"][max(ks)] for r in runs])
-            paired[k] = {"mean": float(gap.mean()), "sd": float(gap.std()),
-                         "standard_error": float(gap.std() / np.sqrt(len(gap))),
-                         "seeds_reaching": int((gap >= 0).sum())}
+        paired = {k: {"mean": float(gap.mean()), "sd": float(gap.std()),
+                      "standard_error": float(gap.std() / np.sqrt(len(gap))),
+                      "seeds_reaching": int((gap >= 0).sum())}
+                  for k, gap in over_last_random(runs, ks).items()}
         print("  suggested at K minus random at K=" + str(max(ks)) + ", seed by seed: "
               + "; ".join(f"K={k} {v['mean']:+.3f} ± {v['sd']:.3f} (standard error "
                           f"{v['standard_error']:.3f}; {v['seeds_reaching']} of {seeds} seeds "
                           "at or above)" for k, v in paired.items()))
         wrong = {kind: {k: float(np.mean([r["wrong"][kind][k] for r in runs])) for k in ks}
                  for kind in ("random", "suggested")}
-        more = {k: np.array([r["wrong"]["suggested"][k] - r["wrong"]["random"][max(ks)]
-                             for r in runs]) for k in ks}
+        more = over_last_random([r["wrong"] for r in runs], ks)
         half = {k: 1.96 * v.std() / np.sqrt(len(v)) for k, v in more.items()}
         print(f"  test works answered wrong (of {runs[0]['test_works']} at seed 0), mean over "
               "seeds: random " + ", ".join(f"K={k} {wrong['random'][k]:.1f}" for k in ks)
