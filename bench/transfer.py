@@ -220,6 +220,8 @@ def curve(b: Collection, others: list[Collection], ks: list[int], seed: int,
     rng = np.random.default_rng(seed)
     pool, test = held_out(b, seed)
     classes = b.classes
+    # a medium of few artists may have none in the quarter: its F1 would read 0, not unknown
+    scored = [m for m in classes if (b.y[test] == MEDIUMS.index(m)).any()]
     learners = small_learners(b.inputs)
     space = b.inputs[list(b.inputs)[-1]]  # the last fitted branch on: the embedding, if on
     x_test = {k: v[test] for k, v in b.inputs.items()}
@@ -232,12 +234,12 @@ def curve(b: Collection, others: list[Collection], ks: list[int], seed: int,
         if len(set(y.tolist())) < 2:
             return 0.0, len(test)
         pred = averaged_proba(learners, x, y, x_test).argmax(axis=1)
-        return macro_f1(b.y[test], pred, classes), int((pred != b.y[test]).sum())
+        return macro_f1(b.y[test], pred, scored), int((pred != b.y[test]).sum())
 
     shuffled = {m: rng.permutation(pool[b.y[pool] == MEDIUMS.index(m)]) for m in classes}
     drawn = rng.permutation(pool)   # what comes to hand: no medium known
     out = {kind: {} for kind in KINDS} | {"wrong": {kind: {} for kind in KINDS},
-                                          "test_works": int(len(test))}
+                                          "test_works": int(len(test)), "scored": scored}
     pooled_from = [(o, np.isin(o.y, [MEDIUMS.index(m) for m in classes])) for o in others]
     pooled_from = [(o, keep) for o, keep in pooled_from if keep.any()]
     for k in ks:
@@ -341,9 +343,12 @@ def curves(sets: list[Collection], ks: list[int], seeds: int,
                               float(np.std([r[kind][k] for r in runs])))
                           for k in ks if all(k in r[kind] for r in runs)}
                    for kind in KINDS}
+        short = sum(len(r["scored"]) < len(b.classes) for r in runs)
         print(f"\n{b.name}: macro-F1 on a held-out artist-grouped quarter "
               f"({runs[0]['test_works']} works, seed 0) with K labelled works per medium "
-              f"(mean ± sd over {seeds} seeds)")
+              f"(mean ± sd over {seeds} seeds)" + (
+                  f"; {short} of {seeds} quarters lack a medium, scored over the mediums "
+                  "each holds" if short else ""))
         print(f"  {'K':>4s}" + "".join(f" {kind:>14s}" for kind in KINDS if summary[kind]))
         for k in ks:
             line = f"  {k:>4d}"
