@@ -36,7 +36,10 @@ It prints two things.
    B's mediums, to the random picks. Means (and standard deviations) over ``--seeds``, each
    seed its own test part. The lines under each curve say with how few suggested labels per
    medium the random curve's last figure is reached, on average and seed by seed, and how
-   many of the test part's works the random and suggested picks' models answer wrong.
+   many of the test part's works the random and suggested picks' models answer wrong. A K
+   beyond a medium's works in some seed's pool is left out of the curve, and said; macro-F1
+   is taken over the mediums the test part holds (a medium of few artists may have none
+   there), and the heading says how many seeds' test parts lacked one.
 
 ``--without-doubtful N`` leaves out of each set, before everything, the ``N`` works its last
 ``mediumnet audit`` ranks most doubtful (a set with no audit table is refused). The curves take
@@ -329,6 +332,27 @@ def over_last_random(runs: list[dict], ks: list[int]) -> dict[int, np.ndarray]:
     return {k: np.array([r["suggested"][k] - r["random"][max(ks)] for r in runs]) for k in ks}
 
 
+def fitting(b: Collection, ks: list[int], seeds: int) -> list[int]:
+    """The Ks whose picks every seed's pool can give, each medium; say which are left out.
+
+    A K beyond a medium's works in the pool would compare fewer picks than it names (and the
+    suggested picks would run out of works to ask about).
+    """
+    fewest: dict[str, tuple[int, int]] = {}   # medium: (fewest works in a pool, its seed)
+    for seed in range(seeds):
+        pool, _ = held_out(b, seed)
+        for m in b.classes:
+            n = int((b.y[pool] == MEDIUMS.index(m)).sum())
+            fewest[m] = min(fewest.get(m, (n, seed)), (n, seed))
+    medium, (n, seed) = min(fewest.items(), key=lambda item: item[1])
+    fit = [k for k in ks if k <= n]
+    if len(fit) < len(ks):
+        left = ", ".join(str(k) for k in ks if k > n)
+        print(f"\n{b.name}: K={left} left out of the learning curve: seed {seed}'s pool holds "
+              f"{n} works of {medium}" + ("" if fit else "; no K left, no learning curve"))
+    return fit
+
+
 def curves(sets: list[Collection], ks: list[int], seeds: int,
            pool_factor: int = POOL) -> dict:
     """Print and return each set's learning curve."""
@@ -337,11 +361,14 @@ def curves(sets: list[Collection], ks: list[int], seeds: int,
         if len(b.classes) < 2:
             print(f"\n{b.name}: one medium only, no learning curve")
             continue
+        fit = fitting(b, ks, seeds)
+        if not fit:
+            continue
         others = [o for o in sets if o is not b]
-        runs = [curve(b, others, ks, seed, pool_factor) for seed in range(seeds)]
+        runs = [curve(b, others, fit, seed, pool_factor) for seed in range(seeds)]
         summary = {kind: {k: (float(np.mean([r[kind][k] for r in runs])),
                               float(np.std([r[kind][k] for r in runs])))
-                          for k in ks if all(k in r[kind] for r in runs)}
+                          for k in fit if all(k in r[kind] for r in runs)}
                    for kind in KINDS}
         short = sum(len(r["scored"]) < len(b.classes) for r in runs)
         print(f"\n{b.name}: macro-F1 on a held-out artist-grouped quarter "
@@ -350,35 +377,35 @@ def curves(sets: list[Collection], ks: list[int], seeds: int,
                   f"; {short} of {seeds} quarters lack a medium, scored over the mediums "
                   "each holds" if short else ""))
         print(f"  {'K':>4s}" + "".join(f" {kind:>14s}" for kind in KINDS if summary[kind]))
-        for k in ks:
+        for k in fit:
             line = f"  {k:>4d}"
             for kind in KINDS:
                 if k in summary[kind]:
                     mean, sd = summary[kind][k]
                     line += f" {mean:>8.3f} ± {sd:.3f}"
             print(line)
-        goal = summary["random"][max(ks)][0]
-        reached = [k for k in ks if summary["suggested"][k][0] >= goal]
-        print(f"  random picks reach {goal:.3f} at K={max(ks)}; suggested picks "
+        goal = summary["random"][max(fit)][0]
+        reached = [k for k in fit if summary["suggested"][k][0] >= goal]
+        print(f"  random picks reach {goal:.3f} at K={max(fit)}; suggested picks "
               + (f"reach it at K={min(reached)}" if reached else "do not reach it"))
         paired = {k: {"mean": float(gap.mean()), "sd": float(gap.std()),
                       "standard_error": float(gap.std() / np.sqrt(len(gap))),
                       "seeds_reaching": int((gap >= 0).sum())}
-                  for k, gap in over_last_random(runs, ks).items()}
-        print("  suggested at K minus random at K=" + str(max(ks)) + ", seed by seed: "
+                  for k, gap in over_last_random(runs, fit).items()}
+        print("  suggested at K minus random at K=" + str(max(fit)) + ", seed by seed: "
               + "; ".join(f"K={k} {v['mean']:+.3f} ± {v['sd']:.3f} (standard error "
                           f"{v['standard_error']:.3f}; {v['seeds_reaching']} of {seeds} seeds "
                           "at or above)" for k, v in paired.items()))
-        wrong = {kind: {k: float(np.mean([r["wrong"][kind][k] for r in runs])) for k in ks}
+        wrong = {kind: {k: float(np.mean([r["wrong"][kind][k] for r in runs])) for k in fit}
                  for kind in ("random", "suggested")}
-        more = over_last_random([r["wrong"] for r in runs], ks)
+        more = over_last_random([r["wrong"] for r in runs], fit)
         half = {k: 1.96 * v.std() / np.sqrt(len(v)) for k, v in more.items()}
         print(f"  test works answered wrong (of {runs[0]['test_works']} at seed 0), mean over "
-              "seeds: random " + ", ".join(f"K={k} {wrong['random'][k]:.1f}" for k in ks)
+              "seeds: random " + ", ".join(f"K={k} {wrong['random'][k]:.1f}" for k in fit)
               + "; suggested " + ", ".join(
                   f"K={k} {wrong['suggested'][k]:.1f} ({more[k].mean():+.1f} against random "
-                  f"at K={max(ks)}, 95 % {more[k].mean() - half[k]:+.1f} to "
-                  f"{more[k].mean() + half[k]:+.1f})" for k in ks))
+                  f"at K={max(fit)}, 95 % {more[k].mean() - half[k]:+.1f} to "
+                  f"{more[k].mean() + half[k]:+.1f})" for k in fit))
         out[b.name] = {"runs": runs, "summary": summary, "goal": goal,
                        "suggested_reach_k": min(reached) if reached else None,
                        "paired_gap": paired, "wrong": wrong}
