@@ -38,6 +38,7 @@ SLOW_FILES_FIRST = (
     "integration/test_collection.py",
     "integration/test_real_shapes.py",
     "integration/test_score.py",
+    "integration/test_bench.py",
     "integration/test_tracking_server.py",
     "integration/test_main.py",
     "integration/test_mlproject.py",
