@@ -18,7 +18,6 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,18 +29,9 @@ from tests.conftest import REPO
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-@dataclass(frozen=True)
-class Place:
-    """Where the benches run: ``here`` (their working folder) beside ``labels.csv``."""
-
-    here: Path
-    images: Path
-    profiles: Path
-
-
 @pytest.fixture(scope="module")
-def place(tmp_path_factory) -> Place:
-    """A user's CSV of 60 synthetic works by 29 artists, and an empty folder beside it."""
+def place(tmp_path_factory) -> Path:
+    """A user's folder: ``labels.csv`` (60 synthetic works by 29 artists), ``art/``, ``icc/``."""
     from mediumnet.config import SynthConfig
     from mediumnet.data.manifest import read_manifest
     from mediumnet.data.synth import synthesize
@@ -54,8 +44,13 @@ def place(tmp_path_factory) -> Place:
                   "artist": works["artist"]}).to_csv(top / "labels.csv", index=False)
     subprocess.run([sys.executable, "-m", "tests.iccprofiles", str(top / "icc")], cwd=REPO,
                    check=True, capture_output=True)   # as bench/colour_profiles.py says
-    (top / "here").mkdir()
-    return Place(top / "here", top / "art" / "images", top / "icc")
+    return top
+
+
+def folder(place: Path, name: str) -> Path:
+    """A new, empty folder beside ``labels.csv`` for one bench to run from."""
+    (place / name).mkdir()
+    return place / name
 
 
 def bench(script: str, *args: str, cwd: Path, env: dict[str, str] | None = None) -> str:
@@ -68,28 +63,30 @@ def bench(script: str, *args: str, cwd: Path, env: dict[str, str] | None = None)
 
 
 def test_audit_bench_reads_a_relative_csv_and_leaves_the_folder_clean(place):
+    here = folder(place, "audit")
     out = bench("audit.py", "../labels.csv", "--preset", "tiny", "--seeds", "1", "--folds",
-                "2", cwd=place.here)
+                "2", cwd=here)
     assert "60 works; the clean audit flags" in out
     assert "mean over 1 seeds: precision" in out and "recall" in out
-    assert list(place.here.iterdir()) == []   # its store went to a temporary work folder
+    assert list(here.iterdir()) == []   # its store went to a temporary work folder
 
 
 def test_calibration_bench_reads_a_relative_set(place):
     out = bench("calibration.py", "mine=../labels.csv", "--preset", "tiny", "--seeds", "1",
-                "--folds", "2", cwd=place.here)
+                "--folds", "2", cwd=folder(place, "calibration"))
     assert "mine: 60 works" in out
     assert "mean over 1 seeds: ECE" in out
 
 
 def test_transfer_bench_prints_the_matrix_and_honest_curves(place):
+    here = folder(place, "transfer")
     out = bench("transfer.py", "mine=../labels.csv", "synthetic", "--synthetic-per-class",
                 "12", "--preset", "tiny", "--seeds", "2", "--ks", "5,10", "--folds", "2",
-                "--work", "runs", "--json", "figures.json", cwd=place.here)
+                "--work", "runs", "--json", "figures.json", cwd=here)
     assert "trained on the row's set, tested on the column's" in out
     assert "mine->synthetic" in out and "synthetic->mine" in out
-    assert (place.here / "runs" / "mlflow.db").is_file()   # --work relative to the caller
-    figures = json.loads((place.here / "figures.json").read_text())
+    assert (here / "runs" / "mlflow.db").is_file()   # --work relative to the caller
+    figures = json.loads((here / "figures.json").read_text())
     assert set(figures["curves"]) == {"mine", "synthetic"}
     for name, curve in figures["curves"].items():
         assert f"{name}: macro-F1 on a held-out artist-grouped quarter" in out
@@ -102,12 +99,12 @@ def test_transfer_bench_prints_the_matrix_and_honest_curves(place):
 
 
 def test_quality_bench_then_colour_profiles_on_its_champion(place):
-    out = bench("quality.py", "../labels.csv", "--preset", "tiny", "--work", "chain",
-                cwd=place.here)
+    here = folder(place, "quality")
+    out = bench("quality.py", "../labels.csv", "--preset", "tiny", "--work", "chain", cwd=here)
     assert "registered: " in out and "whole chain" in out
     out = bench("colour_profiles.py", "chain/dataset", "models:/mediumnet-ensemble@champion",
-                *sorted(str(p) for p in place.profiles.glob("*.icc")), "--limit", "6",
-                cwd=place.here, env={"MLFLOW_TRACKING_URI": "sqlite:///chain/mlflow.db"})
+                *sorted(f"../icc/{p.name}" for p in (place / "icc").glob("*.icc")), "--limit", "6",
+                cwd=here, env={"MLFLOW_TRACKING_URI": "sqlite:///chain/mlflow.db"})
     assert "6 test works of chain/dataset" in out
     assert "Adobe RGB (1998) compatible, profile embedded" in out
 
@@ -124,8 +121,8 @@ def test_quality_bench_then_colour_profiles_on_its_champion(place):
     ("colour_profile_files.py", ["PROFILES"], "2 profiles measured, 2 converted"),
 ])
 def test_bench_runs_to_its_figures(place, script, args, printed):
-    where = {"IMAGES": str(place.images), "PROFILES": str(place.profiles)}
-    out = bench(script, *[where.get(a, a) for a in args], cwd=place.here)
+    where = {"IMAGES": "../art/images", "PROFILES": "../icc"}   # as a user names them
+    out = bench(script, *[where.get(a, a) for a in args], cwd=folder(place, script))
     assert printed in out
 
 
