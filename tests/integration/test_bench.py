@@ -88,6 +88,9 @@ def test_transfer_bench_prints_the_matrix_and_honest_curves(place):
     assert (here / "runs" / "mlflow.db").is_file()   # --work relative to the caller
     figures = json.loads((here / "figures.json").read_text())
     assert set(figures["curves"]) == {"mine", "synthetic"}
+    # 12 works a medium, a quarter held out: no pool gives 10 of each, and the bench says so
+    assert "mine: K=10 left out of the learning curve: seed 0's pool holds" in out
+    assert all(list(c["summary"]["random"]) == ["5"] for c in figures["curves"].values())
     for name, curve in figures["curves"].items():
         assert f"{name}: macro-F1 on a held-out artist-grouped quarter" in out
         for run in curve["runs"]:
