@@ -71,6 +71,7 @@ from mediumnet.collection.crossfit import averaged_proba  # noqa: E402
 from mediumnet.collection.suggest import POOL  # noqa: E402
 from mediumnet.config import load_config  # noqa: E402
 from mediumnet.console import quiet  # noqa: E402
+from mediumnet.data.splits import present_mediums  # noqa: E402
 from mediumnet.labels import MEDIUMS  # noqa: E402
 
 KINDS = ("random", "drawn", "suggested", "pooled")
@@ -90,7 +91,7 @@ class Collection:
 
     @property
     def classes(self) -> tuple[str, ...]:
-        return tuple(m for m in MEDIUMS if MEDIUMS.index(m) in set(self.y.tolist()))
+        return present_mediums(MEDIUMS[i] for i in self.y)
 
 
 def absolute(spec: str) -> str:
@@ -224,7 +225,7 @@ def curve(b: Collection, others: list[Collection], ks: list[int], seed: int,
     pool, test = held_out(b, seed)
     classes = b.classes
     # a medium of few artists may have none in the quarter: its F1 would read 0, not unknown
-    scored = [m for m in classes if (b.y[test] == MEDIUMS.index(m)).any()]
+    scored = present_mediums(MEDIUMS[i] for i in b.y[test])
     learners = small_learners(b.inputs)
     space = b.inputs[list(b.inputs)[-1]]  # the last fitted branch on: the embedding, if on
     x_test = {k: v[test] for k, v in b.inputs.items()}
