@@ -400,3 +400,19 @@ def test_a_collection_never_split_is_scored_with_split_all(in_store, mediumnet_e
     assert no_val.returncode != 0 and "Traceback" not in no_val.stderr
     assert "has no validation works to choose the abstention threshold" in no_val.stderr
     assert not (tmp_path / "never" / "classify").exists()
+
+
+def test_an_audit_asked_for_more_folds_than_it_can_fill_takes_as_many_as_there_can_be(
+        curated, mediumnet_exe, tmp_path):
+    home, dataset, _, _ = curated
+    works = _manifest(dataset).query("label != ''")
+    artists, most = works["artist"].nunique(), works["label"].value_counts().max()
+    out = run(mediumnet_exe, "audit", "curated", "--quiet", "--folds", "500", "--out",
+              str(tmp_path / "audit.csv"), cwd=home)
+    assert "Traceback" not in out.stderr
+    folds = min(artists, most)
+    assert (f"{folds} folds instead of 500: each fold needs an artist of its own ({artists}) "
+            f"and a work of the most common medium ({most})") in out.stderr
+    assert f"({folds} folds grouped by artist" in out.stdout
+    table = pd.read_csv(tmp_path / "audit.csv")
+    assert len(table) == 35 and table["fold"].nunique() == folds
