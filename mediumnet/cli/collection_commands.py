@@ -121,17 +121,16 @@ def suggest_command(dataset_dir: str, budget: int, doubtful: bool, quiet: bool, 
 
     Candidates are the unlabelled works (and, with --doubtful, what the audit flagged): the
     least certain under a model of the labelled works, spread over the collection; while
-    fewer than 10 works a medium are labelled, the collection's typical works where no
+    fewer than 10 works a medium are labelled (or one medium only), the typical works where no
     labelled work lies yet. Fill the label column of the sheet and take it back with
     mediumnet label DATASET_DIR --from SHEET.
     """
-    from mediumnet.collection.suggest import TYPICAL_BELOW, run_suggest
+    from mediumnet.collection.suggest import run_suggest
     from mediumnet.config import load_config
 
     result = run_suggest(dataset_dir, load_config(preset, overrides), budget=budget,
                          doubtful=doubtful, progress=not quiet)
-    rule = (f" (typical works: fewer than {TYPICAL_BELOW} labelled works a medium)"
-            if result.typical else "")
+    rule = f" (typical works: {result.typical})" if result.typical else ""
     click.echo(f"{len(result.table)} of {result.candidates} candidates picked{rule}: fill the "
                f"label column of {result.csv} (page: {result.page}), then run mediumnet label "
                f"{dataset_dir} --from {result.csv}")

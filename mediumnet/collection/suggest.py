@@ -123,6 +123,30 @@ def picks_typical(y_known: np.ndarray) -> bool:
     return mediums < 2 or len(y_known) < TYPICAL_BELOW * mediums
 
 
+def why_typical(y_known: np.ndarray) -> str:
+    """Say why :func:`suggest_picks` picks typical works for these labels ("" when it does not).
+
+    Parameters
+    ----------
+    y_known : numpy.ndarray
+        The labelled works' mediums, as indices into :data:`~mediumnet.labels.MEDIUMS`.
+
+    Returns
+    -------
+    str
+        "no labelled works yet", "<medium> is the only medium labelled", or "fewer than 10
+        labelled works a medium"; empty when the picks are the uncertain ones.
+    """
+    if not picks_typical(y_known):
+        return ""
+    mediums = sorted(set(np.asarray(y_known).tolist()))
+    if not mediums:
+        return "no labelled works yet"
+    if len(mediums) == 1:
+        return f"{MEDIUMS[mediums[0]]} is the only medium labelled"
+    return f"fewer than {TYPICAL_BELOW} labelled works a medium"
+
+
 def suggest_picks(x_known: np.ndarray, y_known: np.ndarray, x_candidates: np.ndarray,
                   budget: int, *, learner=None, seed: int = 0, pool_factor: int = POOL
                   ) -> tuple[list[int], np.ndarray]:
@@ -199,9 +223,9 @@ class SuggestResult:
     reviewed_since: int = 0
     """Works the audit flagged that were left out: relabelled or reviewed by a curator since
     it ran (``--doubtful``)."""
-    typical: bool = False
-    """Whether the picks are typical works, too few labels known to judge uncertainty
-    (:func:`picks_typical`)."""
+    typical: str = ""
+    """Why the picks are typical works, too few labels known to judge uncertainty
+    (:func:`why_typical`); empty when they are the uncertain ones."""
 
 
 def _candidates(root: Path, manifest: pd.DataFrame, doubtful: bool
@@ -273,11 +297,11 @@ def run_suggest(dataset_dir: str | os.PathLike[str], config: Config, *, budget: 
     chosen, probs = suggest_picks(x_k, y_k, x_c, budget, seed=config.train.seed)
     rows = candidates.set_index("id").loc[ids_c].reset_index()
     table = _sheet(rows, probs, chosen, root)
-    typical = picks_typical(y_k)
-    rule = (f"the collection's typical works, one per region no labelled work holds yet (fewer "
-            f"than {TYPICAL_BELOW} labelled works a medium: too few for a model to say what it "
-            "is unsure of)" if typical else "the least certain under a model of the labelled "
-            "works, spread over the collection")
+    typical = why_typical(y_k)
+    rule = (f"the collection's typical works, one per region no labelled work holds yet "
+            f"({typical}: too little for a model to say what it is unsure of)" if typical
+            else "the least certain under a model of the labelled works, spread over the "
+            "collection")
     csv, page = write_table(
         table, root / SUGGEST_DIR / SHEET, root, title="Works to label next",
         intro=[f"{len(table)} of {len(ids_c)} candidates, in the order picked: {rule} "

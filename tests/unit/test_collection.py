@@ -9,7 +9,13 @@ import pandas as pd
 import pytest
 
 from mediumnet.collection.classify import Threshold, choose_threshold, threshold_text
-from mediumnet.collection.suggest import pick, picks_typical, suggest_picks, uncertainty
+from mediumnet.collection.suggest import (
+    pick,
+    picks_typical,
+    suggest_picks,
+    uncertainty,
+    why_typical,
+)
 from mediumnet.config import HarvestConfig
 from mediumnet.data.splits import splits
 from mediumnet.errors import DatasetError, MediumnetError
@@ -173,6 +179,12 @@ def test_with_few_labels_a_medium_the_picks_are_typical_works_not_yet_covered():
     y_known = np.array([0, 1])
     assert picks_typical(y_known) and not picks_typical(np.repeat([0, 1], 10))
     assert picks_typical(np.zeros(50, int))                         # one medium only
+    # The sheet and the command say why: 400 labelled photographs are not "fewer than 10".
+    assert why_typical(np.full(400, MEDIUMS.index("photography"))) == (
+        "photography is the only medium labelled")
+    assert why_typical(y_known) == "fewer than 10 labelled works a medium"
+    assert why_typical(np.zeros(0, int)) == "no labelled works yet"
+    assert why_typical(np.repeat([0, 1], 10)) == ""
     chosen, probs = suggest_picks(x_known, y_known, candidates, 2)
     assert {i // 30 for i in chosen} == {2, 3}                      # the regions no label holds
     for i in chosen:                                                # each typical of its region
