@@ -24,7 +24,8 @@ It prints two things.
 2. **The learning curve of B's own labels.** An artist-grouped quarter of B is held out as
    the test part; the rest plays the unlabelled collection. With ``K`` labelled works per
    medium (``K`` in ``--ks``), a model is fit on those alone (each branch: scaled logistic
-   regression, balanced, ``C = 0.1``; no search on so few) and scored on the test part:
+   regression, balanced, ``C = 0.1``, the best fixed C for random picks on peopleart-mediums
+   and wikiart-watercolor together; no search on so few) and scored on the test part:
    *random* picks ``K`` works of each medium at random, as if every work's medium were known
    (the harder baseline to beat while few are labelled, the one the gaps below are taken
    against); *drawn* labels ``K x mediums`` works drawn at random from the whole pool, mediums
