@@ -159,7 +159,7 @@ def _harvest_options(func: Callable[..., Any]) -> Callable[..., Any]:
     func = click.option("--keep-unlabelled", is_flag=True,
                         help="Keep the works whose record names no medium that maps, "
                              "unlabelled (outside every split; mediumnet classify labels "
-                             "them).")(func)
+                             "them), those an earlier harvest dropped too.")(func)
     return func
 
 
@@ -183,6 +183,10 @@ def _run_harvest(source: Any, dataset_dir: str, preset: str, overrides: tuple[st
                f"rows, digest {result.digest}); summary: "
                f"{result.dataset_dir / f'harvest_summary_{result.source}.json'}")
     click.echo(result.run_location)
+    if result.manifest_rows == 0:
+        from mediumnet.errors import DatasetError
+
+        raise DatasetError(result.nothing_kept_text())
 
 
 @cli.group("harvest")

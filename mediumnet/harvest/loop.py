@@ -104,6 +104,7 @@ def harvest(source: Source, dataset_dir: str | os.PathLike[str], settings: Harve
     started = time.perf_counter()
     root = ensure_dataset_dir(dataset_dir)
     store = HarvestStore(root, source.name)
+    store.keep_unlabelled = settings.keep_unlabelled
     kept_before = _kept_in_manifest(root, source.name)
     notes = _plan_listing(source, store, limit)
     client = HttpClient(rate=settings.api_rate or source.api_rate, retries=settings.retries,
@@ -180,18 +181,27 @@ def _plan_listing(source: Source, store: HarvestStore, limit: int | None) -> lis
     state = store.state
     before = state.get("params", params)
     settled = sum(1 for o in store.outcomes.values() if o["status"] != "failed")
-    resume = (not state.get("done") and state.get("cursor") is not None and before == params)
+    again = sum(1 for o in store.outcomes.values() if store.judged_again(o))
+    settled -= again
+    resume = (not state.get("done") and state.get("cursor") is not None and before == params
+              and not again)
     source.fresh_listing = not resume
     notes = []
+    if again:
+        notes.append(f"{again} record{'' if again == 1 else 's'} dropped before for naming no "
+                     "medium that maps, judged again: unlabelled works are kept now "
+                     "(--keep-unlabelled)")
     if not resume:
         if before != params:
             changed = ", ".join(f"{k} {before.get(k)!r} -> {v!r}" for k, v in params.items()
                                 if before.get(k) != v)
-            notes.append(f"new source settings ({changed}): listed from the start; the "
-                         f"{settled} records examined before are kept and not fetched again")
+            notes.append(f"new source settings ({changed}): listed from the start"
+                         + (f"; the {settled} records examined before are kept and not "
+                            "fetched again" if settled else ""))
         elif state.get("done"):
-            notes.append(f"listed again from the start for works added since; the {settled} "
-                         "records examined before are not fetched again")
+            notes.append("listed again from the start for works added since"
+                         + (f"; the {settled} records examined before are not fetched again"
+                            if settled else ""))
         store.save_state(cursor=None, done=False, params=params)
     kept = store.kept_count()
     if limit is not None and kept >= limit:
@@ -222,6 +232,7 @@ def reparse(source: Source, dataset_dir: str | os.PathLike[str], settings: Harve
         raise DatasetError(f"no raw answers of {source.name} in {raw}: harvest it first with "
                            f"mediumnet harvest {source.name} {dataset_dir}")
     store = HarvestStore(root, source.name)
+    store.keep_unlabelled = settings.keep_unlabelled
     kept_before = _kept_in_manifest(root, source.name)
     logged = store.state.get("params")
     if logged is not None and logged != source.params():

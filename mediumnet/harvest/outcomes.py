@@ -17,6 +17,7 @@ from mediumnet.config import HarvestConfig
 from mediumnet.errors import MediumnetError
 from mediumnet.harvest.base import Record, Source
 from mediumnet.harvest.http import HarvestHttpError, TooLargeError
+from mediumnet.harvest.store import UNLABELLED_KEEPABLE
 from mediumnet.harvest.verify import BadImageError, verify_image
 from mediumnet.labels import UNLABELLED, is_excluded_category, map_record
 
@@ -68,11 +69,12 @@ def judge(source_name: str, record: Record, settings: HarvestConfig) -> dict[str
             medium, reason = map_record(source_name, record.category, record.medium_text)
             dropped_as = "unmapped"
         if medium is None:
-            keepable = (settings.keep_unlabelled and (
-                record.unlabelled_reason or not is_excluded_category(source_name,
-                                                                     record.category)))
-            if not keepable:
-                return _outcome(record, "dropped", dropped_as, reason)
+            keepable = bool(record.unlabelled_reason
+                            or not is_excluded_category(source_name, record.category))
+            if not (settings.keep_unlabelled and keepable):
+                # Whether a harvest with --keep-unlabelled keeps it: it is judged again then.
+                return _outcome(record, "dropped", dropped_as, reason) | {
+                    UNLABELLED_KEEPABLE: keepable}
             medium = UNLABELLED
         record.label, record.label_reason = medium, reason
     if record.depth_ratio is not None and record.depth_ratio > settings.max_depth_ratio:

@@ -87,6 +87,21 @@ class HarvestResult:
                       for reason, example in sorted(self.failed_examples.items())]
         return "\n".join(lines)
 
+    def nothing_kept_text(self) -> str:
+        """Say why the harvest left the manifest empty, and what to do: its one error line."""
+        why = [f"{kind} {', '.join(f'{k} {v}' for k, v in sorted(counts.items()))}"
+               for kind, counts in (("failed:", self.failed_by_reason),
+                                    ("dropped:", self.dropped_by_reason)) if counts]
+        text = (f"nothing harvested into {self.dataset_dir}: {self.seen} records examined, "
+                f"none kept ({'; '.join(why) if why else 'the source listed none'})")
+        if self.failed_by_reason:
+            text += ("; put right what the lines above name and run again (failed records "
+                     "are tried again)")
+        if {"unmapped", "unknown_label"} & set(self.dropped_by_reason):
+            text += ("; --keep-unlabelled keeps the works whose record names no medium that "
+                     "maps")
+        return text
+
 
 FLAT_PHASH = "0" * 16
 """The perceptual hash of a flat image. Before the hash was taken on the branches' pixels,

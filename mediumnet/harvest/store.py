@@ -66,6 +66,14 @@ def write_json_atomic(path: Path, value: Any) -> None:
             os.unlink(tmp)
 
 
+UNLABELLED_KEEPABLE = "unlabelled_keepable"
+"""The key of a record dropped for naming no medium that maps: whether ``--keep-unlabelled``
+keeps it (not a category the source's table excludes). Outcomes logged before it was written
+lack it, and count as keepable."""
+NO_MEDIUM_REASONS = ("unmapped", "unknown_label")
+"""The drop reasons of a record whose medium is unknown: ``--keep-unlabelled`` keeps it."""
+
+
 class HarvestStore:
     """Append-only logs and resume point of one source in one dataset folder.
 
@@ -89,6 +97,8 @@ class HarvestStore:
         self.removed_leftovers = self._clean_leftovers()
         for path in (self.raw_path, self.outcomes_path):
             _repair_tail(path)
+        self.keep_unlabelled = False
+        """Whether this harvest keeps unlabelled works (``--keep-unlabelled``)."""
         self.outcomes: dict[str, dict[str, Any]] = {}
         for row in _read_jsonl(self.outcomes_path):
             self.outcomes[row["id"]] = row  # the last word on an id wins
@@ -150,9 +160,24 @@ class HarvestStore:
             self.outcomes[outcome["id"]] = outcome
 
     def is_final(self, record_id: str) -> bool:
-        """Whether a record is settled (kept or dropped); failed records are tried again."""
+        """Whether a record is settled (kept or dropped); failed records are tried again.
+
+        So is a record dropped for naming no medium when unlabelled works are now kept
+        (:meth:`judged_again`).
+        """
         outcome = self.outcomes.get(record_id)
-        return outcome is not None and outcome["status"] != "failed"
+        return (outcome is not None and outcome["status"] != "failed"
+                and not self.judged_again(outcome))
+
+    def judged_again(self, outcome: dict[str, Any]) -> bool:
+        """Whether a settled record is judged again by this harvest.
+
+        So it is when this harvest keeps unlabelled works and an earlier one, which did not,
+        dropped the record for naming no medium that maps.
+        """
+        return (self.keep_unlabelled and outcome["status"] == "dropped"
+                and outcome["reason"] in NO_MEDIUM_REASONS
+                and bool(outcome.get(UNLABELLED_KEEPABLE, True)))
 
     def kept_count(self) -> int:
         """How many records are kept so far."""

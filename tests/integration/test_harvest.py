@@ -117,6 +117,43 @@ def test_artsy_harvest_labels_pages_and_images(apis, workdir):
     assert summary["dropped_by_reason"]["three_dimensional"] == 1
 
 
+def test_works_dropped_for_naming_no_medium_are_kept_by_a_later_keep_unlabelled_harvest(
+        apis, workdir):
+    """A curator who harvests first and asks for the unlabelled works after gets them."""
+    import dataclasses
+
+    works = five_kinds(apis, repeat=1)
+    works.append(artsy_artwork(apis, 90, "Sculpture", "Bronze"))        # excluded: never kept
+    works.append(artsy_artwork(apis, 94, "Unheard Of", "Oil on canvas"))  # no medium maps
+    serve_artsy_pages(apis, works, page_size=4)
+    keeping = dataclasses.replace(FAST, keep_unlabelled=True)
+    root = workdir / "ds"
+
+    first = harvest(artsy(apis), root, FAST, progress=False)
+    assert first.kept == 5 and first.dropped_by_reason == {"unmapped": 2}
+    second = harvest(artsy(apis), root, keeping, progress=False)
+    assert second.kept == 6 and second.unlabelled == 1
+    assert second.dropped_by_reason == {"unmapped": 1}                   # the sculpture
+    assert ("1 record dropped before for naming no medium that maps, judged again: unlabelled "
+            "works are kept now (--keep-unlabelled)") in second.notes
+    unlabelled = read_manifest(root).query("label == ''")
+    assert unlabelled["category"].tolist() == ["Unheard Of"]
+    third = harvest(artsy(apis), root, keeping, progress=False)         # nothing left to judge
+    assert third.kept == 6 and not any("judged again" in n for n in third.notes)
+
+    # Outcomes logged before a record's keepability was: judged again once, then settled.
+    outcomes = root / "raw" / "artsy-outcomes.jsonl"
+    lines = [json.loads(line) for line in outcomes.read_text().splitlines()]
+    outcomes.write_text("".join(json.dumps({k: v for k, v in o.items()
+                                            if k != "unlabelled_keepable"}) + "\n"
+                                for o in lines))
+    fourth = harvest(artsy(apis), root, keeping, progress=False)
+    assert any(n.startswith("1 record dropped before") for n in fourth.notes)
+    assert fourth.kept == 6 and fourth.dropped_by_reason == {"unmapped": 1}
+    fifth = harvest(artsy(apis), root, keeping, progress=False)
+    assert not any("judged again" in n for n in fifth.notes)
+
+
 def test_depth_threshold_is_a_setting(apis, workdir):
     serve_artsy_pages(apis, [artsy_artwork(apis, 1, "Painting", "Oil on canvas", depth=8.0)], 4)
     strict = harvest(artsy(apis), workdir / "a", FAST, progress=False)
@@ -271,6 +308,7 @@ def test_damaged_files_get_the_harvests_line_and_nothing_else_on_stderr(workdir)
     whole = (workdir / "whole.tif").read_bytes()
     for size in (150, len(whole) * 2 // 3):   # cut in its directory, in its strips
         (workdir / "src" / "painting" / f"cut{size}.tif").write_bytes(whole[:size])
+    (workdir / "src" / "painting" / "whole.tif").write_bytes(whole)   # a harvest keeps one
     runs = {}
     for name, extra in (("quiet", {}), ("verbose", {"MEDIUMNET_VERBOSE": "1"})):
         done = _cli(["harvest", "folder", name, "--from", "src"], workdir,
@@ -800,6 +838,41 @@ def test_folder_bad_input(workdir, mediumnet_exe, make, message):
     assert out.returncode == 1
     assert out.stderr.startswith("mediumnet: error: ") and message in out.stderr
     assert out.stderr.count("\n") == 1
+
+
+def test_a_harvest_that_keeps_nothing_fails_saying_why_and_the_next_run_goes_on(
+        workdir, mediumnet_exe):
+    def harvest_cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([mediumnet_exe, "harvest", "folder", *args], cwd=workdir,
+                              capture_output=True, text=True, timeout=120)
+
+    # Every image the CSV names is missing (its paths were written on another machine).
+    (workdir / "missing.csv").write_text("path,label\nimgs/a.png,painting\nimgs/b.png,woodcut\n")
+    out = harvest_cli("ds", "--from", "missing.csv")
+    assert out.returncode == 1, out.stdout
+    assert out.stderr == (
+        f"mediumnet: error: nothing harvested into {workdir / 'ds'}: 2 records examined, none "
+        "kept (failed: missing_file 2); put right what the lines above name and run again "
+        "(failed records are tried again)\n")
+    assert "missing_file, e.g. folder:imgs/a.png" in out.stdout      # the lines above
+    (workdir / "imgs").mkdir()
+    for i, name in enumerate("ab"):
+        (workdir / "imgs" / f"{name}.png").write_bytes(make_jpeg(700 + i))
+    again = harvest_cli("ds", "--from", "missing.csv")
+    assert again.returncode == 0, again.stderr
+    assert "2 records examined, 2 kept (2 new)" in again.stdout
+
+    # Every record names no medium that maps: dropped, unless kept unlabelled.
+    (workdir / "vague.csv").write_text("path,label\nimgs/a.png,collage\nimgs/b.png,\n")
+    out = harvest_cli("vague", "--from", "vague.csv")
+    assert out.returncode == 1 and out.stderr.count("\n") == 1
+    assert "2 records examined, none kept (dropped: " in out.stderr
+    assert out.stderr.endswith("; --keep-unlabelled keeps the works whose record names no "
+                               "medium that maps\n")
+    kept = harvest_cli("vague", "--from", "vague.csv", "--keep-unlabelled")   # as it says
+    assert kept.returncode == 0, kept.stderr
+    assert "2 records dropped before for naming no medium that maps, judged again" in kept.stdout
+    assert "unlabelled 2" in kept.stdout
 
 
 @pytest.mark.parametrize(("args", "message"), [
