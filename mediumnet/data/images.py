@@ -202,6 +202,11 @@ def unopened(source: bytes | str | os.PathLike[str]) -> str:
         with contextlib.suppress(OSError), open(source, "rb") as file:
             head = file.read(16)
     kind = image_format(head)
+    if not head:
+        return "an empty file (0 bytes: a copy or a download that never finished?)"
+    if not head.strip(b"\0"):
+        return ("not an image: it begins with zero bytes (a copy or a download that never "
+                "finished?)")
     if kind is None:
         return "not an image (or a format Pillow cannot read)"
     return (f"a {kind} file that does not open: damaged, cut short or laid out in a way "

@@ -74,6 +74,15 @@ def test_a_files_first_bytes_say_its_format(head, kind):
         said == "not an image (or a format Pillow cannot read)"
 
 
+def test_an_empty_or_zeroed_file_is_said_to_be_one(tmp_path):
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    (tmp_path / "zeroed.jpg").write_bytes(bytes(4096))   # space taken, never written
+    assert unopened(tmp_path / "empty.jpg") == (
+        "an empty file (0 bytes: a copy or a download that never finished?)")
+    assert unopened(bytes(4096)).startswith("not an image: it begins with zero bytes")
+    assert unopened(tmp_path / "zeroed.jpg") == unopened(bytes(4096))
+
+
 def _encoded(fmt: str, **options) -> bytes:
     """test_jpeg's gradients under noise (240x320) in ``fmt``."""
     import io
