@@ -232,7 +232,6 @@ def reparse(source: Source, dataset_dir: str | os.PathLike[str], settings: Harve
         raise DatasetError(f"no raw answers of {source.name} in {raw}: harvest it first with "
                            f"mediumnet harvest {source.name} {dataset_dir}")
     store = HarvestStore(root, source.name)
-    store.keep_unlabelled = settings.keep_unlabelled
     kept_before = _kept_in_manifest(root, source.name)
     logged = store.state.get("params")
     if logged is not None and logged != source.params():

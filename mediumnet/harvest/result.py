@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from mediumnet.config import HarvestConfig
 from mediumnet.harvest.dedupe import deduplicate
-from mediumnet.harvest.store import HarvestStore, write_json_atomic
+from mediumnet.harvest.store import NO_MEDIUM_REASONS, HarvestStore, write_json_atomic
 from mediumnet.labels import MEDIUMS, UNLABELLED
 
 if TYPE_CHECKING:
@@ -92,12 +92,13 @@ class HarvestResult:
         why = [f"{kind} {', '.join(f'{k} {v}' for k, v in sorted(counts.items()))}"
                for kind, counts in (("failed:", self.failed_by_reason),
                                     ("dropped:", self.dropped_by_reason)) if counts]
-        text = (f"nothing harvested into {self.dataset_dir}: {self.seen} records examined, "
-                f"none kept ({'; '.join(why) if why else 'the source listed none'})")
+        text = (f"nothing harvested into {self.dataset_dir}: {self.seen} "
+                f"record{'' if self.seen == 1 else 's'} examined, none kept "
+                f"({'; '.join(why) if why else 'the source listed none'})")
         if self.failed_by_reason:
             text += ("; put right what the lines above name and run again (failed records "
                      "are tried again)")
-        if {"unmapped", "unknown_label"} & set(self.dropped_by_reason):
+        if set(NO_MEDIUM_REASONS) & set(self.dropped_by_reason):
             text += ("; --keep-unlabelled keeps the works whose record names no medium that "
                      "maps")
         return text
