@@ -164,7 +164,7 @@ def test_blank_margin_tiles_are_rejected_when_asked():
 
 
 @pytest.mark.parametrize(("data", "message"), [
-    (b"", "not an image"),
+    (b"", "an empty file"),
     (b"<!DOCTYPE html><html></html>", "not an image"),
     (encode(RGB, "JPEG")[:3000], "truncated or corrupt"),
     (encode(RGB, "PNG")[:2000], "truncated or corrupt"),
