@@ -174,7 +174,8 @@ def _plan_listing(source: Source, store: HarvestStore, limit: int | None) -> lis
 
     An interrupted harvest with the same source settings resumes where it stopped. Anything
     else lists the source from the beginning — a finished harvest run again (the collection
-    may have gained works), new settings such as another ``--from`` — and only records not
+    may have gained works), new settings such as another ``--from``, records to judge again
+    (:meth:`~mediumnet.harvest.store.HarvestStore.judged_again`) — and only records not
     settled before are examined: a data set grows, it is never replaced.
     """
     params = source.params()
