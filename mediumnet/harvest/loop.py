@@ -103,8 +103,7 @@ def harvest(source: Source, dataset_dir: str | os.PathLike[str], settings: Harve
 
     started = time.perf_counter()
     root = ensure_dataset_dir(dataset_dir)
-    store = HarvestStore(root, source.name)
-    store.keep_unlabelled = settings.keep_unlabelled
+    store = HarvestStore(root, source.name, keep_unlabelled=settings.keep_unlabelled)
     kept_before = _kept_in_manifest(root, source.name)
     notes = _plan_listing(source, store, limit)
     client = HttpClient(rate=settings.api_rate or source.api_rate, retries=settings.retries,

@@ -206,7 +206,7 @@ def _curators_labels(candidates: list[dict[str, Any]], old_mine: pd.DataFrame,
         rows.append(row)
     for work_id, outcome in store.outcomes.items():
         if (work_id in given.index and outcome["status"] == "dropped"
-                and outcome["reason"] in ("unmapped", "unknown_label")):
+                and outcome["reason"] in NO_MEDIUM_REASONS):
             rows.append(given.loc[work_id].to_dict() | {"id": work_id})
             curated.kept += 1
             curated.revived.add(work_id)

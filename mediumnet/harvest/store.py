@@ -83,11 +83,16 @@ class HarvestStore:
         The dataset folder (already checked to be writable).
     source : str
         The source's name (``artsy``, ``met``, ``artic``, ``folder``).
+    keep_unlabelled : bool
+        Whether this harvest keeps unlabelled works (``--keep-unlabelled``): the records an
+        earlier harvest dropped for naming no medium are then judged again
+        (:meth:`judged_again`).
     """
 
-    def __init__(self, root: Path, source: str) -> None:
+    def __init__(self, root: Path, source: str, *, keep_unlabelled: bool = False) -> None:
         self.root = root
         self.source = source
+        self.keep_unlabelled = keep_unlabelled
         self.raw_dir = root / "raw"
         self.raw_dir.mkdir(exist_ok=True)
         self.raw_path = self.raw_dir / f"{source}.jsonl"
@@ -97,8 +102,6 @@ class HarvestStore:
         self.removed_leftovers = self._clean_leftovers()
         for path in (self.raw_path, self.outcomes_path):
             _repair_tail(path)
-        self.keep_unlabelled = False
-        """Whether this harvest keeps unlabelled works (``--keep-unlabelled``)."""
         self.outcomes: dict[str, dict[str, Any]] = {}
         for row in _read_jsonl(self.outcomes_path):
             self.outcomes[row["id"]] = row  # the last word on an id wins
