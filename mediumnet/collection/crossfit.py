@@ -155,13 +155,16 @@ def cross_fit(root: Path, works: pd.DataFrame, config: Config, *, folds: int = 5
         raise MediumnetError(f"{alone}: works by one artist only; out-of-fold probabilities "
                              "need two or more artists per medium (add works by another "
                              "artist)")
-    most = _most_folds(y, groups, folds)
+    # Folds grouped by artist can be no more than the artists, and folds stratified by medium
+    # no more than the works of the most common medium (scikit-learn refuses either).
+    all_artists, commonest = len(set(groups.tolist())), int(np.bincount(y).max())
+    most = max(2, min(folds, all_artists, commonest))
     splits = _every_medium_learnt(y, groups, most, fewest,
                                   config.train.seed if seed is None else seed)
     if most < folds:
         log.warning("%d folds instead of %d: each fold needs an artist of its own (%d) and a "
-                    "work of the most common medium (%d)", len(splits), folds,
-                    len(set(groups.tolist())), int(np.bincount(y).max()))
+                    "work of the most common medium (%d)", len(splits), folds, all_artists,
+                    commonest)
     elif len(splits) < folds:
         log.warning("%d folds instead of %d: with more, a fold's other works would lack a "
                     "medium (the fewest artists of a medium: %d)", len(splits), folds, fewest)
@@ -177,15 +180,6 @@ def cross_fit(root: Path, works: pd.DataFrame, config: Config, *, folds: int = 5
         probs[held] = averaged_proba(learners, {k: x[rest] for k, x in inputs.items()},
                                      y[rest], {k: x[held] for k, x in inputs.items()})
     return CrossFit(works, y, probs, fold, classes, tuple(b.name for b in chosen))
-
-
-def _most_folds(y: np.ndarray, groups: np.ndarray, folds: int) -> int:
-    """Return ``folds``, or fewer where the works cannot fill as many.
-
-    Folds grouped by artist can be no more than the artists, and folds stratified by medium no
-    more than the works of the most common medium (scikit-learn refuses either).
-    """
-    return max(2, min(folds, len(set(groups.tolist())), int(np.bincount(y).max())))
 
 
 def _every_medium_learnt(y: np.ndarray, groups: np.ndarray, folds: int, fewest: int,
