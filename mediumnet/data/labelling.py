@@ -226,6 +226,15 @@ def merged_labels(dataset_dir: str | os.PathLike[str], table: str | os.PathLike[
     missing = [c for c in ("id", column) if c not in rows.columns]
     if missing:
         raise DatasetError(f"{path} has no column {missing[0]!r}: it needs id and {column}")
+    if rows.empty:
+        raise DatasetError(f"{path} has no rows under its header, so nothing to merge: give the "
+                           "sheet with its works (one row a work, as mediumnet suggest writes "
+                           "it)")
+    if column != MODEL_COLUMN and not rows[column].str.strip().any():
+        raise DatasetError(f"{path}: every {column!r} cell of its {len(rows)} row"
+                           f"{'' if len(rows) == 1 else 's'} is empty, so nothing to merge: "
+                           f"write the medium of each work you know in {column}, save the "
+                           "sheet and run again")
     manifest = read_manifest(dataset_dir)
     where = {work_id: i for i, work_id in enumerate(manifest["id"])}
     result = LabelMerge(model_answers=column == MODEL_COLUMN)

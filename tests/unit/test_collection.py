@@ -533,6 +533,8 @@ def test_a_suggestion_sheets_guesses_are_not_taken_as_labels(small_set, tmp_path
     ("id,label\nw9,painting\n", "line 2: no work 'w9'"),
     ("id,label\n\nw9,painting\n", "line 3: no work 'w9'"),    # the line as the file has it
     ("id,medium\nw2,painting\n", "has no column 'label'"),
+    ("id,label\n", "has no rows under its header, so nothing to merge"),
+    ("id,label\nw2,\nw3, \n", "every 'label' cell of its 2 rows is empty, so nothing to merge"),
 ])
 def test_a_wrong_sheet_changes_nothing(small_set, tmp_path, text, message):
     from mediumnet.data.labelling import merge_labels
