@@ -6,7 +6,7 @@ Order of judgement for one record (the first that applies decides):
 2. no medium (``unmapped``: the category or text names none of the five; the detailed reason
    from :func:`mediumnet.labels.map_record` is kept too);
 3. three-dimensional (``three_dimensional``: depth above ``harvest.max_depth_ratio`` of the
-   larger side);
+   larger side; judged again by a later harvest whose setting lets it pass);
 4. the image cannot be had (``too_large``: a download over ``harvest.max_image_bytes``;
    ``download_http_404``, ``download_error``, ``missing_file``) or is not a complete image of at
    most :data:`~mediumnet.data.pixels.MAX_PIXELS` pixels (``empty``, ``not_an_image``,

@@ -15,14 +15,14 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from mediumnet.config import HarvestConfig
 from mediumnet.harvest.base import Record, Source
 from mediumnet.harvest.http import HttpClient, RateLimiter
 from mediumnet.harvest.outcomes import _kept, _outcome, judge, process_record
 from mediumnet.harvest.result import HarvestResult, _finish
-from mediumnet.harvest.store import HarvestStore
+from mediumnet.harvest.store import NO_MEDIUM_REASONS, HarvestStore
 
 T = TypeVar("T")
 
@@ -103,7 +103,8 @@ def harvest(source: Source, dataset_dir: str | os.PathLike[str], settings: Harve
 
     started = time.perf_counter()
     root = ensure_dataset_dir(dataset_dir)
-    store = HarvestStore(root, source.name, keep_unlabelled=settings.keep_unlabelled)
+    store = HarvestStore(root, source.name, keep_unlabelled=settings.keep_unlabelled,
+                         max_depth_ratio=settings.max_depth_ratio)
     kept_before = _kept_in_manifest(root, source.name)
     notes = _plan_listing(source, store, limit)
     client = HttpClient(rate=settings.api_rate or source.api_rate, retries=settings.retries,
@@ -181,16 +182,12 @@ def _plan_listing(source: Source, store: HarvestStore, limit: int | None) -> lis
     state = store.state
     before = state.get("params", params)
     settled = sum(1 for o in store.outcomes.values() if o["status"] != "failed")
-    again = sum(1 for o in store.outcomes.values() if store.judged_again(o))
-    settled -= again
+    again = [o for o in store.outcomes.values() if store.judged_again(o)]
+    settled -= len(again)
     resume = (not state.get("done") and state.get("cursor") is not None and before == params
               and not again)
     source.fresh_listing = not resume
-    notes = []
-    if again:
-        notes.append(f"{again} record{'' if again == 1 else 's'} dropped before for naming no "
-                     "medium that maps, judged again: unlabelled works are kept now "
-                     "(--keep-unlabelled)")
+    notes = _judged_again_notes(again, store.max_depth_ratio)
     if not resume:
         if before != params:
             changed = ", ".join(f"{k} {before.get(k)!r} -> {v!r}" for k, v in params.items()
@@ -207,6 +204,23 @@ def _plan_listing(source: Source, store: HarvestStore, limit: int | None) -> lis
     if limit is not None and kept >= limit:
         notes.append(f"--limit {limit}: {kept} works of {source.name} are kept already, so "
                      "nothing new was fetched; raise --limit to add more")
+    return notes
+
+
+def _judged_again_notes(again: list[dict[str, Any]], max_depth_ratio: float | None
+                        ) -> list[str]:
+    """Say which settled records a harvest judges again, and why."""
+    unlabelled = sum(o["reason"] in NO_MEDIUM_REASONS for o in again)
+    deep = len(again) - unlabelled
+    notes = []
+    if unlabelled:
+        notes.append(f"{unlabelled} record{'' if unlabelled == 1 else 's'} dropped before for "
+                     "naming no medium that maps, judged again: unlabelled works are kept now "
+                     "(--keep-unlabelled)")
+    if deep:
+        notes.append(f"{deep} record{'' if deep == 1 else 's'} dropped before as "
+                     "three-dimensional, judged again: harvest.max_depth_ratio is "
+                     f"{max_depth_ratio:g} now")
     return notes
 
 

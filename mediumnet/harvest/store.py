@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 import threading
 import time
@@ -72,6 +73,25 @@ keeps it (not a category the source's table excludes). Outcomes logged before it
 lack it, and count as keepable."""
 NO_MEDIUM_REASONS = ("unmapped", "unknown_label")
 """The drop reasons of a record whose medium is unknown: ``--keep-unlabelled`` keeps it."""
+DEPTH_RATIO = "depth_ratio"
+"""The key of a record dropped as three-dimensional: its depth as a share of its larger side,
+judged again by a harvest whose ``harvest.max_depth_ratio`` it no longer exceeds."""
+_DEPTH_SAID = re.compile(r"depth is ([0-9.]+) of the larger side")
+
+
+def dropped_depth(outcome: dict[str, Any]) -> float | None:
+    """Return the depth ratio a ``three_dimensional`` drop was judged by (None for others).
+
+    Outcomes logged before the ratio was give it rounded in their detail; read from there, it
+    is nudged up by the rounding, so that a harvest with the setting it was dropped under does
+    not judge it again.
+    """
+    if outcome["status"] != "dropped" or outcome["reason"] != "three_dimensional":
+        return None
+    if outcome.get(DEPTH_RATIO) is not None:
+        return float(outcome[DEPTH_RATIO])
+    said = _DEPTH_SAID.search(outcome.get("detail") or "")
+    return float(said.group(1)) + 0.005 if said else None
 
 
 class HarvestStore:
@@ -87,12 +107,17 @@ class HarvestStore:
         Whether this harvest keeps unlabelled works (``--keep-unlabelled``): the records an
         earlier harvest dropped for naming no medium are then judged again
         (:meth:`judged_again`).
+    max_depth_ratio : float or None
+        This harvest's ``harvest.max_depth_ratio``: the records an earlier harvest dropped as
+        three-dimensional that it no longer finds too deep are judged again (None: none are).
     """
 
-    def __init__(self, root: Path, source: str, *, keep_unlabelled: bool = False) -> None:
+    def __init__(self, root: Path, source: str, *, keep_unlabelled: bool = False,
+                 max_depth_ratio: float | None = None) -> None:
         self.root = root
         self.source = source
         self.keep_unlabelled = keep_unlabelled
+        self.max_depth_ratio = max_depth_ratio
         self.raw_dir = root / "raw"
         self.raw_dir.mkdir(exist_ok=True)
         self.raw_path = self.raw_dir / f"{source}.jsonl"
@@ -176,11 +201,16 @@ class HarvestStore:
         """Whether a settled record is judged again by this harvest.
 
         So it is when this harvest keeps unlabelled works and an earlier one, which did not,
-        dropped the record for naming no medium that maps.
+        dropped the record for naming no medium that maps; and when an earlier one dropped it
+        as three-dimensional and this one's ``harvest.max_depth_ratio`` lets its depth pass.
         """
-        return (self.keep_unlabelled and outcome["status"] == "dropped"
-                and outcome["reason"] in NO_MEDIUM_REASONS
-                and bool(outcome.get(UNLABELLED_KEEPABLE, True)))
+        if outcome["status"] != "dropped":
+            return False
+        if outcome["reason"] in NO_MEDIUM_REASONS:
+            return self.keep_unlabelled and bool(outcome.get(UNLABELLED_KEEPABLE, True))
+        depth = dropped_depth(outcome)
+        return (depth is not None and self.max_depth_ratio is not None
+                and depth <= self.max_depth_ratio)
 
     def kept_count(self) -> int:
         """How many records are kept so far."""

@@ -163,6 +163,43 @@ def test_depth_threshold_is_a_setting(apis, workdir):
     assert loose.kept == 1
 
 
+def test_works_dropped_as_three_dimensional_are_kept_by_a_later_harvest_that_allows_their_depth(
+        apis, workdir):
+    """Raising harvest.max_depth_ratio takes back the works it lets through, with no --offline."""
+    import dataclasses
+
+    works = five_kinds(apis, repeat=1)
+    works.append(artsy_artwork(apis, 70, "Painting", "Oil on canvas", depth=8.0))   # 0.16
+    works.append(artsy_artwork(apis, 71, "Painting", "Oil on canvas", depth=30.0))  # 0.60
+    serve_artsy_pages(apis, works, page_size=3)
+    root = workdir / "ds"
+    first = harvest(artsy(apis), root, FAST, progress=False)
+    assert first.kept == 5 and first.dropped_by_reason == {"three_dimensional": 2}
+
+    deeper = dataclasses.replace(FAST, max_depth_ratio=0.2)
+    second = harvest(artsy(apis), root, deeper, progress=False)
+    assert second.kept == 6 and second.dropped_by_reason == {"three_dimensional": 1}
+    assert ("1 record dropped before as three-dimensional, judged again: "
+            "harvest.max_depth_ratio is 0.2 now") in second.notes
+    assert read_manifest(root)["title"].str.fullmatch("Work 70").any()
+    third = harvest(artsy(apis), root, deeper, progress=False)       # nothing left to judge
+    assert third.kept == 6 and not any("judged again" in n for n in third.notes)
+
+    # Outcomes logged before the ratio was: read from their detail, rounded up.
+    outcomes = root / "raw" / "artsy-outcomes.jsonl"
+    lines = [json.loads(line) for line in outcomes.read_text().splitlines()]
+    outcomes.write_text("".join(json.dumps({k: v for k, v in o.items() if k != "depth_ratio"})
+                                + "\n" for o in lines))
+    same = harvest(artsy(apis), root, dataclasses.replace(FAST, max_depth_ratio=0.6),
+                   progress=False)                       # 'depth is 0.60' may be above 0.6
+    assert not any("judged again" in n for n in same.notes)
+    deepest = harvest(artsy(apis), root, dataclasses.replace(FAST, max_depth_ratio=0.7),
+                      progress=False)
+    assert any(n.startswith("1 record dropped before as three-dimensional")
+               for n in deepest.notes)
+    assert deepest.kept == 7 and deepest.dropped_by_reason == {}
+
+
 def test_retries_back_off_and_honour_retry_after(apis, workdir):
     serve_artsy_pages(apis, five_kinds(apis, repeat=1), page_size=10)
     apis.faults["/artsy/api/artworks"].extend([("status", 429, {"Retry-After": "1"}),
