@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mediumnet.data.writer_lock import writes_dataset, writing
 from mediumnet.labels import MEDIUMS
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ def run_synth(dataset_dir: str | os.PathLike[str], config, *, progress: bool = T
     # Check before a run is opened: a bad request leaves no empty failed run behind.
     check_request(config.synth, config.data.texture_tile)
     root = ensure_dataset_dir(dataset_dir)
-    with start_run("synth", config=config, dataset_dir=root) as run:
+    with writing(root, "synth"), start_run("synth", config=config, dataset_dir=root) as run:
         started = time.perf_counter()
         frame = synthesize(root, config.synth, min_size=config.data.texture_tile,
                            progress=progress)
@@ -107,6 +108,7 @@ def run_synth(dataset_dir: str | os.PathLike[str], config, *, progress: bool = T
                        run_location=location)
 
 
+@writes_dataset("split")
 def run_split(dataset_dir, config, *, reshuffle: bool = False) -> tuple[SplitSummary, str]:
     """Split the manifest of ``dataset_dir`` in place, as one tracked MLflow run.
 
@@ -160,6 +162,7 @@ LABEL_DIR = "label"
 LABEL_CHANGES = "label_changes.csv"
 
 
+@writes_dataset("label")
 def run_label(dataset_dir: str | os.PathLike[str], table: str | os.PathLike[str], *,
               column: str = "label") -> tuple[LabelMerge, str]:
     """Merge a filled table's mediums into the manifest, as one tracked MLflow run (``label``).

@@ -32,6 +32,7 @@ import warnings
 from pathlib import Path
 
 from mediumnet.config import Config
+from mediumnet.data.writer_lock import writes_dataset
 from mediumnet.harvest.base import Source
 from mediumnet.harvest.dedupe import deduplicate
 from mediumnet.harvest.loop import harvest, read_ahead, reparse
@@ -60,6 +61,7 @@ def class_balance_plot(result: HarvestResult, path: str | os.PathLike[str]) -> P
     return save_figure(fig, path, dpi=110)
 
 
+@writes_dataset("harvest", create=True)
 def run_harvest(source: Source, dataset_dir: str | os.PathLike[str], config: Config, *,
                 limit: int | None = None, link: bool = False, progress: bool = True,
                 offline: bool = False) -> HarvestResult:

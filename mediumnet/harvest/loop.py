@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from mediumnet.config import HarvestConfig
+from mediumnet.data.writer_lock import writes_dataset
 from mediumnet.harvest.base import Record, Source
 from mediumnet.harvest.http import HttpClient, RateLimiter
 from mediumnet.harvest.outcomes import _kept, _outcome, judge, process_record
@@ -67,6 +68,7 @@ def read_ahead(items: Iterator[T]) -> Iterator[T]:
         stop.set()
 
 
+@writes_dataset("harvest", create=True)
 def harvest(source: Source, dataset_dir: str | os.PathLike[str], settings: HarvestConfig, *,
             limit: int | None = None, link: bool = False, progress: bool = True
             ) -> HarvestResult:
@@ -224,6 +226,7 @@ def _judged_again_notes(again: list[dict[str, Any]], max_depth_ratio: float | No
     return notes
 
 
+@writes_dataset("harvest")
 def reparse(source: Source, dataset_dir: str | os.PathLike[str], settings: HarvestConfig
             ) -> HarvestResult:
     """Judge a source's records again from its raw log, with no network.
