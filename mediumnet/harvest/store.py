@@ -11,7 +11,9 @@ For a source ``S`` the dataset folder holds:
 
 A process killed at any moment leaves at worst a partial last line (ignored and cut off on the
 next start), a temporary ``.part-*`` file (removed on the next start) or a complete image that
-no line refers to yet (the record is processed again and finds the image already stored).
+no line refers to yet (the record is processed again and finds the image already stored). The
+next start's leftovers are no other process's files in progress: a harvest holds the data set's
+writer lock (:mod:`mediumnet.data.writer_lock`).
 """
 
 from __future__ import annotations
