@@ -88,7 +88,8 @@ def images_in(folder: str | os.PathLike[str]) -> list[Path]:
     return listing.files
 
 
-def folder_images(folder: str | os.PathLike[str]) -> FolderImages:
+def folder_images(folder: str | os.PathLike[str], *,
+                  leave_out: str | os.PathLike[str] | None = None) -> FolderImages:
     """List the image files under ``folder`` (:data:`IMAGE_SUFFIXES`), and count the rest.
 
     A file or folder whose name starts with a dot is hidden and left out, as are the files an
@@ -98,16 +99,24 @@ def folder_images(folder: str | os.PathLike[str]) -> FolderImages:
     ----------
     folder : path-like
         The top of the tree.
+    leave_out : path-like, optional
+        A folder whose files are neither listed nor counted (a data set that a harvest of
+        ``folder`` writes inside it).
 
     Returns
     -------
     FolderImages
     """
     folder = Path(folder)
+    left_out: tuple[str, ...] | None = None   # its parts below folder, when it is below
+    if leave_out is not None and folder.resolve() in Path(leave_out).resolve().parents:
+        left_out = Path(leave_out).resolve().relative_to(folder.resolve()).parts
     found = FolderImages()
     for path in sorted(folder.rglob("*")):
         parts = path.relative_to(folder).parts
         if not path.is_file() or path.name.lower() in SYSTEM_FILES:
+            continue
+        if left_out is not None and parts[:len(left_out)] == left_out:
             continue
         suffix = path.suffix.lower()
         if any(part.startswith(".") for part in parts):

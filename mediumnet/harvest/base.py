@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
@@ -81,6 +82,9 @@ class Source:
     def params(self) -> dict[str, Any]:
         """Return what to log as MLflow params (never a secret)."""
         return {}
+
+    def check_destination(self, root: Path) -> None:
+        """Refuse, in one line, a data set folder the source cannot fill (any, for an API)."""
 
     def open(self) -> None:
         """Check the source answers and authenticate; raise a one-line error if not."""

@@ -81,6 +81,7 @@ def run_harvest(source: Source, dataset_dir: str | os.PathLike[str], config: Con
     from mediumnet.tracking import run_location, start_run
 
     root = ensure_dataset_dir(dataset_dir)
+    source.check_destination(root)   # before a run is opened
     params = {"source": source.name, "limit": limit if limit is not None else "none",
               "offline": offline, **{f"source.{k}": v for k, v in source.params().items()}}
     with start_run("harvest", config=config, dataset_dir=root, params=params) as run:

@@ -99,6 +99,17 @@ class FolderSource(Source):
         return {"from": str(self.src.resolve()), "link": self.link,
                 **{f"column_{field}": header for field, header in self.columns.items()}}
 
+    def check_destination(self, root: Path) -> None:
+        """Refuse the folder the images come from as the data set's own.
+
+        Its copies (``images/``) and logs would be listed as works beside the medium folders.
+        A data set inside the folder is fine: the listing leaves it out.
+        """
+        if not self.from_csv and root.resolve() == self.src.resolve():
+            raise DatasetError(f"{root} is the folder the images come from (--from {self.src}): "
+                               "the harvest would read its own copies as works; harvest into "
+                               f"a folder of its own, such as {self.src / 'dataset'}")
+
     def _csv_rows(self) -> list[dict[str, str]]:
         """Read the CSV's rows as field → text (:data:`CSV_FIELDS`), by the column mapping."""
         headers, rows = sheet_rows(self.src)
@@ -126,7 +137,8 @@ class FolderSource(Source):
             return [(row["path"], table_image_path(self.src.parent, row["path"]), row["label"],
                      row.get("artist", ""), row.get("title", ""))
                     for row in self._csv_rows() if row.get("path")]
-        listing = folder_images(self.src)
+        store = getattr(self, "store", None)   # bound by a harvest; a data set inside is not read
+        listing = folder_images(self.src, leave_out=store.root if store else None)
         entries, loose = [], 0
         for path in listing.files:
             parts = path.relative_to(self.src).parts

@@ -105,6 +105,7 @@ def harvest(source: Source, dataset_dir: str | os.PathLike[str], settings: Harve
 
     started = time.perf_counter()
     root = ensure_dataset_dir(dataset_dir)
+    source.check_destination(root)
     store = HarvestStore(root, source.name, keep_unlabelled=settings.keep_unlabelled,
                          max_depth_ratio=settings.max_depth_ratio)
     kept_before = _kept_in_manifest(root, source.name)
