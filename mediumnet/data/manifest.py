@@ -8,6 +8,7 @@ then rename), so that a step that fails half-way never leaves a truncated manife
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -21,6 +22,13 @@ if TYPE_CHECKING:
     import pandas as pd
 
 MANIFEST_NAME = "manifest.parquet"
+RAW_DIR = "raw"
+"""Where the steps that build a data set keep their logs (a harvest's ``S.jsonl`` and
+``S-outcomes.jsonl``, a synthetic set's ``synth-s<seed>.jsonl``): a manifest is built again
+from them."""
+OUTCOMES_SUFFIX = "-outcomes.jsonl"
+HARVEST_STATE_NAME = "harvest_state.json"
+"""Each harvested source's resume point and settings (``params``: a folder's ``from``)."""
 
 MANIFEST_COLUMNS: dict[str, str] = {
     "id": "string",
@@ -163,6 +171,56 @@ def manifest_path(dataset_dir: str | os.PathLike[str]) -> Path:
     return Path(dataset_dir) / MANIFEST_NAME
 
 
+def _synth_options(log: Path) -> str:
+    """Return the ``synth`` options that drew a synthetic set's logged works, as far as told."""
+    from collections import Counter
+
+    try:
+        works = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    except (OSError, ValueError):
+        return ""
+    per_medium = Counter(w.get("medium") for w in works)
+    sizes = {(w.get("width"), w.get("height")) for w in works}
+    counts = set(per_medium.values())
+    options = f" --per-class {counts.pop()}" if len(counts) == 1 else ""
+    if len(sizes) == 1:
+        options += " --size {}x{}".format(*sizes.pop())
+    if 0 < len(per_medium) < len(MEDIUMS):
+        options += f" --mediums {','.join(m for m in MEDIUMS if m in per_medium)}"
+    return options
+
+
+def _rebuild_advice(root: Path) -> str:
+    """Say how a data set's manifest is built again from the logs its folder keeps."""
+    raw = root / RAW_DIR
+    harvested = sorted(p.name.removesuffix(OUTCOMES_SUFFIX)
+                       for p in raw.glob(f"*{OUTCOMES_SUFFIX}"))
+    seeds = sorted(p.stem.removeprefix("synth-s") for p in raw.glob("synth-s*.jsonl"))
+    try:
+        states = json.loads((root / HARVEST_STATE_NAME).read_text())
+    except (OSError, ValueError):
+        states = {}
+    steps = []
+    for source in harvested:
+        given = (states.get(source) or {}).get("params") or {}
+        steps.append(f"mediumnet harvest {source} {root} --offline"
+                     + (f" --from {given['from']}" if given.get("from") else "")
+                     + (" --link" if given.get("link") else ""))
+    steps += [f"mediumnet synth {root} --seed {seed}{_synth_options(raw / f'synth-s{seed}.jsonl')}"
+              for seed in seeds]
+    if not steps:
+        return "build it again with mediumnet synth or mediumnet harvest"
+    return (f"build it again from the logs in {raw}: {'; '.join(steps)} (each with the other "
+            "options it was given, such as --keep-unlabelled); then run mediumnet split again, "
+            "and mediumnet label with each sheet merged since")
+
+
+def _unusable(path: Path, why: str) -> DatasetError:
+    """Return the error for a manifest that cannot be used: why, and how to build it again."""
+    return DatasetError(f"{why}; move it aside (mv {path} {path}.damaged) and "
+                        f"{_rebuild_advice(path.parent)}")
+
+
 def read_manifest(dataset_dir: str | os.PathLike[str]) -> pd.DataFrame:
     """Read and validate the manifest of ``dataset_dir``.
 
@@ -182,8 +240,12 @@ def read_manifest(dataset_dir: str | os.PathLike[str]) -> pd.DataFrame:
     try:
         frame = pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises many types for a damaged file
-        raise DatasetError(f"cannot read manifest {path} ({exc.__class__.__name__}): "
-                           "rebuild it with mediumnet synth or mediumnet harvest") from None
+        raise _unusable(path, f"cannot read manifest {path} ({exc.__class__.__name__}): the "
+                        "file is damaged") from None
+    missing = [c for c in MANIFEST_COLUMNS if c not in frame.columns]
+    if missing:
+        raise _unusable(path, f"manifest {path} lacks columns {missing}: it is not one "
+                        "mediumnet wrote")
     return validate_manifest(frame.astype(
         {c: t for c, t in MANIFEST_COLUMNS.items() if c in frame.columns}))
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from mediumnet.config import HarvestConfig
+from mediumnet.data.manifest import RAW_DIR
 from mediumnet.data.writer_lock import writes_dataset
 from mediumnet.harvest.base import Record, Source
 from mediumnet.harvest.http import HttpClient, RateLimiter
@@ -245,7 +246,7 @@ def reparse(source: Source, dataset_dir: str | os.PathLike[str], settings: Harve
 
     started = time.perf_counter()
     root = Path(dataset_dir)
-    raw = root / "raw" / f"{source.name}.jsonl"
+    raw = root / RAW_DIR / f"{source.name}.jsonl"
     if not raw.is_file() or raw.stat().st_size == 0:
         raise DatasetError(f"no raw answers of {source.name} in {raw}: harvest it first with "
                            f"mediumnet harvest {source.name} {dataset_dir}")

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-STATE_NAME = "harvest_state.json"
+from mediumnet.data.manifest import HARVEST_STATE_NAME, OUTCOMES_SUFFIX, RAW_DIR
 
 
 def _repair_tail(path: Path) -> None:
@@ -120,11 +120,11 @@ class HarvestStore:
         self.source = source
         self.keep_unlabelled = keep_unlabelled
         self.max_depth_ratio = max_depth_ratio
-        self.raw_dir = root / "raw"
+        self.raw_dir = root / RAW_DIR
         self.raw_dir.mkdir(exist_ok=True)
         self.raw_path = self.raw_dir / f"{source}.jsonl"
-        self.outcomes_path = self.raw_dir / f"{source}-outcomes.jsonl"
-        self.state_path = root / STATE_NAME
+        self.outcomes_path = self.raw_dir / f"{source}{OUTCOMES_SUFFIX}"
+        self.state_path = root / HARVEST_STATE_NAME
         self._lock = threading.Lock()
         self.removed_leftovers = self._clean_leftovers()
         for path in (self.raw_path, self.outcomes_path):

@@ -611,6 +611,44 @@ def test_a_data_set_inside_the_folder_it_harvests_is_not_read_as_works(workdir):
     assert not (workdir / "raw").exists() and not (workdir / "images").exists()
 
 
+def test_a_damaged_manifest_is_built_again_by_the_commands_its_error_gives(workdir,
+                                                                           mediumnet_exe):
+    """An interrupted copy leaves a manifest cut short; the error says how to build it again."""
+    from mediumnet.data.synth.write import synthesize
+    from mediumnet.settings import SynthConfig
+
+    for i, medium in enumerate(["painting", "drawing"]):
+        (workdir / "scans" / medium).mkdir(parents=True)
+        (workdir / "scans" / medium / f"{i}.jpg").write_bytes(make_jpeg(800 + i))
+    root = workdir / "ds"
+    harvest(FolderSource(workdir / "scans"), root, FAST, progress=False)
+    synthesize(root, SynthConfig(per_class=1, width=400, height=320, seed=3, workers=1,
+                                 mediums=("painting", "photography")), progress=False)
+    whole = read_manifest(root)
+    manifest = root / "manifest.parquet"
+    manifest.write_bytes(manifest.read_bytes()[:200])
+
+    out = subprocess.run([mediumnet_exe, "split", "ds"], cwd=workdir, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 1
+    error = out.stderr.strip()
+    assert error.startswith("mediumnet: error: cannot read manifest ds/manifest.parquet "
+                            "(ArrowInvalid): the file is damaged; move it aside (mv "
+                            "ds/manifest.parquet ds/manifest.parquet.damaged) and build it "
+                            "again from the logs in ds/raw: ")
+    commands = error.split("ds/raw: ", 1)[1].split(" (each with", 1)[0].split("; ")
+    assert commands == [f"mediumnet harvest folder ds --offline --from {workdir / 'scans'}",
+                        "mediumnet synth ds --seed 3 --per-class 1 --size 400x320 --mediums "
+                        "painting,photography"]
+    manifest.rename(root / "manifest.parquet.damaged")             # as the error says
+    for command in commands:
+        done = subprocess.run([mediumnet_exe, *command.split()[1:]], cwd=workdir,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+    pd.testing.assert_frame_equal(read_manifest(root).sort_values("id", ignore_index=True),
+                                  whole.sort_values("id", ignore_index=True))
+
+
 def test_folder_csv(workdir):
     (workdir / "imgs").mkdir()
     lines = ["path,label,artist"]

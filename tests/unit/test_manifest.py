@@ -58,7 +58,13 @@ def test_missing_and_damaged_manifests_are_one_line_errors(tmp_path):
     with pytest.raises(DatasetError, match="no manifest at .*mediumnet synth or mediumnet harvest"):
         read_manifest(tmp_path)
     manifest_path(tmp_path).write_bytes(b"not parquet")
-    with pytest.raises(DatasetError, match="cannot read manifest"):
+    with pytest.raises(DatasetError, match="cannot read manifest .*: the file is damaged; move "
+                       "it aside .* and build it again with mediumnet synth or mediumnet "
+                       "harvest$"):    # no logs in raw/ to build it from: the steps named
+        read_manifest(tmp_path)
+    pd.DataFrame({"id": ["a"], "label": ["painting"]}).to_parquet(manifest_path(tmp_path))
+    with pytest.raises(DatasetError, match="lacks columns \\['source', .*: it is not one "
+                       "mediumnet wrote; move it aside"):
         read_manifest(tmp_path)
 
 

@@ -92,7 +92,12 @@ def synthesize(dataset_dir: str | os.PathLike[str], config: SynthConfig, *,
     """
     from tqdm.auto import tqdm
 
-    from mediumnet.data.manifest import ensure_dataset_dir, manifest_frame, upsert_manifest
+    from mediumnet.data.manifest import (
+        RAW_DIR,
+        ensure_dataset_dir,
+        manifest_frame,
+        upsert_manifest,
+    )
 
     check_request(config, min_size)
     specs = plan_works(config)
@@ -113,7 +118,7 @@ def synthesize(dataset_dir: str | os.PathLike[str], config: SynthConfig, *,
         rows.append(row)
         bar.update()
     bar.close()
-    raw = root / "raw"
+    raw = root / RAW_DIR
     raw.mkdir(exist_ok=True)
     record = raw / f"synth-s{config.seed}.jsonl"
     tmp = record.with_suffix(".jsonl.part")
