@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shlex
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -27,6 +28,8 @@ RAW_DIR = "raw"
 ``S-outcomes.jsonl``, a synthetic set's ``synth-s<seed>.jsonl``): a manifest is built again
 from them."""
 OUTCOMES_SUFFIX = "-outcomes.jsonl"
+SYNTH_LOG_PREFIX = "synth-s"
+"""A synthetic set's log: ``synth-s<seed>.jsonl``, each work's drawing as planned."""
 HARVEST_STATE_NAME = "harvest_state.json"
 """Each harvested source's resume point and settings (``params``: a folder's ``from``)."""
 
@@ -195,19 +198,23 @@ def _rebuild_advice(root: Path) -> str:
     raw = root / RAW_DIR
     harvested = sorted(p.name.removesuffix(OUTCOMES_SUFFIX)
                        for p in raw.glob(f"*{OUTCOMES_SUFFIX}"))
-    seeds = sorted(p.stem.removeprefix("synth-s") for p in raw.glob("synth-s*.jsonl"))
+    seeds = sorted(p.stem.removeprefix(SYNTH_LOG_PREFIX)
+                   for p in raw.glob(f"{SYNTH_LOG_PREFIX}*.jsonl"))
     try:
         states = json.loads((root / HARVEST_STATE_NAME).read_text())
     except (OSError, ValueError):
         states = {}
+    here = shlex.quote(str(root))
     steps = []
-    for source in harvested:
+    for source in harvested:   # a folder harvest's --from, --link and --column (as logged)
         given = (states.get(source) or {}).get("params") or {}
-        steps.append(f"mediumnet harvest {source} {root} --offline"
-                     + (f" --from {given['from']}" if given.get("from") else "")
-                     + (" --link" if given.get("link") else ""))
-    steps += [f"mediumnet synth {root} --seed {seed}{_synth_options(raw / f'synth-s{seed}.jsonl')}"
-              for seed in seeds]
+        steps.append(f"mediumnet harvest {source} {here} --offline"
+                     + (f" --from {shlex.quote(given['from'])}" if given.get("from") else "")
+                     + (" --link" if given.get("link") else "")
+                     + "".join(f" --column {shlex.quote(k.removeprefix('column_') + '=' + v)}"
+                               for k, v in given.items() if k.startswith("column_")))
+    steps += [f"mediumnet synth {here} --seed {seed}"
+              + _synth_options(raw / f"{SYNTH_LOG_PREFIX}{seed}.jsonl") for seed in seeds]
     if not steps:
         return "build it again with mediumnet synth or mediumnet harvest"
     return (f"build it again from the logs in {raw}: {'; '.join(steps)} (each with the other "
@@ -217,7 +224,8 @@ def _rebuild_advice(root: Path) -> str:
 
 def _unusable(path: Path, why: str) -> DatasetError:
     """Return the error for a manifest that cannot be used: why, and how to build it again."""
-    return DatasetError(f"{why}; move it aside (mv {path} {path}.damaged) and "
+    aside = f"mv {shlex.quote(str(path))} {shlex.quote(f'{path}.damaged')}"
+    return DatasetError(f"{why}; move it aside ({aside}) and "
                         f"{_rebuild_advice(path.parent)}")
 
 

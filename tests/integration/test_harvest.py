@@ -4,6 +4,7 @@ import io
 import json
 import os
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -642,7 +643,7 @@ def test_a_damaged_manifest_is_built_again_by_the_commands_its_error_gives(workd
                         "painting,photography"]
     manifest.rename(root / "manifest.parquet.damaged")             # as the error says
     for command in commands:
-        done = subprocess.run([mediumnet_exe, *command.split()[1:]], cwd=workdir,
+        done = subprocess.run([mediumnet_exe, *shlex.split(command)[1:]], cwd=workdir,
                               capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr
     pd.testing.assert_frame_equal(read_manifest(root).sort_values("id", ignore_index=True),

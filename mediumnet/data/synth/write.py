@@ -94,6 +94,7 @@ def synthesize(dataset_dir: str | os.PathLike[str], config: SynthConfig, *,
 
     from mediumnet.data.manifest import (
         RAW_DIR,
+        SYNTH_LOG_PREFIX,
         ensure_dataset_dir,
         manifest_frame,
         upsert_manifest,
@@ -120,7 +121,7 @@ def synthesize(dataset_dir: str | os.PathLike[str], config: SynthConfig, *,
     bar.close()
     raw = root / RAW_DIR
     raw.mkdir(exist_ok=True)
-    record = raw / f"synth-s{config.seed}.jsonl"
+    record = raw / f"{SYNTH_LOG_PREFIX}{config.seed}.jsonl"
     tmp = record.with_suffix(".jsonl.part")
     with tmp.open("w") as fh:
         for spec in specs:
