@@ -156,12 +156,13 @@ def label_command(dataset_dir: str, table: str, column: str) -> None:
 
     A label is a medium's name or a technique of one (woodcut, oil on canvas, charcoal).
     Empty cells are skipped; nothing else of a work changes, and nothing is written when a
-    row names an unknown work, no medium or two. A newly labelled work joins a split at the
-    next mediumnet split. On a suggestion sheet, writing the medium a doubtful work already has
-    upholds it: a curator's from then on, not flagged by the next audit or offered by the next
-    suggest --doubtful. With --column suggested_label the model's answers are taken, only
-    those the table stands behind, and each label's reason says it was the model's. The merge
-    is an MLflow run: the sheet, the labels that changed, the dataset digest before and after.
+    row names an unknown work, no medium or two, or a work another row gives another medium.
+    A newly labelled work joins a split at the next mediumnet split. On a suggestion sheet,
+    writing the medium a doubtful work already has upholds it: a curator's from then on, not
+    flagged by the next audit or offered by the next suggest --doubtful. With --column
+    suggested_label the model's answers are taken, only those the table stands behind, and
+    each label's reason says it was the model's. The merge is an MLflow run: the sheet, the
+    labels that changed, the dataset digest before and after.
     """
     from mediumnet.prepare import run_label
 

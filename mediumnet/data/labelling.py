@@ -212,8 +212,8 @@ def merged_labels(dataset_dir: str | os.PathLike[str], table: str | os.PathLike[
     ------
     DatasetError
         A missing file or column, an id the data set lacks, a label that names no medium
-        or two (the first one, with its line), or a model's guesses the table does not stand
-        behind.
+        or two, a work two rows give two mediums (the first one, with its line), a sheet with
+        no label written in it, or a model's guesses the table does not stand behind.
     """
     import pandas as pd
 
@@ -243,6 +243,7 @@ def merged_labels(dataset_dir: str | os.PathLike[str], table: str | os.PathLike[
         rows, confidences, result.left_out, result.left_out_why = _model_rows(path, rows,
                                                                               column)
     updates: dict[int, tuple[str, str, str]] = {}
+    lines: dict[int, int] = {}   # the sheet's line that gave each update
     for line, work_id, given in zip(rows.index, rows["id"], rows[column], strict=True):
         if not given.strip():
             result.blank += 1
@@ -258,7 +259,15 @@ def merged_labels(dataset_dir: str | os.PathLike[str], table: str | os.PathLike[
                                "canvas, charcoal …), or leave it empty")
         if work_id not in where:
             raise DatasetError(f"{path}, line {line}: no work {work_id!r} in {dataset_dir}")
+        if where[work_id] in updates:   # a work written twice: one medium, or refused
+            first, first_line = updates[where[work_id]][0], lines[where[work_id]]
+            if first != medium:
+                raise DatasetError(f"{path}, line {line}: {work_id!r} is given {medium} here "
+                                   f"and {first} on line {first_line}; keep the row of the "
+                                   "medium it is")
+            continue
         updates[where[work_id]] = medium, given.strip(), confidences[line].strip()
+        lines[where[work_id]] = line
     written = not result.model_answers and PREFILLED_COLUMN not in rows.columns
     _apply(manifest, updates, result, path, confirms=written,
            upholds=written and REVIEW_COLUMN in rows.columns)

@@ -342,6 +342,20 @@ def test_an_audits_answers_are_taken_for_the_flagged_works_and_never_over_a_cura
     assert after.loc["w2", "label_reason"].startswith("given by a curator in sheet.csv")
 
 
+def test_a_work_written_twice_with_one_medium_is_merged_once(small_set, tmp_path):
+    from mediumnet.data.labelling import merge_labels
+    from mediumnet.data.manifest import read_manifest
+
+    sheet = tmp_path / "shared.csv"          # two people filled one sheet, and agree
+    sheet.write_text("id,label\nw2,pen and ink\nw3,painting\nw2,drawing\n")
+    result = merge_labels(small_set, sheet)
+    assert (result.labelled, len(result.changes)) == (2, 2)
+    after = read_manifest(small_set).set_index("id")
+    assert after.loc["w2", "label"] == "drawing"
+    assert after.loc["w2", "label_reason"] == ("given by a curator in shared.csv as 'pen and "
+                                               "ink'; was unlabelled: given")
+
+
 def test_a_curator_upholds_a_doubtful_record_on_a_suggestion_sheet_not_on_a_plain_one(
         small_set, tmp_path):
     from mediumnet.data.labelling import given_by_model, merge_labels, reviewed_by_curator
@@ -533,6 +547,8 @@ def test_a_suggestion_sheets_guesses_are_not_taken_as_labels(small_set, tmp_path
     ("id,label\nw9,painting\n", "line 2: no work 'w9'"),
     ("id,label\n\nw9,painting\n", "line 3: no work 'w9'"),    # the line as the file has it
     ("id,medium\nw2,painting\n", "has no column 'label'"),
+    ("id,label\nw2,drawing\nw3,painting\nw2,Woodcut\n", "line 4: 'w2' is given engraving here "
+     "and drawing on line 2; keep the row of the medium it is"),
     ("id,label\n", "has no rows under its header, so nothing to merge"),
     ("id,label\nw2,\nw3, \n", "every 'label' cell of its 2 rows is empty, so nothing to merge"),
 ])
