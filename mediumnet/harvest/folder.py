@@ -134,9 +134,10 @@ class FolderSource(Source):
     def _entries(self) -> list[tuple[str, Path, str, str, str]]:
         """(relative name, path, label text, artist, title) of every image, in a stable order."""
         if self.from_csv:
-            return [(row["path"], table_image_path(self.src.parent, row["path"]), row["label"],
-                     row.get("artist", ""), row.get("title", ""))
-                    for row in self._csv_rows() if row.get("path")]
+            return self._once_each([
+                (row["path"], table_image_path(self.src.parent, row["path"]), row["label"],
+                 row.get("artist", ""), row.get("title", ""))
+                for row in self._csv_rows() if row.get("path")])
         store = getattr(self, "store", None)   # bound by a harvest; a data set inside is not read
         listing = folder_images(self.src, leave_out=store.root if store else None)
         entries, loose = [], 0
@@ -152,6 +153,32 @@ class FolderSource(Source):
             "<medium>/ folder; move each into the folder of its medium" if loose else "")
             if line]
         return entries
+
+    def _once_each(self, entries: list[tuple[str, Path, str, str, str]]
+                   ) -> list[tuple[str, Path, str, str, str]]:
+        """Take each path of a CSV once: the row that names its medium, the first of them.
+
+        A merged export or a row pasted twice lists a work again; rows that give one work two
+        mediums are refused, as ``mediumnet label`` refuses them, before anything is read.
+        """
+        rows: dict[str, list[tuple[str, Path, str, str, str]]] = {}
+        for entry in entries:
+            rows.setdefault(entry[0], []).append(entry)
+        twice = {name: listed for name, listed in rows.items() if len(listed) > 1}
+        mediums = {name: list(dict.fromkeys(m for m in (medium_of_label(e[2])[0] for e in listed)
+                                            if m)) for name, listed in twice.items()}
+        torn = [name for name, named in mediums.items() if len(named) > 1]
+        if torn:
+            more = ("" if len(torn) == 1 else "; so is 1 more path" if len(torn) == 2
+                    else f"; so are {len(torn) - 1} more paths")
+            raise DatasetError(f"{self.src} gives {torn[0]} {len(twice[torn[0]])} rows of "
+                               f"different mediums ({', '.join(mediums[torn[0]])}){more}: keep "
+                               "the row of the medium it is, or leave its label empty")
+        self.notes = [f"listed more than once in {self.src.name}: {len(twice)} path"
+                      f"{'' if len(twice) == 1 else 's'} ({', '.join(list(twice)[:3])}"
+                      f"{' …' if len(twice) > 3 else ''}), each taken once"] if twice else []
+        return [next((e for e in listed if medium_of_label(e[2])[0]), listed[0])
+                for listed in rows.values()]
 
     def open(self) -> None:
         self._all = self._entries()

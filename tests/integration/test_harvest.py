@@ -650,6 +650,32 @@ def test_a_damaged_manifest_is_built_again_by_the_commands_its_error_gives(workd
                                   whole.sort_values("id", ignore_index=True))
 
 
+def test_a_csv_listing_a_work_twice_takes_it_once_and_refuses_two_mediums(workdir):
+    """A merged export or a row pasted again: one work, the row that names its medium."""
+    (workdir / "imgs").mkdir()
+    for i in range(2):
+        (workdir / "imgs" / f"{i}.png").write_bytes(make_jpeg(900 + i))
+    (workdir / "list.csv").write_text("path,label\nimgs/0.png,painting\nimgs/1.png,\n"
+                                      "imgs/0.png,Oil on canvas\nimgs/1.png,Pen and ink\n")
+    result = harvest(FolderSource(workdir / "list.csv"), workdir / "ds", FAST, progress=False)
+    assert (result.seen, result.kept) == (2, 2)
+    assert ("listed more than once in list.csv: 2 paths (imgs/0.png, imgs/1.png), each taken "
+            "once") in result.notes
+    manifest = read_manifest(workdir / "ds").set_index("id")
+    assert manifest.loc["folder:imgs/0.png", "label_reason"] == "given as 'painting'"
+    assert manifest.loc["folder:imgs/1.png", "label"] == "drawing"   # not the empty row's
+
+    before = (workdir / "ds" / "manifest.parquet").read_bytes()
+    (workdir / "torn.csv").write_text("path,label\nimgs/0.png,painting\nimgs/0.png,Woodcut\n"
+                                      "imgs/1.png,drawing\nimgs/1.png,photograph\n")
+    with pytest.raises(DatasetError, match=re.escape(
+            f"{workdir / 'torn.csv'} gives imgs/0.png 2 rows of different mediums (painting, "
+            "engraving); so is 1 more path: keep the row of the medium it is, or leave its "
+            "label empty")):
+        harvest(FolderSource(workdir / "torn.csv"), workdir / "ds", FAST, progress=False)
+    assert (workdir / "ds" / "manifest.parquet").read_bytes() == before
+
+
 def test_folder_csv(workdir):
     (workdir / "imgs").mkdir()
     lines = ["path,label,artist"]
