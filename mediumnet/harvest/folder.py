@@ -238,6 +238,9 @@ class FolderSource(Source):
         without reading the rest.
         """
         path = Path(record.local_path or "")
+        if path.is_dir():
+            raise BadImageError("not_an_image", f"{path} is a folder, not an image file: write "
+                                "the path of an image in it")
         if not path.is_file():
             written = record.id.removeprefix("folder:")
             if _ANOTHER_MACHINES_PATH.match(written):

@@ -700,14 +700,16 @@ def test_a_csv_written_on_windows_finds_its_images(workdir):
         (workdir / "export" / "scans" / f"{i}.png").write_bytes(make_jpeg(520 + i))
     (workdir / "export" / "list.csv").write_text(
         "path,label\r\nscans\\0.png,painting\r\nscans\\1.png,woodcut\r\n"
-        "scans\\2.png,drawing\r\n")
+        "scans\\2.png,drawing\r\nscans,drawing\r\n")
     result = harvest(FolderSource(workdir / "export" / "list.csv"), workdir / "ds", FAST,
                      progress=False)
     manifest = read_manifest(workdir / "ds").set_index("id")
     assert manifest["label"].to_dict() == {"folder:scans\\0.png": "painting",
                                            "folder:scans\\1.png": "engraving"}
     assert result.failed_examples == {   # a file that is not there is named as written
-        "missing_file": f"folder:scans\\2.png: {workdir / 'export'}/scans\\2.png does not exist"}
+        "missing_file": f"folder:scans\\2.png: {workdir / 'export'}/scans\\2.png does not exist",
+        "not_an_image": f"folder:scans: {workdir / 'export'}/scans is a folder, not an image "
+                        "file: write the path of an image in it"}
     # Absolute paths of the machine that wrote it: said so, with what to write instead.
     (workdir / "export" / "absolute.csv").write_text(
         "path,label\r\nC:\\Collections\\scans\\0.png,painting\r\n"
