@@ -183,6 +183,15 @@ def merge_labels(dataset_dir: str | os.PathLike[str], table: str | os.PathLike[s
     return result
 
 
+def _headers_as_named(rows: pd.DataFrame, names: tuple[str, ...]) -> pd.DataFrame:
+    """Name the columns written ``ID`` or ``Label`` as asked, where no column has the name."""
+    for name in names:
+        alike = [c for c in rows.columns if c.lower() == name.lower()]
+        if name not in rows.columns and len(alike) == 1:
+            rows = rows.rename(columns={alike[0]: name})
+    return rows
+
+
 def merged_labels(dataset_dir: str | os.PathLike[str], table: str | os.PathLike[str],
                   *, column: str = "label") -> tuple[pd.DataFrame, LabelMerge]:
     """Return the manifest with the mediums a filled table names; nothing is written.
@@ -222,10 +231,11 @@ def merged_labels(dataset_dir: str | os.PathLike[str], table: str | os.PathLike[
     path = Path(table)
     if not path.is_file():
         raise DatasetError(f"{path}: no such file; give the CSV you filled in")
-    rows = read_sheet(path)
+    rows = _headers_as_named(read_sheet(path), ("id", column))
     missing = [c for c in ("id", column) if c not in rows.columns]
     if missing:
         raise DatasetError(f"{path} has no column {missing[0]!r}: it needs id and {column}")
+    rows["id"] = rows["id"].str.strip()   # a spreadsheet's cell keeps the spaces typed around
     if rows.empty:
         raise DatasetError(f"{path} has no rows under its header, so nothing to merge: give the "
                            "sheet with its works (one row a work, as mediumnet suggest writes "

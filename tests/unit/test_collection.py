@@ -342,6 +342,17 @@ def test_an_audits_answers_are_taken_for_the_flagged_works_and_never_over_a_cura
     assert after.loc["w2", "label_reason"].startswith("given by a curator in sheet.csv")
 
 
+def test_a_sheet_typed_in_a_spreadsheet_merges_whatever_the_headers_case_and_the_spaces(
+        small_set, tmp_path):
+    from mediumnet.data.labelling import merge_labels
+    from mediumnet.data.manifest import read_manifest
+
+    sheet = tmp_path / "typed.csv"
+    sheet.write_text("ID,Label\n w2 ,Drawing \nw3,\n")
+    assert merge_labels(small_set, sheet).labelled == 1
+    assert read_manifest(small_set).set_index("id").loc["w2", "label"] == "drawing"
+
+
 def test_a_work_written_twice_with_one_medium_is_merged_once(small_set, tmp_path):
     from mediumnet.data.labelling import merge_labels
     from mediumnet.data.manifest import read_manifest
