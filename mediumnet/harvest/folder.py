@@ -164,21 +164,27 @@ class FolderSource(Source):
         rows: dict[str, list[tuple[str, Path, str, str, str]]] = {}
         for entry in entries:
             rows.setdefault(entry[0], []).append(entry)
-        twice = {name: listed for name, listed in rows.items() if len(listed) > 1}
-        mediums = {name: list(dict.fromkeys(m for m in (medium_of_label(e[2])[0] for e in listed)
-                                            if m)) for name, listed in twice.items()}
-        torn = [name for name, named in mediums.items() if len(named) > 1]
+        once, twice, torn = [], [], {}
+        for name, listed in rows.items():
+            if len(listed) == 1:
+                once.append(listed[0])
+                continue
+            twice.append(name)
+            named = [medium_of_label(e[2])[0] for e in listed]
+            mediums = list(dict.fromkeys(m for m in named if m))
+            if len(mediums) > 1:
+                torn[name] = f"{len(listed)} rows of different mediums ({', '.join(mediums)})"
+            once.append(next((e for e, m in zip(listed, named, strict=True) if m), listed[0]))
         if torn:
-            more = ("" if len(torn) == 1 else "; so is 1 more path" if len(torn) == 2
-                    else f"; so are {len(torn) - 1} more paths")
-            raise DatasetError(f"{self.src} gives {torn[0]} {len(twice[torn[0]])} rows of "
-                               f"different mediums ({', '.join(mediums[torn[0]])}){more}: keep "
-                               "the row of the medium it is, or leave its label empty")
+            first, more = next(iter(torn.items())), len(torn) - 1
+            raise DatasetError(f"{self.src} gives {first[0]} {first[1]}"
+                               + ("" if not more else "; so is 1 more path" if more == 1
+                                  else f"; so are {more} more paths")
+                               + ": keep the row of the medium it is, or leave its label empty")
         self.notes = [f"listed more than once in {self.src.name}: {len(twice)} path"
-                      f"{'' if len(twice) == 1 else 's'} ({', '.join(list(twice)[:3])}"
+                      f"{'' if len(twice) == 1 else 's'} ({', '.join(twice[:3])}"
                       f"{' …' if len(twice) > 3 else ''}), each taken once"] if twice else []
-        return [next((e for e in listed if medium_of_label(e[2])[0]), listed[0])
-                for listed in rows.values()]
+        return once
 
     def open(self) -> None:
         self._all = self._entries()
