@@ -17,7 +17,7 @@ from mediumnet.config import HarvestConfig
 from mediumnet.errors import MediumnetError
 from mediumnet.harvest.base import Record, Source
 from mediumnet.harvest.http import HarvestHttpError, TooLargeError
-from mediumnet.harvest.store import DEPTH_RATIO, UNLABELLED_KEEPABLE
+from mediumnet.harvest.store import DEPTH_RATIO, THREE_DIMENSIONAL, UNLABELLED_KEEPABLE
 from mediumnet.harvest.verify import BadImageError, verify_image
 from mediumnet.labels import UNLABELLED, is_excluded_category, map_record
 
@@ -78,7 +78,7 @@ def judge(source_name: str, record: Record, settings: HarvestConfig) -> dict[str
             medium = UNLABELLED
         record.label, record.label_reason = medium, reason
     if record.depth_ratio is not None and record.depth_ratio > settings.max_depth_ratio:
-        return _outcome(record, "dropped", "three_dimensional",
+        return _outcome(record, "dropped", THREE_DIMENSIONAL,
                         f"depth is {record.depth_ratio:.2f} of the larger side") | {
             DEPTH_RATIO: record.depth_ratio}  # judged again under a larger max_depth_ratio
     return None

@@ -75,6 +75,8 @@ keeps it (not a category the source's table excludes). Outcomes logged before it
 lack it, and count as keepable."""
 NO_MEDIUM_REASONS = ("unmapped", "unknown_label")
 """The drop reasons of a record whose medium is unknown: ``--keep-unlabelled`` keeps it."""
+THREE_DIMENSIONAL = "three_dimensional"
+"""The drop reason of a record deeper than ``harvest.max_depth_ratio`` of its larger side."""
 DEPTH_RATIO = "depth_ratio"
 """The key of a record dropped as three-dimensional: its depth as a share of its larger side,
 judged again by a harvest whose ``harvest.max_depth_ratio`` it no longer exceeds."""
@@ -88,7 +90,7 @@ def dropped_depth(outcome: dict[str, Any]) -> float | None:
     is nudged up by the rounding, so that a harvest with the setting it was dropped under does
     not judge it again.
     """
-    if outcome["status"] != "dropped" or outcome["reason"] != "three_dimensional":
+    if outcome["status"] != "dropped" or outcome["reason"] != THREE_DIMENSIONAL:
         return None
     if outcome.get(DEPTH_RATIO) is not None:
         return float(outcome[DEPTH_RATIO])
