@@ -94,7 +94,8 @@ class HarvestConfig:
     keep_unlabelled: bool = False
     """Keep the works whose record names no medium that maps (a folder row with an empty label,
     or one naming no medium or two), unlabelled, with the reason; they stay outside every
-    split."""
+    split. So is the first copy of an image recorded under two mediums (``label_conflict``),
+    for a curator to give it the one it is."""
 
 
 @dataclass

@@ -159,7 +159,8 @@ def _harvest_options(func: Callable[..., Any]) -> Callable[..., Any]:
     func = click.option("--keep-unlabelled", is_flag=True,
                         help="Keep the works whose record names no medium that maps, "
                              "unlabelled (outside every split; mediumnet classify labels "
-                             "them), those an earlier harvest dropped too.")(func)
+                             "them), those an earlier harvest dropped too, and one copy of "
+                             "each image recorded under two mediums.")(func)
     return func
 
 

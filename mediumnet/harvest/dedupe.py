@@ -2,16 +2,23 @@
 
 Under one label the first id stays and the others are ``duplicate`` / ``near_duplicate``; under
 different labels all are dropped as ``label_conflict``. An unlabelled copy never conflicts: the
-first labelled copy stands for the work.
+first labelled copy stands for the work. A medium a curator gave (``mediumnet label``) settles a
+conflict: the curator's copy stands. A harvest that keeps unlabelled works keeps one copy of a
+conflicted image (its first id) unlabelled, its reason naming the mediums recorded, for a
+curator to give it the one it is.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
 
 from mediumnet.labels import UNLABELLED
+
+CONFLICT_REASON = "label_conflict: one image recorded as"
+"""How the reason of a conflicted image kept unlabelled begins."""
 
 
 def _clusters(sha: list[str], phashes: list[str], max_distance: int) -> list[int]:
@@ -48,9 +55,23 @@ def _clusters(sha: list[str], phashes: list[str], max_distance: int) -> list[int
     return [find(i) for i in range(n)]
 
 
-def deduplicate(rows: list[dict[str, Any]], max_distance: int
+def deduplicate(rows: list[dict[str, Any]], max_distance: int, *, keep_conflicts: bool = False,
+                kept_before: Collection[str] = ()
                 ) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], str]]]:
     """Merge duplicate and near-duplicate works (rows sorted by id first).
+
+    Parameters
+    ----------
+    rows : list of dict
+        Manifest rows (``id``, ``label``, ``label_reason``, ``sha256``, ``phash``).
+    max_distance : int
+        The largest Hamming distance of two perceptual hashes of one image.
+    keep_conflicts : bool
+        Keep the first copy of an image recorded under two mediums, unlabelled, instead of
+        dropping every copy (a harvest with ``--keep-unlabelled``).
+    kept_before : collection of str
+        Ids of conflicted images an earlier harvest kept unlabelled: kept so again, as a
+        harvest keeps the unlabelled works an earlier one kept.
 
     Returns
     -------
@@ -59,24 +80,56 @@ def deduplicate(rows: list[dict[str, Any]], max_distance: int
     dropped : list of (row, reason)
         Reasons ``duplicate``, ``near_duplicate`` or ``label_conflict``.
     """
+    from mediumnet.data.labelling import given_by_curator
+
     rows = sorted(rows, key=lambda r: r["id"])
-    roots = _clusters([r["sha256"] for r in rows], [r["phash"] for r in rows], max_distance)
-    groups: dict[int, list[int]] = {}
-    for i, root in enumerate(roots):
-        groups.setdefault(root, []).append(i)
     kept, dropped = [], []
-    for members in groups.values():
+    for members in _groups(rows, max_distance):
         labels = {rows[i]["label"] for i in members} - {UNLABELLED}
-        if len(labels) > 1:
+        curated = [i for i in members if given_by_curator(rows[i].get("label_reason"))]
+        if len(labels) > 1 and len({rows[i]["label"] for i in curated}) == 1:
+            first = curated[0]                 # a curator's medium settles the conflict
+        elif len(labels) > 1 and (keep_conflicts or any(rows[i]["id"] in kept_before
+                                                        for i in members)):
+            first = next((i for i in members if rows[i]["id"] in kept_before), members[0])
+            rows[first] = {**rows[first], "label": UNLABELLED,
+                           "label_reason": conflict_reason([rows[i] for i in members])}
+        elif len(labels) > 1:
             dropped += [(rows[i], "label_conflict") for i in members]
             continue
-        # A labelled copy stands for the work; unlabelled copies are its duplicates.
-        first = next((i for i in members if rows[i]["label"] != UNLABELLED), members[0])
+        else:  # a labelled copy stands for the work; unlabelled copies are its duplicates
+            first = next((i for i in members if rows[i]["label"] != UNLABELLED), members[0])
         head = rows[first]
         kept.append(head)
         for i in members:
-            if i != first:
+            if i != first and head["label"] == UNLABELLED and rows[i]["label"] != UNLABELLED:
+                dropped.append((rows[i], "label_conflict"))
+            elif i != first:
                 same = rows[i]["sha256"] == head["sha256"]
                 dropped.append((rows[i], "duplicate" if same else "near_duplicate"))
     kept.sort(key=lambda r: r["id"])
     return kept, dropped
+
+
+def _groups(rows: list[dict[str, Any]], max_distance: int) -> list[list[int]]:
+    """Return the indices of ``rows`` grouped by image (equal bytes or close hashes)."""
+    roots = _clusters([r["sha256"] for r in rows], [r["phash"] for r in rows], max_distance)
+    groups: dict[int, list[int]] = {}
+    for i, root in enumerate(roots):
+        groups.setdefault(root, []).append(i)
+    return list(groups.values())
+
+
+def conflict_reason(copies: list[dict[str, Any]]) -> str:
+    """Return the reason of a conflicted image kept unlabelled: each copy's id and medium."""
+    named = ", ".join(f"{row['label']} ({row['id']})" for row in copies
+                      if row["label"] != UNLABELLED)
+    return f"{CONFLICT_REASON} {named}; give it the medium it is with mediumnet label"
+
+
+def conflicts(dropped: list[tuple[dict[str, Any], str]], max_distance: int
+              ) -> list[list[dict[str, Any]]]:
+    """Group the ``label_conflict`` drops by image: the copies a curator has to look at."""
+    rows = sorted((row for row, reason in dropped if reason == "label_conflict"),
+                  key=lambda r: r["id"])
+    return [[rows[i] for i in members] for members in _groups(rows, max_distance)]

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mediumnet.config import HarvestConfig
-from mediumnet.harvest.dedupe import deduplicate
+from mediumnet.harvest.dedupe import CONFLICT_REASON, conflict_reason, conflicts, deduplicate
 from mediumnet.harvest.store import NO_MEDIUM_REASONS, HarvestStore, write_json_atomic
 from mediumnet.labels import MEDIUMS, UNLABELLED
 
@@ -47,6 +47,9 @@ class HarvestResult:
     """Works of this source that this run added to the manifest (negative: it holds fewer)."""
     notes: list[str] = field(default_factory=list)
     """What the run did with its arguments beyond the obvious (one line each)."""
+    label_conflicts: list[str] = field(default_factory=list)
+    """Each image the data set holds, or this run left out, under two mediums: every copy's
+    medium and id (``"painting (met:1), drawing (folder:a.jpg)"``)."""
 
     @property
     def kept(self) -> int:
@@ -64,7 +67,8 @@ class HarvestResult:
                 "duplicates_dropped": self.duplicates, "listing_complete": self.complete,
                 "retries": self.retries, "seconds": round(self.seconds, 3),
                 "manifest_rows": self.manifest_rows, "manifest_digest": self.digest,
-                "added": self.added, "notes": self.notes}
+                "added": self.added, "notes": self.notes,
+                "label_conflicts": self.label_conflicts}
 
     def text(self) -> str:
         """Return a short human summary, one fact per line."""
@@ -150,16 +154,18 @@ def build_manifest(root: Path, store: HarvestStore, settings: HarvestConfig
     old = read_manifest(root) if manifest_path(root).exists() else empty_manifest()
     candidates = _rehash_flat(root, [o["row"] for o in store.outcomes.values()
                                      if o["status"] == "kept"])
-    candidates, curated = _curators_labels(candidates, old[old["source"] == store.source],
-                                           store)
-    kept, dropped = deduplicate(candidates, settings.phash_distance)
+    mine_before = old[old["source"] == store.source]
+    candidates, curated = _curators_labels(candidates, mine_before, store)
+    keep = settings.keep_unlabelled
+    kept, dropped = deduplicate(candidates, settings.phash_distance, keep_conflicts=keep,
+                                kept_before=set(mine_before.loc[_unsettled(mine_before), "id"]))
     others = old[old["source"] != store.source]
     if len(others) and kept:
-        kept, others, crossed = _across_sources(kept, others)
+        kept, others, crossed = _across_sources(kept, others, keep_conflicts=keep)
         dropped += crossed
     split_by_id = old.set_index("id")["split"].to_dict()
-    for row in kept:
-        row["split"] = split_by_id.get(row["id"], "")
+    for row in kept:   # an image kept unlabelled (a label conflict) leaves its split
+        row["split"] = split_by_id.get(row["id"], "") if row["label"] != UNLABELLED else ""
     mine = manifest_frame(kept) if kept else empty_manifest()
     frame = pd.concat([others, mine], ignore_index=True).sort_values("id", kind="stable")
     write_manifest(root, frame.reset_index(drop=True))
@@ -213,17 +219,26 @@ def _curators_labels(candidates: list[dict[str, Any]], old_mine: pd.DataFrame,
     return rows, curated
 
 
-def _across_sources(kept: list[dict[str, Any]], others: pd.DataFrame
+def _unsettled(frame: pd.DataFrame) -> pd.Series:
+    """Return, per row, whether it is an image under two mediums kept unlabelled."""
+    return frame["label_reason"].astype(str).str.startswith(CONFLICT_REASON)
+
+
+def _across_sources(kept: list[dict[str, Any]], others: pd.DataFrame, *,
+                    keep_conflicts: bool = False
                     ) -> tuple[list[dict[str, Any]], pd.DataFrame, list[tuple[dict, str]]]:
     """Settle the works this source shares (same image bytes) with the data set's others.
 
     The same label: this source's copy is a ``duplicate``. Different labels: both go
-    (``label_conflict``). An unlabelled copy never conflicts: when this source labels a work
-    another source kept unlabelled, that row takes the label (its record, title and medium
-    text are kept) and this copy is a ``duplicate``; this source's unlabelled copy of a work
-    kept before is a ``duplicate`` too. A medium a curator gave (``mediumnet label``) settles
-    it: another source's copy of a curated work is a ``duplicate``, and a curated work of
-    this source replaces the other sources' copies.
+    (``label_conflict``, each labelled copy counted). An unlabelled copy never conflicts: when
+    this source labels a work another source kept unlabelled, that row takes the label (its
+    record, title and medium text are kept) and this copy is a ``duplicate``; this source's
+    unlabelled copy of a work kept before is a ``duplicate`` too. A medium a curator gave
+    (``mediumnet label``) settles it: another source's copy of a curated work is a
+    ``duplicate``, and a curated work of this source replaces the other sources' copies. With
+    ``keep_conflicts`` the other sources' copies of a conflicted image stay, unlabelled, their
+    reason naming every copy's medium (a copy already kept so is not labelled by this
+    source's).
     """
     from mediumnet.data.labelling import given_by_curator
 
@@ -231,6 +246,7 @@ def _across_sources(kept: list[dict[str, Any]], others: pd.DataFrame
     labels_by_sha = others.groupby("sha256")["label"].agg(set).to_dict()
     curated = set(others.loc[others["label_reason"].map(given_by_curator).astype(bool),
                              "sha256"])
+    unsettled = set(others.loc[_unsettled(others), "sha256"])
     dropped: list[tuple[dict, str]] = []
     conflicting: set[str] = set()
     stay = []
@@ -247,13 +263,24 @@ def _across_sources(kept: list[dict[str, Any]], others: pd.DataFrame
             stay.append(row)
             continue
         known = theirs - {UNLABELLED}
+        if row["label"] != UNLABELLED and row["sha256"] in unsettled:
+            dropped.append((row, "label_conflict"))
+            continue
         if row["label"] != UNLABELLED and not known:
             taken = others["sha256"] == row["sha256"]
             others.loc[taken, "label"] = row["label"]
             others.loc[taken, "label_reason"] = f"{row['label_reason']} (from {row['id']})"
         elif row["label"] != UNLABELLED and known != {row["label"]}:
-            conflicting.add(row["sha256"])
             dropped.append((row, "label_conflict"))
+            taken = others["sha256"] == row["sha256"]
+            if not keep_conflicts:   # the other sources' copies go too, and are counted
+                conflicting.add(row["sha256"])
+                dropped += [(copy, "label_conflict") for copy in others[taken].to_dict("records")
+                            if copy["label"] != UNLABELLED]
+                continue
+            copies = others[taken].to_dict("records") + [row]
+            others.loc[taken, ["label", "split"]] = UNLABELLED, ""
+            others.loc[taken, "label_reason"] = conflict_reason(copies)
             continue
         dropped.append((row, "duplicate"))
     return stay, others[~others["sha256"].isin(conflicting)], dropped
@@ -302,5 +329,36 @@ def _finish(store: HarvestStore, settings: HarvestConfig, *, complete: bool, ret
                "medium_text)" if curated.disagreeing else "")
             + (f"; {len(curated.revived)} kept although their record names no medium and "
                "--keep-unlabelled is off" if curated.revived else ""))
+    result.label_conflicts = _conflicted(frame, dup_dropped, settings)
+    if result.label_conflicts:
+        result.notes.append(_conflicts_note(result.label_conflicts, settings.keep_unlabelled,
+                                            SUMMARY_NAME.format(source=store.source)))
     write_json_atomic(root / SUMMARY_NAME.format(source=store.source), result.as_dict())
     return result
+
+
+def _conflicted(frame: pd.DataFrame, dropped: list[tuple[dict[str, Any], str]],
+                settings: HarvestConfig) -> list[str]:
+    """Name each image under two mediums: those the manifest keeps unlabelled, those dropped.
+
+    Each as its copies' mediums and ids, ``"painting (met:1), drawing (folder:a.jpg)"``.
+    """
+    kept = [reason.removeprefix(f"{CONFLICT_REASON} ").split("; ", 1)[0]
+            for reason in frame.loc[_unsettled(frame), "label_reason"]]
+    named = " ".join(kept)
+    return kept + [", ".join(f"{row['label']} ({row['id']})" for row in copies)
+                   for copies in conflicts(dropped, settings.phash_distance)
+                   if not any(f"({row['id']})" in named for row in copies)]
+
+
+def _conflicts_note(texts: list[str], kept: bool, summary: str) -> str:
+    """Say which images are under two mediums and how a curator settles them."""
+    more = (f"; {len(texts) - 1} more in {summary}" if len(texts) > 1 else "")
+    images = f"{len(texts)} image{'' if len(texts) == 1 else 's'} recorded under two mediums"
+    if kept:
+        return (f"{images} kept unlabelled, one copy each ({texts[0]}{more}): give each the "
+                "medium it is with mediumnet label (a sheet of id,label), or take mediumnet "
+                "classify's answer")
+    return (f"{images} left out, every copy ({texts[0]}{more}): harvest again with "
+            "--keep-unlabelled to keep one copy of each, unlabelled, then give it the medium "
+            "it is with mediumnet label")

@@ -589,6 +589,51 @@ def test_a_harvest_again_keeps_the_mediums_a_curator_gave(workdir):
         in offline.text()
 
 
+def test_an_image_under_two_mediums_is_named_kept_for_a_curator_and_settled_by_label(workdir):
+    """One scan copied into painting/ and drawing/: the harvest names both copies; with
+    --keep-unlabelled one stays, unlabelled, for `mediumnet label` to settle for good."""
+    import dataclasses
+
+    from mediumnet.data.labelling import merge_labels
+
+    src = workdir / "src"
+    for i, medium in enumerate(["painting", "drawing", "painting"]):
+        (src / medium).mkdir(parents=True, exist_ok=True)
+        (src / medium / f"{i}.jpg").write_bytes(make_jpeg(800 + i))
+    (src / "drawing" / "copy.jpg").write_bytes((src / "painting" / "0.jpg").read_bytes())
+    root, keeping = workdir / "ds", dataclasses.replace(FAST, keep_unlabelled=True)
+    pair = "drawing (folder:drawing/copy.jpg), painting (folder:painting/0.jpg)"
+
+    left_out = harvest(FolderSource(src), root, FAST, progress=False)
+    assert left_out.dropped_by_reason == {"label_conflict": 2}
+    assert (f"1 image recorded under two mediums left out, every copy ({pair}): harvest again "
+            "with --keep-unlabelled to keep one copy of each") in left_out.text()
+    summary = json.loads((root / "harvest_summary_folder.json").read_text())
+    assert summary["label_conflicts"] == [pair]
+
+    kept = harvest(FolderSource(src), root, keeping, progress=False)
+    manifest = read_manifest(root).set_index("id")
+    assert manifest.loc["folder:drawing/copy.jpg", "label"] == ""
+    assert pair in manifest.loc["folder:drawing/copy.jpg", "label_reason"]
+    assert "folder:painting/0.jpg" not in manifest.index and kept.unlabelled == 1
+    assert f"1 image recorded under two mediums kept unlabelled, one copy each ({pair})" \
+        in kept.text()
+    again = harvest(FolderSource(src), root, FAST, progress=False)   # stays, as unlabelled works do
+    assert read_manifest(root).set_index("id").loc["folder:drawing/copy.jpg", "label"] == ""
+    assert again.label_conflicts == [pair]
+
+    pd.DataFrame({"id": ["folder:drawing/copy.jpg"], "label": ["oil on canvas"]}).to_csv(
+        workdir / "sheet.csv", index=False)
+    assert merge_labels(root, workdir / "sheet.csv").labelled == 1
+    for settings in (FAST, keeping):      # the curator's medium stands, harvest after harvest
+        settled = harvest(FolderSource(src), root, settings, progress=False)
+        manifest = read_manifest(root).set_index("id")
+        assert manifest.loc["folder:drawing/copy.jpg", "label"] == "painting"
+        assert "folder:painting/0.jpg" not in manifest.index
+        assert settled.dropped_by_reason == {"duplicate": 1} and not settled.label_conflicts
+        assert not any("two mediums" in note for note in settled.notes)
+
+
 def test_a_data_set_inside_the_folder_it_harvests_is_not_read_as_works(workdir):
     """`harvest folder data --from .`: the data set's copies and logs are not the curator's."""
     import dataclasses

@@ -85,6 +85,45 @@ def test_a_medium_a_curator_gave_settles_a_work_two_sources_share():
     assert [(r["id"], why) for r, why in dropped] == [("folder:a", "duplicate")]
 
 
+def test_a_conflicted_image_is_kept_unlabelled_on_request_and_a_curators_copy_settles_it():
+    rows = [_row("b", "painting", "x"), _row("a", "drawing", "x"), _row("c", UNLABELLED, "x")]
+    kept, dropped = deduplicate(rows, 0, keep_conflicts=True)
+    assert [(r["id"], r["label"]) for r in kept] == [("a", UNLABELLED)]
+    assert kept[0]["label_reason"].startswith(
+        "label_conflict: one image recorded as drawing (a), painting (b); give it")
+    assert {(r["id"], why) for r, why in dropped} == {("b", "label_conflict"),
+                                                      ("c", "duplicate")}
+    # Kept so before: kept so again without --keep-unlabelled, under the same id.
+    kept, _ = deduplicate(rows + [_row("0", "painting", "x")], 0, kept_before={"a"})
+    assert [(r["id"], r["label"]) for r in kept] == [("a", UNLABELLED)]
+    curated = {**_row("b", "painting", "x"), "label_reason": "given by a curator in s.csv"}
+    kept, dropped = deduplicate([curated, *rows[1:]], 0)
+    assert [(r["id"], r["label"]) for r in kept] == [("b", "painting")]
+    assert {(r["id"], why) for r, why in dropped} == {("a", "duplicate"), ("c", "duplicate")}
+
+
+def test_a_conflict_across_sources_counts_every_copy_or_keeps_theirs_unlabelled():
+    from mediumnet.harvest.result import _across_sources
+
+    others = pd.DataFrame({"id": ["met:1"], "sha256": ["x"], "label": ["drawing"],
+                           "label_reason": ["the record's medium"], "split": ["test"]})
+    kept = [{"id": "folder:a", "sha256": "x", "label": "painting", "label_reason": "folder"}]
+    stay, others_left, dropped = _across_sources(kept, others)
+    assert not stay and others_left.empty
+    assert [(r["id"], why) for r, why in dropped] == [("folder:a", "label_conflict"),
+                                                      ("met:1", "label_conflict")]
+    stay, others_left, dropped = _across_sources(kept, others, keep_conflicts=True)
+    assert not stay and [(r["id"], why) for r, why in dropped] == [("folder:a",
+                                                                    "label_conflict")]
+    left = others_left.iloc[0]
+    assert (left["label"], left["split"]) == (UNLABELLED, "")
+    assert "drawing (met:1), painting (folder:a)" in left["label_reason"]
+    # A third copy does not label it: it stays for a curator.
+    third = [{"id": "artic:9", "sha256": "x", "label": "drawing", "label_reason": "artic"}]
+    stay, still, dropped = _across_sources(third, others_left, keep_conflicts=True)
+    assert still.iloc[0]["label"] == UNLABELLED and dropped[0][1] == "label_conflict"
+
+
 def test_splits_leave_the_unlabelled_works_out_and_refuse_a_set_of_only_them():
     rows = [{"id": f"w{i}", "label": MEDIUMS[i % 3], "artist": f"artist {i % 9}"}
             for i in range(45)]
