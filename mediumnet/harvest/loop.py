@@ -236,6 +236,9 @@ def reparse(source: Source, dataset_dir: str | os.PathLike[str], settings: Harve
     For when the mapping tables or the settings changed: every logged record is labelled and
     filtered again; works that stay kept keep their stored image; works newly kept whose image
     was never fetched are marked failed (``not_downloaded``) and fetched by the next harvest.
+    Records logged but not judged yet (a harvest that stopped at its ``--limit`` has listed
+    a page further than it took, one stopped mid-way its last page) are left to the next
+    harvest, and counted in a note.
 
     Raises
     ------
@@ -259,9 +262,13 @@ def reparse(source: Source, dataset_dir: str | os.PathLike[str], settings: Harve
         raise DatasetError(f"--offline judges again the records already logged (harvested "
                            f"with other settings), so it cannot take {changed}: drop --offline "
                            "to harvest with these settings")
+    unjudged: set[str] = set()
     for record in source.records_from_raw(store.raw_records()):
+        previous = store.outcomes.get(record.id)
+        if previous is None:        # listed, never judged: the next harvest judges it
+            unjudged.add(record.id)
+            continue
         outcome = judge(source.name, record, settings)
-        previous = store.outcomes.get(record.id) or {}
         if outcome is None:
             if previous.get("row"):
                 outcome = _kept(record, previous["row"])
@@ -270,5 +277,8 @@ def reparse(source: Source, dataset_dir: str | os.PathLike[str], settings: Harve
                                    "kept by the current rules; fetched on the next harvest")
         if outcome != previous:
             store.record_outcome(outcome)
+    notes = [f"{len(unjudged)} record{'' if len(unjudged) == 1 else 's'} listed but not "
+             "judged yet (the harvest stopped at its --limit, or was stopped) left to the next "
+             "harvest without --offline"] if unjudged else []
     return _finish(store, settings, complete=bool(store.state.get("done")), retries=0,
-                   started=started, kept_before=kept_before)
+                   started=started, kept_before=kept_before, notes=notes)

@@ -449,6 +449,14 @@ def test_limit_stops_after_n_kept_and_a_larger_limit_goes_on(apis, workdir):
     serve_artsy_pages(apis, five_kinds(apis, repeat=3), page_size=4)
     first = harvest(artsy(apis), workdir / "ds", FAST, limit=6, progress=False)
     assert first.kept == 6 and not first.complete
+    # The records listed and not judged: --offline leaves them to the next harvest (it called
+    # them failed downloads before).
+    from mediumnet.harvest.engine import reparse
+    offline = reparse(artsy(apis), workdir / "ds", FAST)
+    assert (offline.seen, offline.kept, offline.failed_by_reason) == (6, 6, {})
+    assert offline.notes == ["9 records listed but not judged yet (the harvest stopped at its "
+                             "--limit, or was stopped) left to the next harvest without "
+                             "--offline"]
     more = harvest(artsy(apis), workdir / "ds", FAST, limit=11, progress=False)
     assert more.kept == 11
     rest = harvest(artsy(apis), workdir / "ds", FAST, progress=False)
