@@ -91,7 +91,7 @@ class CompositionBranch(KerasBranch):
         "full": {"epochs": 60},
     }
     choices: ClassVar[Mapping[str, tuple[str, ...]]] = {"head": ("flatten", "gap")}
-    positive: ClassVar[tuple[str, ...]] = ("kernel_size", "batch_size")
+    positive: ClassVar[tuple[str, ...]] = ("epochs", "kernel_size", "batch_size")
 
     def loads(self, settings: Mapping[str, Any]) -> bool:
         # Saved before branches named themselves: the composition view without a branch.

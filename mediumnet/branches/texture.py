@@ -144,7 +144,7 @@ class TextureBranch(KerasBranch):
     }
     choices: ClassVar[Mapping[str, tuple[str, ...]]] = {"head": ("flatten", "gap"),
                                                          "backbone": ("cnn", "effnet")}
-    positive: ClassVar[tuple[str, ...]] = ("kernel_size", "batch_size")
+    positive: ClassVar[tuple[str, ...]] = ("epochs", "kernel_size", "batch_size")
 
     def check(self, config: Config) -> None:
         section = self.section(config)

@@ -71,6 +71,9 @@ def test_overrides_are_typed(assignment, section, field, value):
     ("seed", ["data.val_fraction=0.5", "data.test_fraction=0.5"], "leaves nothing to train"),
     ("seed", ["data.composition_size=-5"], "must not be negative"),
     ("seed", ["data.texture_tile=0"], "data.texture_tile=0 must be positive"),
+    # Trained nothing and registered the untrained network before.
+    ("seed", ["composition.epochs=0"], "composition.epochs=0 must be positive"),
+    ("seed", ["texture.epochs=0"], "texture.epochs=0 must be positive"),
     ("seed", ["effnet.stage_epochs=1,2"], "three values each"),
 ])
 def test_bad_settings_are_one_line_errors(preset, overrides, message):
