@@ -96,6 +96,10 @@ class HarvestConfig:
     or one naming no medium or two), unlabelled, with the reason; they stay outside every
     split. So is the first copy of an image recorded under two mediums (``label_conflict``),
     for a curator to give it the one it is."""
+    forget_gone: bool = False
+    """Folder source: leave out the works harvested before from this ``--from`` whose image
+    file (or CSV row) is gone from it. Without it they are kept, with the images the data set
+    holds, and counted in a note; a file put back is taken in again."""
 
 
 @dataclass

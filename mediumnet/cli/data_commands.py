@@ -281,12 +281,16 @@ def harvest_artic(dataset_dir: str, api_url: str | None, image_width: int, limit
                    "that holds FIELD (path, label, artist, title), e.g. --column label=Medium "
                    "(repeatable).")
 @click.option("--link", is_flag=True, help="Hard-link images into the store instead of copying.")
+@click.option("--forget-gone", is_flag=True,
+              help="Leave out the works harvested before from this --from whose file (or CSV "
+                   "row) is gone (without it they are kept, and counted).")
 @_harvest_options
 @config_options
 @errors_as_one_line
 def harvest_folder(dataset_dir: str, src: str, columns: tuple[str, ...], link: bool,
-                   limit: int | None, rate: float | None, workers: int | None, offline: bool,
-                   keep_unlabelled: bool, preset: str, overrides: tuple[str, ...]) -> None:
+                   forget_gone: bool, limit: int | None, rate: float | None,
+                   workers: int | None, offline: bool, keep_unlabelled: bool, preset: str,
+                   overrides: tuple[str, ...]) -> None:
     """Harvest your own images from a folder tree or a CSV.
 
     A label may be a medium's name or a museum's medium text ("woodcut", "Watercolor over
@@ -302,6 +306,8 @@ def harvest_folder(dataset_dir: str, src: str, columns: tuple[str, ...], link: b
             raise DatasetError(f"--column {given}: write FIELD=HEADER, e.g. --column "
                                "label=Medium")
         mapping[field.strip().lower()] = header.strip()
+    if forget_gone:
+        overrides = (*overrides, "harvest.forget_gone=true")
     _run_harvest(FolderSource(src, link, mapping), dataset_dir, preset, overrides, limit, rate,
                  workers, offline, keep_unlabelled, link=link)
 

@@ -89,6 +89,14 @@ class Source:
     def open(self) -> None:
         """Check the source answers and authenticate; raise a one-line error if not."""
 
+    def gone(self) -> list[str]:
+        """Return the ids of works kept before that the source no longer holds (after open).
+
+        Only a folder can tell: a museum's listing that lacks a work may be filtered or cut
+        short, so an API source returns none.
+        """
+        return []
+
     def batches(self, cursor: Any) -> Iterator[tuple[list[Record], Any]]:
         """Yield ``(records, cursor_after)`` from ``cursor`` (None: the beginning).
 

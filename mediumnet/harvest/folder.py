@@ -195,6 +195,30 @@ class FolderSource(Source):
                 f"<medium> one of {', '.join(MEDIUMS)}, or a CSV with columns path,label"
                 + (f" (found {found})" if found else ""))
 
+    def gone(self) -> list[str]:
+        """Return the works kept before from this folder (or CSV) that it no longer lists.
+
+        A work's ``--from`` is the one its raw entry names; an entry logged before that was
+        written names none, and a tree's work is then told by its file's path as it was given
+        (from the folder the harvest ran in). Works of another ``--from`` are never gone.
+        """
+        here = self.src.resolve()
+        listed = {f"folder:{entry[0]}" for entry in self._all}
+        came_from_here: dict[str, bool] = {}
+        for entry in self.store.raw_records():
+            body = entry["body"]
+            if entry["kind"] != "file":
+                continue
+            if "from" in body:
+                came = body["from"] == str(here)
+            else:
+                came = (not self.from_csv and not body.get("from_csv")
+                        and Path(entry["url"]).resolve().is_relative_to(here))
+            came_from_here[f"folder:{body['name']}"] = came   # the last entry of a work wins
+        return sorted(work for work, outcome in self.store.outcomes.items()
+                      if outcome["status"] == "kept" and work not in listed
+                      and came_from_here.get(work, False))
+
     def batches(self, cursor: Any) -> Iterator[tuple[list[Record], Any]]:
         start = int(cursor or 0)
         size = self.settings.page_size
@@ -206,7 +230,7 @@ class FolderSource(Source):
                     continue
                 self.store.append_raw("file", str(path), {
                     "name": name, "label": label_text, "artist": artist, "title": title,
-                    "from_csv": self.from_csv})
+                    "from_csv": self.from_csv, "from": str(self.src.resolve())})
                 records.append(self._record(name, path, label_text, artist, title,
                                             self.from_csv))
             after = first + size

@@ -24,7 +24,7 @@ from mediumnet.harvest.base import Record, Source
 from mediumnet.harvest.http import HttpClient, RateLimiter
 from mediumnet.harvest.outcomes import _kept, _outcome, judge, process_record
 from mediumnet.harvest.result import HarvestResult, _finish
-from mediumnet.harvest.store import NO_MEDIUM_REASONS, HarvestStore
+from mediumnet.harvest.store import GONE, NO_MEDIUM_REASONS, HarvestStore
 
 T = TypeVar("T")
 
@@ -118,6 +118,7 @@ def harvest(source: Source, dataset_dir: str | os.PathLike[str], settings: Harve
     image_limiter = RateLimiter(settings.image_rate or source.image_rate)
     source.bind(client, store, settings, image_limiter)
     source.open()
+    notes += _gone(source, store, forget=settings.forget_gone)
 
     state = store.state
     kept_so_far = store.kept_count()
@@ -211,6 +212,30 @@ def _plan_listing(source: Source, store: HarvestStore, limit: int | None) -> lis
     return notes
 
 
+def _gone(source: Source, store: HarvestStore, *, forget: bool) -> list[str]:
+    """Leave out (``forget``) the works kept before that the source no longer holds; say so.
+
+    Without ``forget`` they stay, with the images the data set holds, and the note counts
+    them. A work left out is dropped as :data:`~mediumnet.harvest.store.GONE`, and taken in
+    again when the source lists it again.
+    """
+    gone = source.gone()
+    if not gone:
+        return []
+    where = source.params().get("from", source.name)
+    shown = ", ".join(gone[:3]) + (" …" if len(gone) > 3 else "")
+    works = f"{len(gone)} work{'' if len(gone) == 1 else 's'}"
+    if not forget:
+        return [f"{works} harvested before {'is' if len(gone) == 1 else 'are'} no longer in "
+                f"{where} ({shown}): kept, with the images the data set holds; "
+                f"--forget-gone leaves {'it' if len(gone) == 1 else 'them'} out"]
+    for work in gone:
+        store.record_outcome({"id": work, "status": "dropped", "reason": GONE,
+                              "detail": f"no longer in {where}", "row": None})
+    return [f"{works} no longer in {where} left out ({shown}); a file put back is taken in "
+            "again by the next harvest"]
+
+
 def _judged_again_notes(again: list[dict[str, Any]], max_depth_ratio: float | None
                         ) -> list[str]:
     """Say which settled records a harvest judges again, and why."""
@@ -267,6 +292,8 @@ def reparse(source: Source, dataset_dir: str | os.PathLike[str], settings: Harve
         previous = store.outcomes.get(record.id)
         if previous is None:        # listed, never judged: the next harvest judges it
             unjudged.add(record.id)
+            continue
+        if previous["reason"] == GONE:   # its file is gone: nothing to judge
             continue
         outcome = judge(source.name, record, settings)
         if outcome is None:

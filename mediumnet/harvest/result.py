@@ -332,7 +332,7 @@ def _finish(store: HarvestStore, settings: HarvestConfig, *, complete: bool, ret
     result.label_conflicts = _conflicted(frame, dup_dropped, settings)
     if result.label_conflicts:
         result.notes.append(_conflicts_note(result.label_conflicts, settings.keep_unlabelled,
-                                            SUMMARY_NAME.format(source=store.source)))
+                                            store.source))
     write_json_atomic(root / SUMMARY_NAME.format(source=store.source), result.as_dict())
     return result
 
@@ -351,14 +351,17 @@ def _conflicted(frame: pd.DataFrame, dropped: list[tuple[dict[str, Any], str]],
                    if not any(f"({row['id']})" in named for row in copies)]
 
 
-def _conflicts_note(texts: list[str], kept: bool, summary: str) -> str:
+def _conflicts_note(texts: list[str], kept: bool, source: str) -> str:
     """Say which images are under two mediums and how a curator settles them."""
-    more = (f"; {len(texts) - 1} more in {summary}" if len(texts) > 1 else "")
+    more = (f"; {len(texts) - 1} more in {SUMMARY_NAME.format(source=source)}"
+            if len(texts) > 1 else "")
+    delete = ("; or delete the wrong copies and harvest again with --forget-gone"
+              if source == "folder" else "")
     images = f"{len(texts)} image{'' if len(texts) == 1 else 's'} recorded under two mediums"
     if kept:
         return (f"{images} kept unlabelled, one copy each ({texts[0]}{more}): give each the "
                 "medium it is with mediumnet label (a sheet of id,label), or take mediumnet "
-                "classify's answer")
+                f"classify's answer{delete}")
     return (f"{images} left out, every copy ({texts[0]}{more}): harvest again with "
             "--keep-unlabelled to keep one copy of each, unlabelled, then give it the medium "
-            "it is with mediumnet label")
+            f"it is with mediumnet label{delete}")

@@ -77,6 +77,9 @@ NO_MEDIUM_REASONS = ("unmapped", "unknown_label")
 """The drop reasons of a record whose medium is unknown: ``--keep-unlabelled`` keeps it."""
 THREE_DIMENSIONAL = "three_dimensional"
 """The drop reason of a record deeper than ``harvest.max_depth_ratio`` of its larger side."""
+GONE = "gone_from_source"
+"""The drop reason of a work a folder harvest no longer finds in its ``--from``
+(``harvest.forget_gone``): judged again when it is listed again."""
 DEPTH_RATIO = "depth_ratio"
 """The key of a record dropped as three-dimensional: its depth as a share of its larger side,
 judged again by a harvest whose ``harvest.max_depth_ratio`` it no longer exceeds."""
@@ -195,11 +198,12 @@ class HarvestStore:
         """Whether a record is settled (kept or dropped); failed records are tried again.
 
         So is a record dropped for naming no medium when unlabelled works are now kept
-        (:meth:`judged_again`).
+        (:meth:`judged_again`), and one dropped as gone from its folder (it is listed, so it
+        is back).
         """
         outcome = self.outcomes.get(record_id)
         return (outcome is not None and outcome["status"] != "failed"
-                and not self.judged_again(outcome))
+                and outcome["reason"] != GONE and not self.judged_again(outcome))
 
     def judged_again(self, outcome: dict[str, Any]) -> bool:
         """Whether a settled record is judged again by this harvest.

@@ -642,6 +642,73 @@ def test_an_image_under_two_mediums_is_named_kept_for_a_curator_and_settled_by_l
         assert not any("two mediums" in note for note in settled.notes)
 
 
+def test_works_whose_files_are_gone_are_counted_left_out_on_request_and_taken_back(workdir):
+    """A curator removes a wrong scan (or the wrong copy of a conflicted one): the harvest
+    says so and, with forget_gone, leaves it out; another --from's works are never gone."""
+    import dataclasses
+
+    from mediumnet.harvest.engine import reparse
+
+    src, other, root = workdir / "src", workdir / "other", workdir / "ds"
+    for i, medium in enumerate(["painting", "drawing", "painting"]):
+        (src / medium).mkdir(parents=True, exist_ok=True)
+        (src / medium / f"{i}.jpg").write_bytes(make_jpeg(900 + i))
+    (other / "drawing").mkdir(parents=True)
+    (other / "drawing" / "9.jpg").write_bytes(make_jpeg(909))
+    (src / "drawing" / "copy.jpg").write_bytes((src / "painting" / "0.jpg").read_bytes())
+    forgetting = dataclasses.replace(FAST, forget_gone=True)
+    first = harvest(FolderSource(src), root, FAST, progress=False)
+    assert first.kept == 2 and first.dropped_by_reason == {"label_conflict": 2}
+    harvest(FolderSource(other), root, FAST, progress=False)
+    complete = read_manifest(root)
+
+    (src / "drawing" / "copy.jpg").unlink()      # the wrong copy
+    (src / "painting" / "2.jpg").rename(workdir / "2.jpg")
+    kept = harvest(FolderSource(src), root, FAST, progress=False)
+    assert ("2 works harvested before are no longer in " f"{src} (folder:drawing/copy.jpg, "
+            "folder:painting/2.jpg): kept, with the images the data set holds; --forget-gone "
+            "leaves them out") in kept.notes
+    assert len(read_manifest(root)) == 3         # and the conflict stands
+
+    left_out = harvest(FolderSource(src), root, forgetting, progress=False)
+    manifest = read_manifest(root).set_index("id")
+    assert sorted(manifest.index) == ["folder:drawing/1.jpg", "folder:drawing/9.jpg",
+                                      "folder:painting/0.jpg"]   # settled, other's kept
+    assert manifest.loc["folder:painting/0.jpg", "label"] == "painting"
+    assert left_out.dropped_by_reason == {"gone_from_source": 2}
+    assert (f"2 works no longer in {src} left out (folder:drawing/copy.jpg, "
+            "folder:painting/2.jpg); a file put back is taken in again by the next harvest"
+            ) in left_out.notes
+    reparse(FolderSource(src), root, FAST)       # judged again offline: still out
+    assert len(read_manifest(root)) == 3
+
+    (workdir / "2.jpg").rename(src / "painting" / "2.jpg")
+    back = harvest(FolderSource(src), root, forgetting, progress=False)
+    assert back.dropped_by_reason == {"gone_from_source": 1} and back.added == 1
+    again = read_manifest(root).set_index("id")
+    assert sorted(again.index) == sorted([*manifest.index, "folder:painting/2.jpg"])
+    before = complete.set_index("id").loc["folder:painting/2.jpg"]
+    assert again.loc["folder:painting/2.jpg", ["label", "sha256", "image_path"]].tolist() == \
+        before[["label", "sha256", "image_path"]].tolist()
+
+
+def test_a_row_gone_from_a_csv_is_a_work_gone(workdir):
+    import dataclasses
+
+    (workdir / "imgs").mkdir()
+    for i in range(3):
+        (workdir / "imgs" / f"{i}.jpg").write_bytes(make_jpeg(950 + i))
+    rows = ["path,label", "imgs/0.jpg,painting", "imgs/1.jpg,drawing", "imgs/2.jpg,drawing"]
+    (workdir / "list.csv").write_text("\n".join(rows) + "\n")
+    root = workdir / "ds"
+    harvest(FolderSource(workdir / "list.csv"), root, FAST, progress=False)
+    (workdir / "list.csv").write_text("\n".join(rows[:3]) + "\n")   # its file stays
+    forgetting = dataclasses.replace(FAST, forget_gone=True)
+    result = harvest(FolderSource(workdir / "list.csv"), root, forgetting, progress=False)
+    assert result.dropped_by_reason == {"gone_from_source": 1}
+    assert sorted(read_manifest(root)["id"]) == ["folder:imgs/0.jpg", "folder:imgs/1.jpg"]
+
+
 def test_a_data_set_inside_the_folder_it_harvests_is_not_read_as_works(workdir):
     """`harvest folder data --from .`: the data set's copies and logs are not the curator's."""
     import dataclasses
