@@ -21,6 +21,7 @@ from mediumnet.config import HarvestConfig
 from mediumnet.data.manifest import RAW_DIR
 from mediumnet.data.writer_lock import writes_dataset
 from mediumnet.harvest.base import Record, Source
+from mediumnet.harvest.gone import settle_gone
 from mediumnet.harvest.http import HttpClient, RateLimiter
 from mediumnet.harvest.outcomes import _kept, _outcome, judge, process_record
 from mediumnet.harvest.result import HarvestResult, _finish
@@ -118,7 +119,7 @@ def harvest(source: Source, dataset_dir: str | os.PathLike[str], settings: Harve
     image_limiter = RateLimiter(settings.image_rate or source.image_rate)
     source.bind(client, store, settings, image_limiter)
     source.open()
-    notes += _gone(source, store, forget=settings.forget_gone)
+    gone = source.gone()
 
     state = store.state
     kept_so_far = store.kept_count()
@@ -161,6 +162,9 @@ def harvest(source: Source, dataset_dir: str | os.PathLike[str], settings: Harve
     finally:
         bar.close()
 
+    if gone:
+        notes += settle_gone(store, gone, source.params().get("from", source.name),
+                             forget=settings.forget_gone)
     return _finish(store, settings, complete=complete, retries=client.retried,
                    started=started, kept_before=kept_before, notes=[*notes, *source.notes])
 
@@ -210,30 +214,6 @@ def _plan_listing(source: Source, store: HarvestStore, limit: int | None) -> lis
         notes.append(f"--limit {limit}: {kept} works of {source.name} are kept already, so "
                      "nothing new was fetched; raise --limit to add more")
     return notes
-
-
-def _gone(source: Source, store: HarvestStore, *, forget: bool) -> list[str]:
-    """Leave out (``forget``) the works kept before that the source no longer holds; say so.
-
-    Without ``forget`` they stay, with the images the data set holds, and the note counts
-    them. A work left out is dropped as :data:`~mediumnet.harvest.store.GONE`, and taken in
-    again when the source lists it again.
-    """
-    gone = source.gone()
-    if not gone:
-        return []
-    where = source.params().get("from", source.name)
-    shown = ", ".join(gone[:3]) + (" …" if len(gone) > 3 else "")
-    works = f"{len(gone)} work{'' if len(gone) == 1 else 's'}"
-    if not forget:
-        return [f"{works} harvested before {'is' if len(gone) == 1 else 'are'} no longer in "
-                f"{where} ({shown}): kept, with the images the data set holds; "
-                f"--forget-gone leaves {'it' if len(gone) == 1 else 'them'} out"]
-    for work in gone:
-        store.record_outcome({"id": work, "status": "dropped", "reason": GONE,
-                              "detail": f"no longer in {where}", "row": None})
-    return [f"{works} no longer in {where} left out ({shown}); a file put back is taken in "
-            "again by the next harvest"]
 
 
 def _judged_again_notes(again: list[dict[str, Any]], max_depth_ratio: float | None

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from mediumnet.config import HarvestConfig
 from mediumnet.harvest.dedupe import CONFLICT_REASON, conflict_reason, conflicts, deduplicate
+from mediumnet.harvest.gone import moved_splits
 from mediumnet.harvest.store import NO_MEDIUM_REASONS, HarvestStore, write_json_atomic
 from mediumnet.labels import MEDIUMS, UNLABELLED
 
@@ -164,8 +165,10 @@ def build_manifest(root: Path, store: HarvestStore, settings: HarvestConfig
         kept, others, crossed = _across_sources(kept, others, keep_conflicts=keep)
         dropped += crossed
     split_by_id = old.set_index("id")["split"].to_dict()
+    moved = moved_splits(store, split_by_id)
     for row in kept:   # an image kept unlabelled (a label conflict) leaves its split
-        row["split"] = split_by_id.get(row["id"], "") if row["label"] != UNLABELLED else ""
+        split = split_by_id.get(row["id"]) or moved.get(row["id"], "")
+        row["split"] = split if row["label"] != UNLABELLED else ""
     mine = manifest_frame(kept) if kept else empty_manifest()
     frame = pd.concat([others, mine], ignore_index=True).sort_values("id", kind="stable")
     write_manifest(root, frame.reset_index(drop=True))
@@ -355,7 +358,7 @@ def _conflicts_note(texts: list[str], kept: bool, source: str) -> str:
     """Say which images are under two mediums and how a curator settles them."""
     more = (f"; {len(texts) - 1} more in {SUMMARY_NAME.format(source=source)}"
             if len(texts) > 1 else "")
-    delete = ("; or delete the wrong copies and harvest again with --forget-gone"
+    delete = ("; or delete the wrong copies from the folder and harvest again"
               if source == "folder" else "")
     images = f"{len(texts)} image{'' if len(texts) == 1 else 's'} recorded under two mediums"
     if kept:

@@ -643,8 +643,8 @@ def test_an_image_under_two_mediums_is_named_kept_for_a_curator_and_settled_by_l
 
 
 def test_works_whose_files_are_gone_are_counted_left_out_on_request_and_taken_back(workdir):
-    """A curator removes a wrong scan (or the wrong copy of a conflicted one): the harvest
-    says so and, with forget_gone, leaves it out; another --from's works are never gone."""
+    """A curator removes a wrong scan: the harvest says so and, with forget_gone, leaves it
+    out; a file put back is taken in again; another --from's works are never gone."""
     import dataclasses
 
     from mediumnet.harvest.engine import reparse
@@ -655,41 +655,66 @@ def test_works_whose_files_are_gone_are_counted_left_out_on_request_and_taken_ba
         (src / medium / f"{i}.jpg").write_bytes(make_jpeg(900 + i))
     (other / "drawing").mkdir(parents=True)
     (other / "drawing" / "9.jpg").write_bytes(make_jpeg(909))
-    (src / "drawing" / "copy.jpg").write_bytes((src / "painting" / "0.jpg").read_bytes())
-    forgetting = dataclasses.replace(FAST, forget_gone=True)
-    first = harvest(FolderSource(src), root, FAST, progress=False)
-    assert first.kept == 2 and first.dropped_by_reason == {"label_conflict": 2}
+    harvest(FolderSource(src), root, FAST, progress=False)
     harvest(FolderSource(other), root, FAST, progress=False)
-    complete = read_manifest(root)
+    complete = read_manifest(root).set_index("id")
 
-    (src / "drawing" / "copy.jpg").unlink()      # the wrong copy
     (src / "painting" / "2.jpg").rename(workdir / "2.jpg")
     kept = harvest(FolderSource(src), root, FAST, progress=False)
-    assert ("2 works harvested before are no longer in " f"{src} (folder:drawing/copy.jpg, "
-            "folder:painting/2.jpg): kept, with the images the data set holds; --forget-gone "
-            "leaves them out") in kept.notes
-    assert len(read_manifest(root)) == 3         # and the conflict stands
+    assert (f"1 work harvested before is no longer in {src} (folder:painting/2.jpg): kept, "
+            "with the images the data set holds; --forget-gone leaves it out") in kept.notes
+    assert len(read_manifest(root)) == 4
 
+    forgetting = dataclasses.replace(FAST, forget_gone=True)
     left_out = harvest(FolderSource(src), root, forgetting, progress=False)
-    manifest = read_manifest(root).set_index("id")
-    assert sorted(manifest.index) == ["folder:drawing/1.jpg", "folder:drawing/9.jpg",
-                                      "folder:painting/0.jpg"]   # settled, other's kept
-    assert manifest.loc["folder:painting/0.jpg", "label"] == "painting"
-    assert left_out.dropped_by_reason == {"gone_from_source": 2}
-    assert (f"2 works no longer in {src} left out (folder:drawing/copy.jpg, "
-            "folder:painting/2.jpg); a file put back is taken in again by the next harvest"
-            ) in left_out.notes
+    assert sorted(read_manifest(root)["id"]) == ["folder:drawing/1.jpg", "folder:drawing/9.jpg",
+                                                 "folder:painting/0.jpg"]  # other's kept
+    assert left_out.dropped_by_reason == {"gone_from_source": 1}
+    assert (f"1 work no longer in {src} left out (folder:painting/2.jpg); a file put back is "
+            "taken in again by the next harvest") in left_out.notes
     reparse(FolderSource(src), root, FAST)       # judged again offline: still out
     assert len(read_manifest(root)) == 3
 
     (workdir / "2.jpg").rename(src / "painting" / "2.jpg")
     back = harvest(FolderSource(src), root, forgetting, progress=False)
-    assert back.dropped_by_reason == {"gone_from_source": 1} and back.added == 1
+    assert back.dropped_by_reason == {} and back.added == 1
     again = read_manifest(root).set_index("id")
-    assert sorted(again.index) == sorted([*manifest.index, "folder:painting/2.jpg"])
-    before = complete.set_index("id").loc["folder:painting/2.jpg"]
+    assert sorted(again.index) == sorted(complete.index)
     assert again.loc["folder:painting/2.jpg", ["label", "sha256", "image_path"]].tolist() == \
-        before[["label", "sha256", "image_path"]].tolist()
+        complete.loc["folder:painting/2.jpg", ["label", "sha256", "image_path"]].tolist()
+
+
+def test_a_scan_moved_to_another_mediums_folder_keeps_its_split_and_a_deleted_copy_settles(
+        workdir):
+    """Moving a file into the right medium's folder corrects its medium (it used to make one
+    image under two mediums, both dropped); deleting the wrong copy of a conflicted image
+    settles it."""
+    from mediumnet.data.manifest import write_manifest
+
+    src, root = workdir / "src", workdir / "ds"
+    for i, medium in enumerate(["painting", "drawing", "painting"]):
+        (src / medium).mkdir(parents=True, exist_ok=True)
+        (src / medium / f"{i}.jpg").write_bytes(make_jpeg(920 + i))
+    (src / "drawing" / "copy.jpg").write_bytes((src / "painting" / "0.jpg").read_bytes())
+    first = harvest(FolderSource(src), root, FAST, progress=False)
+    assert first.kept == 2 and first.dropped_by_reason == {"label_conflict": 2}
+    split = read_manifest(root)
+    split["split"] = ["train", "test"]            # as mediumnet split
+    write_manifest(root, split)
+
+    (src / "drawing" / "copy.jpg").unlink()       # the wrong copy
+    (src / "painting" / "2.jpg").rename(src / "drawing" / "2.jpg")   # a drawing after all
+    settled = harvest(FolderSource(src), root, FAST, progress=False)
+    manifest = read_manifest(root).set_index("id")
+    assert manifest[["label", "split"]].to_dict("index") == {
+        "folder:drawing/1.jpg": {"label": "drawing", "split": "train"},
+        "folder:drawing/2.jpg": {"label": "drawing", "split": "test"},
+        "folder:painting/0.jpg": {"label": "painting", "split": ""}}
+    assert "label_conflict" not in settled.dropped_by_reason
+    assert (f"2 works no longer in {src} are still there under another path "
+            "(folder:drawing/copy.jpg -> folder:painting/0.jpg, folder:painting/2.jpg -> "
+            "folder:drawing/2.jpg: moved, or a copy deleted): that path's record stands, with "
+            "its folder's medium and the split of the one gone") in settled.notes
 
 
 def test_a_row_gone_from_a_csv_is_a_work_gone(workdir):
