@@ -268,7 +268,8 @@ def merged_labels(dataset_dir: str | os.PathLike[str], table: str | os.PathLike[
                                f"{', '.join(MEDIUMS)} or a technique of one (woodcut, oil on "
                                "canvas, charcoal …), or leave it empty")
         if work_id not in where:
-            raise DatasetError(f"{path}, line {line}: no work {work_id!r} in {dataset_dir}")
+            raise DatasetError(f"{path}, line {line}: no work {work_id!r} in {dataset_dir}"
+                               + _left_out_as_conflict(dataset_dir, manifest, work_id))
         if where[work_id] in updates:   # a work written twice: one medium, or refused
             first, first_line = updates[where[work_id]][0], lines[where[work_id]]
             if first != medium:
@@ -282,6 +283,35 @@ def merged_labels(dataset_dir: str | os.PathLike[str], table: str | os.PathLike[
     _apply(manifest, updates, result, path, confirms=written,
            upholds=written and REVIEW_COLUMN in rows.columns)
     return manifest, result
+
+
+def _left_out_as_conflict(dataset_dir: str | os.PathLike[str], manifest: pd.DataFrame,
+                          work_id: str) -> str:
+    """Say, when it is one, that a work a sheet names is a copy of an image under two mediums.
+
+    The harvest's summaries name every such image (``label_conflicts``). A copy kept
+    unlabelled (``--keep-unlabelled``) names the others in its reason: the medium goes to it.
+    """
+    import json
+
+    from mediumnet.data.manifest import HARVEST_SUMMARY_NAME
+
+    named = f"({work_id})"
+    kept = manifest[manifest["label_reason"].astype(str).str.contains(named, regex=False)
+                    & (manifest["label"] == UNLABELLED)]
+    if len(kept):
+        return (f"; its image is kept, unlabelled, as {kept['id'].iloc[0]!r} (one image "
+                "recorded under two mediums): give the medium to that id")
+    for summary in sorted(Path(dataset_dir).glob(HARVEST_SUMMARY_NAME.format(source="*"))):
+        try:
+            images = json.loads(summary.read_text()).get("label_conflicts", [])
+        except (OSError, ValueError):
+            continue
+        if any(named in text for text in images):
+            return ("; it is a copy of an image recorded under two mediums, which the harvest "
+                    "left out: harvest again with --keep-unlabelled to keep one copy, "
+                    "unlabelled, then give it the medium it is")
+    return ""
 
 
 def _apply(manifest: pd.DataFrame, updates: dict[int, tuple[str, str, str]],

@@ -32,6 +32,9 @@ SYNTH_LOG_PREFIX = "synth-s"
 """A synthetic set's log: ``synth-s<seed>.jsonl``, each work's drawing as planned."""
 HARVEST_STATE_NAME = "harvest_state.json"
 """Each harvested source's resume point and settings (``params``: a folder's ``from``)."""
+HARVEST_SUMMARY_NAME = "harvest_summary_{source}.json"
+"""A source's last harvest: its counts, notes and images under two mediums
+(``label_conflicts``, each ``"painting (met:1), drawing (folder:a.jpg)"``)."""
 
 MANIFEST_COLUMNS: dict[str, str] = {
     "id": "string",

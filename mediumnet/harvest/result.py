@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mediumnet.config import HarvestConfig
+from mediumnet.data.manifest import HARVEST_SUMMARY_NAME
 from mediumnet.harvest.dedupe import CONFLICT_REASON, conflict_reason, conflicts, deduplicate
 from mediumnet.harvest.gone import moved_splits
 from mediumnet.harvest.store import NO_MEDIUM_REASONS, HarvestStore, write_json_atomic
@@ -19,7 +20,7 @@ from mediumnet.labels import MEDIUMS, UNLABELLED
 if TYPE_CHECKING:
     import pandas as pd
 
-SUMMARY_NAME = "harvest_summary_{source}.json"
+SUMMARY_NAME = HARVEST_SUMMARY_NAME
 
 
 @dataclass

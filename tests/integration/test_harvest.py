@@ -618,6 +618,13 @@ def test_an_image_under_two_mediums_is_named_kept_for_a_curator_and_settled_by_l
             "with --keep-unlabelled to keep one copy of each") in left_out.text()
     summary = json.loads((root / "harvest_summary_folder.json").read_text())
     assert summary["label_conflicts"] == [pair]
+    pd.DataFrame({"id": ["folder:painting/0.jpg"], "label": ["painting"]}).to_csv(
+        workdir / "early.csv", index=False)
+    with pytest.raises(DatasetError, match=re.escape(
+            "no work 'folder:painting/0.jpg' in " f"{root}; it is a copy of an image recorded "
+            "under two mediums, which the harvest left out: harvest again with "
+            "--keep-unlabelled")):
+        merge_labels(root, workdir / "early.csv")
 
     kept = harvest(FolderSource(src), root, keeping, progress=False)
     manifest = read_manifest(root).set_index("id")
@@ -629,6 +636,10 @@ def test_an_image_under_two_mediums_is_named_kept_for_a_curator_and_settled_by_l
     again = harvest(FolderSource(src), root, FAST, progress=False)   # stays, as unlabelled works do
     assert read_manifest(root).set_index("id").loc["folder:drawing/copy.jpg", "label"] == ""
     assert again.label_conflicts == [pair]
+    with pytest.raises(DatasetError, match=re.escape(
+            "its image is kept, unlabelled, as 'folder:drawing/copy.jpg' (one image recorded "
+            "under two mediums): give the medium to that id")):
+        merge_labels(root, workdir / "early.csv")
 
     pd.DataFrame({"id": ["folder:drawing/copy.jpg"], "label": ["oil on canvas"]}).to_csv(
         workdir / "sheet.csv", index=False)
