@@ -32,12 +32,13 @@ import warnings
 from pathlib import Path
 
 from mediumnet.config import Config
+from mediumnet.data.manifest import HARVEST_SUMMARY_NAME as SUMMARY_NAME
 from mediumnet.data.writer_lock import writes_dataset
 from mediumnet.harvest.base import Source
 from mediumnet.harvest.dedupe import deduplicate
 from mediumnet.harvest.loop import harvest, read_ahead, reparse
 from mediumnet.harvest.outcomes import IMAGE_FACTS, judge, process_record
-from mediumnet.harvest.result import SUMMARY_NAME, HarvestResult, build_manifest
+from mediumnet.harvest.result import HarvestResult, build_manifest
 from mediumnet.labels import MEDIUMS
 
 __all__ = ["IMAGE_FACTS", "SUMMARY_NAME", "HarvestResult", "build_manifest",

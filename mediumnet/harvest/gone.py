@@ -3,9 +3,9 @@
 A curator who moves a scan into another medium's folder corrects its medium: the work's
 record follows its file (the new path's medium, the old one's split) instead of becoming two
 copies of one image under two mediums; deleting the wrong one of two copies settles them the
-same way. A file deleted, or a row taken out of a CSV, is a work
-gone: kept, with the image the data set holds, and named, unless the harvest is told to
-forget it (``harvest.forget_gone``). A file put back is taken in again.
+same way. A file deleted, or a row taken out of a CSV, is a work gone: kept, with the image the
+data set holds, and named, unless the harvest is told to forget it (``harvest.forget_gone``).
+A file put back is taken in again.
 """
 
 from __future__ import annotations
@@ -47,10 +47,10 @@ def settle_gone(store: HarvestStore, gone: list[str], where: str, *, forget: boo
     if moved:
         shown = ", ".join(f"{old} -> {new}" for old, new in list(moved.items())[:3])
         notes.append(f"{_works(len(moved))} no longer in {where} "
-                     f"{'is' if len(moved) == 1 else 'are'} still there under another path "
-                     f"({shown}{' …' if len(moved) > 3 else ''}: moved, or a copy deleted): "
-                     "that path's record stands, with its folder's medium and the split of "
-                     "the one gone")
+                     f"{'has its' if len(moved) == 1 else 'have their'} image under another "
+                     f"path ({shown}{' …' if len(moved) > 3 else ''}: moved, or a copy "
+                     "deleted): that path's record stands, with its folder's medium and the "
+                     "split of the one gone")
     if rest and forget:
         for work in rest:
             store.record_outcome({"id": work, "status": "dropped", "reason": GONE,

@@ -20,9 +20,6 @@ from mediumnet.labels import MEDIUMS, UNLABELLED
 if TYPE_CHECKING:
     import pandas as pd
 
-SUMMARY_NAME = HARVEST_SUMMARY_NAME
-
-
 @dataclass
 class HarvestResult:
     """What a harvest did, for the summary line and the MLflow run."""
@@ -337,7 +334,7 @@ def _finish(store: HarvestStore, settings: HarvestConfig, *, complete: bool, ret
     if result.label_conflicts:
         result.notes.append(_conflicts_note(result.label_conflicts, settings.keep_unlabelled,
                                             store.source))
-    write_json_atomic(root / SUMMARY_NAME.format(source=store.source), result.as_dict())
+    write_json_atomic(root / HARVEST_SUMMARY_NAME.format(source=store.source), result.as_dict())
     return result
 
 
@@ -357,7 +354,7 @@ def _conflicted(frame: pd.DataFrame, dropped: list[tuple[dict[str, Any], str]],
 
 def _conflicts_note(texts: list[str], kept: bool, source: str) -> str:
     """Say which images are under two mediums and how a curator settles them."""
-    more = (f"; {len(texts) - 1} more in {SUMMARY_NAME.format(source=source)}"
+    more = (f"; {len(texts) - 1} more in {HARVEST_SUMMARY_NAME.format(source=source)}"
             if len(texts) > 1 else "")
     delete = ("; or delete the wrong copies from the folder and harvest again"
               if source == "folder" else "")

@@ -78,8 +78,9 @@ NO_MEDIUM_REASONS = ("unmapped", "unknown_label")
 THREE_DIMENSIONAL = "three_dimensional"
 """The drop reason of a record deeper than ``harvest.max_depth_ratio`` of its larger side."""
 GONE = "gone_from_source"
-"""The drop reason of a work a folder harvest no longer finds in its ``--from``
-(``harvest.forget_gone``): judged again when it is listed again."""
+"""The drop reason of a work a folder harvest no longer finds in its ``--from``: moved (its
+image under another path) or forgotten (``harvest.forget_gone``); judged again when it is
+listed again."""
 DEPTH_RATIO = "depth_ratio"
 """The key of a record dropped as three-dimensional: its depth as a share of its larger side,
 judged again by a harvest whose ``harvest.max_depth_ratio`` it no longer exceeds."""

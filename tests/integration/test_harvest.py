@@ -722,7 +722,7 @@ def test_a_scan_moved_to_another_mediums_folder_keeps_its_split_and_a_deleted_co
         "folder:drawing/2.jpg": {"label": "drawing", "split": "test"},
         "folder:painting/0.jpg": {"label": "painting", "split": ""}}
     assert "label_conflict" not in settled.dropped_by_reason
-    assert (f"2 works no longer in {src} are still there under another path "
+    assert (f"2 works no longer in {src} have their image under another path "
             "(folder:drawing/copy.jpg -> folder:painting/0.jpg, folder:painting/2.jpg -> "
             "folder:drawing/2.jpg: moved, or a copy deleted): that path's record stands, with "
             "its folder's medium and the split of the one gone") in settled.notes
