@@ -15,6 +15,7 @@ Images are copied into the store, or hard-linked with ``link=True`` (no second c
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -31,6 +32,20 @@ CSV_FIELDS: tuple[str, ...] = ("path", "label", "artist", "title")
 """What a CSV row may give a work; ``path`` and ``label`` are needed."""
 _ANOTHER_MACHINES_PATH = re.compile(r"^(?:[A-Za-z]:[\\/]|\\\\)")
 """A CSV path written on Windows as absolute: ``C:\\Scans\\0042.tif``, ``\\\\server\\share\\…``."""
+
+
+def _origins(entries: list[dict[str, Any]]) -> dict[str, tuple[str | None, str, bool]]:
+    """Return each logged work's ``--from`` (None where its entry predates it), path and kind.
+
+    ``(from, the file's path as given, from a CSV)`` of the last entry of each id.
+    """
+    origins = {}
+    for entry in entries:
+        if entry["kind"] == "file":
+            body = entry["body"]
+            origins[f"folder:{body['name']}"] = (body.get("from"), entry["url"],
+                                                 bool(body.get("from_csv")))
+    return origins
 
 
 def _refuse_too_many_pixels(path: Path) -> None:
@@ -194,6 +209,9 @@ class FolderSource(Source):
                 f"no images found in {self.src}: expected {self.src}/<medium>/*.jpg with "
                 f"<medium> one of {', '.join(MEDIUMS)}, or a CSV with columns path,label"
                 + (f" (found {found})" if found else ""))
+        store = getattr(self, "store", None)   # bound by a harvest
+        self._origins = _origins(store.raw_records()) if store else {}
+        self._all = self._named_apart(self._all)
 
     def gone(self) -> list[str]:
         """Return the works kept before from this folder (or CSV) that it no longer lists.
@@ -204,20 +222,58 @@ class FolderSource(Source):
         """
         here = self.src.resolve()
         listed = {f"folder:{entry[0]}" for entry in self._all}
-        came_from_here: dict[str, bool] = {}
-        for entry in self.store.raw_records():
-            body = entry["body"]
-            if entry["kind"] != "file":
-                continue
-            if "from" in body:
-                came = body["from"] == str(here)
-            else:
-                came = (not self.from_csv and not body.get("from_csv")
-                        and Path(entry["url"]).resolve().is_relative_to(here))
-            came_from_here[f"folder:{body['name']}"] = came   # the last entry of a work wins
+
+        def came_from_here(work: str) -> bool:
+            origin = self._origins.get(work)
+            if origin is None:
+                return False
+            given, url, from_csv = origin
+            if given is not None:
+                return given == str(here)
+            return (not self.from_csv and not from_csv
+                    and Path(url).resolve().is_relative_to(here))
+
         return sorted(work for work, outcome in self.store.outcomes.items()
                       if outcome["status"] == "kept" and work not in listed
-                      and came_from_here.get(work, False))
+                      and came_from_here(work))
+
+    def _named_apart(self, entries: list[tuple[str, Path, str, str, str]]
+                     ) -> list[tuple[str, Path, str, str, str]]:
+        """Name apart the paths another ``--from`` harvested into the data set holds too.
+
+        Two camera rolls both hold ``painting/IMG_0001.jpg``: the second's would take the
+        first's id, be found settled, and never be read. Its id is qualified by its own folder
+        (``folder:scans~1a2b3c/painting/IMG_0001.jpg``, the same at every harvest); the path of
+        the ``--from`` that harvested it first keeps the plain id. A file of the size of the
+        work kept under the plain id is taken for that work (a copy of the folder, an archive
+        moved to another drive) and is not read again.
+        """
+        here = str(self.src.resolve())
+        qualifier = f"{self.src.stem}~{hashlib.sha1(here.encode()).hexdigest()[:6]}"
+        named, shared = [], []
+        for entry in entries:
+            origin = self._origins.get(f"folder:{entry[0]}")
+            if (origin is not None and origin[0] is not None and origin[0] != here
+                    and not self._same_as_kept(f"folder:{entry[0]}", entry[1])):
+                shared.append(entry[0])
+                entry = (f"{qualifier}/{entry[0]}", *entry[1:])
+            named.append(entry)
+        if shared:
+            self.notes.append(
+                f"{len(shared)} path{'' if len(shared) == 1 else 's'} of {self.src} "
+                f"{'is' if len(shared) == 1 else 'are'} also a path of another folder harvested "
+                f"into this data set ({', '.join(shared[:3])}{' …' if len(shared) > 3 else ''}):"
+                f" each is a work of its own, named folder:{qualifier}/<path>")
+        return named
+
+    def _same_as_kept(self, work: str, path: Path) -> bool:
+        """Whether ``path`` has the size of the image kept as ``work`` (a copy of it)."""
+        outcome = self.store.outcomes.get(work) or {}
+        try:
+            return (outcome.get("status") == "kept"
+                    and path.stat().st_size == outcome["row"]["bytes"])
+        except OSError:
+            return False
 
     def batches(self, cursor: Any) -> Iterator[tuple[list[Record], Any]]:
         start = int(cursor or 0)

@@ -745,6 +745,31 @@ def test_a_row_gone_from_a_csv_is_a_work_gone(workdir):
     assert sorted(read_manifest(root)["id"]) == ["folder:imgs/0.jpg", "folder:imgs/1.jpg"]
 
 
+def test_a_second_folder_with_the_same_file_names_adds_its_works(workdir):
+    """Two camera rolls into one data set: the second's IMG_0001.jpg is its own work (it was
+    taken for the first's, found settled and never read); a copy of a kept file is not."""
+    first, second, root = workdir / "roll1", workdir / "roll2", workdir / "ds"
+    for roll in (first, second):
+        (roll / "painting").mkdir(parents=True)
+    for i in range(2):
+        (first / "painting" / f"IMG_000{i}.jpg").write_bytes(make_jpeg(960 + i))
+    (second / "painting" / "IMG_0000.jpg").write_bytes(make_jpeg(970))      # another scan
+    (second / "painting" / "IMG_0001.jpg").write_bytes(                      # the same scan
+        (first / "painting" / "IMG_0001.jpg").read_bytes())
+    harvest(FolderSource(first), root, FAST, progress=False)
+    added = harvest(FolderSource(second), root, FAST, progress=False)
+    ids = sorted(read_manifest(root)["id"])
+    assert len(ids) == 3 and added.added == 1
+    qualified = next(work for work in ids if "~" in work)
+    assert qualified.startswith("folder:roll2~") and qualified.endswith("/painting/IMG_0000.jpg")
+    assert (f"1 path of {second} is also a path of another folder harvested into this data set "
+            "(painting/IMG_0000.jpg): each is a work of its own, named folder:roll2~") \
+        in added.notes[-1]
+    again = harvest(FolderSource(second), root, FAST, progress=False)
+    assert sorted(read_manifest(root)["id"]) == ids and again.added == 0
+    assert not any("no longer in" in note for note in again.notes)   # roll1's are not gone
+
+
 def test_a_data_set_inside_the_folder_it_harvests_is_not_read_as_works(workdir):
     """`harvest folder data --from .`: the data set's copies and logs are not the curator's."""
     import dataclasses
