@@ -249,7 +249,8 @@ class FolderSource(Source):
         moved to another drive) and is not read again.
         """
         here = str(self.src.resolve())
-        qualifier = f"{self.src.stem}~{hashlib.sha1(here.encode()).hexdigest()[:6]}"
+        digest = hashlib.sha1(here.encode(), usedforsecurity=False).hexdigest()
+        qualifier = f"{self.src.stem}~{digest[:6]}"
         named, shared = [], []
         for entry in entries:
             origin = self._origins.get(f"folder:{entry[0]}")
