@@ -111,14 +111,14 @@ def harvest(source: Source, dataset_dir: str | os.PathLike[str], settings: Harve
     store = HarvestStore(root, source.name, keep_unlabelled=settings.keep_unlabelled,
                          max_depth_ratio=settings.max_depth_ratio)
     kept_before = _kept_in_manifest(root, source.name)
-    notes = _plan_listing(source, store, limit)
     client = HttpClient(rate=settings.api_rate or source.api_rate, retries=settings.retries,
                         backoff=settings.backoff, max_backoff=settings.max_backoff,
                         timeout=settings.timeout, retry_statuses=source.retry_statuses,
                         headers=source.extra_headers)
     image_limiter = RateLimiter(settings.image_rate or source.image_rate)
     source.bind(client, store, settings, image_limiter)
-    source.open()
+    source.open()   # a source that cannot be read (no images, bad credentials) changes nothing
+    notes = _plan_listing(source, store, limit)
     gone = source.gone()
 
     state = store.state

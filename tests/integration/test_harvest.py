@@ -770,6 +770,21 @@ def test_a_second_folder_with_the_same_file_names_adds_its_works(workdir):
     assert not any("no longer in" in note for note in again.notes)   # roll1's are not gone
 
 
+def test_a_harvest_refused_for_its_folder_leaves_the_data_sets_state_as_it_was(workdir):
+    """`--from` a folder with no images used to record it as the data set's source: the next
+    --offline was refused ("harvested with other settings") and the finished listing undone."""
+    from mediumnet.harvest.engine import reparse
+
+    src, empty, root = _tree(workdir), workdir / "empty", workdir / "ds"
+    empty.mkdir()
+    harvest(FolderSource(src), root, FAST, progress=False)
+    state = (root / "harvest_state.json").read_bytes()
+    with pytest.raises(DatasetError, match="no images found in"):
+        harvest(FolderSource(empty), root, FAST, progress=False)
+    assert (root / "harvest_state.json").read_bytes() == state
+    assert reparse(FolderSource(src), root, FAST).kept == 5
+
+
 def test_a_data_set_inside_the_folder_it_harvests_is_not_read_as_works(workdir):
     """`harvest folder data --from .`: the data set's copies and logs are not the curator's."""
     import dataclasses
