@@ -111,14 +111,16 @@ def harvest(source: Source, dataset_dir: str | os.PathLike[str], settings: Harve
     store = HarvestStore(root, source.name, keep_unlabelled=settings.keep_unlabelled,
                          max_depth_ratio=settings.max_depth_ratio)
     kept_before = _kept_in_manifest(root, source.name)
+    notes = _plan_listing(source, store, limit)
     client = HttpClient(rate=settings.api_rate or source.api_rate, retries=settings.retries,
                         backoff=settings.backoff, max_backoff=settings.max_backoff,
                         timeout=settings.timeout, retry_statuses=source.retry_statuses,
                         headers=source.extra_headers)
     image_limiter = RateLimiter(settings.image_rate or source.image_rate)
     source.bind(client, store, settings, image_limiter)
-    source.open()   # a source that cannot be read (no images, bad credentials) changes nothing
-    notes = _plan_listing(source, store, limit)
+    source.open()
+    if source.fresh_listing:   # written once the source opened: one that cannot changes nothing
+        store.save_state(cursor=None, done=False, params=source.params())
     gone = source.gone()
 
     state = store.state
@@ -185,7 +187,9 @@ def _plan_listing(source: Source, store: HarvestStore, limit: int | None) -> lis
     else lists the source from the beginning — a finished harvest run again (the collection
     may have gained works), new settings such as another ``--from``, records to judge again
     (:meth:`~mediumnet.harvest.store.HarvestStore.judged_again`) — and only records not
-    settled before are examined: a data set grows, it is never replaced.
+    settled before are examined: a data set grows, it is never replaced. Sets
+    ``source.fresh_listing`` (a source's ``open`` reads it); the harvest writes a new start
+    into the store once the source has opened.
     """
     params = source.params()
     state = store.state
@@ -208,7 +212,6 @@ def _plan_listing(source: Source, store: HarvestStore, limit: int | None) -> lis
             notes.append("listed again from the start for works added since"
                          + (f"; the {settled} records examined before are not fetched again"
                             if settled else ""))
-        store.save_state(cursor=None, done=False, params=params)
     kept = store.kept_count()
     if limit is not None and kept >= limit:
         notes.append(f"--limit {limit}: {kept} works of {source.name} are kept already, so "

@@ -1,5 +1,6 @@
 """Harvesting against a real HTTP server on 127.0.0.1 that answers like the real APIs."""
 
+import dataclasses
 import io
 import json
 import os
@@ -499,6 +500,20 @@ def test_met_harvest(apis, workdir):
     assert len([e for e in apis.log if e.path == "/met/v1/objects/1"]) == 1
     assert again.added == 1 and again.kept_by_medium["painting"] == 2
     assert "listed again from the start for works added since" in again.text()
+
+
+def test_a_resumed_met_harvest_keeps_its_object_list(apis, workdir):
+    """A harvest stopped part-way resumes on the list it was walking (its cursor is a place in
+    that list), not on a list asked anew."""
+    objs = [met_object(apis, i, "Paintings", "Oil on canvas") for i in range(1, 6)]
+    apis.routes["/met/v1/objects"] = {"total": 5, "objectIDs": [o["objectID"] for o in objs]}
+    settings = dataclasses.replace(FAST, page_size=2)
+    first = harvest(MetSource(f"{apis.base}/met/v1"), workdir / "ds", settings, limit=3,
+                    progress=False)
+    assert first.kept == 3 and not first.complete
+    rest = harvest(MetSource(f"{apis.base}/met/v1"), workdir / "ds", settings, progress=False)
+    assert rest.kept == 5 and rest.complete
+    assert len([e for e in apis.log if e.path == "/met/v1/objects"]) == 1
 
 
 def test_artic_harvest_names_itself_and_uses_iiif(apis, workdir):
