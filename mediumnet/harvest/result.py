@@ -334,6 +334,13 @@ def _finish(store: HarvestStore, settings: HarvestConfig, *, complete: bool, ret
     if result.label_conflicts:
         result.notes.append(_conflicts_note(result.label_conflicts, settings.keep_unlabelled,
                                             store.source))
+    waiting = int(((frame["split"] == "") & (frame["label"] != UNLABELLED)).sum())
+    if waiting and (frame["split"] != "").any():   # a split data set that grew
+        one = waiting == 1
+        result.notes.append(f"{waiting} work{'' if one else 's'} {'has' if one else 'have'} "
+                            f"no split yet: run mediumnet split {root} to give "
+                            f"{'it' if one else 'them'} one (the splits the others have are "
+                            f"kept); until then training leaves {'it' if one else 'them'} out")
     write_json_atomic(root / HARVEST_SUMMARY_NAME.format(source=store.source), result.as_dict())
     return result
 

@@ -737,6 +737,8 @@ def test_a_scan_moved_to_another_mediums_folder_keeps_its_split_and_a_deleted_co
         "folder:drawing/2.jpg": {"label": "drawing", "split": "test"},
         "folder:painting/0.jpg": {"label": "painting", "split": ""}}
     assert "label_conflict" not in settled.dropped_by_reason
+    assert (f"1 work has no split yet: run mediumnet split {root} to give it one (the splits "
+            "the others have are kept); until then training leaves it out") in settled.notes
     assert (f"2 works no longer in {src} have their image under another path "
             "(folder:drawing/copy.jpg -> folder:painting/0.jpg, folder:painting/2.jpg -> "
             "folder:drawing/2.jpg: moved, or a copy deleted): that path's record stands, with "
