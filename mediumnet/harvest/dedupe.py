@@ -86,7 +86,8 @@ def deduplicate(rows: list[dict[str, Any]], max_distance: int, *, keep_conflicts
     kept, dropped = [], []
     for members in _groups(rows, max_distance):
         labels = {rows[i]["label"] for i in members} - {UNLABELLED}
-        curated = [i for i in members if given_by_curator(rows[i].get("label_reason"))]
+        curated = ([i for i in members if given_by_curator(rows[i].get("label_reason"))]
+                   if len(labels) > 1 else [])   # asked of conflicts only
         if len(labels) > 1 and len({rows[i]["label"] for i in curated}) == 1:
             first = curated[0]                 # a curator's medium settles the conflict
         elif len(labels) > 1 and (keep_conflicts or any(rows[i]["id"] in kept_before
@@ -125,6 +126,11 @@ def conflict_reason(copies: list[dict[str, Any]]) -> str:
     named = ", ".join(f"{row['label']} ({row['id']})" for row in copies
                       if row["label"] != UNLABELLED)
     return f"{CONFLICT_REASON} {named}; give it the medium it is with mediumnet label"
+
+
+def conflict_copies(reason: str) -> str:
+    """Return the copies a :func:`conflict_reason` names: ``"painting (a), drawing (b)"``."""
+    return reason.removeprefix(f"{CONFLICT_REASON} ").split("; ", 1)[0]
 
 
 def conflicts(dropped: list[tuple[dict[str, Any], str]], max_distance: int

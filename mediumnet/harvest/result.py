@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 from mediumnet.config import HarvestConfig
 from mediumnet.data.manifest import HARVEST_SUMMARY_NAME
-from mediumnet.harvest.dedupe import CONFLICT_REASON, conflict_reason, conflicts, deduplicate
+from mediumnet.harvest.dedupe import (
+    CONFLICT_REASON,
+    conflict_copies,
+    conflict_reason,
+    conflicts,
+    deduplicate,
+)
 from mediumnet.harvest.gone import moved_splits
 from mediumnet.harvest.store import NO_MEDIUM_REASONS, HarvestStore, write_json_atomic
 from mediumnet.labels import MEDIUMS, UNLABELLED
@@ -351,8 +357,7 @@ def _conflicted(frame: pd.DataFrame, dropped: list[tuple[dict[str, Any], str]],
 
     Each as its copies' mediums and ids, ``"painting (met:1), drawing (folder:a.jpg)"``.
     """
-    kept = [reason.removeprefix(f"{CONFLICT_REASON} ").split("; ", 1)[0]
-            for reason in frame.loc[_unsettled(frame), "label_reason"]]
+    kept = [conflict_copies(reason) for reason in frame.loc[_unsettled(frame), "label_reason"]]
     named = " ".join(kept)
     return kept + [", ".join(f"{row['label']} ({row['id']})" for row in copies)
                    for copies in conflicts(dropped, settings.phash_distance)
