@@ -99,6 +99,8 @@ class FolderSource(Source):
             raise DatasetError(f"--from {self.src}: no such folder or file")
         self.from_csv = self.src.is_file()
         """Whether the works come from a CSV's rows (else from a folder tree)."""
+        self.origin = str(self.src.resolve())
+        """The folder or CSV as an absolute path: the ``--from`` each work's raw entry names."""
         if self.from_csv and self.src.suffix.lower() != ".csv":
             raise DatasetError(f"--from {self.src}: give a folder of <medium>/ subfolders or a "
                                "CSV with columns path,label[,artist]")
@@ -111,7 +113,7 @@ class FolderSource(Source):
                                "subfolders name the mediums)")
 
     def params(self) -> dict[str, Any]:
-        return {"from": str(self.src.resolve()), "link": self.link,
+        return {"from": self.origin, "link": self.link,
                 **{f"column_{field}": header for field, header in self.columns.items()}}
 
     def check_destination(self, root: Path) -> None:
@@ -120,7 +122,7 @@ class FolderSource(Source):
         Its copies (``images/``) and logs would be listed as works beside the medium folders.
         A data set inside the folder is fine: the listing leaves it out.
         """
-        if not self.from_csv and root.resolve() == self.src.resolve():
+        if not self.from_csv and str(root.resolve()) == self.origin:
             raise DatasetError(f"{root} is the folder the images come from (--from {self.src}): "
                                "the harvest would read its own copies as works; harvest into "
                                f"a folder of its own, such as {self.src / 'dataset'}")
@@ -220,7 +222,7 @@ class FolderSource(Source):
         written names none, and a tree's work is then told by its file's path as it was given
         (from the folder the harvest ran in). Works of another ``--from`` are never gone.
         """
-        here = self.src.resolve()
+        here = Path(self.origin)
         listed = {f"folder:{entry[0]}" for entry in self._all}
 
         def came_from_here(work: str) -> bool:
@@ -229,7 +231,7 @@ class FolderSource(Source):
                 return False
             given, url, from_csv = origin
             if given is not None:
-                return given == str(here)
+                return given == self.origin
             return (not self.from_csv and not from_csv
                     and Path(url).resolve().is_relative_to(here))
 
@@ -248,7 +250,7 @@ class FolderSource(Source):
         work kept under the plain id is taken for that work (a copy of the folder, an archive
         moved to another drive) and is not read again.
         """
-        here = str(self.src.resolve())
+        here = self.origin
         digest = hashlib.sha1(here.encode(), usedforsecurity=False).hexdigest()
         qualifier = f"{self.src.stem}~{digest[:6]}"
         named, shared = [], []
@@ -287,7 +289,7 @@ class FolderSource(Source):
                     continue
                 self.store.append_raw("file", str(path), {
                     "name": name, "label": label_text, "artist": artist, "title": title,
-                    "from_csv": self.from_csv, "from": str(self.src.resolve())})
+                    "from_csv": self.from_csv, "from": self.origin})
                 records.append(self._record(name, path, label_text, artist, title,
                                             self.from_csv))
             after = first + size
