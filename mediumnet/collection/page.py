@@ -138,10 +138,14 @@ def write_table(table: pd.DataFrame, csv: str | os.PathLike[str], root: Path, *,
 def replace_file(path: Path, write) -> None:
     """Write ``path`` through a hidden ``.part`` file beside it, then rename it into place.
 
-    A write that fails takes its ``.part`` file with it; ``path`` is left as it was.
+    A write that fails takes its ``.part`` file with it; ``path`` is left as it was. Each
+    write has a part file of its own, so two steps writing one file at once (two audits of one
+    data set) leave the later's whole, not a mix of both.
     """
+    import uuid
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(f".{path.name}.part")
+    part = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.part")
     try:
         write(part)
     except BaseException:

@@ -98,7 +98,7 @@ def feature_table(dataset_dir: str | os.PathLike[str], manifest: pd.DataFrame, *
     if rows:
         keep = previous[~previous["id"].isin(features["id"])] if not previous.empty else None
         stored = pd.concat([keep, features]) if keep is not None and len(keep) else features
-        tmp = path.with_suffix(".parquet.part")
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.parquet.part")   # one per writer
         stored.sort_values("id").reset_index(drop=True).to_parquet(tmp, index=False)
         tmp.replace(path)
     return FeatureTable(features, failed, len(reused))

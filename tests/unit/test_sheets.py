@@ -95,3 +95,20 @@ def test_true_and_false_are_read_in_a_spreadsheets_words(cell, flag):
 ])
 def test_a_decimal_comma_is_a_number(cell, number):
     assert sheet_number(cell) == number
+
+
+def test_two_writers_of_one_table_at_once_leave_a_whole_file(tmp_path):
+    """Two audits of one data set at once: the table stands whole, the later's, no mix."""
+    from mediumnet.collection.page import replace_file
+
+    table = tmp_path / "audit.csv"
+
+    def first(part):
+        part.write_text("id,label\nfirst-a,painting\n")
+        replace_file(table, lambda other: other.write_text("id,label\nsecond,drawing\n"))
+        with part.open("a") as rest:   # the first writer goes on after the second finished
+            rest.write("first-b,engraving\n")
+
+    replace_file(table, first)
+    assert table.read_text() == "id,label\nfirst-a,painting\nfirst-b,engraving\n"
+    assert not list(tmp_path.glob(".*part"))
