@@ -73,6 +73,9 @@ ACCEPTED_REASON = "accepted by a curator"
 MODEL_REASON = "the model's answer in"
 """How the reason of a model's answer that a curator took in begins."""
 
+CONFLICT_REASON = "label_conflict: one image recorded as"
+"""How the reason of an image under two mediums, kept unlabelled, begins."""
+
 PREFILLED_COLUMN = "flagged"
 """A table with this column (``mediumnet audit``'s) comes with every work's medium in its label
 column: a row a curator left as it was is not a confirmation of a model's answer."""
@@ -126,6 +129,29 @@ def given_by_model(reason: object) -> bool:
     splits` keeps these works out of validation and test.
     """
     return _whose(reason).startswith(MODEL_REASON)
+
+
+def conflict_reason(copies: list[dict[str, str]]) -> str:
+    """Return the reason of an image under two mediums kept unlabelled: each copy's medium, id.
+
+    A harvest keeps one copy of such an image unlabelled (``--keep-unlabelled``) for a curator
+    to give it the medium it is (:mod:`mediumnet.harvest.dedupe`); ``label`` reads it back
+    (:func:`conflict_copies`) to say which id to give a copy's medium to.
+    """
+    named = ", ".join(f"{row['label']} ({row['id']})" for row in copies
+                      if row["label"] != UNLABELLED)
+    return f"{CONFLICT_REASON} {named}; give it the medium it is with mediumnet label"
+
+
+def conflict_copies(reason: object) -> str:
+    """Return the copies a :func:`conflict_reason` names (``"painting (a), drawing (b)"``).
+
+    Empty for any other reason.
+    """
+    text = str(reason)
+    if not text.startswith(CONFLICT_REASON):
+        return ""
+    return text.removeprefix(f"{CONFLICT_REASON} ").split("; ", 1)[0]
 
 
 def _model_rows(path: Path, rows: pd.DataFrame, column: str
@@ -297,7 +323,7 @@ def _left_out_as_conflict(dataset_dir: str | os.PathLike[str], manifest: pd.Data
     from mediumnet.data.manifest import HARVEST_SUMMARY_NAME
 
     named = f"({work_id})"
-    kept = manifest[manifest["label_reason"].astype(str).str.contains(named, regex=False)
+    kept = manifest[manifest["label_reason"].map(conflict_copies).str.contains(named, regex=False)
                     & (manifest["label"] == UNLABELLED)]
     if len(kept):
         return (f"; its image is kept, unlabelled, as {kept['id'].iloc[0]!r} (one image "

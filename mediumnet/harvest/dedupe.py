@@ -15,10 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from mediumnet.data.labelling import conflict_reason
 from mediumnet.labels import UNLABELLED
-
-CONFLICT_REASON = "label_conflict: one image recorded as"
-"""How the reason of a conflicted image kept unlabelled begins."""
 
 
 def _clusters(sha: list[str], phashes: list[str], max_distance: int) -> list[int]:
@@ -119,18 +117,6 @@ def _groups(rows: list[dict[str, Any]], max_distance: int) -> list[list[int]]:
     for i, root in enumerate(roots):
         groups.setdefault(root, []).append(i)
     return list(groups.values())
-
-
-def conflict_reason(copies: list[dict[str, Any]]) -> str:
-    """Return the reason of a conflicted image kept unlabelled: each copy's id and medium."""
-    named = ", ".join(f"{row['label']} ({row['id']})" for row in copies
-                      if row["label"] != UNLABELLED)
-    return f"{CONFLICT_REASON} {named}; give it the medium it is with mediumnet label"
-
-
-def conflict_copies(reason: str) -> str:
-    """Return the copies a :func:`conflict_reason` names: ``"painting (a), drawing (b)"``."""
-    return reason.removeprefix(f"{CONFLICT_REASON} ").split("; ", 1)[0]
 
 
 def conflicts(dropped: list[tuple[dict[str, Any], str]], max_distance: int

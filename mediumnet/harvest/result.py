@@ -11,14 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mediumnet.config import HarvestConfig
+from mediumnet.data.labelling import CONFLICT_REASON, conflict_copies, conflict_reason
 from mediumnet.data.manifest import HARVEST_SUMMARY_NAME
-from mediumnet.harvest.dedupe import (
-    CONFLICT_REASON,
-    conflict_copies,
-    conflict_reason,
-    conflicts,
-    deduplicate,
-)
+from mediumnet.harvest.dedupe import conflicts, deduplicate
 from mediumnet.harvest.gone import moved_splits
 from mediumnet.harvest.store import NO_MEDIUM_REASONS, HarvestStore, write_json_atomic
 from mediumnet.labels import MEDIUMS, UNLABELLED

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -438,6 +439,36 @@ def test_a_curator_upholds_a_doubtful_record_on_a_suggestion_sheet_not_on_a_plai
     taken = "the model's answer in classified.csv (confidence 0.973), accepted by a curator"
     assert given_by_model(taken) and not reviewed_by_curator(taken)
     assert reviewed_by_curator(f"given by a curator in s.csv; was {taken}")
+
+
+def test_an_unknown_id_is_called_a_conflicted_copy_only_where_a_conflict_names_it(tmp_path):
+    """A sheet naming an id that is not in the data set: only a kept copy of an image under two
+    mediums, whose reason names that id, sends its medium elsewhere; another reason that
+    happens to hold the id in brackets does not."""
+    from mediumnet.data.labelling import conflict_copies, conflict_reason, merge_labels
+    from mediumnet.data.manifest import manifest_frame, write_manifest
+
+    reason = conflict_reason([{"label": "drawing", "id": "folder:d/1.jpg"},
+                              {"label": "painting", "id": "folder:p/1.jpg"}])
+    assert conflict_copies(reason) == "drawing (folder:d/1.jpg), painting (folder:p/1.jpg)"
+    assert conflict_copies("no medium: 'ink (folder:p/2.jpg)' names none") == ""
+    rows = [{"id": work, "source": "folder", "label": UNLABELLED, "label_reason": why,
+             "image_path": f"images/{i}.jpg", "sha256": f"{i:064x}", "width": 10, "bytes": 9,
+             "height": 10, "split": ""}
+            for i, (work, why) in enumerate([
+                ("folder:d/1.jpg", reason),
+                ("folder:x/9.jpg", "no medium: 'ink (folder:p/2.jpg)' names none")])]
+    write_manifest(tmp_path, manifest_frame(rows))
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text("id,label\nfolder:p/1.jpg,painting\n")
+    with pytest.raises(DatasetError, match=re.escape(
+            "its image is kept, unlabelled, as 'folder:d/1.jpg'")):
+        merge_labels(tmp_path, sheet)
+    sheet.write_text("id,label\nfolder:p/2.jpg,painting\n")
+    with pytest.raises(DatasetError) as refused:
+        merge_labels(tmp_path, sheet)
+    assert "no work 'folder:p/2.jpg'" in str(refused.value)
+    assert "kept, unlabelled" not in str(refused.value)
 
 
 def _fit(reasons: list[str], doubted: set[int]):
