@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mediumnet.collection.page import replace_file
 from mediumnet.study.features import FEATURES_VERSION, image_features
 
 if TYPE_CHECKING:
@@ -98,7 +99,6 @@ def feature_table(dataset_dir: str | os.PathLike[str], manifest: pd.DataFrame, *
     if rows:
         keep = previous[~previous["id"].isin(features["id"])] if not previous.empty else None
         stored = pd.concat([keep, features]) if keep is not None and len(keep) else features
-        tmp = path.with_name(f".{path.stem}.{os.getpid()}.parquet.part")   # one per writer
-        stored.sort_values("id").reset_index(drop=True).to_parquet(tmp, index=False)
-        tmp.replace(path)
+        table = stored.sort_values("id").reset_index(drop=True)
+        replace_file(path, lambda part: table.to_parquet(part, index=False))
     return FeatureTable(features, failed, len(reused))
