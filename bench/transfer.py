@@ -32,8 +32,9 @@ It prints two things.
    unknown (what comes to a curator's hand); *suggested* labels ``K x mediums`` works in all,
    picked by ``mediumnet suggest``'s rule in rounds of ``5 x mediums`` (the collection's
    typical works while fewer than 10 a medium are labelled, each round's in the regions no
-   labelled work holds yet; then the least certain under a model of the works labelled so far,
-   spread), not knowing which medium a work is; *pooled* adds every work of the other sets, of
+   labelled work holds yet; then the least certain under the model that is scored, each
+   branch's learner fit on the works labelled so far, spread over the embedding), not knowing
+   which medium a work is; *pooled* adds every work of the other sets, of
    B's mediums, to the random picks. Means (and standard deviations) over ``--seeds``, each
    seed its own test part. The lines under each curve say with how few suggested labels per
    medium the random curve's last figure is reached, on average and seed by seed, and how
@@ -260,8 +261,10 @@ def curve(b: Collection, others: list[Collection], ks: list[int], seed: int,
             rest = np.setdiff1d(np.arange(len(pool)), picked)
             known = pool[picked]
             chosen, _ = suggest_picks(space[known], b.y[known], space[pool[rest]],
-                                      min(step, k * len(classes) - len(picked)), seed=seed,
-                                      pool_factor=pool_factor)
+                                      min(step, k * len(classes) - len(picked)),
+                                      scored={n: (x[known], x[pool[rest]])
+                                              for n, x in b.inputs.items()},
+                                      seed=seed, pool_factor=pool_factor)
             picked += [int(rest[i]) for i in chosen]
         out["suggested"][k], out["wrong"]["suggested"][k] = score(
             pool[picked[:k * len(classes)]])

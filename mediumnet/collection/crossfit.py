@@ -76,7 +76,7 @@ def chosen_branches(config: Config, names: Sequence[str] | None) -> list[FittedB
 
 
 def measured_inputs(root: Path, works: pd.DataFrame, branches: Sequence[FittedBranch],
-                    config: Config, progress: bool = True
+                    config: Config, progress: bool = True, what: str = "all"
                     ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """Return the works every branch could measure (in id order) and each branch's inputs.
 
@@ -89,6 +89,8 @@ def measured_inputs(root: Path, works: pd.DataFrame, branches: Sequence[FittedBr
     branches : sequence of FittedBranch
     config : Config
     progress : bool
+    what : str
+        Names the works in progress and in warnings ("candidate", "labelled").
 
     Returns
     -------
@@ -100,7 +102,7 @@ def measured_inputs(root: Path, works: pd.DataFrame, branches: Sequence[FittedBr
     keep = set(works["id"])
     by_branch = {}
     for branch in branches:
-        ids, x = branch.measure(root, works, "all", progress, config)
+        ids, x = branch.measure(root, works, what, progress, config)
         by_branch[branch.name] = dict(zip(ids, x, strict=True))
         keep &= set(ids)
     works = works[works["id"].isin(keep)].reset_index(drop=True)

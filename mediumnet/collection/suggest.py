@@ -1,18 +1,19 @@
 """Which works to label next: the ones a model is least sure of, spread over the collection.
 
 ``mediumnet suggest DATASET --budget N`` picks ``N`` unlabelled works (and, with
-``--doubtful``, works the last audit flagged) whose labels would teach a model most. A model
-of the labelled works (scaled logistic regression, balanced, on the embeddings of the last
-fitted branch that is on: the embedding branch by default) is asked about the candidates; a
-candidate's *uncertainty* is one minus the margin between its two likeliest mediums. The
-``5 x N`` most uncertain are cut into ``N`` regions of the embedding space by k-means
-weighted by uncertainty, and the candidate nearest each region's centre is picked, so that
-``N`` picks are not ``N`` copies of one hard case. While fewer than 10 works a medium are
-labelled (or one medium only), the picks are the collection's typical works, one per region
-that no labelled work holds yet: a model of so few knows too little to say what it is unsure
-of. The sheet (CSV, with an empty ``label`` column to fill in) and a page with thumbnails go
-to ``DATASET_DIR/suggest/``; ``mediumnet label DATASET --from SHEET`` takes the filled sheet
-back.
+``--doubtful``, works the last audit flagged) whose labels would teach a model most. The
+model the audit scores, fit on the labelled works (a scaled logistic regression, balanced,
+on each fitted branch that is on — the features and the embedding by default — their
+probabilities averaged), is asked about the candidates; a candidate's *uncertainty* is one
+minus the margin between its two likeliest mediums. The ``5 x N`` most uncertain are cut
+into ``N`` regions of the space of the last fitted branch on (the embedding by default, in
+16 principal components) by k-means weighted by uncertainty, and the candidate nearest each
+region's centre is picked, so that ``N`` picks are not ``N`` copies of one hard case. While
+fewer than 10 works a medium are labelled (or one medium only), the picks are the
+collection's typical works, one per region that no labelled work holds yet: a model of so
+few knows too little to say what it is unsure of. The sheet (CSV, with an empty ``label``
+column to fill in) and a page with thumbnails go to ``DATASET_DIR/suggest/``; ``mediumnet
+label DATASET --from SHEET`` takes the filled sheet back.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,6 +32,8 @@ from mediumnet.errors import MediumnetError
 from mediumnet.labels import MEDIUMS
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from mediumnet.config import Config
 
 log = logging.getLogger("mediumnet")
@@ -42,6 +44,8 @@ POOL = 5
 """The most uncertain ``POOL x N`` candidates are the ones the picks are spread over."""
 TYPICAL_BELOW = 10
 """Below this many labelled works a medium, the picks are typical works, not uncertain ones."""
+COMPONENTS = 16
+"""The regions are cut in at most this many principal components of the space."""
 
 
 def uncertainty(probs: np.ndarray) -> np.ndarray:
@@ -54,7 +58,8 @@ def pick(candidates: np.ndarray, budget: int, *, weights: np.ndarray | None = No
          known: np.ndarray | None = None, seed: int = 0) -> list[int]:
     """Choose ``budget`` rows of ``candidates``: typical of their region, one per region.
 
-    The candidates (scaled, reduced to at most 32 principal components) are cut into
+    The candidates (scaled, reduced to at most :data:`COMPONENTS` principal components) are
+    cut into
     ``budget`` regions by k-means, each candidate weighted by its uncertainty; from each
     region the candidate nearest its centre is picked (Zhdanov, *Diverse mini-batch active
     learning*, 2019). Unweighted, the picks are the collection's typical works, one per
@@ -97,7 +102,7 @@ def pick(candidates: np.ndarray, budget: int, *, weights: np.ndarray | None = No
     points = np.asarray(candidates if not held else np.concatenate([known, candidates]),
                         np.float64)
     points = (points - points.mean(axis=0)) / (points.std(axis=0) + 1e-9)
-    points = PCA(min(32, *points.shape), random_state=seed).fit_transform(points)
+    points = PCA(min(COMPONENTS, *points.shape), random_state=seed).fit_transform(points)
     count = budget + held
     regions = KMeans(count, n_init=3, random_state=seed).fit(
         points, sample_weight=np.concatenate([np.ones(held), weights]))
@@ -148,9 +153,14 @@ def why_typical(y_known: np.ndarray) -> str:
 
 
 def suggest_picks(x_known: np.ndarray, y_known: np.ndarray, x_candidates: np.ndarray,
-                  budget: int, *, learner=None, seed: int = 0, pool_factor: int = POOL
+                  budget: int, *, scored: Mapping[str, tuple[np.ndarray, np.ndarray]]
+                  | None = None, learner=None, seed: int = 0, pool_factor: int = POOL
                   ) -> tuple[list[int], np.ndarray]:
     """Pick ``budget`` candidates to label: uncertain under a model of the known, spread out.
+
+    The picks are spread over the space ``x_*`` gives; the uncertainty is that of the model
+    ``scored`` names, one learner per input, their probabilities averaged (the audit's
+    model), or of one learner on the space.
 
     With fewer than :data:`TYPICAL_BELOW` labelled works a medium (on average over the
     mediums known), or one medium known, the picks are instead the typical works of the
@@ -164,8 +174,12 @@ def suggest_picks(x_known: np.ndarray, y_known: np.ndarray, x_candidates: np.nda
     x_candidates : numpy.ndarray
         The candidates' inputs, in the same space.
     budget : int
+    scored : mapping, optional
+        ``{branch name: (known works' inputs, candidates' inputs)}``, rows in the order of
+        ``x_known`` and ``x_candidates`` (default: the space alone).
     learner : scikit-learn estimator, optional
-        Fit on the known works (default: scaled logistic regression, balanced).
+        Fit (a copy) on each of the known works' inputs (default: scaled logistic
+        regression, balanced, C = 0.1).
     seed : int
         Seeds the regions (:func:`pick`).
     pool_factor : int
@@ -187,19 +201,19 @@ def suggest_picks(x_known: np.ndarray, y_known: np.ndarray, x_candidates: np.nda
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from mediumnet.metrics import spread
+    from mediumnet.collection.crossfit import averaged_proba
 
     if pool_factor < 1:
         raise MediumnetError(f"pool_factor {pool_factor}: give 1 or more")
     probs = np.full((len(x_candidates), len(MEDIUMS)), np.nan)
     mediums = sorted(set(np.asarray(y_known).tolist()))
     if len(mediums) >= 2:   # the model's guesses go on the sheet in either case
-        model = learner or make_pipeline(StandardScaler(), LogisticRegression(
+        scored = scored or {"space": (x_known, x_candidates)}
+        learner = learner or make_pipeline(StandardScaler(), LogisticRegression(
             C=0.1, max_iter=3000, class_weight="balanced"))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model.fit(x_known, y_known)
-        probs = spread(model.predict_proba(x_candidates), model.classes_)
+        probs = averaged_proba({name: learner for name in scored},
+                               {name: known for name, (known, _) in scored.items()}, y_known,
+                               {name: candidates for name, (_, candidates) in scored.items()})
     if picks_typical(y_known):
         return pick(x_candidates, budget, known=np.asarray(x_known), seed=seed), probs
     weights = uncertainty(probs[:, mediums])
@@ -276,7 +290,7 @@ def run_suggest(dataset_dir: str | os.PathLike[str], config: Config, *, budget: 
     """
     import mlflow
 
-    from mediumnet.collection.crossfit import chosen_branches
+    from mediumnet.collection.crossfit import chosen_branches, measured_inputs
     from mediumnet.collection.page import write_table
     from mediumnet.data.manifest import labelled, manifest_digest, read_manifest
     from mediumnet.tracking import run_location, start_run
@@ -289,19 +303,23 @@ def run_suggest(dataset_dir: str | os.PathLike[str], config: Config, *, budget: 
     candidates, reviewed_since = _candidates(root, manifest, doubtful)
     known = labelled(manifest)
     known = known[~known["id"].isin(candidates["id"])]
-    branch = chosen_branches(config, None)[-1]  # the last fitted branch on: the embedding, if on
-    ids_c, x_c = branch.measure(root, candidates, "candidate", progress, config)
-    ids_k, x_k = (branch.measure(root, known, "labelled", progress, config) if len(known)
-                  else ([], np.zeros((0, x_c.shape[1]))))
-    y_k = known.set_index("id").loc[ids_k, "label"].map(MEDIUMS.index).to_numpy()
-    chosen, probs = suggest_picks(x_k, y_k, x_c, budget, seed=config.train.seed)
-    rows = candidates.set_index("id").loc[ids_c].reset_index()
+    branches = chosen_branches(config, None)
+    branch = branches[-1]  # where the picks spread: the last fitted branch on, the embedding
+    rows, x_c = measured_inputs(root, candidates, branches, config, progress, "candidate")
+    known, x_k = (measured_inputs(root, known, branches, config, progress, "labelled")
+                  if len(known) else (known, {n: np.zeros((0, x.shape[1]))
+                                              for n, x in x_c.items()}))
+    y_k = known["label"].map(MEDIUMS.index).to_numpy()
+    chosen, probs = suggest_picks(x_k[branch.name], y_k, x_c[branch.name], budget,
+                                  scored={n: (x_k[n], x_c[n]) for n in x_c},
+                                  seed=config.train.seed)
+    ids_c = rows["id"]
     table = _sheet(rows, probs, chosen, root)
     typical = why_typical(y_k)
     rule = (f"the collection's typical works, one per region no labelled work holds yet "
             f"({typical}: too little for a model to say what it is unsure of)" if typical
-            else "the least certain under a model of the labelled works, spread over the "
-            "collection")
+            else "the least certain under a model of the labelled works (scaled logistic "
+            f"regression on {' and '.join(x_c)}, averaged), spread over the collection")
     csv, page = write_table(
         table, root / SUGGEST_DIR / SHEET, root, title="Works to label next",
         intro=[f"{len(table)} of {len(ids_c)} candidates, in the order picked: {rule} "
@@ -311,7 +329,7 @@ def run_suggest(dataset_dir: str | os.PathLike[str], config: Config, *, budget: 
                  "medium_text", "title", "artist"])
     with start_run("suggest", config=config, dataset_digest=manifest_digest(manifest),
                    dataset_dir=root, params={"budget": budget, "doubtful": doubtful,
-                                             "space": branch.name,
+                                             "space": branch.name, "scored": "+".join(x_c),
                                              "picks": "typical" if typical
                                              else "uncertain"}) as run:
         mlflow.log_metrics({"candidates": float(len(ids_c)), "picked": float(len(table)),

@@ -330,6 +330,32 @@ def test_suggested_works_are_labelled_by_the_filled_sheet_and_nothing_else_chang
     assert sorted(_manifest(again)["label"]) == sorted(unlabelled[i] for i in sheet["id"][:2])
 
 
+def test_with_enough_labels_the_picks_are_the_works_the_audits_model_doubts_most(
+        curated, mediumnet_exe, tmp_path):
+    from mediumnet.data.manifest import read_manifest, write_manifest
+
+    home, dataset, unlabelled, _ = curated
+    copy = tmp_path / "known"
+    shutil.copytree(dataset, copy, ignore=shutil.ignore_patterns("audit", "classify", "suggest"))
+    manifest = read_manifest(copy)
+    known = manifest["label"] != ""
+    # 35 labelled works of two mediums: enough (10 a medium) for a model to say what it doubts.
+    manifest.loc[known, "label"] = ["painting" if m in {"painting", "drawing", "gouache_watercolor"}
+                                    else "engraving" for m in manifest.loc[known, "label"]]
+    write_manifest(copy, manifest)
+    out = run(mediumnet_exe, "suggest", str(copy), "--budget", "2", "--quiet", cwd=home)
+    assert "2 of 5 candidates picked:" in out.stdout and "typical" not in out.stdout
+    page = (copy / "suggest" / "to_label.html").read_text()
+    assert ("the least certain under a model of the labelled works (scaled logistic regression "
+            "on features and embedding, averaged), spread over the collection (embedding "
+            "space)") in page
+    sheet = pd.read_csv(copy / "suggest" / "to_label.csv", keep_default_na=False)
+    assert set(sheet["id"]) <= set(unlabelled)
+    assert set(sheet["suggested_label"]) <= {"painting", "engraving"}
+    # the uncertainty shown is one minus the margin of the model's two mediums
+    assert ((sheet["uncertainty"] - (2 - 2 * sheet["confidence"])).abs() <= 0.002).all()
+
+
 def test_a_curators_review_of_the_doubtful_works_is_kept_and_not_asked_for_again(
         curated, mediumnet_exe, tmp_path):
     home, dataset, unlabelled, swapped = curated

@@ -137,6 +137,9 @@ def test_mlflow_run_audit_suggest_and_label_entry_points(workdir):
     runs = mlflow.search_runs(experiment_names=["mediumnet"]).set_index("tags.mediumnet.step")
     assert {"audit", "suggest", "label"} <= set(runs.index)
     assert runs.loc["suggest", "params.doubtful"] == "false"
+    # its doubt is the audit's model's (both fitted branches), its picks spread in one space
+    assert runs.loc["suggest", ["params.scored", "params.space"]].tolist() == [
+        "features+embedding", "embedding"]
     assert runs.loc["label", "params.column"] == "label"
     assert runs.loc["label", "metrics.labelled"] == 2
     assert runs.loc["audit", "metrics.not_audited"] == 2          # the two drawings, counted

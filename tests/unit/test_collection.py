@@ -255,6 +255,25 @@ def test_suggested_picks_come_from_where_the_model_of_the_known_is_unsure():
         suggest_picks(x_known, y_known, candidates, 5, pool_factor=0)
 
 
+def test_the_doubt_weighed_is_that_of_the_scored_models_averaged_not_of_the_space_alone():
+    rng = np.random.default_rng(4)
+    y_known = np.repeat([0, 1], 20)
+    side = np.where(y_known == 0, -3.0, 3.0)[:, None]
+    space_known = side + rng.normal(0, 0.5, (40, 2))     # the space tells the two apart …
+    other_known = side + rng.normal(0, 0.5, (40, 2))
+    space = np.concatenate([rng.normal(-3, 0.5, (45, 2)), rng.normal(3, 0.5, (45, 2))])
+    other = np.concatenate([space[:80] + rng.normal(0, 0.1, (80, 2)),
+                            rng.normal(0, 0.3, (10, 2))])  # … the other input doubts 80-89
+    alone, _ = suggest_picks(space_known, y_known, space, 5, pool_factor=1)
+    both, probs = suggest_picks(space_known, y_known, space, 5, pool_factor=1, scored={
+        "space": (space_known, space), "other": (other_known, other)})
+    assert sum(i >= 80 for i in alone) <= 2                # the space alone barely doubts them
+    assert set(both) <= set(range(80, 90)) and len(set(both)) == 5
+    doubt = uncertainty(probs[:, :2])
+    assert doubt[80:].min() > doubt[:80].max()             # the guesses are the averaged model's
+    assert np.allclose(probs.sum(axis=1), 1)
+
+
 # --- a filled sheet merged back ---------------------------------------------------------
 
 @pytest.fixture
