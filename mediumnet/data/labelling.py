@@ -138,9 +138,14 @@ def conflict_reason(copies: list[dict[str, str]]) -> str:
     to give it the medium it is (:mod:`mediumnet.harvest.dedupe`); ``label`` reads it back
     (:func:`conflict_copies`) to say which id to give a copy's medium to.
     """
-    named = ", ".join(f"{row['label']} ({row['id']})" for row in copies
-                      if row["label"] != UNLABELLED)
-    return f"{CONFLICT_REASON} {named}; give it the medium it is with mediumnet label"
+    return (f"{CONFLICT_REASON} {named_copies(copies)}; give it the medium it is with "
+            "mediumnet label")
+
+
+def named_copies(copies: list[dict[str, str]]) -> str:
+    """Name an image's labelled copies by medium and id: ``"painting (a), drawing (b)"``."""
+    return ", ".join(f"{row['label']} ({row['id']})" for row in copies
+                     if row["label"] != UNLABELLED)
 
 
 def conflict_copies(reason: object) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mediumnet.config import HarvestConfig
-from mediumnet.data.labelling import CONFLICT_REASON, conflict_copies, conflict_reason
+from mediumnet.data.labelling import conflict_copies, conflict_reason, named_copies
 from mediumnet.data.manifest import HARVEST_SUMMARY_NAME
 from mediumnet.harvest.dedupe import conflicts, deduplicate
 from mediumnet.harvest.gone import moved_splits
@@ -223,7 +223,7 @@ def _curators_labels(candidates: list[dict[str, Any]], old_mine: pd.DataFrame,
 
 def _unsettled(frame: pd.DataFrame) -> pd.Series:
     """Return, per row, whether it is an image under two mediums kept unlabelled."""
-    return frame["label_reason"].astype(str).str.startswith(CONFLICT_REASON)
+    return frame["label_reason"].map(conflict_copies).ne("")
 
 
 def _across_sources(kept: list[dict[str, Any]], others: pd.DataFrame, *,
@@ -354,8 +354,7 @@ def _conflicted(frame: pd.DataFrame, dropped: list[tuple[dict[str, Any], str]],
     """
     kept = [conflict_copies(reason) for reason in frame.loc[_unsettled(frame), "label_reason"]]
     named = " ".join(kept)
-    return kept + [", ".join(f"{row['label']} ({row['id']})" for row in copies)
-                   for copies in conflicts(dropped, settings.phash_distance)
+    return kept + [named_copies(copies) for copies in conflicts(dropped, settings.phash_distance)
                    if not any(f"({row['id']})" in named for row in copies)]
 
 
