@@ -120,9 +120,9 @@ def suggest_command(dataset_dir: str, budget: int, doubtful: bool, quiet: bool, 
     """Pick the works of DATASET_DIR whose labels would help most, as a sheet to fill in.
 
     Candidates are the unlabelled works (and, with --doubtful, what the audit flagged): the
-    least certain under a model of the labelled works, spread over the collection; while
-    fewer than 10 works a medium are labelled (or one medium only), the typical works where no
-    labelled work lies yet. Fill the label column of the sheet and take it back with
+    least certain under the audit's model of the labelled works, spread over the collection;
+    while fewer than 10 works a medium are labelled (or one medium only), the typical works
+    where no labelled work lies yet. Fill the label column of the sheet and take it back with
     mediumnet label DATASET_DIR --from SHEET.
     """
     from mediumnet.collection.suggest import run_suggest
