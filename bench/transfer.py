@@ -47,9 +47,10 @@ It prints two things.
 ``mediumnet audit`` ranks most doubtful (a set with no audit table is refused). The curves take
 a set's labels as the curator's answers; where a collection's records are wrong, the suggested
 picks, which go to the works a model is least sure of, meet more of those wrong answers than
-random picks do (on peopleart-mediums, 10 % of the suggested picks at K = 20 are among the 40
-works the audit doubts most, 5 % of the pool and of the random picks at K = 40, over 240
-seeds), answers a curator looking at the work would not give. Run it both ways to see how much
+random picks do (on peopleart-mediums, under the rule before the audit's model was asked, 10 %
+of the suggested picks at K = 20 were among the 40 works the audit doubts most, 5 % of the pool
+and of the random picks at K = 40, over 240 seeds), answers a curator looking at the work would
+not give. Run it both ways to see how much
 of the curves that moves.
 
 ``--pool-factor P`` spreads each round's suggested picks over the ``P x round`` most uncertain
