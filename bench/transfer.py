@@ -22,36 +22,35 @@ It prints two things.
    MODEL B --split all`` scores it). On the diagonal: A's own cross-validated figure (folds
    grouped by artist), the figure a user sees before trusting the model elsewhere.
 2. **The learning curve of B's own labels.** An artist-grouped quarter of B is held out as
-   the test part; the rest plays the unlabelled collection. With ``K`` labelled works per
-   medium (``K`` in ``--ks``), a model is fit on those alone (each branch: scaled logistic
-   regression, balanced, ``C = 0.1``, the best fixed C for random picks on peopleart-mediums
-   and wikiart-watercolor together; no search on so few) and scored on the test part:
-   *random* picks ``K`` works of each medium at random, as if every work's medium were known
-   (the harder baseline to beat while few are labelled, the one the gaps below are taken
-   against); *drawn* labels ``K x mediums`` works drawn at random from the whole pool, mediums
-   unknown (what comes to a curator's hand); *suggested* labels ``K x mediums`` works in all,
-   picked by ``mediumnet suggest``'s rule in rounds of ``5 x mediums`` (the collection's
-   typical works while fewer than 10 a medium are labelled, each round's in the regions no
-   labelled work holds yet; then the least certain under the model that is scored, each
-   branch's learner fit on the works labelled so far, spread over the embedding), not knowing
-   which medium a work is; *pooled* adds every work of the other sets, of
-   B's mediums, to the random picks. Means (and standard deviations) over ``--seeds``, each
-   seed its own test part. The lines under each curve say with how few suggested labels per
-   medium the random curve's last figure is reached, on average and seed by seed, and how
-   many of the test part's works the random and suggested picks' models answer wrong. A K
-   beyond a medium's works in some seed's pool is left out of the curve, and said; macro-F1
-   is taken over the mediums the test part holds (a medium of few artists may have none
-   there), and the heading says how many seeds' test parts lacked one.
+   the test part; the rest plays the unlabelled collection. With ``K`` labelled works per medium
+   (``K`` in ``--ks``), a model is fit on those alone (each branch: scaled logistic regression,
+   balanced, ``C = 0.1``, the best fixed C for random picks on peopleart-mediums and
+   wikiart-watercolor together; no search on so few) and scored on the test part: *random* picks
+   ``K`` works of each medium at random, as if every work's medium were known (the harder
+   baseline to beat while few are labelled, the one the gaps below are taken against); *drawn*
+   labels ``K x mediums`` works drawn at random from the whole pool, mediums unknown (what comes
+   to a curator's hand); *suggested* labels ``K x mediums`` works in all, picked by ``mediumnet
+   suggest``'s rule in rounds of ``5 x mediums`` (the collection's typical works while fewer
+   than 10 a medium are labelled, each round's in the regions no labelled work holds yet; then
+   the least certain under the model that is scored, each branch's learner fit on the works
+   labelled so far, spread over the embedding), not knowing which medium a work is; *pooled*
+   adds every work of the other sets, of B's mediums, to the random picks. Means (and standard
+   deviations) over ``--seeds``, each seed its own test part. The lines under each curve say
+   with how few suggested labels per medium the random curve's last figure is reached, on
+   average and seed by seed, and how many of the test part's works the random and suggested
+   picks' models answer wrong. A K beyond a medium's works in some seed's pool is left out of
+   the curve, and said; macro-F1 is taken over the mediums the test part holds (a medium of few
+   artists may have none there), and the heading says how many seeds' test parts lacked one.
 
 ``--without-doubtful N`` leaves out of each set, before everything, the ``N`` works its last
-``mediumnet audit`` ranks most doubtful (a set with no audit table is refused). The curves take
-a set's labels as the curator's answers; where a collection's records are wrong, the suggested
-picks, which go to the works a model is least sure of, meet more of those wrong answers than
-random picks do (on peopleart-mediums, under the rule before the audit's model was asked, 10 %
-of the suggested picks at K = 20 were among the 40 works the audit doubts most, 5 % of the pool
-and of the random picks at K = 40, over 240 seeds), answers a curator looking at the work would
-not give. Run it both ways to see how much
-of the curves that moves.
+``mediumnet audit`` ranks most doubtful (a set with no audit table is refused). The curves
+take a set's labels as the curator's answers; where a collection's records are wrong, the
+suggested picks, which go to the works a model is least sure of, meet more of those wrong
+answers than random picks do (on peopleart-mediums, under the rule before the audit's model
+was asked, 10 % of the suggested picks at K = 20 were among the 40 works the audit doubts
+most, 5 % of the pool and of the random picks at K = 40, over 240 seeds), answers a curator
+looking at the work would not give. Run it both ways to see how much of the curves that
+moves.
 
 ``--pool-factor P`` spreads each round's suggested picks over the ``P x round`` most uncertain
 works instead of ``mediumnet suggest``'s 5 x round, to measure how much that choice matters.

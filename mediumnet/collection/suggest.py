@@ -58,16 +58,15 @@ def pick(candidates: np.ndarray, budget: int, *, weights: np.ndarray | None = No
          known: np.ndarray | None = None, seed: int = 0) -> list[int]:
     """Choose ``budget`` rows of ``candidates``: typical of their region, one per region.
 
-    The candidates (scaled, reduced to at most :data:`COMPONENTS` principal components) are
-    cut into
-    ``budget`` regions by k-means, each candidate weighted by its uncertainty; from each
+    The candidates (scaled, reduced to at most :data:`COMPONENTS` principal components) are cut
+    into ``budget`` regions by k-means, each candidate weighted by its uncertainty; from each
     region the candidate nearest its centre is picked (Zhdanov, *Diverse mini-batch active
-    learning*, 2019). Unweighted, the picks are the collection's typical works, one per
-    region, which is what a model with no labels yet learns most from (Hacohen et al.,
-    *TypiClust*, 2022); farthest-first picks would be its outliers. Given where the labelled
-    works lie, the regions are cut over them and the candidates together, one more for each
-    labelled work, and the picks come from the regions no labelled work holds, the heaviest
-    first (TypiClust's rule): typical works of what the labels do not cover yet.
+    learning*, 2019). Unweighted, the picks are the collection's typical works, one per region,
+    which is what a model with no labels yet learns most from (Hacohen et al., *TypiClust*,
+    2022); farthest-first picks would be its outliers. Given where the labelled works lie, the
+    regions are cut over them and the candidates together, one more for each labelled work, and
+    the picks come from the regions no labelled work holds, the heaviest first (TypiClust's
+    rule): typical works of what the labels do not cover yet.
 
     Parameters
     ----------
