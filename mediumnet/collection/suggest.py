@@ -312,7 +312,6 @@ def run_suggest(dataset_dir: str | os.PathLike[str], config: Config, *, budget: 
     chosen, probs = suggest_picks(x_k[branch.name], y_k, x_c[branch.name], budget,
                                   scored={n: (x_k[n], x_c[n]) for n in x_c},
                                   seed=config.train.seed)
-    ids_c = rows["id"]
     table = _sheet(rows, probs, chosen, root)
     typical = why_typical(y_k)
     rule = (f"the collection's typical works, one per region no labelled work holds yet "
@@ -321,7 +320,7 @@ def run_suggest(dataset_dir: str | os.PathLike[str], config: Config, *, budget: 
             f"regression on {' and '.join(x_c)}, averaged), spread over the collection")
     csv, page = write_table(
         table, root / SUGGEST_DIR / SHEET, root, title="Works to label next",
-        intro=[f"{len(table)} of {len(ids_c)} candidates, in the order picked: {rule} "
+        intro=[f"{len(table)} of {len(rows)} candidates, in the order picked: {rule} "
                f"({branch.name} space). Fill the label column of {SHEET} and run mediumnet "
                f"label {root} --from it."],
         columns=["id", "suggested_label", "confidence", "uncertainty", "current_label",
@@ -331,12 +330,12 @@ def run_suggest(dataset_dir: str | os.PathLike[str], config: Config, *, budget: 
                                              "space": branch.name, "scored": "+".join(x_c),
                                              "picks": "typical" if typical
                                              else "uncertain"}) as run:
-        mlflow.log_metrics({"candidates": float(len(ids_c)), "picked": float(len(table)),
+        mlflow.log_metrics({"candidates": float(len(rows)), "picked": float(len(table)),
                             "reviewed_since_audit": float(reviewed_since)})
         mlflow.log_artifact(str(csv), SUGGEST_DIR)
         mlflow.log_artifact(str(page), SUGGEST_DIR)
         location = run_location(run)
-    return SuggestResult(table, csv, page, len(ids_c), time.perf_counter() - started, location,
+    return SuggestResult(table, csv, page, len(rows), time.perf_counter() - started, location,
                          reviewed_since, typical)
 
 
